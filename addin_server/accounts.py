@@ -1,0 +1,74 @@
+"""Organisations, reps and API tokens (stored as SHA-256 hashes, shown once)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addin_server.enums import MailboxProvider, MailboxStatus
+from addin_server.models import ApiToken, Mailbox, Organisation, Rep
+
+TOKEN_PREFIX = "as_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, rep: Rep, now: datetime, label: str = "") -> str:
+    """A new API token for the rep; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(rep_id=rep.id, token_hash=hash_token(token), label=label,
+                         created_at=now))
+    return token
+
+
+def rep_for_token(session: Session, token: str, now: datetime) -> Rep | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                               ApiToken.revoked_at.is_(None))
+    )
+    if row is None:
+        return None
+    row.last_used_at = now
+    return session.get(Rep, row.rep_id)
+
+
+def get_or_create_org(session: Session, name: str, now: datetime) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(name=name, created_at=now)
+        session.add(org)
+        session.flush()
+    return org
+
+
+def create_rep(
+    session: Session,
+    *,
+    email: str,
+    org_name: str,
+    now: datetime,
+    timezone: str = "UTC",
+    name: str = "",
+    admin: bool = False,
+    local_mailbox: bool = False,
+) -> Rep:
+    """A rep in an organisation (made if new). `local_mailbox` gives the rep the development
+    mailbox, which keeps what it sends instead of mailing it."""
+    org = get_or_create_org(session, org_name, now)
+    rep = Rep(org_id=org.id, email=email.lower(), name=name, timezone=timezone,
+              is_admin=admin, created_at=now)
+    session.add(rep)
+    session.flush()
+    if local_mailbox:
+        session.add(Mailbox(rep_id=rep.id, provider=MailboxProvider.LOCAL, address=rep.email,
+                            status=MailboxStatus.CONNECTED, created_at=now, updated_at=now))
+        session.flush()
+    return rep

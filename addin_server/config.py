@@ -1,0 +1,127 @@
+"""Settings: one frozen dataclass, read from the environment only when asked.
+
+Nothing here runs at import time: `create_app(settings)` and the CLI call `Settings.from_env()`.
+Every external endpoint is a setting so that tests point the real client libraries at fakes on
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    return int(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from outside. Defaults suit a local development run."""
+
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    instance_path: str = "instance"
+    secret_key: str = "dev-not-secret"
+    # Fernet keys (url-safe base64, 32 bytes). The first encrypts; all decrypt (rotation).
+    encryption_keys: tuple[str, ...] = ()
+    public_base_url: str = "http://127.0.0.1:5000"
+    queue_name: str = "sends"
+    dev_mode: bool = False
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_people_per_launch: int = 10_000
+    # Mailboxes
+    default_mailbox_provider: str = "local"
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    gmail_api_endpoint: str = "https://gmail.googleapis.com"
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = ""
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    # Gmail add-on
+    gmail_addon_audience: str = ""
+    gmail_addon_service_account: str = ""
+    gmail_addon_oauth_client_id: str = ""
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    # Outlook add-in
+    outlook_api_audience: str = ""
+    outlook_allowed_tenants: tuple[str, ...] = ()
+    microsoft_jwks_url: str = "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
+    microsoft_issuer: str = "https://login.microsoftonline.com/{tenant}/v2.0"
+    # Salesforce
+    salesforce_client_id: str = ""
+    salesforce_client_secret: str = ""
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_api_version: str = "v62.0"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        d = cls()
+        instance = env.get("INSTANCE_PATH", str(Path.cwd() / "instance"))
+        keys = tuple(k for k in env.get("ENCRYPTION_KEYS", "").split(",") if k.strip())
+        return cls(
+            database_url=env.get("DATABASE_URL", ""),
+            redis_url=env.get("REDIS_URL", d.redis_url),
+            instance_path=instance,
+            secret_key=env.get("SECRET_KEY", d.secret_key),
+            encryption_keys=keys,
+            public_base_url=env.get("PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
+            queue_name=env.get("QUEUE_NAME", d.queue_name),
+            dev_mode=_bool(env.get("DEV_MODE")),
+            max_request_bytes=_int(env.get("MAX_REQUEST_BYTES"), d.max_request_bytes),
+            default_mailbox_provider=env.get("DEFAULT_MAILBOX_PROVIDER", "local"),
+            google_client_id=env.get("GOOGLE_CLIENT_ID", ""),
+            google_client_secret=env.get("GOOGLE_CLIENT_SECRET", ""),
+            google_auth_uri=env.get("GOOGLE_AUTH_URI", d.google_auth_uri),
+            google_token_uri=env.get("GOOGLE_TOKEN_URI", d.google_token_uri),
+            google_revoke_uri=env.get("GOOGLE_REVOKE_URI", d.google_revoke_uri),
+            gmail_api_endpoint=env.get("GMAIL_API_ENDPOINT", d.gmail_api_endpoint),
+            microsoft_client_id=env.get("MICROSOFT_CLIENT_ID", ""),
+            microsoft_client_secret=env.get("MICROSOFT_CLIENT_SECRET", ""),
+            microsoft_authority=env.get("MICROSOFT_AUTHORITY", d.microsoft_authority),
+            graph_base_url=env.get("GRAPH_BASE_URL", d.graph_base_url).rstrip("/"),
+            gmail_addon_audience=env.get("GMAIL_ADDON_AUDIENCE", ""),
+            gmail_addon_service_account=env.get("GMAIL_ADDON_SERVICE_ACCOUNT", ""),
+            gmail_addon_oauth_client_id=env.get("GMAIL_ADDON_OAUTH_CLIENT_ID", ""),
+            google_certs_url=env.get("GOOGLE_CERTS_URL", d.google_certs_url),
+            outlook_api_audience=env.get("OUTLOOK_API_AUDIENCE", ""),
+            outlook_allowed_tenants=tuple(
+                t for t in env.get("OUTLOOK_ALLOWED_TENANTS", "").split(",") if t.strip()
+            ),
+            microsoft_jwks_url=env.get("MICROSOFT_JWKS_URL", d.microsoft_jwks_url),
+            microsoft_issuer=env.get("MICROSOFT_ISSUER", d.microsoft_issuer),
+            salesforce_client_id=env.get("SALESFORCE_CLIENT_ID", ""),
+            salesforce_client_secret=env.get("SALESFORCE_CLIENT_SECRET", ""),
+            salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
+            salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        """SQLite in the instance folder unless DATABASE_URL names another database."""
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the driver-less scheme; we use psycopg 3.
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{Path(self.instance_path) / 'addin_server.sqlite3'}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

@@ -1,0 +1,114 @@
+"""The Mailbox port: what the send pipeline needs from Gmail, Microsoft Graph or the local
+development mailbox.
+
+Sending is two calls (create a draft, send it) so that the pipeline can record the draft before
+the call that sends: a consumed draft cannot be sent twice, and a send whose outcome is unknown
+is looked up in Sent items by our fixed header before anything is sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+# One fixed header on every message we send, carrying the send row's id. Fixed name: Exchange
+# limits how many distinct named properties a mailbox may hold.
+SEND_ID_HEADER = "X-Campaign-Send-Id"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """An email ready to go, provider-neutral."""
+
+    send_id: str  # our send row id (string), written into SEND_ID_HEADER
+    from_addr: str
+    from_name: str
+    to_addr: str
+    subject: str
+    html: str
+    text: str
+    # Threading, when the email replies to an earlier one that we sent to this person.
+    in_reply_to: str | None = None  # RFC Message-ID with angle brackets
+    references: str = ""  # the whole chain, space separated, angle brackets
+    thread_id: str | None = None  # Gmail threadId / Graph conversationId of the earlier email
+    reply_to_provider_id: str | None = None  # the earlier email's provider id (Graph createReply)
+    extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DraftRef:
+    """A created draft, recorded before it is sent."""
+
+    draft_id: str
+    message_id: str | None = None  # provider message id of the draft, when known
+    rfc_message_id: str | None = None  # Graph assigns it at creation; Gmail may replace ours
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SentRef:
+    """What the provider says about a message that went out (read back after the send)."""
+
+    message_id: str  # provider id (Gmail message id, Graph immutable id, local id)
+    thread_id: str | None
+    rfc_message_id: str | None  # the real Message-ID, with angle brackets
+    sent_at: datetime | None = None
+
+
+class MailboxError(Exception):
+    """Base of the classified provider failures below."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(MailboxError):
+    """Try again later (429, 5xx, timeout) — but see `may_have_sent`."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, may_have_sent: bool = False
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        # True when the provider may have accepted the message (timeout or 5xx on the send
+        # call): the pipeline must reconcile against Sent items before sending again.
+        self.may_have_sent = may_have_sent
+
+
+class PermanentError(MailboxError):
+    """The provider refused this message for good (bad recipient, message too large)."""
+
+
+class AuthError(MailboxError):
+    """The grant is revoked or expired: the mailbox must be reconnected by the rep."""
+
+
+class MailboxPaused(MailboxError):
+    """The provider paused sending for this mailbox until a time (Gmail's sending limit)."""
+
+    def __init__(self, message: str, *, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class Mailbox(Protocol):
+    """A rep's mailbox. Implementations: local (development), Gmail, Microsoft Graph."""
+
+    address: str
+
+    def create_draft(self, message: OutgoingMessage) -> DraftRef:
+        """Create the message as a draft (in the earlier message's thread for a reply)."""
+        ...
+
+    def send_draft(self, draft: DraftRef) -> SentRef:
+        """Send a draft; must not be retried by the client. Returns the real ids."""
+        ...
+
+    def find_sent(self, send_id: str, *, since: datetime) -> SentRef | None:
+        """The message carrying our send-id header in Sent items, if it went out."""
+        ...
+
+    def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
+        """Some headers of a message, by provider id."""
+        ...

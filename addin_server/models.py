@@ -1,0 +1,336 @@
+"""Typed SQLAlchemy 2.0 models. SQL is the truth: every future send and task is a row here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from addin_server.db import Base, utcnow
+from addin_server.enums import (
+    EnrollmentStatus,
+    MailboxProvider,
+    MailboxStatus,
+    SendOption,
+    SendState,
+    StepType,
+    TaskStatus,
+)
+
+
+def _enum(cls: type[Any], name: str) -> Enum:
+    # Stored as their string values; no native PG enum so migrations stay simple.
+    return Enum(
+        cls, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rep(Base):
+    __tablename__ = "reps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Identities in the add-ins: Microsoft object id + tenant id, Google subject.
+    ms_oid: Mapped[str | None] = mapped_column(String(64))
+    ms_tid: Mapped[str | None] = mapped_column(String(64))
+    google_sub: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    org: Mapped[Organisation] = relationship()
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Mailbox(Base):
+    """The rep's own mailbox that automatic emails go out from."""
+
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    provider: Mapped[MailboxProvider] = mapped_column(_enum(MailboxProvider, "mailbox_provider"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[MailboxStatus] = mapped_column(
+        _enum(MailboxStatus, "mailbox_status"), default=MailboxStatus.CONNECTED
+    )
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    # A provider's 429 that names a time pauses the mailbox until then.
+    paused_until: Mapped[datetime | None]
+    # Encrypted (Fernet) refresh token or msal token cache; never logged.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Reply detection cursor: Gmail history id or Graph delta link.
+    sync_cursor: Mapped[str | None] = mapped_column(Text)
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Template(Base):
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    skip_weekends: Mapped[bool] = mapped_column(Boolean, default=True)
+    stop_on_reply: Mapped[bool] = mapped_column(Boolean, default=True)
+    mark_success_on_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    remove_on_bounce: Mapped[bool] = mapped_column(Boolean, default=True)
+    use_recipient_timezone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Later settings (sending window, holidays, company-domain replies) live here as JSON.
+    extra_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    steps: Mapped[list[Step]] = relationship(
+        order_by="Step.position", cascade="all, delete-orphan", back_populates="campaign"
+    )
+
+
+class Step(Base):
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    position: Mapped[int] = mapped_column(Integer)  # 0-based
+    day: Mapped[int] = mapped_column(Integer)  # 1-based campaign day
+    type: Mapped[StepType] = mapped_column(_enum(StepType, "step_type"))
+    send_option: Mapped[SendOption | None] = mapped_column(_enum(SendOption, "send_option"))
+    send_time: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", local
+    reply_to_previous: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+
+    campaign: Mapped[Campaign] = relationship(back_populates="steps")
+    template: Mapped[Template | None] = relationship()
+
+
+class Person(Base):
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    email: Mapped[str] = mapped_column(String(320))  # lower case
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    company: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    unsubscribed_at: Mapped[datetime | None]
+    bounced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Enrollment(Base):
+    """One person in one campaign. At most one live (active or paused) per person and campaign."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        Index(
+            "uq_enrollment_live",
+            "campaign_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status IN ('active', 'paused')"),
+            postgresql_where=text("status IN ('active', 'paused')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    status: Mapped[EnrollmentStatus] = mapped_column(
+        _enum(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ACTIVE
+    )
+    start_date: Mapped[date] = mapped_column(Date)
+    first_send_at: Mapped[datetime | None]
+    # The step in progress (0-based); None once every step is done.
+    current_position: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32), default="")  # "success" on a marked reply
+    stop_reason: Mapped[str] = mapped_column(Text, default="")
+    paused_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    person: Mapped[Person] = relationship()
+    campaign: Mapped[Campaign] = relationship()
+
+
+class Send(Base):
+    """The outbox: one automatic email (or an email task the rep sent through us)."""
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "position"),
+        Index("ix_sends_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    # None until the rep connects a mailbox; such sends wait with a reason.
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    state: Mapped[SendState] = mapped_column(_enum(SendState, "send_state"))
+    planned_at: Mapped[datetime | None]  # the rules' time, before "past means now"
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # What went out (rendered at send time; an email task's edited text when the rep wrote it).
+    to_addr: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    # Provider ids, recorded before the call that sends (draft) and after (message).
+    draft_id: Mapped[str | None] = mapped_column(String(200))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(200))
+    rfc_message_id: Mapped[str | None] = mapped_column(String(998))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SendLog(Base):
+    """History of a send's state changes, for `addin-server why`."""
+
+    __tablename__ = "send_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id"), index=True)
+    at: Mapped[datetime]
+    from_state: Mapped[str] = mapped_column(String(32), default="")
+    to_state: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Task(Base):
+    """Work for the rep: an email to write and send, a call, a LinkedIn touch, a custom task."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "position"),
+        Index("ix_tasks_rep_status", "rep_id", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[StepType] = mapped_column(_enum(StepType, "task_type"))
+    status: Mapped[TaskStatus] = mapped_column(
+        _enum(TaskStatus, "task_status"), default=TaskStatus.OPEN
+    )
+    due_date: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(Text, default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    # A Gmail draft made for this task by the add-on (matched when the rep sends it).
+    draft_id: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SentMessage(Base):
+    """An email that went out to a person: what a later "reply to previous" threads on and quotes,
+    and what reply detection matches against."""
+
+    __tablename__ = "sent_messages"
+    __table_args__ = (UniqueConstraint("enrollment_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id"))
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    rfc_message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    references: Mapped[str] = mapped_column(Text, default="")  # the chain, space separated
+    sent_at: Mapped[datetime]
+
+
+class Event(Base):
+    """The Live Feed: what just happened."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_org_id", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    enrollment_id: Mapped[int | None] = mapped_column(Integer)
+    person_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    send_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,43 @@
+"""What a running app holds: settings, the database, the clock. One object, made by create_app
+(or by a worker), so that nothing is read from the environment at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from addin_server.config import Settings
+from addin_server.db import make_engine, make_session_factory, utcnow
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime] = utcnow
+    _redis: Redis | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Runtime:
+        engine = make_engine(settings.effective_database_url)
+        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
+                   clock=clock)
+
+    def redis(self) -> Redis:
+        if self._redis is None:
+            from redis import Redis
+
+            self._redis = Redis.from_url(self.settings.redis_url)
+        return self._redis
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,109 @@
+"""Use cases on the rep's tasks: complete, skip, compose, and record an email the rep sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from addin_server import feed
+from addin_server.content import EmailContent, build_email
+from addin_server.db import rowcount
+from addin_server.enums import StepType, TaskStatus
+from addin_server.models import Enrollment, Rep, SentMessage, Task
+from addin_server.progress import advance
+
+
+def _finish(session: Session, task: Task, status: TaskStatus, now: datetime) -> bool:
+    # A conditional UPDATE, so that a double click or two clients at once finish it once.
+    changed = rowcount(session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == TaskStatus.OPEN)
+        .values(status=status, completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+    if not changed:
+        return False
+    session.refresh(task)
+    event = feed.TASK_COMPLETED if status == TaskStatus.COMPLETED else feed.TASK_SKIPPED
+    enrollment = session.get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    feed.record(
+        session, org_id=task.org_id, type=event, at=now, rep_id=task.rep_id,
+        campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id,
+        person_id=enrollment.person_id, task_id=task.id, task_type=task.type.value,
+    )
+    if enrollment.current_position == task.position:
+        advance(session, enrollment, now)
+    return True
+
+
+def complete_task(session: Session, task: Task, now: datetime) -> bool:
+    """Mark a task done and move its person on. False when it was not open (nothing changed)."""
+    return _finish(session, task, TaskStatus.COMPLETED, now)
+
+
+def skip_task(session: Session, task: Task, now: datetime) -> bool:
+    """Skip a task; the person moves on to the next step. False when it was not open."""
+    return _finish(session, task, TaskStatus.SKIPPED, now)
+
+
+def compose(
+    session: Session, task: Task, rep: Rep, *, base_url: str, secret_key: str
+) -> EmailContent:
+    """The email task as the rep's compose window opens it: prompts kept for the rep."""
+    if task.type != StepType.EMAIL:
+        raise ValueError("only email tasks have an email to compose")
+    enrollment = session.get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    step = enrollment.campaign.steps[task.position]
+    return build_email(
+        session, enrollment, step, rep, base_url=base_url, secret_key=secret_key,
+        keep_prompts=True,
+    )
+
+
+def record_sent_email(
+    session: Session,
+    *,
+    enrollment: Enrollment,
+    position: int,
+    mailbox_id: int,
+    to_addr: str,
+    subject: str,
+    body_html: str,
+    sent_at: datetime,
+    provider_message_id: str | None,
+    thread_id: str | None,
+    rfc_message_id: str | None,
+    references: str,
+) -> SentMessage:
+    """Keep what went out, so that a later "reply to previous" threads on it and quotes it.
+
+    Idempotent per (enrollment, position): a second report of the same email changes nothing.
+    """
+    existing = session.scalar(
+        select(SentMessage).where(
+            SentMessage.enrollment_id == enrollment.id, SentMessage.position == position
+        )
+    )
+    if existing is not None:
+        return existing
+    message = SentMessage(
+        org_id=enrollment.org_id,
+        enrollment_id=enrollment.id,
+        position=position,
+        mailbox_id=mailbox_id,
+        to_addr=to_addr,
+        subject=subject,
+        body_html=body_html,
+        provider_message_id=provider_message_id,
+        thread_id=thread_id,
+        rfc_message_id=rfc_message_id,
+        references=references,
+        sent_at=sent_at,
+    )
+    session.add(message)
+    session.flush()
+    return message
