@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 23:01:11.714116
+Create Date: (generated from the models)
 """
 from alembic import op
 import sqlalchemy as sa
