@@ -65,6 +65,8 @@ class Settings:
     salesforce_client_secret: str = ""
     salesforce_login_url: str = "https://login.salesforce.com"
     salesforce_api_version: str = "v62.0"
+    # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
+    mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -108,6 +110,7 @@ class Settings:
             salesforce_client_secret=env.get("SALESFORCE_CLIENT_SECRET", ""),
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
+            mailbox_factory=env.get("MAILBOX_FACTORY", ""),
         )
 
     @property

@@ -1,0 +1,34 @@
+"""Mailbox adapters behind one Protocol (base.py). `open_mailbox` picks the adapter for a row.
+
+Each provider module registers a factory in PROVIDERS; tests and benchmarks can name another
+factory with the MAILBOX_FACTORY setting ("module:function"), which the workers honour too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from addin_server.mailboxes.base import Mailbox
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from addin_server.models import Mailbox as MailboxRow
+    from addin_server.runtime import Runtime
+
+Factory = Callable[["Runtime", "Session", "MailboxRow"], Mailbox]
+
+PROVIDERS: dict[str, str] = {
+    # provider value -> "module:function" building the adapter
+}
+
+
+def open_mailbox(runtime: Runtime, session: Session, row: MailboxRow) -> Mailbox:
+    target = runtime.settings.mailbox_factory or PROVIDERS.get(row.provider.value)
+    if not target:
+        raise LookupError(f"no mailbox adapter for provider {row.provider.value!r}")
+    module, _, name = target.partition(":")
+    factory: Factory = getattr(importlib.import_module(module), name)
+    return factory(runtime, session, row)

@@ -1,0 +1,48 @@
+"""RFC 5322 messages built with the stdlib `email` package, for every provider that takes MIME
+(Gmail's `raw`, the local development mailbox)."""
+
+from __future__ import annotations
+
+import email.policy
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from addin_server.mailboxes.base import SEND_ID_HEADER, OutgoingMessage
+
+
+def _domain(addr: str) -> str:
+    return addr.rpartition("@")[2] or "localhost"
+
+
+def new_message_id(from_addr: str) -> str:
+    return make_msgid(domain=_domain(from_addr))
+
+
+def build_mime(
+    message: OutgoingMessage, *, message_id: str | None = None, date: datetime | None = None
+) -> EmailMessage:
+    """multipart/alternative (text/plain then HTML), threading headers for a reply, and our
+    send-id header. `message_id` defaults to a new one (Gmail may replace it: read it back)."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    user, _, domain = message.from_addr.partition("@")
+    msg["From"] = Address(display_name=message.from_name, username=user, domain=domain)
+    to_user, _, to_domain = message.to_addr.partition("@")
+    msg["To"] = Address(username=to_user, domain=to_domain)
+    msg["Subject"] = message.subject
+    msg["Message-ID"] = message_id or new_message_id(message.from_addr)
+    if date is not None:
+        msg["Date"] = format_datetime(date)
+    if message.in_reply_to:
+        msg["In-Reply-To"] = message.in_reply_to
+        chain = message.references.split() if message.references else []
+        if message.in_reply_to not in chain:
+            chain.append(message.in_reply_to)
+        msg["References"] = " ".join(chain)
+    msg[SEND_ID_HEADER] = message.send_id
+    for name, value in message.extra_headers:
+        msg[name] = value
+    msg.set_content(message.text or " ")
+    msg.add_alternative(message.html, subtype="html")
+    return msg
