@@ -293,6 +293,10 @@ class Task(Base):
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Gmail add-on: the thread of that draft (its sent message stays in it) and when it was
+    # made (Sent items are searched from then on).
+    draft_thread_id: Mapped[str | None] = mapped_column(String(200))
+    draft_created_at: Mapped[datetime | None]
 
 
 class SentMessage(Base):
