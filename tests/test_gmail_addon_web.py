@@ -5,6 +5,7 @@ server; every response checked against Google's card schemas and the envelope ru
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from addin_server.config import Settings
-from addin_server.enums import MailboxStatus, TaskStatus
-from addin_server.models import Mailbox, Rep, Task
+from addin_server.enums import MailboxProvider, MailboxStatus, TaskStatus
+from addin_server.gmail_addon_api import gmail_service
+from addin_server.gmail_sent import GmailSentItems
+from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
+from addin_server.sent_tasks import sync_sent_tasks
 from gmail_addon.endpoints import Endpoints
 from tests import gmail_schema
 from tests.conftest import Actor, make_actor
@@ -488,5 +492,260 @@ def test_write_without_an_open_message_and_no_mailbox_adapter_is_explained(
     assert notification(data) == "Your mailbox cannot make drafts yet."
 
 
-def _unused(_: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> tuple[Any, ...]:
-    return (datetime_input, string_input)
+def _gmail_mailbox(runtime: Runtime) -> int:
+    """The rep's mailbox is their Gmail one (threads in it mean something)."""
+    with runtime.sessions.begin() as s:
+        box = s.scalar(select(Mailbox))
+        assert box is not None
+        box.provider = MailboxProvider.GMAIL
+        return box.id
+
+
+def _sync(runtime: Runtime, fake_url: str, mailbox_id: int) -> list[int]:
+    items = GmailSentItems(gmail_service(fake_url, "mailbox-token"))
+    with runtime.sessions.begin() as s:
+        rep = s.scalar(select(Rep).where(Rep.email == "ann@acme.test"))
+        assert rep is not None
+        return sync_sent_tasks(s, rep, items, mailbox_id=mailbox_id, now=runtime.now(),
+                               base_url=BASE, secret_key="test-secret")
+
+
+def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str], clock: Any
+) -> None:
+    fake, url = fake_gmail
+    mailbox_id = _gmail_mailbox(runtime)
+    launch(rep, email_task_campaign(rep), JANE)
+    first = open_task(runtime)
+    addon.post("write", "button_click", params={"task_id": str(first.id)},
+               gmail={"accessToken": "per-message-token"})
+    (draft_id,) = fake.drafts
+    thread = fake.drafts[draft_id]["threadId"]
+    assert _sync(runtime, url, mailbox_id) == []  # not sent yet
+    # The rep sends the draft from Gmail: it shows in Sent, in the draft's thread, with the
+    # Message-ID Gmail gave it (Gmail's UI does not keep our X- header).
+    clock.advance(minutes=20)
+    mime = fake.draft_mime(draft_id)
+    del mime["X-Campaign-Send-Id"]
+    del mime["Message-ID"]
+    mime["Message-ID"] = "<CAGmail-sent-1@mail.gmail.com>"
+    sent_id = fake.add_message(mime.as_bytes(), thread_id=thread, labels=("SENT",),
+                               internal_ms=int(clock.at.timestamp() * 1000))
+    clock.advance(minutes=5)
+    assert _sync(runtime, url, mailbox_id) == [first.id]
+    assert _sync(runtime, url, mailbox_id) == []  # once
+    with runtime.sessions() as s:
+        done = s.get(Task, first.id)
+        assert done is not None and done.status == TaskStatus.COMPLETED
+        recorded = s.scalar(select(SentMessage))
+        assert recorded is not None
+        assert (recorded.provider_message_id, recorded.thread_id, recorded.rfc_message_id,
+                recorded.to_addr, recorded.subject) == (
+            sent_id, thread, "<CAGmail-sent-1@mail.gmail.com>", "jane@client.test",
+            "Hello Jane")
+        assert recorded.body_html.strip() == "<p>Hi Jane, about Client Co.</p>"
+    # Step 2 is a reply: its draft goes into the same thread with the threading headers.
+    second = open_task(runtime)
+    assert second.position == 1
+    data = addon.post("write", "button_click", params={"task_id": str(second.id)},
+                      gmail={"accessToken": "per-message-token"})
+    reply_id = data["renderActions"]["hostAppAction"]["gmailAction"][
+        "openCreatedDraftActionMarkup"]["draftId"]
+    assert fake.drafts[reply_id]["threadId"] == thread
+    assert json.loads(fake.requests[-1]["body"])["message"]["threadId"] == thread
+    reply = fake.draft_mime(reply_id)
+    assert reply["Subject"] == "Re: Hello Jane"
+    assert reply["In-Reply-To"] == "<CAGmail-sent-1@mail.gmail.com>"
+    assert reply["References"] == "<CAGmail-sent-1@mail.gmail.com>"
+    html = reply.get_body(("html",))
+    assert html is not None
+    body = html.get_content()
+    assert body.startswith("<p>Following up, Jane.</p>")
+    assert "<p>Hi Jane, about Client Co.</p>" in body  # the sent email, quoted
+
+
+# --- the open message -------------------------------------------------------------------------
+
+
+def _incoming(fake: FakeGmail, sender: str, to: str = "Ann <ann@acme.test>",
+              cc: str = "") -> str:
+    raw = (f"From: {sender}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "")
+           + "Subject: question\r\nMessage-ID: <in-1@client.test>\r\n\r\nHello\r\n")
+    return fake.add_message(raw.encode())
+
+
+def _as_event_id(hex_id: str) -> str:
+    return f"msg-f:{int(hex_id, 16)}"
+
+
+def test_contextual_card_shows_our_people_their_steps_and_why(
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+) -> None:
+    fake = fake_gmail[0]
+    launch(rep, email_task_campaign(rep), JANE)
+    mid = _incoming(fake, "Jane Doe <Jane@Client.test>", cc="Stranger <s@nowhere.test>")
+    data = addon.post("contextual", "contextual",
+                      gmail={"messageId": _as_event_id(mid), "threadId": _as_event_id(mid)})
+    call = fake.requests[-1]
+    assert call["path"] == f"/gmail/v1/users/me/messages/{mid}"  # msg-f: decimal -> hex
+    assert call["args"]["format"] == ["metadata"]
+    assert call["headers"]["X-Goog-Gmail-Access-Token"] == "sample-per-message-token"
+    card = card_of(data)
+    text = texts(card)
+    assert "Jane Doe &lt;jane@client.test&gt;" in text
+    assert ("<b>Q4 outreach</b> · active<br>"
+            "○ 1. Day 1 email · open: waiting for you: email task due 2026-11-24<br>"
+            "○ 2. Day 2 email · planned: waiting for the email task of step 1; becomes a task "
+            "on 2026-11-25<br>"
+            "○ 3. Day 3 call · planned: waiting for the email task of step 1; becomes a task "
+            "on 2026-11-26") in text
+    assert "Send email (step 1, day 1) · due today" in text
+    assert "s@nowhere.test" not in text.split("Add to a campaign")[0]  # not ours
+    assert "Add <b>Jane Doe</b> (jane@client.test)" in text
+    pause = buttons_for(card, "Pause")
+    assert pause and pause[0]["people"] == "jane@client.test,s@nowhere.test"
+    assert pause[0]["cand"] == "jane@client.test"
+
+
+def test_contextual_pause_resume_stop_from_the_card(
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+) -> None:
+    launch(rep, email_task_campaign(rep), JANE)
+    mid = _incoming(fake_gmail[0], "Jane Doe <jane@client.test>")
+    card = card_of(addon.post("contextual", "contextual",
+                              gmail={"messageId": _as_event_id(mid)}))
+    calls_before = len(fake_gmail[0].requests)
+    paused = addon.post("pause", "button_click", params=buttons_for(card, "Pause")[0])
+    assert notification(paused) == "Paused Q4 outreach."
+    card = card_of(paused)
+    assert "<b>Q4 outreach</b> · paused" in texts(card)
+    again = addon.post("pause", "button_click", params=buttons_for(card, "Resume")[0])
+    assert "<b>Q4 outreach</b> · paused" in texts(card_of(again))  # pausing twice: no change
+    resumed = addon.post("resume", "button_click", params=buttons_for(card, "Resume")[0])
+    assert notification(resumed) == "Resumed Q4 outreach."
+    stopped = addon.post("stop", "button_click",
+                         params=buttons_for(card_of(resumed), "Stop")[0])
+    assert notification(stopped) == "Stopped Q4 outreach."
+    text = texts(card_of(stopped))
+    assert "<b>Q4 outreach</b> · stopped" in text
+    assert "[Stop]" not in text and "[Write]" not in text
+    assert len(fake_gmail[0].requests) == calls_before  # redrawn from the card's parameters
+
+
+def test_add_the_sender_to_a_campaign_with_the_send_time_it_needs(
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+) -> None:
+    email_task_campaign(rep)
+    timed = rep.post("/api/v1/campaigns", json={
+        "name": "Timed", "timezone": "Europe/Paris",
+        "steps": [{"day": 1, "type": "email", "send_option": "choose_at_launch",
+                   "subject": "Hi {{first_name}}", "body_html": "<p>Hi</p>"}]}).json["id"]
+    mid = _incoming(fake_gmail[0], "Carl New <carl@prospect.test>")
+    card = card_of(addon.post("contextual", "contextual", gmail={"messageId": _as_event_id(mid)}))
+    assert "Nobody in this conversation is in your campaigns." in texts(card)
+    params = buttons_for(card, "Add to campaign")[0]
+    # choosing the campaign that needs a send time redraws the form with a date-time picker
+    form = card_of(addon.post("campaign_form", "button_click", params=params,
+                              form={"campaign_id": string_input(str(timed))}))
+    pickers = [w["dateTimePicker"] for sec in form["sections"] for w in sec["widgets"]
+               if "dateTimePicker" in w]
+    assert [p["label"] for p in pickers] == ["Send the first email at (required)"]
+    refused = addon.post("add_person", "button_click", params=params,
+                         form={"campaign_id": string_input(str(timed))})
+    assert notification(refused).startswith("Not added: this campaign's first email is sent "
+                                            "at a time you choose at launch")
+    when = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
+    added = addon.post("add_person", "button_click", params=params,
+                       form={"campaign_id": string_input(str(timed)),
+                             "send_at": datetime_input(when)})
+    assert notification(added) == "Added carl@prospect.test to Timed."
+    assert "<b>Timed</b> · active<br>○ 1. Day 1 email · scheduled" in texts(card_of(added))
+    enrollments = rep.get(f"/api/v1/campaigns/{timed}/enrollments").json["enrollments"]
+    assert [e["email"] for e in enrollments] == ["carl@prospect.test"]
+    detail = rep.get(f"/api/v1/enrollments/{enrollments[0]['id']}").json
+    assert detail["person"]["first_name"] == "Carl" and detail["person"]["last_name"] == "New"
+    assert detail["steps"][0]["due_at"] == "2026-11-24T15:30:00Z"
+    twice = addon.post("add_person", "button_click", params=params,
+                       form={"campaign_id": string_input(str(timed)),
+                             "send_at": datetime_input(when)})
+    assert notification(twice) == "Not added to Timed: already active in this campaign."
+
+
+def test_contextual_without_metadata_scope_asks_for_it(
+    addon: Addon, rep: Actor, fake_gmail: tuple[FakeGmail, str]
+) -> None:
+    mid = _incoming(fake_gmail[0], "Jane <jane@client.test>")
+    fake_gmail[0].fail_with = (403, {"error": {"code": 403, "status": "PERMISSION_DENIED",
+                                               "errors": [{"reason": "insufficientPermissions"}]}})
+    data = addon.post("contextual", "contextual", gmail={"messageId": _as_event_id(mid)})
+    assert data == {"requesting_google_scopes": {"scopes": [
+        "https://www.googleapis.com/auth/gmail.addons.current.message.metadata"]}}
+
+
+def test_a_campaign_of_another_organisation_cannot_be_used(
+    addon: Addon, rep: Actor, runtime: Runtime, client: FlaskClient,
+    fake_gmail: tuple[FakeGmail, str]
+) -> None:
+    other = make_actor(runtime, client, "zed@other.test", org="Other")
+    foreign = email_task_campaign(other, "Theirs")
+    email_task_campaign(rep)
+    data = addon.post("add_person", "button_click",
+                      params={"view": "message", "people": "carl@prospect.test",
+                              "cand": "carl@prospect.test", "cand_name": "Carl"},
+                      form={"campaign_id": string_input(str(foreign))})
+    assert notification(data) == "Choose one of your campaigns first."
+    assert other.get(f"/api/v1/campaigns/{foreign}/enrollments").json["enrollments"] == []
+
+
+# --- compose ----------------------------------------------------------------------------------
+
+
+def test_compose_inserts_a_template_rendered_for_the_recipient(
+    addon: Addon, rep: Actor
+) -> None:
+    tid = rep.post("/api/v1/templates", json={
+        "name": "Intro", "subject": "Hello {{first_name | default: \"there\"}}",
+        "body_html": "<p>Hi {{first_name | default: \"there\"}} at {{company | default: "
+                     "\"your company\"}}</p>"}).json["id"]
+    launch(rep, email_task_campaign(rep), JANE)
+    card = card_of(addon.post("compose", "compose"))
+    assert "Insert one of your templates for <b>jane@client.test</b>." in texts(card)
+    (params,) = buttons_for(card, "Insert")
+    assert params == {"template_id": str(tid), "to": "jane@client.test"}
+    data = addon.post("insert_template", "compose", params=params)
+    markup = data["renderActions"]["hostAppAction"]["gmailAction"]["updateDraftActionMarkup"]
+    assert markup == {
+        "updateBody": {"insertContents": [{"content": "<p>Hi Jane at Client Co</p>",
+                                           "contentType": "MUTABLE_HTML"}],
+                       "type": "IN_PLACE_INSERT"},
+        "updateSubject": {"subject": "Hello Jane"},
+    }
+    # someone we do not know yet: the defaults fill in
+    data = addon.post("insert_template", "compose", params=params,
+                      gmail={"toRecipients": ["new@prospect.test"]})
+    markup = data["renderActions"]["hostAppAction"]["gmailAction"]["updateDraftActionMarkup"]
+    assert markup["updateBody"]["insertContents"][0]["content"] == (
+        "<p>Hi there at your company</p>")
+
+
+def test_unknown_template_and_an_unexpected_failure_are_readable_messages(
+    addon: Addon, rep: Actor, runtime: Runtime
+) -> None:
+    data = addon.post("insert_template", "compose", params={"template_id": "99999999"})
+    assert notification(data) == "That template was not found."
+    # A template stored broken (bypassing the API's checks) makes rendering fail unexpectedly:
+    # the rep reads a sentence, Google gets valid JSON, nothing is written.
+    from addin_server.models import Template
+
+    with runtime.sessions.begin() as s:
+        rep_row = s.scalar(select(Rep).where(Rep.email == "ann@acme.test"))
+        assert rep_row is not None
+        broken = Template(org_id=rep_row.org_id, rep_id=rep_row.id, name="Broken",
+                          subject="Hi {{ first_name", body_html="")
+        s.add(broken)
+        s.flush()
+        broken_id = broken.id
+    data = addon.post("insert_template", "compose", params={"template_id": str(broken_id)})
+    assert notification(data) == "Something went wrong on our side. Please try again."
+    card = card_of(addon.post("compose", "compose"))  # the trigger still works
+    assert "[Insert]" in texts(card)

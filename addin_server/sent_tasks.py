@@ -1,0 +1,160 @@
+"""An email task completes itself when the rep sends it from Gmail.
+
+Gmail does not tell an add-on that the rep pressed Send, so we look in the rep's Sent items:
+a sent message is matched to an open email task by, in this order, our header on the task's
+draft (`X-Campaign-Send-Id: task-<id>`, when Gmail keeps it), the draft's thread (a sent draft
+keeps its thread), or the recipient and subject. The match completes the task and records the
+sent message, so that a later "reply to previous" step threads on it and quotes what was really
+sent.
+
+Call site: `sync_sent_tasks` for each rep with open email tasks, from a periodic job (the
+dispatcher tick, every few minutes); it takes a Session and never commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addin_server import tasks, templates
+from addin_server.enums import StepType, TaskStatus
+from addin_server.gmail_drafts import TASK_HEADER_PREFIX
+from addin_server.models import Enrollment, Person, Rep, SentMessage, Task
+
+
+@dataclass(frozen=True)
+class SentSummary:
+    """A message in the rep's Sent items, as much as matching needs."""
+
+    message_id: str
+    thread_id: str
+    to: tuple[str, ...]  # lower-case addresses (To and Cc)
+    subject: str
+    sent_at: datetime
+    send_id_header: str = ""
+    rfc_message_id: str = ""
+    references: str = ""
+
+
+@dataclass(frozen=True)
+class OpenEmailTask:
+    task_id: int
+    to: str
+    subject: str | None  # what the task's email says (None: cannot be rendered)
+    draft_thread_id: str | None
+    since: datetime  # the task's creation: anything sent before is not it
+
+
+class SentItems(Protocol):
+    """The rep's Sent items (Gmail: labelIds=SENT)."""
+
+    def list_sent(self, since: datetime) -> list[SentSummary]: ...
+
+    def html_body(self, message_id: str) -> str: ...
+
+
+_PREFIX = re.compile(r"^\s*((re|fwd?|tr|aw|wg)\s*:\s*)+", re.IGNORECASE)
+
+
+def normalise_subject(subject: str) -> str:
+    return " ".join(_PREFIX.sub("", subject).split()).casefold()
+
+
+def _by_header(t: OpenEmailTask, m: SentSummary) -> bool:
+    return m.send_id_header.strip() == f"{TASK_HEADER_PREFIX}{t.task_id}"
+
+
+def _by_thread(t: OpenEmailTask, m: SentSummary) -> bool:
+    return bool(t.draft_thread_id) and m.thread_id == t.draft_thread_id and t.to in m.to
+
+
+def _by_subject(t: OpenEmailTask, m: SentSummary) -> bool:
+    return (t.subject is not None and t.to in m.to
+            and normalise_subject(m.subject) == normalise_subject(t.subject))
+
+
+def match_sent(
+    open_tasks: Sequence[OpenEmailTask], sent: Sequence[SentSummary]
+) -> dict[int, SentSummary]:
+    """Task id -> the message that sent it. Each task and each message match at most once;
+    the strongest evidence wins first, and the oldest fitting message within each rule."""
+    chronological = sorted(sent, key=lambda m: (m.sent_at, m.message_id))
+    taken: set[str] = set()
+    found: dict[int, SentSummary] = {}
+    for rule in (_by_header, _by_thread, _by_subject):
+        for t in open_tasks:
+            if t.task_id in found:
+                continue
+            for m in chronological:
+                if m.message_id not in taken and m.sent_at >= t.since and rule(t, m):
+                    found[t.task_id] = m
+                    taken.add(m.message_id)
+                    break
+    return found
+
+
+def _expected_subject(session: Session, task: Task, rep: Rep, base_url: str,
+                      secret_key: str) -> str | None:
+    try:
+        return tasks.compose(session, task, rep, base_url=base_url,
+                             secret_key=secret_key).subject
+    except templates.MissingFields:
+        return None
+
+
+def sync_sent_tasks(
+    session: Session,
+    rep: Rep,
+    items: SentItems,
+    *,
+    mailbox_id: int,
+    now: datetime,
+    base_url: str,
+    secret_key: str,
+) -> list[int]:
+    """Complete the rep's open email tasks whose email shows in Sent items. Returns the ids of
+    the tasks completed. Idempotent: a message already recorded is not matched again."""
+    rows = session.execute(
+        select(Task, Person.email)
+        .join(Enrollment, Enrollment.id == Task.enrollment_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .where(Task.rep_id == rep.id, Task.status == TaskStatus.OPEN,
+               Task.type == StepType.EMAIL)
+    ).all()
+    if not rows:
+        return []
+    candidates = {
+        task.id: OpenEmailTask(
+            task_id=task.id, to=email,
+            subject=_expected_subject(session, task, rep, base_url, secret_key),
+            draft_thread_id=task.draft_thread_id, since=task.created_at)
+        for task, email in rows
+    }
+    by_id = {task.id: task for task, _email in rows}
+    sent = items.list_sent(min(c.since for c in candidates.values()))
+    recorded = set(session.scalars(select(SentMessage.provider_message_id).where(
+        SentMessage.org_id == rep.org_id,
+        SentMessage.provider_message_id.in_([m.message_id for m in sent]))))
+    fresh = [m for m in sent if m.message_id not in recorded]
+    completed = []
+    for task_id, message in match_sent(list(candidates.values()), fresh).items():
+        task = by_id[task_id]
+        enrollment = session.get(Enrollment, task.enrollment_id)
+        assert enrollment is not None
+        # Record first: completing the task schedules the next step, which may be a reply
+        # that threads on this message.
+        tasks.record_sent_email(
+            session, enrollment=enrollment, position=task.position, mailbox_id=mailbox_id,
+            to_addr=candidates[task_id].to, subject=message.subject,
+            body_html=items.html_body(message.message_id), sent_at=message.sent_at,
+            provider_message_id=message.message_id, thread_id=message.thread_id,
+            rfc_message_id=message.rfc_message_id or None, references=message.references)
+        if tasks.complete_task(session, task, now):
+            completed.append(task_id)
+    return completed
