@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from addin_server.config import Settings
 
@@ -43,6 +44,7 @@ def write_manifests(settings: Settings, out_dir: Path) -> list[Path]:
 
 
 @click.command("render-manifests")
+@with_appcontext
 @click.option("--out", "out_dir", default="manifests", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 def render_manifests_command(out_dir: Path) -> None:

@@ -52,7 +52,8 @@ def task_widgets(t: TaskItem, e: Endpoints, today: date, refresh: dict[str, str]
     ids = {"task_id": str(t.id), **refresh}
     items = []
     if t.type == "email":
-        label = "Open draft" if t.has_draft else "Write"
+        # A new draft each time: the add-on cannot check that an earlier one still exists.
+        label = "Write again" if t.has_draft else "Write"
         items.append(w.action_button(label, w.action(e.url("write"), ids), filled=True))
     items.append(w.action_button("Done", w.action(e.url("done"), ids)))
     items.append(w.action_button("Skip", w.action(e.url("skip"), ids)))

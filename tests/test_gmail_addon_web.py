@@ -428,6 +428,9 @@ def test_write_creates_the_draft_in_gmail_and_opens_it(
         assert stored.draft_id == draft_id
         assert stored.draft_thread_id == fake.drafts[draft_id]["threadId"]
         assert stored.status == TaskStatus.OPEN  # done only when the rep sends it
+    card = card_of(addon.post("homepage", "homepage"))
+    assert buttons_for(card, "Write again") == [
+        {"task_id": str(task.id), "view": "home", "page": "0"}]
 
 
 @pytest.mark.parametrize(("status", "body", "expected"), [
@@ -669,6 +672,12 @@ def test_add_the_sender_to_a_campaign_with_the_send_time_it_needs(
                        form={"campaign_id": string_input(str(timed)),
                              "send_at": datetime_input(when)})
     assert notification(twice) == "Not added to Timed: already active in this campaign."
+
+
+def test_contextual_without_an_open_message_says_so(addon: Addon, rep: Actor) -> None:
+    card = card_of(addon.post("contextual", "contextual",
+                              gmail={"messageId": None, "accessToken": None}))
+    assert card["header"]["title"] == "No message"
 
 
 def test_contextual_without_metadata_scope_asks_for_it(
