@@ -20,17 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask import jsonify  # noqa: E402
+from flask import jsonify
 
-from addin_server import create_app  # noqa: E402
-from addin_server.accounts import create_rep  # noqa: E402
-from addin_server.campaign_specs import parse_campaign  # noqa: E402
-from addin_server.campaigns import create_campaign  # noqa: E402
-from addin_server.config import Settings  # noqa: E402
-from addin_server.launches import LaunchOptions, PersonInput, launch  # noqa: E402
-from addin_server.migrate import upgrade  # noqa: E402
-from addin_server.runtime import Runtime  # noqa: E402
-from tests.gmail_addon_support import (  # noqa: E402
+from addin_server import create_app
+from addin_server.accounts import create_rep
+from addin_server.campaign_specs import parse_campaign
+from addin_server.campaigns import create_campaign
+from addin_server.config import Settings
+from addin_server.launches import LaunchOptions, PersonInput, launch
+from addin_server.migrate import upgrade
+from addin_server.runtime import Runtime
+from tests.gmail_addon_support import (
     CLIENT_ID,
     SERVICE_ACCOUNT,
     CertsEndpoint,

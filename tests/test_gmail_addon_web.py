@@ -608,6 +608,15 @@ def test_contextual_card_shows_our_people_their_steps_and_why(
     pause = buttons_for(card, "Pause")
     assert pause and pause[0]["people"] == "jane@client.test,s@nowhere.test"
     assert pause[0]["cand"] == "jane@client.test"
+    # Done on Jane's task from this card redraws this card, without reading the message again
+    calls = len(fake.requests)
+    (done,) = buttons_for(card, "Done")
+    after = addon.post("done", "button_click", params=done)
+    assert notification(after) == "Task done."
+    text = texts(card_of(after))
+    assert "✓ 1. Day 1 email · completed" in text
+    assert "Send email (step 2, day 2) · due 2026-11-25" in text
+    assert len(fake.requests) == calls
 
 
 def test_contextual_pause_resume_stop_from_the_card(
