@@ -1,5 +1,5 @@
-"""The Gmail add-on (Google Workspace add-on, HTTP runtime): card builders and responses.
+"""The Gmail add-on: card builders (pure functions: data in, card JSON out).
 
-Everything here is pure: data in, card JSON out. The Flask endpoints that call these builders
-live in `addin_server/web/gmail.py`.
+Google Workspace add-on on the HTTP runtime. The Flask endpoints that call these builders live
+in `addin_server/web/gmail.py` and `addin_server/web/gmail_message.py`.
 """
