@@ -767,3 +767,11 @@ def test_unknown_template_and_an_unexpected_failure_are_readable_messages(
     assert notification(data) == "Something went wrong on our side. Please try again."
     card = card_of(addon.post("compose", "compose"))  # the trigger still works
     assert "[Insert]" in texts(card)
+
+
+def test_the_logo_is_served_without_a_token(client: FlaskClient) -> None:
+    response = client.get("/gmail/logo.png")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    assert response.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert client.get("/gmail/homepage").status_code == 405  # endpoints only take Google's POST

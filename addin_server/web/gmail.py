@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
+import gmail_addon
 from addin_server import enrollments, gmail_drafts, gmail_views, manifests, tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.google_tokens import (
@@ -35,7 +36,7 @@ from gmail_addon.widgets import Json
 log = logging.getLogger(__name__)
 
 gmail = Blueprint("gmail", __name__, url_prefix=PREFIX)
-LOGO = Path(__file__).resolve().parents[2] / "gmail_addon" / "logo.png"
+LOGO = Path(gmail_addon.__file__).resolve().parent / "logo.png"
 
 Handler = Callable[[Rep, AddonEvent], Json]
 
