@@ -4,6 +4,7 @@ Takes a built `gmail` v1 service (the mailbox adapter's authorised one, or any o
 
 from __future__ import annotations
 
+import base64
 import html
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -15,29 +16,41 @@ from addin_server.mailboxes.base import SEND_ID_HEADER
 from addin_server.sent_tasks import SentSummary
 
 HEADERS = ["To", "Cc", "Subject", "Message-ID", "References", SEND_ID_HEADER]
-MAX_MESSAGES = 100
+PAGE = 50
+SCAN_LIMIT = 200
 
 
 class GmailSentItems:
-    def __init__(self, service: Any) -> None:
+    """Sent items newest first, down to `since`. Works with the connected mailbox's
+    `gmail.metadata` grant, which allows neither `q` nor reading bodies: `read_bodies` only
+    for a grant that can (`gmail.readonly`)."""
+
+    def __init__(self, service: Any, *, read_bodies: bool = False) -> None:
         self.service = service
+        self.read_bodies = read_bodies
 
     def list_sent(self, since: datetime) -> list[SentSummary]:
-        # Gmail's `after:` takes epoch seconds; the newest 100 are plenty for one tick.
-        listing = self.service.users().messages().list(
-            userId="me", labelIds="SENT", q=f"after:{int(since.timestamp())}",
-            maxResults=MAX_MESSAGES).execute(num_retries=2)
-        out = []
-        for ref in listing.get("messages") or []:
-            msg = self.service.users().messages().get(
-                userId="me", id=ref["id"], format="metadata",
-                metadataHeaders=HEADERS).execute(num_retries=2)
-            out.append(summary(msg))
+        users = self.service.users()
+        out: list[SentSummary] = []
+        token: str | None = None
+        while len(out) < SCAN_LIMIT:
+            page = users.messages().list(userId="me", labelIds=["SENT"], maxResults=PAGE,
+                                         pageToken=token).execute(num_retries=2)
+            for ref in page.get("messages") or []:
+                msg = users.messages().get(userId="me", id=ref["id"], format="metadata",
+                                           metadataHeaders=HEADERS).execute(num_retries=2)
+                item = summary(msg)
+                if item.sent_at < since:
+                    return out  # newest first: the rest is older
+                out.append(item)
+            token = page.get("nextPageToken")
+            if not token:
+                break
         return out
 
-    def html_body(self, message_id: str) -> str:
-        import base64
-
+    def html_body(self, message_id: str) -> str | None:
+        if not self.read_bodies:
+            return None
         msg = self.service.users().messages().get(userId="me", id=message_id,
                                                   format="raw").execute(num_retries=2)
         raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))

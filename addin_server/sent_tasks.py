@@ -4,8 +4,9 @@ Gmail does not tell an add-on that the rep pressed Send, so we look in the rep's
 a sent message is matched to an open email task by, in this order, our header on the task's
 draft (`X-Campaign-Send-Id: task-<id>`, when Gmail keeps it), the draft's thread (a sent draft
 keeps its thread), or the recipient and subject. The match completes the task and records the
-sent message, so that a later "reply to previous" step threads on it and quotes what was really
-sent.
+sent message, so that a later "reply to previous" step threads on it and quotes it (the body
+as sent when the grant can read bodies; with the connected mailbox's `gmail.metadata` grant it
+cannot, and the task's email as we composed it is kept instead).
 
 Call site: `sync_sent_tasks` for each rep with open email tasks, from a periodic job (the
 dispatcher tick, every few minutes); it takes a Session and never commits.
@@ -56,7 +57,9 @@ class SentItems(Protocol):
 
     def list_sent(self, since: datetime) -> list[SentSummary]: ...
 
-    def html_body(self, message_id: str) -> str: ...
+    def html_body(self, message_id: str) -> str | None:
+        """The sent body, or None when the grant cannot read bodies."""
+        ...
 
 
 _PREFIX = re.compile(r"^\s*((re|fwd?|tr|aw|wg)\s*:\s*)+", re.IGNORECASE)
@@ -99,13 +102,14 @@ def match_sent(
     return found
 
 
-def _expected_subject(session: Session, task: Task, rep: Rep, base_url: str,
-                      secret_key: str) -> str | None:
+def _composed(session: Session, task: Task, rep: Rep, base_url: str,
+              secret_key: str) -> tuple[str | None, str]:
+    """The task's email as we would write it: (subject, body)."""
     try:
-        return tasks.compose(session, task, rep, base_url=base_url,
-                             secret_key=secret_key).subject
+        content = tasks.compose(session, task, rep, base_url=base_url, secret_key=secret_key)
     except templates.MissingFields:
-        return None
+        return None, ""
+    return content.subject, content.body_html
 
 
 def sync_sent_tasks(
@@ -129,10 +133,11 @@ def sync_sent_tasks(
     ).all()
     if not rows:
         return []
+    composed = {task.id: _composed(session, task, rep, base_url, secret_key)
+                for task, _email in rows}
     candidates = {
         task.id: OpenEmailTask(
-            task_id=task.id, to=email,
-            subject=_expected_subject(session, task, rep, base_url, secret_key),
+            task_id=task.id, to=email, subject=composed[task.id][0],
             draft_thread_id=task.draft_thread_id, since=task.created_at)
         for task, email in rows
     }
@@ -152,7 +157,8 @@ def sync_sent_tasks(
         tasks.record_sent_email(
             session, enrollment=enrollment, position=task.position, mailbox_id=mailbox_id,
             to_addr=candidates[task_id].to, subject=message.subject,
-            body_html=items.html_body(message.message_id), sent_at=message.sent_at,
+            body_html=items.html_body(message.message_id) or composed[task_id][1],
+            sent_at=message.sent_at,
             provider_message_id=message.message_id, thread_id=message.thread_id,
             rfc_message_id=message.rfc_message_id or None, references=message.references)
         if tasks.complete_task(session, task, now):

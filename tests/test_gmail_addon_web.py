@@ -8,6 +8,7 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -504,8 +505,9 @@ def _gmail_mailbox(runtime: Runtime) -> int:
         return box.id
 
 
-def _sync(runtime: Runtime, fake_url: str, mailbox_id: int) -> list[int]:
-    items = GmailSentItems(gmail_service(fake_url, "mailbox-token"))
+def _sync(runtime: Runtime, fake_url: str, mailbox_id: int, read_bodies: bool = False
+          ) -> list[int]:
+    items = GmailSentItems(gmail_service(fake_url, "mailbox-token"), read_bodies=read_bodies)
     with runtime.sessions.begin() as s:
         rep = s.scalar(select(Rep).where(Rep.email == "ann@acme.test"))
         assert rep is not None
@@ -513,8 +515,10 @@ def _sync(runtime: Runtime, fake_url: str, mailbox_id: int) -> list[int]:
                                base_url=BASE, secret_key="test-secret")
 
 
+@pytest.mark.parametrize("read_bodies", [False, True])
 def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str], clock: Any
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str], clock: Any,
+    read_bodies: bool
 ) -> None:
     fake, url = fake_gmail
     mailbox_id = _gmail_mailbox(runtime)
@@ -527,16 +531,22 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
     assert _sync(runtime, url, mailbox_id) == []  # not sent yet
     # The rep sends the draft from Gmail: it shows in Sent, in the draft's thread, with the
     # Message-ID Gmail gave it (Gmail's UI does not keep our X- header).
+    # The rep also edited the body before sending.
     clock.advance(minutes=20)
-    mime = fake.draft_mime(draft_id)
-    del mime["X-Campaign-Send-Id"]
-    del mime["Message-ID"]
+    draft = fake.draft_mime(draft_id)
+    mime = EmailMessage()
+    for name in ("From", "To", "Subject"):
+        mime[name] = draft[name]
     mime["Message-ID"] = "<CAGmail-sent-1@mail.gmail.com>"
+    mime.set_content("Hi Jane, edited.")
+    mime.add_alternative("<p>Hi Jane, edited.</p>", subtype="html")
     sent_id = fake.add_message(mime.as_bytes(), thread_id=thread, labels=("SENT",),
                                internal_ms=int(clock.at.timestamp() * 1000))
     clock.advance(minutes=5)
-    assert _sync(runtime, url, mailbox_id) == [first.id]
-    assert _sync(runtime, url, mailbox_id) == []  # once
+    assert _sync(runtime, url, mailbox_id, read_bodies) == [first.id]
+    assert _sync(runtime, url, mailbox_id, read_bodies) == []  # once
+    # with the connected grant (gmail.metadata) bodies cannot be read: the composed one is kept
+    quoted = "<p>Hi Jane, edited.</p>" if read_bodies else "<p>Hi Jane, about Client Co.</p>"
     with runtime.sessions() as s:
         done = s.get(Task, first.id)
         assert done is not None and done.status == TaskStatus.COMPLETED
@@ -546,7 +556,7 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
                 recorded.to_addr, recorded.subject) == (
             sent_id, thread, "<CAGmail-sent-1@mail.gmail.com>", "jane@client.test",
             "Hello Jane")
-        assert recorded.body_html.strip() == "<p>Hi Jane, about Client Co.</p>"
+        assert recorded.body_html.strip() == quoted
     # Step 2 is a reply: its draft goes into the same thread with the threading headers.
     second = open_task(runtime)
     assert second.position == 1
@@ -564,7 +574,7 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
     assert html is not None
     body = html.get_content()
     assert body.startswith("<p>Following up, Jane.</p>")
-    assert "<p>Hi Jane, about Client Co.</p>" in body  # the sent email, quoted
+    assert quoted in body  # the sent email, quoted
 
 
 # --- the open message -------------------------------------------------------------------------
