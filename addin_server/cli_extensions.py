@@ -10,3 +10,6 @@ def register_all(app: Flask) -> None:
     from addin_server.manifests import register as register_manifests
 
     register_manifests(app)
+    from addin_server.gmail_commands import register as register_gmail_commands
+
+    register_gmail_commands(app)

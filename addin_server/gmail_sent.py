@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from addin_server.mailboxes.base import SEND_ID_HEADER
 from addin_server.sent_tasks import SentSummary
+
+if TYPE_CHECKING:
+    from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 HEADERS = ["To", "Cc", "Subject", "Message-ID", "References", SEND_ID_HEADER]
 PAGE = 50
@@ -81,3 +87,42 @@ def html_of(raw: bytes) -> str:
     part = msg.get_body(("plain",))
     text = str(part.get_content()) if part is not None else ""
     return "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
+
+
+def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
+    """One pass for every rep with open email tasks and a connected Gmail mailbox: rep id ->
+    tasks completed. Each rep in its own transaction, so one rep's failing mailbox does not hold
+    back the others. Meant for the dispatcher tick or `addin-server sync-sent-tasks`."""
+    from sqlalchemy import select
+
+    from addin_server.db import session_scope
+    from addin_server.enums import MailboxProvider, MailboxStatus, StepType, TaskStatus
+    from addin_server.mailboxes import open_mailbox
+    from addin_server.models import Rep, Task
+    from addin_server.progress import rep_mailbox
+    from addin_server.sent_tasks import sync_sent_tasks
+
+    with runtime.sessions() as session:
+        rep_ids = list(session.scalars(select(Task.rep_id).where(
+            Task.status == TaskStatus.OPEN, Task.type == StepType.EMAIL).distinct()))
+    done: dict[int, list[int]] = {}
+    s = runtime.settings
+    for rep_id in rep_ids:
+        try:
+            with session_scope(runtime.sessions) as session:
+                rep = session.get(Rep, rep_id)
+                box = rep_mailbox(session, rep_id)
+                if (rep is None or box is None or box.provider != MailboxProvider.GMAIL
+                        or box.status != MailboxStatus.CONNECTED):
+                    continue
+                # The Gmail adapter exposes its authorised `service`; other adapters do not
+                # read Gmail Sent items.
+                service = getattr(open_mailbox(runtime, session, box), "service", None)
+                if service is None:
+                    continue
+                done[rep_id] = sync_sent_tasks(
+                    session, rep, GmailSentItems(service), mailbox_id=box.id, now=now,
+                    base_url=s.public_base_url, secret_key=s.secret_key)
+        except Exception:  # one rep's mailbox must not stop the others; retried next tick
+            log.exception("sent-task sync failed for rep %s", rep_id)
+    return done

@@ -785,3 +785,47 @@ def test_the_logo_is_served_without_a_token(client: FlaskClient) -> None:
     assert response.mimetype == "image/png"
     assert response.data.startswith(b"\x89PNG\r\n\x1a\n")
     assert client.get("/gmail/homepage").status_code == 405  # endpoints only take Google's POST
+
+
+class GmailServiceOnly:
+    """Stands in for the Gmail mailbox adapter where only its authorised `service` is used
+    (the Sent items pass); built on the real client library against the fake server."""
+
+    def __init__(self, runtime: Runtime, session: Any, row: Mailbox) -> None:
+        self.address = row.address
+        self.service = gmail_service(runtime.settings.gmail_api_endpoint, "mailbox-token")
+
+
+def test_the_sync_command_completes_sent_tasks_for_every_rep(
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str], clock: Any,
+    settings: Settings
+) -> None:
+    from addin_server import create_app
+    from addin_server.cli import register_commands
+
+    fake = fake_gmail[0]
+    _gmail_mailbox(runtime)
+    launch(rep, email_task_campaign(rep), JANE, {"email": "bob@client.test",
+                                                  "first_name": "Bob"})
+    jane = open_task(runtime)
+    clock.advance(minutes=30)
+    # Jane's email was written in Gmail by hand (no draft of ours): recipient + subject match
+    mime = EmailMessage()
+    mime["From"], mime["To"], mime["Subject"] = "ann@acme.test", "jane@client.test", "Hello Jane"
+    mime["Message-ID"] = "<by-hand@mail.gmail.com>"
+    mime.set_content("Hi")
+    fake.add_message(mime.as_bytes(), labels=("SENT",),
+                     internal_ms=int(clock.at.timestamp() * 1000))
+    with_factory = Runtime.from_settings(settings.with_(
+        mailbox_factory="tests.test_gmail_addon_web:GmailServiceOnly"), clock=clock)
+    app = create_app(runtime=with_factory)
+    register_commands(app)
+    result = app.test_cli_runner().invoke(args=["sync-sent-tasks"])
+    with_factory.engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1 task(s) completed for 1 rep(s) checked"
+    with runtime.sessions() as s:
+        done = s.get(Task, jane.id)
+        assert done is not None and done.status == TaskStatus.COMPLETED
+        bob = open_task(runtime, "bob@client.test")
+        assert bob.position == 0  # Bob's email was not sent: still open
