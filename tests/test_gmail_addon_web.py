@@ -697,6 +697,10 @@ def test_contextual_without_an_open_message_says_so(addon: Addon, rep: Actor) ->
     card = card_of(addon.post("contextual", "contextual",
                               gmail={"messageId": None, "accessToken": None}))
     assert card["header"]["title"] == "No message"
+    # a message Gmail cannot find (and no per-message token): the rep reads why
+    card = card_of(addon.post("contextual", "contextual", gmail={"accessToken": None}))
+    assert card["header"]["title"] == "Gmail error"
+    assert "Gmail refused the request (404)." in texts(card)
 
 
 def test_contextual_without_metadata_scope_asks_for_it(

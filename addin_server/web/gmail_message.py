@@ -68,7 +68,7 @@ def message_card(rep: Rep, event: AddonEvent, selected: int | None = None) -> Js
 
 @_endpoint("contextual", trigger=True)
 def contextual(rep: Rep, event: AddonEvent) -> Json:
-    if not (event.message_id and event.user_oauth_token and event.access_token):
+    if not event.message_id:
         card = notices.error_card("No message", "Open an email to see its people here.",
                                   endpoints())
         return responses.show(card)
