@@ -7,3 +7,4 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    __import__("addin_server.web.sends", fromlist=["register"]).register(app)
