@@ -22,6 +22,8 @@ Factory = Callable[["Runtime", "Session", "MailboxRow"], Mailbox]
 
 PROVIDERS: dict[str, str] = {
     # provider value -> "module:function" building the adapter
+    "gmail": "addin_server.mailboxes.gmail:open_gmail",
+    "microsoft": "addin_server.mailboxes.graph:open_microsoft",
 }
 
 

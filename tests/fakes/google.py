@@ -227,7 +227,7 @@ class GoogleFake:
             message["Message-ID"] = make_msgid(domain="example.net")
         with self._lock:
             box = self.mailbox(to)
-            return self._store(box, message.as_bytes(), set(labels), None)
+            return self._store(box, message.as_bytes(), set(labels), None, incoming=True)
 
     def seed_grant(self, address: str, scopes: Iterable[str]) -> str:
         """A refresh token as if the user had consented earlier (no browser step)."""
@@ -247,10 +247,13 @@ class GoogleFake:
         box.history.append((box.history_id, kind, message_id))
         return box.history_id
 
-    def _store(self, box: GMailbox, raw: bytes, labels: set[str], thread_hint: str | None
-               ) -> GMessage:
+    def _store(self, box: GMailbox, raw: bytes, labels: set[str], thread_hint: str | None,
+               *, incoming: bool = False) -> GMessage:
         parsed = parse(raw)
-        thread_id = self._thread_for(box, parsed, thread_hint)
+        # The sender's own message joins a thread only through threadId; a received one is
+        # threaded on its headers and subject.
+        thread_id = (self._thread_for(box, parsed, thread_hint) if thread_hint or incoming
+                     else None)
         mid = self._new_id()
         msg = GMessage(mid, thread_id or mid, labels, raw, int(time.time() * 1000), 0)
         box.messages[mid] = msg
@@ -289,7 +292,7 @@ class GoogleFake:
         for rcpt in recipients:
             if rcpt.lower() == box.address:
                 continue
-            self._store(self.mailbox(rcpt), raw, {"INBOX", "UNREAD"}, None)
+            self._store(self.mailbox(rcpt), raw, {"INBOX", "UNREAD"}, None, incoming=True)
         return sent
 
     # ---------------------------------------------------------------- WSGI

@@ -27,7 +27,8 @@ def serve(app: Any, *, tls: tuple[str, str] | None = None) -> Iterator[Running]:
     """`tls` is (cert_file, key_file). The port is chosen by the OS."""
     server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls,
                          request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="fake-server", daemon=True)
     thread.start()
     scheme = "https" if tls else "http"
     try:
