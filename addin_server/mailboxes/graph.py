@@ -163,7 +163,9 @@ class RedisSlots:
             self.redis.zrem(self.key, member)
 
 
-class _NoSlots:
+class NoSlots:
+    """No limit (a single-process tool, or a test's control)."""
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         yield
@@ -193,7 +195,7 @@ class GraphMailbox:
         self.base_url = base_url.rstrip("/")
         self.address = address
         self.tokens, self.http, self.timeout = tokens, http, timeout
-        self.slots: RedisSlots | _NoSlots = slots or _NoSlots()
+        self.slots: RedisSlots | NoSlots = slots or NoSlots()
         self.clock = clock
 
     # ------------------------------------------------------------------ HTTP

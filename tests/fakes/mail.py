@@ -40,7 +40,7 @@ class Delivered:
 
     def header(self, name: str) -> str | None:
         value = self.message[name]
-        return None if value is None else str(value)
+        return None if value is None else " ".join(str(value).split())  # unfolded
 
     @property
     def subject(self) -> str:
