@@ -132,6 +132,8 @@ class GoogleFake:
         self.client_id, self.client_secret = client_id, client_secret
         self.base_url = ""  # set by the fixture once the server runs
         self.keep_client_message_id = False
+        # True: the token endpoint returns no refresh token (as when consent is not re-shown).
+        self.withhold_refresh_token = False
         self._lock = threading.RLock()
         self._boxes: dict[str, GMailbox] = {}
         self._codes: dict[str, dict[str, Any]] = {}
@@ -349,6 +351,10 @@ class GoogleFake:
             return route, Response(json.dumps({"error": code, "error_description": desc}),
                                    status=status, mimetype="application/json")
 
+        if request.authorization is not None and request.authorization.type == "basic":
+            # client_secret_basic (requests-oauthlib's default) as well as client_secret_post
+            form.setdefault("client_id", request.authorization.username or "")
+            form.setdefault("client_secret", request.authorization.password or "")
         if (form.get("client_id"), form.get("client_secret")) != (self.client_id,
                                                                    self.client_secret):
             return err("invalid_client", "The OAuth client was not found.", 401)
@@ -365,7 +371,7 @@ class GoogleFake:
                 grant = _Grant(data["address"], data["scopes"], self.client_id)
                 self._grants.setdefault(grant.address, []).append(grant)
                 body: dict[str, Any] = self._access_token(grant)
-                if data["offline"]:
+                if data["offline"] and not self.withhold_refresh_token:
                     refresh = "1//" + secrets.token_urlsafe(24)
                     self._refresh[refresh] = grant
                     body["refresh_token"] = refresh
