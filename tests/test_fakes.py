@@ -133,3 +133,31 @@ def test_microsoft_fake_speaks_msal_and_graph(microsoft_fake: MicrosoftFake) -> 
     seen = fake.recipient_view("zoe@corp.test").messages
     assert seen[0].header("X-Campaign-Send-Id") == "7"
     assert seen[0].message_id == draft["internetMessageId"]
+
+
+def test_gmail_fake_history_threads_and_an_incoming_reply(google_fake: GoogleFake) -> None:
+    svc = _gmail(google_fake, "ann@acme.test")
+    users = svc.users()
+    start = users.getProfile(userId="me").execute()["historyId"]
+    sent = users.messages().send(userId="me", body={"raw": _raw(
+        "ann@acme.test", "zoe@corp.test", "Hello", "first")}).execute()
+    real_id = users.messages().get(userId="me", id=sent["id"], format="metadata",
+                                   metadataHeaders=["Message-ID"]).execute()
+    real_id = real_id["payload"]["headers"][0]["value"]
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = "zoe@corp.test", "ann@acme.test", "Re: Hello"
+    reply["In-Reply-To"] = reply["References"] = real_id
+    reply.set_content("Sure, let's talk")
+    incoming = google_fake.deliver("ann@acme.test", reply)
+    assert incoming.thread_id == sent["threadId"]  # threaded on headers + subject
+    history = users.history().list(userId="me", startHistoryId=start, labelId="INBOX",
+                                   historyTypes=["messageAdded"]).execute()
+    added = [h["messagesAdded"][0]["message"] for h in history["history"]]
+    assert [(m["id"], m["threadId"]) for m in added] == [(incoming.id, sent["threadId"])]
+    thread = users.threads().get(userId="me", id=sent["threadId"], format="metadata",
+                                 metadataHeaders=["From", "In-Reply-To"]).execute()
+    assert [len(m["payload"]["headers"]) for m in thread["messages"]] == [1, 2]
+    google_fake.mailbox("ann@acme.test").oldest_history_id = int(history["historyId"])
+    with pytest.raises(HttpError) as stale:
+        users.history().list(userId="me", startHistoryId=start).execute()
+    assert stale.value.resp.status == 404
