@@ -213,3 +213,23 @@ def test_unknown_provider_and_missing_configuration(
     browser = _browser(client, rep)
     assert browser.get("/connect/yahoo").status_code == 404
     assert client.get("/connect/google/callback?state=nope").status_code == 400
+
+
+def test_rotate_keys_re_encrypts_stored_grants(runtime: Runtime, rep: Actor) -> None:
+    from cryptography.fernet import Fernet
+
+    from addin_server.mailboxes.keys import rotate_secrets
+
+    old = runtime.settings
+    with runtime.sessions.begin() as s:
+        s.add(Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.GMAIL, address="x@acme.test",
+                      credentials=crypto.encrypt(old, json.dumps(
+                          {"kind": "google", "refresh_token": "1//r", "scopes": []}))))
+    new_key = Fernet.generate_key().decode()
+    both = old.with_(encryption_keys=(new_key, *old.encryption_keys))
+    with runtime.sessions.begin() as s:
+        assert rotate_secrets(s, both) == 1
+    only_new = old.with_(encryption_keys=(new_key,))
+    with runtime.sessions() as s:
+        row = s.scalars(select(Mailbox).where(Mailbox.provider == MailboxProvider.GMAIL)).one()
+        assert load_google(only_new, row).refresh_token == "1//r"
