@@ -229,3 +229,15 @@ def test_a_refused_message_is_permanent(gmail_runtime: Runtime, google_fake: Goo
     google_fake.fail("drafts.create", 400, "Invalid To header", reason="invalidArgument")
     with pytest.raises(PermanentError):
         mailbox.create_draft(_first())
+
+
+def test_a_bad_reply_request_is_not_silently_unthreaded(
+    gmail_runtime: Runtime, google_fake: GoogleFake
+) -> None:
+    mailbox = _open(gmail_runtime, google_fake)
+    m1 = _first()
+    s1 = _send(mailbox, m1)
+    google_fake.fail("drafts.create", 400, "Invalid In-Reply-To", reason="invalidArgument")
+    with pytest.raises(PermanentError):
+        mailbox.create_draft(_reply("102", m1, s1, "", "<p>Again</p>"))
+    assert google_fake.calls.count("drafts.create") == 2  # the first email, then this one

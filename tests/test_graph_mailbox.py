@@ -302,3 +302,29 @@ def test_msal_cache_without_refresh_token_is_not_stored() -> None:
     empty = msal.SerializableTokenCache().serialize()
     assert save_microsoft(settings, row, MicrosoftGrant(empty, "h", "u")) is False
     assert row.credentials is None
+
+
+def test_a_reply_to_a_deleted_message_goes_out_as_a_new_email(
+    graph_runtime: Runtime, microsoft_fake: MicrosoftFake
+) -> None:
+    mailbox = _open(graph_runtime, _row(graph_runtime, microsoft_fake))
+    m1 = _first()
+    s1 = _send(mailbox, m1)
+    del microsoft_fake.mailbox(REP).messages[s1.message_id]  # the rep deleted it
+    s2 = _send(mailbox, _reply("102", m1, s1, "<p>Again</p>"))
+    assert microsoft_fake.calls.count("messages.createReply") == 1
+    assert s2.thread_id != s1.thread_id
+    seen = microsoft_fake.recipient_view(CONTACT).messages
+    assert [m.subject for m in seen] == ["Quick question", "Re: Quick question"]
+
+
+def test_a_bad_reply_request_is_not_silently_unthreaded(
+    graph_runtime: Runtime, microsoft_fake: MicrosoftFake
+) -> None:
+    mailbox = _open(graph_runtime, _row(graph_runtime, microsoft_fake))
+    m1 = _first()
+    s1 = _send(mailbox, m1)
+    microsoft_fake.fail("messages.createReply", 400, "ErrorInvalidArgument", "bad")
+    with pytest.raises(PermanentError):
+        mailbox.create_draft(_reply("102", m1, s1, "<p>Again</p>"))
+    assert microsoft_fake.calls.count("messages.create") == 1  # only the first email

@@ -90,6 +90,10 @@ def _reasons(exc: HttpError) -> set[str]:
     return {str(d.get("reason", "")) for d in details if isinstance(d, dict)}
 
 
+class NotFound(PermanentError):
+    """The thing named (a thread, a message) does not exist in the mailbox."""
+
+
 def classify(exc: Exception, *, sending: bool) -> MailboxError:
     """A Google failure as one of base.py's errors. `sending` is True for the call that sends:
     a timeout or 5xx there may mean Gmail accepted the message."""
@@ -133,6 +137,8 @@ def _classify_http(exc: HttpError, *, sending: bool) -> MailboxError:
     if status == 404 and sending:
         # The draft is gone: sent already (a lost response, then a retry) or deleted.
         return TransientError(message, may_have_sent=True)
+    if status == 404:
+        return NotFound(message)
     if status >= 500:
         return TransientError(message, retry_after=retry_after, may_have_sent=sending)
     return PermanentError(message)
@@ -163,7 +169,7 @@ class GmailMailbox:
             body["message"]["threadId"] = message.thread_id
         try:
             draft = self._call(self._users().drafts().create(userId="me", body=body))
-        except PermanentError:
+        except NotFound:
             if not message.thread_id:
                 raise
             # The earlier thread was deleted from the rep's mailbox: the reply still threads for

@@ -171,6 +171,10 @@ class NoSlots:
         yield
 
 
+class NotFound(PermanentError):
+    """The message named does not exist in the mailbox."""
+
+
 def _retry_after(resp: requests.Response) -> float | None:
     value = resp.headers.get("Retry-After")
     try:
@@ -242,6 +246,8 @@ class GraphMailbox:
             return TransientError(message, retry_after=retry_after)
         if status == 404 and sending:
             return TransientError(message, may_have_sent=True)  # the draft is gone: sent?
+        if status == 404:
+            return NotFound(message)
         return PermanentError(message)
 
     # ------------------------------------------------------------------ the port
@@ -261,7 +267,7 @@ class GraphMailbox:
                     json={"message": {"toRecipients": to, "subject": message.subject,
                                       "body": body, "internetMessageHeaders": headers}},
                 ).json()
-            except PermanentError as exc:
+            except NotFound as exc:
                 # The earlier message is gone from the rep's mailbox; send a plain email.
                 log.warning("createReply failed (%s): sending without the thread", exc)
         if draft is None:
