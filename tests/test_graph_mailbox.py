@@ -27,7 +27,7 @@ from addin_server.mailboxes.graph import GraphMailbox, NoSlots, RedisSlots
 from addin_server.models import Mailbox
 from addin_server.runtime import Runtime
 from addin_server.templates import quote_previous, reply_subject
-from tests.fakes.fixtures import connected_microsoft_row
+from tests.fakes.fixtures import connected_microsoft_row, persist_row
 from tests.fakes.microsoft import MicrosoftFake
 
 REP, CONTACT = "mia@contoso.test", "zoe@corp.test"
@@ -35,9 +35,7 @@ T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 
 def _row(rt: Runtime, fake: MicrosoftFake) -> Mailbox:
-    row = connected_microsoft_row(rt.settings, fake, REP)
-    row.id = 77
-    return row
+    return persist_row(rt, connected_microsoft_row(rt.settings, fake, REP))
 
 
 def _open(rt: Runtime, row: Mailbox) -> GraphMailbox:
@@ -162,8 +160,19 @@ def test_expired_access_token_is_refreshed_and_the_rotated_cache_stored(
     _send(_open(graph_runtime, row), _first(send_id="1"))
     assert microsoft_fake.calls.count("token.refresh") == 0  # the cached token was valid
     _expire_access_tokens(graph_runtime, row)
-    _send(_open(graph_runtime, row), _first(send_id="2"))
+    with graph_runtime.sessions.begin() as s:  # what the database holds: the expired cache
+        stored = s.get(Mailbox, row.id)
+        assert stored is not None
+        stored.credentials = row.credentials
+    # The pipeline opens the adapter in a session that it closes before sending.
+    with graph_runtime.sessions() as s:
+        detached = s.get(Mailbox, row.id)
+        assert detached is not None
+        mailbox = open_mailbox(graph_runtime, s, detached)
+    _send(mailbox, _first(send_id="2"))
     assert microsoft_fake.calls.count("token.refresh") == 1
+    with graph_runtime.sessions() as s:
+        row = s.get(Mailbox, row.id)  # type: ignore[assignment]
     after = json.loads(load_microsoft(graph_runtime.settings, row).cache)["RefreshToken"]
     old_secret = next(iter(before.values()))["secret"]
     new_secret = next(iter(after.values()))["secret"]

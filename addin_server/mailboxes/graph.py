@@ -340,7 +340,15 @@ def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow) -> Graph
     http = http_session(settings)
 
     def store(new: MicrosoftGrant) -> None:
-        save_microsoft(settings, row, new)
+        # Stored at once in a transaction of its own: a rotated refresh token must survive
+        # whatever happens to the send (and the caller's session may be closed already).
+        from addin_server.models import Mailbox as MailboxModel
+
+        with runtime.sessions.begin() as own:
+            fresh = own.get(MailboxModel, row.id)
+            if fresh is not None:
+                save_microsoft(settings, fresh, new)
+        save_microsoft(settings, row, new)  # keep the caller's copy in step
 
     try:
         app = msal_app(settings, cache, http)  # fetches the authority's metadata

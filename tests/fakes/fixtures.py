@@ -107,33 +107,53 @@ def connected_microsoft_row(settings: Settings, fake: MicrosoftFake, address: st
     return row
 
 
-def _adapter_runtime(tmp_path: Path, clock: Any, **changes: Any) -> Runtime:
+def _adapter_runtime(tmp_path: Path, clock: Any, sqlite_template: Path, **changes: Any
+                     ) -> Runtime:
     import os
+    import shutil
 
     from cryptography.fernet import Fernet
 
-    base = Settings(redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    db_file = tmp_path / "adapters.sqlite3"
+    shutil.copy(sqlite_template, db_file)
+    base = Settings(database_url=f"sqlite:///{db_file}",
+                    redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
                     instance_path=str(tmp_path / "instance"),
                     encryption_keys=(Fernet.generate_key().decode(),),
                     public_base_url="https://campaigns.example.test")
     return Runtime.from_settings(base.with_(**changes), clock=clock)
 
 
+def persist_row(rt: Runtime, row: Mailbox, rep_email: str = "rep@acme.test") -> Mailbox:
+    """Store a Mailbox row made by the helpers above, under a new rep; returns it (detached,
+    with its id)."""
+    from addin_server.accounts import create_rep
+
+    with rt.sessions.begin() as s:
+        rep = create_rep(s, email=rep_email, org_name="Acme", now=rt.now())
+        row.rep_id = rep.id
+        row.created_at = row.updated_at = rt.now()
+        s.add(row)
+        s.flush()
+    return row
+
+
 @pytest.fixture
-def gmail_runtime(google_fake: GoogleFake, tmp_path: Path, clock: Any) -> Iterator[Runtime]:
-    """A Runtime (no database needed) whose settings point at the Google fake."""
-    rt = _adapter_runtime(tmp_path, clock)
+def gmail_runtime(google_fake: GoogleFake, tmp_path: Path, clock: Any, sqlite_template: Path
+                  ) -> Iterator[Runtime]:
+    """A Runtime (SQLite) whose settings point at the Google fake."""
+    rt = _adapter_runtime(tmp_path, clock, sqlite_template)
     rt.settings = fake_settings(rt.settings, google=google_fake)
     yield rt
     rt.engine.dispose()
 
 
 @pytest.fixture
-def graph_runtime(microsoft_fake: MicrosoftFake, tmp_path: Path, clock: Any
-                  ) -> Iterator[Runtime]:
-    """A Runtime (no database needed) whose settings point at the Microsoft fake; its Redis is
-    the test Redis (the Graph concurrency slots live there)."""
-    rt = _adapter_runtime(tmp_path, clock)
+def graph_runtime(microsoft_fake: MicrosoftFake, tmp_path: Path, clock: Any,
+                  sqlite_template: Path) -> Iterator[Runtime]:
+    """A Runtime (SQLite) whose settings point at the Microsoft fake; its Redis is the test
+    Redis (the Graph concurrency slots live there)."""
+    rt = _adapter_runtime(tmp_path, clock, sqlite_template)
     rt.settings = fake_settings(rt.settings, microsoft=microsoft_fake)
     rt.redis().delete(*rt.redis().keys("graph-slots:*") or ["-"])
     yield rt
