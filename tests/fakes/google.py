@@ -132,6 +132,9 @@ class GoogleFake:
         self.client_id, self.client_secret = client_id, client_secret
         self.base_url = ""  # set by the fixture once the server runs
         self.keep_client_message_id = False
+        # When mail is stored (internalDate, Date); tokens expire on real time. Tests may set
+        # it to their frozen clock.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # True: the token endpoint returns no refresh token (as when consent is not re-shown).
         self.withhold_refresh_token = False
         self._lock = threading.RLock()
@@ -257,7 +260,7 @@ class GoogleFake:
         thread_id = (self._thread_for(box, parsed, thread_hint) if thread_hint or incoming
                      else None)
         mid = self._new_id()
-        msg = GMessage(mid, thread_id or mid, labels, raw, int(time.time() * 1000), 0)
+        msg = GMessage(mid, thread_id or mid, labels, raw, int(self.clock().timestamp() * 1000), 0)
         box.messages[mid] = msg
         msg.history_id = self._bump(box, "messageAdded", mid)
         return msg
@@ -286,7 +289,7 @@ class GoogleFake:
             del parsed["Message-ID"]
             parsed["Message-ID"] = f"<CAFAKE{secrets.token_hex(12)}@mail.gmail.com>"
         if parsed["Date"] is None:
-            parsed["Date"] = format_datetime(datetime.now(UTC))
+            parsed["Date"] = format_datetime(self.clock())
         raw = parsed.as_bytes()
         sent = self._store(box, raw, {"SENT"}, thread_hint)
         recipients = [a for _, a in getaddresses([str(parsed["To"] or ""),

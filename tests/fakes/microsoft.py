@@ -175,6 +175,8 @@ class MicrosoftFake:
         self.base_url = ""  # set by the fixture
         self.ca_file = ""  # the self-signed certificate clients must trust
         self.concurrency_limit = 4
+        # When mail is created and sent; tokens expire on real time (msal checks them so).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.max_in_flight = 0
         self._lock = threading.RLock()
         self._boxes: dict[str, GraphMailbox] = {}
@@ -499,6 +501,7 @@ class MicrosoftFake:
             conversation_id="AAQkAGI2" + secrets.token_urlsafe(16),
             internet_message_id=self._imid(box),
             custom_headers=self._headers(body.get("internetMessageHeaders")),
+            created=self.clock(),
         )
         box.messages[immutable_id] = msg
         return 201, self._resource(msg, immutable)
@@ -524,7 +527,7 @@ class MicrosoftFake:
         if not msg.to:
             raise GraphError(400, "ErrorInvalidRecipients",
                              "At least one recipient isn't valid.")
-        msg.folder, msg.sent = "sentitems", datetime.now(UTC)
+        msg.folder, msg.sent = "sentitems", self.clock()
         msg.rest_id = "AAMkAGI2" + secrets.token_urlsafe(20)  # moved: a REST id changes
         raw = msg.as_mime()
         for _, rcpt in msg.to:
@@ -536,7 +539,7 @@ class MicrosoftFake:
                 imm, rest, "inbox", msg.subject, msg.body_type, msg.body, msg.from_addr,
                 msg.from_name, list(msg.to), "AAQkAGI2" + secrets.token_urlsafe(16),
                 msg.internet_message_id, list(msg.custom_headers), msg.in_reply_to,
-                list(msg.references), sent=msg.sent, raw=raw)
+                list(msg.references), created=self.clock(), sent=msg.sent, raw=raw)
         return 202, None
 
     def _create_reply(self, box: GraphMailbox, request: Request, body: dict[str, Any],
@@ -565,7 +568,7 @@ class MicrosoftFake:
             box.address, box.display_name, to, original.conversation_id, self._imid(box),
             self._headers(message.get("internetMessageHeaders")),
             original.internet_message_id,
-            [*original.references, original.internet_message_id],
+            [*original.references, original.internet_message_id], created=self.clock(),
         )
         box.messages[immutable_id] = reply
         return 201, self._resource(reply, immutable)
