@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from addin_server import gmail_addon_api, tasks, templates
 from addin_server.enums import MailboxProvider, MailboxStatus
 from addin_server.mailboxes import open_mailbox
+from addin_server.mailboxes.base import Mailbox as MailboxPort
 from addin_server.mailboxes.base import MailboxError, OutgoingMessage
 from addin_server.mailboxes.mime import build_mime
 from addin_server.models import Mailbox, Rep, Task
@@ -94,22 +95,19 @@ def _with_event_tokens(runtime: Runtime, event: AddonEvent, message: OutgoingMes
     return CreatedDraft(draft_id, thread_id or None)
 
 
-def _with_mailbox(runtime: Runtime, session: Session, mailbox: Mailbox,
-                  message: OutgoingMessage) -> CreatedDraft:
-    try:
-        ref = open_mailbox(runtime, session, mailbox).create_draft(message)
-    except MailboxError as exc:
-        raise DraftProblem(f"Your mailbox refused the draft: {exc}") from exc
-    except LookupError as exc:
-        raise DraftProblem("Your mailbox cannot make drafts yet.") from exc
-    return CreatedDraft(ref.draft_id, ref.thread_id)
+@dataclass(frozen=True)
+class DraftPlan:
+    """Everything the draft needs, read from the database before any network call."""
+
+    message: OutgoingMessage
+    mailbox: Mailbox | None  # the adapter used when the event has no per-message token
 
 
-def create_task_draft(
-    runtime: Runtime, session: Session, rep: Rep, task: Task, event: AddonEvent, now: datetime
-) -> CreatedDraft:
-    """Create the draft with the event's own tokens when it carries a per-message token (a
-    message or compose window is open), otherwise through the rep's connected mailbox."""
+def prepare_task_draft(
+    runtime: Runtime, session: Session, rep: Rep, task: Task, event: AddonEvent
+) -> tuple[DraftPlan, MailboxPort | None]:
+    """The task's message, and the rep's mailbox adapter when the event carries no per-message
+    token. Reads only: the caller ends its transaction before `create_draft` goes out."""
     mailbox = rep_mailbox(session, rep.id)
     use_event = bool(event.access_token and event.user_oauth_token)
     if not use_event and (mailbox is None or mailbox.status != MailboxStatus.CONNECTED):
@@ -118,12 +116,32 @@ def create_task_draft(
     from_addr = mailbox.address if mailbox is not None else rep.email
     message = task_message(session, runtime, rep, task, from_addr)
     if use_event:
-        draft = _with_event_tokens(runtime, event, message)
-    else:
-        assert mailbox is not None
-        draft = _with_mailbox(runtime, session, mailbox, message)
+        return DraftPlan(message, None), None
+    assert mailbox is not None
+    try:
+        adapter = open_mailbox(runtime, session, mailbox)
+    except MailboxError as exc:
+        raise DraftProblem(f"Your mailbox needs attention: {exc}") from exc
+    except LookupError as exc:
+        raise DraftProblem("Your mailbox cannot make drafts yet.") from exc
+    return DraftPlan(message, mailbox), adapter
+
+
+def create_draft(runtime: Runtime, event: AddonEvent, plan: DraftPlan,
+                 adapter: MailboxPort | None) -> CreatedDraft:
+    """The network call: with the event's tokens, or through the rep's mailbox adapter."""
+    if adapter is None:
+        return _with_event_tokens(runtime, event, plan.message)
+    try:
+        ref = adapter.create_draft(plan.message)
+    except MailboxError as exc:
+        raise DraftProblem(f"Your mailbox refused the draft: {exc}") from exc
+    return CreatedDraft(ref.draft_id, ref.thread_id)
+
+
+def remember_draft(task: Task, draft: CreatedDraft, now: datetime) -> None:
+    """Keep the draft on the task: its thread is how the sent message is recognised."""
     task.draft_id = draft.draft_id
     task.draft_thread_id = draft.thread_id
     task.draft_created_at = now
     task.updated_at = now
-    return draft

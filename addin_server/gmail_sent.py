@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -48,15 +49,15 @@ class GmailSentItems:
                 item = summary(msg)
                 if item.sent_at < since:
                     return out  # newest first: the rest is older
+                if self.read_bodies:
+                    item = replace(item, html=self._html(item.message_id))
                 out.append(item)
             token = page.get("nextPageToken")
             if not token:
                 break
         return out
 
-    def html_body(self, message_id: str) -> str | None:
-        if not self.read_bodies:
-            return None
+    def _html(self, message_id: str) -> str:
         msg = self.service.users().messages().get(userId="me", id=message_id,
                                                   format="raw").execute(num_retries=2)
         raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))
@@ -91,8 +92,9 @@ def html_of(raw: bytes) -> str:
 
 def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
     """One pass for every rep with open email tasks and a connected Gmail mailbox: rep id ->
-    tasks completed. Each rep in its own transaction, so one rep's failing mailbox does not hold
-    back the others. Meant for the dispatcher tick or `addin-server sync-sent-tasks`."""
+    tasks completed. Per rep: read what to look for, read Sent items (no transaction open
+    across the network), then complete in one transaction. One rep's failing mailbox does not
+    hold back the others. For the dispatcher tick or `addin-server sync-sent-tasks`."""
     from sqlalchemy import select
 
     from addin_server.db import session_scope
@@ -100,7 +102,7 @@ def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
     from addin_server.mailboxes import open_mailbox
     from addin_server.models import Rep, Task
     from addin_server.progress import rep_mailbox
-    from addin_server.sent_tasks import sync_sent_tasks
+    from addin_server.sent_tasks import complete_sent_tasks, oldest_open_email_task
 
     with runtime.sessions() as session:
         rep_ids = list(session.scalars(select(Task.rep_id).where(
@@ -109,19 +111,24 @@ def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
     s = runtime.settings
     for rep_id in rep_ids:
         try:
-            with session_scope(runtime.sessions) as session:
-                rep = session.get(Rep, rep_id)
+            with runtime.sessions() as session:
                 box = rep_mailbox(session, rep_id)
-                if (rep is None or box is None or box.provider != MailboxProvider.GMAIL
+                since = oldest_open_email_task(session, rep_id)
+                if (box is None or since is None or box.provider != MailboxProvider.GMAIL
                         or box.status != MailboxStatus.CONNECTED):
                     continue
-                # The Gmail adapter exposes its authorised `service`; other adapters do not
-                # read Gmail Sent items.
+                mailbox_id = box.id
+                # The Gmail adapter exposes its authorised `service`.
                 service = getattr(open_mailbox(runtime, session, box), "service", None)
-                if service is None:
-                    continue
-                done[rep_id] = sync_sent_tasks(
-                    session, rep, GmailSentItems(service), mailbox_id=box.id, now=now,
+                session.commit()
+            if service is None:
+                continue
+            sent = GmailSentItems(service).list_sent(since)
+            with session_scope(runtime.sessions) as session:
+                rep = session.get(Rep, rep_id)
+                assert rep is not None
+                done[rep_id] = complete_sent_tasks(
+                    session, rep, sent, mailbox_id=mailbox_id, now=now,
                     base_url=s.public_base_url, secret_key=s.secret_key)
         except Exception:  # one rep's mailbox must not stop the others; retried next tick
             log.exception("sent-task sync failed for rep %s", rep_id)

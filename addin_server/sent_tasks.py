@@ -8,8 +8,10 @@ sent message, so that a later "reply to previous" step threads on it and quotes 
 as sent when the grant can read bodies; with the connected mailbox's `gmail.metadata` grant it
 cannot, and the task's email as we composed it is kept instead).
 
-Call site: `sync_sent_tasks` for each rep with open email tasks, from a periodic job (the
-dispatcher tick, every few minutes); it takes a Session and never commits.
+Call site: `gmail_sent.sync_all` (one pass over every rep with open email tasks and a connected
+Gmail mailbox) from a periodic job, or `addin-server sync-sent-tasks`. Sent items are read
+before the write transaction opens: `complete_sent_tasks` takes what was read, a Session, and
+never commits.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addin_server import tasks, templates
@@ -41,6 +42,7 @@ class SentSummary:
     send_id_header: str = ""
     rfc_message_id: str = ""
     references: str = ""
+    html: str | None = None  # the body as sent, when the grant can read bodies
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,6 @@ class OpenEmailTask:
     subject: str | None  # what the task's email says (None: cannot be rendered)
     draft_thread_id: str | None
     since: datetime  # the task's creation: anything sent before is not it
-
-
-class SentItems(Protocol):
-    """The rep's Sent items (Gmail: labelIds=SENT)."""
-
-    def list_sent(self, since: datetime) -> list[SentSummary]: ...
-
-    def html_body(self, message_id: str) -> str | None:
-        """The sent body, or None when the grant cannot read bodies."""
-        ...
 
 
 _PREFIX = re.compile(r"^\s*((re|fwd?|tr|aw|wg)\s*:\s*)+", re.IGNORECASE)
@@ -112,18 +104,25 @@ def _composed(session: Session, task: Task, rep: Rep, base_url: str,
     return content.subject, content.body_html
 
 
-def sync_sent_tasks(
+def oldest_open_email_task(session: Session, rep_id: int) -> datetime | None:
+    """Where a look at Sent items must start for this rep (None: nothing to look for)."""
+    return session.scalar(select(func.min(Task.created_at)).where(
+        Task.rep_id == rep_id, Task.status == TaskStatus.OPEN, Task.type == StepType.EMAIL))
+
+
+def complete_sent_tasks(
     session: Session,
     rep: Rep,
-    items: SentItems,
+    sent: Sequence[SentSummary],
     *,
     mailbox_id: int,
     now: datetime,
     base_url: str,
     secret_key: str,
 ) -> list[int]:
-    """Complete the rep's open email tasks whose email shows in Sent items. Returns the ids of
-    the tasks completed. Idempotent: a message already recorded is not matched again."""
+    """Complete the rep's open email tasks whose email is among `sent` (read from Sent items
+    beforehand: no network call here). Returns the ids of the tasks completed. Idempotent: a
+    message already recorded is not matched again."""
     rows = session.execute(
         select(Task, Person.email)
         .join(Enrollment, Enrollment.id == Task.enrollment_id)
@@ -131,7 +130,7 @@ def sync_sent_tasks(
         .where(Task.rep_id == rep.id, Task.status == TaskStatus.OPEN,
                Task.type == StepType.EMAIL)
     ).all()
-    if not rows:
+    if not rows or not sent:
         return []
     composed = {task.id: _composed(session, task, rep, base_url, secret_key)
                 for task, _email in rows}
@@ -142,7 +141,6 @@ def sync_sent_tasks(
         for task, email in rows
     }
     by_id = {task.id: task for task, _email in rows}
-    sent = items.list_sent(min(c.since for c in candidates.values()))
     recorded = set(session.scalars(select(SentMessage.provider_message_id).where(
         SentMessage.org_id == rep.org_id,
         SentMessage.provider_message_id.in_([m.message_id for m in sent]))))
@@ -157,7 +155,7 @@ def sync_sent_tasks(
         tasks.record_sent_email(
             session, enrollment=enrollment, position=task.position, mailbox_id=mailbox_id,
             to_addr=candidates[task_id].to, subject=message.subject,
-            body_html=items.html_body(message.message_id) or composed[task_id][1],
+            body_html=message.html if message.html is not None else composed[task_id][1],
             sent_at=message.sent_at,
             provider_message_id=message.message_id, thread_id=message.thread_id,
             rfc_message_id=message.rfc_message_id or None, references=message.references)

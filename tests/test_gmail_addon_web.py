@@ -21,7 +21,7 @@ from addin_server.gmail_addon_api import gmail_service
 from addin_server.gmail_sent import GmailSentItems
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
-from addin_server.sent_tasks import sync_sent_tasks
+from addin_server.sent_tasks import complete_sent_tasks, oldest_open_email_task
 from gmail_addon.endpoints import Endpoints
 from tests import gmail_schema
 from tests.conftest import Actor, make_actor
@@ -486,14 +486,42 @@ def test_write_on_a_closed_task_says_so(addon: Addon, rep: Actor, runtime: Runti
     assert notification(data) == "This task was skipped already."
 
 
-def test_write_without_an_open_message_and_no_mailbox_adapter_is_explained(
+def test_write_without_a_message_token_uses_the_reps_connected_mailbox(
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+) -> None:
+    from email import message_from_bytes, policy
+
+    from addin_server.models import LocalMessage
+
+    launch(rep, email_task_campaign(rep), JANE)
+    task = open_task(runtime)
+    # a homepage click: no gmail.accessToken. The rep's mailbox here is the local one.
+    data = addon.post("write", "button_click", params={"task_id": str(task.id)})
+    markup = data["renderActions"]["hostAppAction"]["gmailAction"][
+        "openCreatedDraftActionMarkup"]
+    assert fake_gmail[0].requests == []  # not the event's tokens
+    with runtime.sessions() as s:
+        (draft,) = s.scalars(select(LocalMessage)).all()
+        assert draft.is_draft
+        assert markup == {"draftId": str(draft.id), "draftThreadId": draft.thread_id}
+        mime = message_from_bytes(draft.raw, policy=policy.default)
+        assert (mime["To"], mime["Subject"]) == ("jane@client.test", "Hello Jane")
+        stored = s.get(Task, task.id)
+        assert stored is not None and stored.draft_id == str(draft.id)
+
+
+def test_write_without_a_message_token_or_a_connected_mailbox_is_explained(
     addon: Addon, rep: Actor, runtime: Runtime
 ) -> None:
     launch(rep, email_task_campaign(rep), JANE)
     task = open_task(runtime)
+    with runtime.sessions.begin() as s:
+        s.add(Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.GMAIL,
+                      address="ann@acme.test", status=MailboxStatus.CONNECTED,
+                      created_at=runtime.now(), updated_at=runtime.now()))
+    # a Gmail mailbox row whose grant is missing: the adapter refuses, the rep reads why
     data = addon.post("write", "button_click", params={"task_id": str(task.id)})
-    # the rep's mailbox here is the local development one, which has no adapter in this build
-    assert notification(data) == "Your mailbox cannot make drafts yet."
+    assert notification(data).startswith("Your mailbox needs attention:")
 
 
 def _gmail_mailbox(runtime: Runtime) -> int:
@@ -508,10 +536,17 @@ def _gmail_mailbox(runtime: Runtime) -> int:
 def _sync(runtime: Runtime, fake_url: str, mailbox_id: int, read_bodies: bool = False
           ) -> list[int]:
     items = GmailSentItems(gmail_service(fake_url, "mailbox-token"), read_bodies=read_bodies)
+    with runtime.sessions() as s:
+        rep_id = s.scalar(select(Rep.id).where(Rep.email == "ann@acme.test"))
+        assert rep_id is not None
+        since = oldest_open_email_task(s, rep_id)
+    if since is None:
+        return []
+    sent = items.list_sent(since)
     with runtime.sessions.begin() as s:
         rep = s.scalar(select(Rep).where(Rep.email == "ann@acme.test"))
         assert rep is not None
-        return sync_sent_tasks(s, rep, items, mailbox_id=mailbox_id, now=runtime.now(),
+        return complete_sent_tasks(s, rep, sent, mailbox_id=mailbox_id, now=runtime.now(),
                                base_url=BASE, secret_key="test-secret")
 
 
@@ -831,5 +866,5 @@ def test_the_sync_command_completes_sent_tasks_for_every_rep(
     with runtime.sessions() as s:
         done = s.get(Task, jane.id)
         assert done is not None and done.status == TaskStatus.COMPLETED
-        bob = open_task(runtime, "bob@client.test")
-        assert bob.position == 0  # Bob's email was not sent: still open
+    bob = open_task(runtime, "bob@client.test")
+    assert bob.position == 0  # Bob's email was not sent: still open

@@ -108,6 +108,9 @@ def _endpoint(name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
             user = _current_user(event)
             rep = gmail_views.identify(db(), user) if user else None
             problem = gmail_views.connection_problem(db(), rep) if rep else ""
+            # What identification learnt (a newly bound Google account) is kept now: handlers
+            # call Google, and no transaction is held across a network call.
+            db().commit()
             if rep is None or problem:
                 card = notices.connect_card(endpoints(), email=user.email if user else "",
                                             reason=problem)
@@ -204,11 +207,16 @@ def write(rep: Rep, event: AddonEvent) -> Json:
     if task.status != TaskStatus.OPEN:
         return _refreshed(rep, event, _GONE.get(task.status, "This task is closed."))
     try:
-        draft = gmail_drafts.create_task_draft(runtime(), db(), rep, task, event, now())
+        plan, adapter = gmail_drafts.prepare_task_draft(runtime(), db(), rep, task, event)
+        # No transaction is held across a call to a mailbox (on SQLite it would hold the write
+        # lock, and the local mailbox writes in its own transaction).
+        db().commit()
+        draft = gmail_drafts.create_draft(runtime(), event, plan, adapter)
     except gmail_drafts.DraftProblem as exc:
         if exc.scopes:
             return responses.request_scopes(exc.scopes)
         return responses.notify(str(exc))
+    gmail_drafts.remember_draft(task, draft, now())
     return responses.open_draft(draft.draft_id, draft.thread_id or "",
                                 "Draft ready: it completes the task when you send it.")
 
