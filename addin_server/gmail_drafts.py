@@ -4,6 +4,7 @@ is recognised in their Sent items (see `sent_tasks.py`)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,13 +13,15 @@ from sqlalchemy.orm import Session
 from addin_server import gmail_addon_api, tasks, templates
 from addin_server.enums import MailboxProvider, MailboxStatus
 from addin_server.mailboxes import open_mailbox
+from addin_server.mailboxes.base import AuthError, MailboxError, OutgoingMessage, TransientError
 from addin_server.mailboxes.base import Mailbox as MailboxPort
-from addin_server.mailboxes.base import MailboxError, OutgoingMessage
 from addin_server.mailboxes.mime import build_mime
 from addin_server.models import Mailbox, Rep, Task
 from addin_server.progress import rep_mailbox
 from addin_server.runtime import Runtime
 from gmail_addon.events import AddonEvent
+
+log = logging.getLogger(__name__)
 
 # The value of SEND_ID_HEADER on a task's draft: distinct from send row ids (plain numbers).
 TASK_HEADER_PREFIX = "task-"
@@ -95,6 +98,16 @@ def _with_event_tokens(runtime: Runtime, event: AddonEvent, message: OutgoingMes
     return CreatedDraft(draft_id, thread_id or None)
 
 
+def mailbox_problem(exc: MailboxError) -> str:
+    """A classified mailbox failure in words for the rep (the details go to the log)."""
+    log.info("draft through the rep's mailbox failed: %s", exc)
+    if isinstance(exc, AuthError):
+        return "Your mailbox connection has expired: reconnect it in the web app."
+    if isinstance(exc, TransientError):
+        return "Your mailbox did not answer. Please try again in a minute."
+    return "Your mailbox refused to create this draft."
+
+
 @dataclass(frozen=True)
 class DraftPlan:
     """Everything the draft needs, read from the database before any network call."""
@@ -121,7 +134,7 @@ def prepare_task_draft(
     try:
         adapter = open_mailbox(runtime, session, mailbox)
     except MailboxError as exc:
-        raise DraftProblem(f"Your mailbox needs attention: {exc}") from exc
+        raise DraftProblem(mailbox_problem(exc)) from exc
     except LookupError as exc:
         raise DraftProblem("Your mailbox cannot make drafts yet.") from exc
     return DraftPlan(message, mailbox), adapter
@@ -135,7 +148,7 @@ def create_draft(runtime: Runtime, event: AddonEvent, plan: DraftPlan,
     try:
         ref = adapter.create_draft(plan.message)
     except MailboxError as exc:
-        raise DraftProblem(f"Your mailbox refused the draft: {exc}") from exc
+        raise DraftProblem(mailbox_problem(exc)) from exc
     return CreatedDraft(ref.draft_id, ref.thread_id)
 
 

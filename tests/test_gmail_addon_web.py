@@ -18,13 +18,14 @@ from sqlalchemy import select
 from addin_server.config import Settings
 from addin_server.enums import MailboxProvider, MailboxStatus, TaskStatus
 from addin_server.gmail_addon_api import gmail_service
-from addin_server.gmail_sent import GmailSentItems
+from addin_server.gmail_sent import GmailSentItems, sync_all
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
 from addin_server.sent_tasks import complete_sent_tasks, oldest_open_email_task
 from gmail_addon.endpoints import Endpoints
 from tests import gmail_schema
 from tests.conftest import Actor, make_actor
+from tests.fakes.google import GoogleFake
 from tests.gmail_addon_support import (
     CLIENT_ID,
     SERVICE_ACCOUNT,
@@ -521,7 +522,8 @@ def test_write_without_a_message_token_or_a_connected_mailbox_is_explained(
                       created_at=runtime.now(), updated_at=runtime.now()))
     # a Gmail mailbox row whose grant is missing: the adapter refuses, the rep reads why
     data = addon.post("write", "button_click", params={"task_id": str(task.id)})
-    assert notification(data).startswith("Your mailbox needs attention:")
+    assert notification(data) == (
+        "Your mailbox connection has expired: reconnect it in the web app.")
 
 
 def _gmail_mailbox(runtime: Runtime) -> int:
@@ -868,3 +870,68 @@ def test_the_sync_command_completes_sent_tasks_for_every_rep(
         assert done is not None and done.status == TaskStatus.COMPLETED
     bob = open_task(runtime, "bob@client.test")
     assert bob.position == 0  # Bob's email was not sent: still open
+
+
+# --- through the rep's connected Gmail mailbox (the real adapter, the shared Google fake) -----
+
+
+def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail_mailbox(
+    settings: Settings, clock: Any, google_key: SigningKey, google_fake: GoogleFake
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from addin_server import create_app
+    from addin_server.mailboxes import open_mailbox
+    from addin_server.mailboxes.base import DraftRef
+    from tests.fakes.fixtures import connected_gmail_row, fake_settings
+
+    google_fake.clock = clock
+    s = fake_settings(settings, google=google_fake).with_(
+        encryption_keys=(Fernet.generate_key().decode(),))
+    rt = Runtime.from_settings(s, clock=clock)
+    try:
+        client = create_app(runtime=rt).test_client()
+        ann = make_actor(rt, client, "ann@acme.test", local_mailbox=False)
+        with rt.sessions.begin() as session:
+            row = connected_gmail_row(s, google_fake, "ann@acme.test", rep_id=ann.rep_id)
+            row.created_at = row.updated_at = rt.now()
+            session.add(row)
+        addon = Addon(client, google_key, "ann@acme.test")
+        launch(ann, email_task_campaign(ann), JANE)
+
+        def write(task: Task) -> str:
+            # a click on the homepage card: no per-message token, so the connected mailbox
+            data = addon.post("write", "button_click", params={"task_id": str(task.id)})
+            markup = data["renderActions"]["hostAppAction"]["gmailAction"][
+                "openCreatedDraftActionMarkup"]
+            box = google_fake.mailbox("ann@acme.test")
+            message = box.messages[box.drafts[markup["draftId"]]]
+            assert markup["draftThreadId"] == message.thread_id
+            return str(markup["draftId"])
+
+        def send_from_gmail(draft_id: str) -> None:
+            with rt.sessions() as session:
+                box_row = session.get(Mailbox, row.id)
+                assert box_row is not None
+                open_mailbox(rt, session, box_row).send_draft(DraftRef(draft_id))
+
+        first = open_task(rt)
+        send_from_gmail(write(first))
+        clock.advance(minutes=10)
+        assert sync_all(rt, rt.now()) == {ann.rep_id: [first.id]}
+        assert sync_all(rt, rt.now()) == {ann.rep_id: []}
+        second = open_task(rt)
+        assert second.position == 1
+        send_from_gmail(write(second))
+        assert sync_all(rt, rt.now()) == {ann.rep_id: [second.id]}
+        # Jane sees one conversation: the reply threads on the message Gmail really sent
+        (thread,) = google_fake.recipient_view("jane@client.test").threads()
+        assert [m.subject for m in thread] == ["Hello Jane", "Re: Hello Jane"]
+        assert thread[1].in_reply_to == thread[0].message_id
+        sent = google_fake.mailbox("ann@acme.test").sent()
+        assert len({m.thread_id for m in sent}) == 1  # and so does Ann
+        with rt.sessions() as session:
+            recorded = session.scalars(select(SentMessage).order_by(SentMessage.position)).all()
+            assert [r.rfc_message_id for r in recorded] == [m.message_id for m in thread]
+    finally:
+        rt.engine.dispose()
