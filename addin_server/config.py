@@ -98,6 +98,9 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Gmail add-on: how often the dispatcher queues a look at Sent items for email tasks the
+    # reps sent from Gmail.
+    sent_sync_seconds: int = 300
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -163,6 +166,7 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            sent_sync_seconds=_int(env.get("SENT_SYNC_SECONDS"), d.sent_sync_seconds),
         )
 
     @property

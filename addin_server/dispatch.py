@@ -26,6 +26,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from addin_server import gmail_sent
 from addin_server.db import session_scope
 from addin_server.delivery import mark_sent
 from addin_server.enums import MailboxStatus, SendState
@@ -70,6 +71,7 @@ def tick(rt: Runtime, now: datetime | None = None) -> TickResult:
     result.expired = expire_leases(rt, now)
     result.reconciled_sent, result.reconciled_retry = reconcile(rt, now)
     result.requeued = requeue_lost(rt, now)
+    gmail_sent.schedule_sync(rt, now)  # email tasks reps sent from Gmail (throttled, a job)
     batch = rt.settings.dispatch_batch_size
     while True:
         with session_scope(rt.sessions) as session:

@@ -1,6 +1,6 @@
 """`addin-server sync-sent-tasks`: complete email tasks the reps sent from Gmail (one pass).
 
-Until the dispatcher tick calls `gmail_sent.sync_all`, run this every few minutes (cron)."""
+The dispatcher tick queues the same pass every SENT_SYNC_SECONDS; this runs it by hand."""
 
 from __future__ import annotations
 

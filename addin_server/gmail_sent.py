@@ -94,7 +94,8 @@ def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
     """One pass for every rep with open email tasks and a connected Gmail mailbox: rep id ->
     tasks completed. Per rep: read what to look for, read Sent items (no transaction open
     across the network), then complete in one transaction. One rep's failing mailbox does not
-    hold back the others. For the dispatcher tick or `addin-server sync-sent-tasks`."""
+    hold back the others. Run by `sync_job` (queued by the dispatcher tick) or
+    `addin-server sync-sent-tasks`."""
     from sqlalchemy import select
 
     from addin_server.db import session_scope
@@ -133,3 +134,51 @@ def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
         except Exception:  # one rep's mailbox must not stop the others; retried next tick
             log.exception("sent-task sync failed for rep %s", rep_id)
     return done
+
+
+SYNC_JOB = "addin_server.gmail_sent.sync_job"
+SYNC_JOB_ID = "gmail-sent-sync"
+THROTTLE_KEY = "gmail-sent-sync:recent"
+
+
+def schedule_sync(runtime: Runtime, now: datetime) -> bool:
+    """Called by the dispatcher tick: queue one `sync_job` at most every
+    `sent_sync_seconds`, and only when some rep with a connected Gmail mailbox has an open email
+    task. The tick stays fast (the Gmail calls run on a worker) and never fails because of it."""
+    from rq import Queue
+    from rq.exceptions import DuplicateJobError
+    from sqlalchemy import select
+
+    from addin_server.enums import MailboxProvider, MailboxStatus, StepType, TaskStatus
+    from addin_server.models import Mailbox, Task
+
+    try:
+        with runtime.sessions() as session:
+            candidate = session.scalar(
+                select(Task.id).join(Mailbox, Mailbox.rep_id == Task.rep_id).where(
+                    Task.status == TaskStatus.OPEN, Task.type == StepType.EMAIL,
+                    Mailbox.provider == MailboxProvider.GMAIL,
+                    Mailbox.status == MailboxStatus.CONNECTED).limit(1))
+        if candidate is None:
+            return False
+        redis = runtime.redis()
+        if not redis.set(THROTTLE_KEY, now.isoformat(), nx=True,
+                         ex=max(1, runtime.settings.sent_sync_seconds)):
+            return False
+        Queue(runtime.settings.queue_name, connection=redis).enqueue(
+            SYNC_JOB, job_id=SYNC_JOB_ID, unique=True, result_ttl=0, failure_ttl=600,
+            job_timeout=max(60, runtime.settings.sent_sync_seconds))
+        return True
+    except DuplicateJobError:
+        return False  # one is queued or running already
+    except Exception:
+        log.exception("could not queue the Gmail sent-items sync")
+        return False
+
+
+def sync_job() -> int:
+    """RQ entry point: one `sync_all` pass; returns how many tasks it completed."""
+    from addin_server.jobs import worker_runtime
+
+    rt = worker_runtime()
+    return sum(len(v) for v in sync_all(rt, rt.now()).values())

@@ -8,8 +8,9 @@ sent message, so that a later "reply to previous" step threads on it and quotes 
 as sent when the grant can read bodies; with the connected mailbox's `gmail.metadata` grant it
 cannot, and the task's email as we composed it is kept instead).
 
-Call site: `gmail_sent.sync_all` (one pass over every rep with open email tasks and a connected
-Gmail mailbox) from a periodic job, or `addin-server sync-sent-tasks`. Sent items are read
+Call site: the dispatcher tick queues `gmail_sent.sync_job` every SENT_SYNC_SECONDS (one
+`sync_all` pass over every rep with open email tasks and a connected Gmail mailbox, on a
+worker); `addin-server sync-sent-tasks` runs the same pass by hand. Sent items are read
 before the write transaction opens: `complete_sent_tasks` takes what was read, a Session, and
 never commits.
 """
