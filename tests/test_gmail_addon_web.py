@@ -240,6 +240,27 @@ def test_requests_not_signed_for_us_are_refused(
     assert response.json["errors"][0]["field"] == "Authorization"
 
 
+def test_the_audience_is_the_configured_addon_base(
+    settings: Settings, clock: Any, google_key: SigningKey
+) -> None:
+    from addin_server import create_app
+
+    rt = Runtime.from_settings(settings.with_(gmail_addon_audience="https://addon.example.test/"),
+                               clock=clock)
+    try:
+        client = create_app(runtime=rt).test_client()
+        body = event("homepage", user_token=sign(google_key, user_claims("x@y.test")))
+        for aud, status in (("https://addon.example.test/gmail/homepage", 200),
+                            (BASE + "/gmail/homepage", 401),  # the public base: not this add-on
+                            ("http://addon.example.test/gmail/homepage", 401)):
+            token = sign(google_key, system_claims(aud))
+            response = client.post("/gmail/homepage", json=body,
+                                   headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == status, aud
+    finally:
+        rt.engine.dispose()
+
+
 def test_a_valid_request_is_answered_and_certificates_are_cached(
     addon: Addon, certs: tuple[CertsEndpoint, str]
 ) -> None:
