@@ -68,6 +68,10 @@ class Settings:
     # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Outlook add-in: the delegated scope our API exposes (the `scp` a pane token must carry),
+    # and the app registration the pane's MSAL.js signs in with (defaults to the API's own).
+    outlook_api_scope: str = "access_as_user"
+    outlook_client_id: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -111,6 +115,8 @@ class Settings:
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
+            outlook_api_scope=env.get("OUTLOOK_API_SCOPE", d.outlook_api_scope),
+            outlook_client_id=env.get("OUTLOOK_CLIENT_ID", ""),
         )
 
     @property
