@@ -131,6 +131,11 @@
         return signIn();
       }).then(function (token) {
         state.token = token;
+        // One call first: a first sign-in links the Microsoft account to the rep (a write),
+        // which must not race the reads below.
+        return api("GET", "/me");
+      }).then(function (me) {
+        document.body.setAttribute("data-rep", me.email);
         $("refresh").hidden = false;
         return Promise.all([loadTasks(), loadSender()]);
       }).catch(function (err) {
