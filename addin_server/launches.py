@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -138,7 +139,8 @@ def parse_people(data: Any, errors: Errors, *, limit: int) -> list[PersonInput]:
 def parse_csv(text: str, errors: Errors, *, limit: int) -> list[PersonInput]:
     """A CSV with a header row; `email` is required; unknown columns become custom fields."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    # "Favourite Tool" becomes the merge field {{favourite_tool}}.
+    header = [re.sub(r"[\s-]+", "_", h.strip().lower()) for h in (reader.fieldnames or [])]
     if "email" not in header:
         errors.add("csv", "the header row must have an email column")
         return []
