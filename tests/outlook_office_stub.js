@@ -53,7 +53,10 @@
   var mailbox = {
     item: item,
     userProfile: { emailAddress: cfg.user, displayName: "Ann" },
-    addHandlerAsync: function (type, handler, cb) { if (cb) { cb(ok()); } }
+    addHandlerAsync: function (type, handler, cb) {
+      (window.__officeHandlers = window.__officeHandlers || {})[type] = handler;
+      if (cb) { cb(ok()); }
+    }
   };
   if (cfg.mode !== "compose") {
     // As in Outlook's host scripts: these exist in read mode only.

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from addin_server.config import Settings
 from addin_server.models import Rep
-from addin_server.outlook_auth import TokenRejected, TokenValidator
+from addin_server.outlook_auth import KeysUnavailable, TokenRejected, TokenValidator
 from addin_server.runtime import Runtime
 from tests.conftest import make_actor
 from tests.outlook_support import (
@@ -216,3 +216,26 @@ def test_api_without_token_is_401_and_api_tokens_do_not_work(
     actor = make_actor(runtime, client, "ann@acme.test")
     assert client.get("/outlook/api/tasks").status_code == 401
     assert client.get("/outlook/api/tasks", headers=actor.headers).status_code == 401
+
+
+def test_unreachable_key_endpoint_is_503_not_401(
+    entra: tuple[FakeEntra, str], runtime: Runtime, client: FlaskClient, clock: Any,
+    tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = ms_settings(Settings(instance_path=str(tmp_path)), f"http://127.0.0.1:{port}")
+    with pytest.raises(KeysUnavailable):
+        TokenValidator(settings).validate(entra[0].token(NOW), NOW)
+    from addin_server import create_app
+
+    down = Runtime(settings=runtime.settings.with_(
+        microsoft_jwks_url=f"http://127.0.0.1:{port}/{{tenant}}/discovery/v2.0/keys"),
+        engine=runtime.engine, sessions=runtime.sessions, clock=runtime.clock)
+    make_actor(runtime, client, "ann@acme.test")
+    response = create_app(runtime=down).test_client().get(
+        "/outlook/api/me", headers=_bearer(entra[0].token(clock())))
+    assert response.status_code == 503
