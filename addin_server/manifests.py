@@ -1,6 +1,7 @@
 """`addin-server render-manifests`: every add-in manifest, rendered from one public base URL.
 
-Each client's manifest has its own renderer, `render(base_url) -> {file name: text}`, which
+Each client's manifest has its own renderer, `render(base_url) -> {file name: content}` (text,
+or bytes for a package), which
 raises ValueError for a base URL it cannot use. Add a renderer with one line in RENDERERS.
 """
 
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import click
 
-Renderer = Callable[[str], dict[str, str]]
+Renderer = Callable[[str], dict[str, str | bytes]]
 
 RENDERERS: tuple[str, ...] = (
     "addin_server.manifests_outlook:render",
+    "addin_server.manifests_outlook_json:render",
 )
 
 
@@ -27,14 +29,17 @@ def renderer(target: str) -> Renderer:
 
 def render_all(base_url: str, out_dir: Path) -> list[Path]:
     """Render every manifest into `out_dir`; nothing is written unless all of them render."""
-    files: dict[str, str] = {}
+    files: dict[str, str | bytes] = {}
     for target in RENDERERS:
         files.update(renderer(target)(base_url))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in sorted(files.items()):
+    for name, content in sorted(files.items()):
         path = out_dir / name
-        path.write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
 

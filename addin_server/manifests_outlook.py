@@ -23,6 +23,7 @@ MANIFEST_VERSION = "1.0.0.0"
 MAILBOX_MIN = "1.6"
 TASKPANE_PATH = "/outlook/taskpane.html"
 TEMPLATES = Path(__file__).resolve().parent / "manifest_templates"
+ADDIN_ICONS = Path(__file__).resolve().parents[1] / "outlook_addin" / "icons"
 
 NS = {
     "o": "http://schemas.microsoft.com/office/appforoffice/1.1",
@@ -57,7 +58,7 @@ def manifest_id(base_url: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, base_url + TASKPANE_PATH))
 
 
-def render(base_url: str) -> dict[str, str]:
+def render(base_url: str) -> dict[str, str | bytes]:
     """The manifest for a public https base URL: {file name: XML text}."""
     base_url = base_url.rstrip("/")
     parts = urlsplit(base_url)

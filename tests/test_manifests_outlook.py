@@ -3,15 +3,21 @@ checker is shown to catch a manifest that breaks it."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from addin_server.manifests import render_manifests
 from addin_server.manifests_outlook import FILE_NAME, NS, check, manifest_id, render
+from addin_server.manifests_outlook_json import JSON_NAME, PACKAGE_NAME, build
+from addin_server.manifests_outlook_json import render as render_json
 
 BASE = "https://addin.example.com"
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def manifest() -> str:
-    return render(BASE)[FILE_NAME]
+    text = render(BASE)[FILE_NAME]
+    assert isinstance(text, str)
+    return text
 
 
 def test_rendered_manifest_passes_every_rule(manifest: str) -> None:
@@ -114,6 +122,7 @@ def test_command_writes_the_manifest(tmp_path: Path) -> None:
     result = CliRunner().invoke(render_manifests, ["--base-url", BASE, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / FILE_NAME).read_text() == render(BASE)[FILE_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [PACKAGE_NAME, JSON_NAME, FILE_NAME]
     refused = CliRunner().invoke(render_manifests, ["--base-url", "http://addin.example.com",
                                                     "--out", str(tmp_path / "no")])
     assert refused.exit_code == 2 and "https" in refused.output
@@ -125,3 +134,76 @@ def test_committed_example_is_up_to_date() -> None:
     assert example.read_text() == render(BASE)[FILE_NAME], (
         "run: addin-server render-manifests --base-url https://addin.example.com "
         "--out manifests/examples")
+
+
+# --- the unified (JSON) manifest and its app package -------------------------------------------
+
+SCHEMA = ROOT / "tests" / "fixtures" / "app-manifest" / "MicrosoftTeams.v1.17.schema.json"
+
+
+def _schema_errors(manifest: dict[str, Any]) -> list[str]:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft4Validator(
+        schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(manifest)]
+
+
+def test_json_manifest_passes_the_published_schema() -> None:
+    assert _schema_errors(build(BASE)) == []
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("name", "short"), "x" * 31), (("id",), "not-a-guid"),
+    (("accentColor",), "blue"), (("extensions", 0, "runtimes", 0, "code", "page"), "p.html"),
+    (("extensions", 0, "ribbons", 0, "contexts"), ["mailReadd"]),
+])
+def test_the_schema_check_catches_a_broken_json_manifest(path: tuple[Any, ...],
+                                                         value: Any) -> None:
+    manifest = build(BASE)
+    target: Any = manifest
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    assert _schema_errors(manifest)
+
+
+def test_json_manifest_describes_the_same_add_in(manifest: str) -> None:
+    data = build(BASE)
+    assert data["id"] == manifest_id(BASE)
+    assert data["version"] == "1.0.0"
+    (extension,) = data["extensions"]
+    assert extension["requirements"]["capabilities"] == [{"name": "Mailbox",
+                                                          "minVersion": "1.6"}]
+    (runtime,) = extension["runtimes"]
+    assert runtime["code"]["page"] == f"{BASE}/outlook/taskpane.html"
+    pinnable = {a["id"]: a["pinnable"] for a in runtime["actions"]}
+    by_context = {r["contexts"][0]: r["tabs"][0]["groups"][0]["controls"][0]["actionId"]
+                  for r in extension["ribbons"]}
+    assert by_context == {"mailRead": "openReadPane", "mailCompose": "openComposePane"}
+    assert pinnable == {"openReadPane": True, "openComposePane": False}
+    assert data["authorization"]["permissions"]["resourceSpecific"] == [
+        {"name": "MailboxItem.ReadWrite.User", "type": "Delegated"}]
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_app_package_holds_the_manifest_and_its_icons() -> None:
+    files = render_json(BASE)
+    with zipfile.ZipFile(io.BytesIO(files[PACKAGE_NAME])) as archive:  # type: ignore[arg-type]
+        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        assert archive.read("manifest.json").decode() == files[JSON_NAME]
+        assert _png_size(archive.read("color.png")) == (192, 192)
+        assert _png_size(archive.read("outline.png")) == (32, 32)
+    assert render_json(BASE)[PACKAGE_NAME] == files[PACKAGE_NAME]  # reproducible
+    with pytest.raises(ValueError, match="https"):
+        render_json("http://addin.example.com")
+
+
+def test_committed_json_example_is_up_to_date() -> None:
+    example = ROOT / "manifests" / "examples" / JSON_NAME
+    assert example.read_text() == render_json(BASE)[JSON_NAME]
