@@ -9,7 +9,6 @@ the sender's campaign status, the campaigns offered in "add to campaign", the pa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
@@ -26,12 +25,12 @@ from addin_server.outlook_auth import (
     rep_for_identity,
     scope_uri,
 )
+from addin_server.runtime import Runtime
 from addin_server.validation import Errors, parse_email
 from addin_server.web import api as rest
 from addin_server.web.common import ApiError, db, json_body, now, runtime
 
 ADDIN_DIR = Path(__file__).resolve().parents[2] / "outlook_addin"
-TASKPANE_PATH = "/outlook/taskpane.html"
 # Outlook on the web and the new Outlook host the pane in an iframe on these origins.
 FRAME_ANCESTORS = (
     "'self' https://outlook.office.com https://outlook.office365.com https://outlook.live.com "
@@ -47,12 +46,10 @@ outlook = Blueprint("outlook", __name__, url_prefix="/outlook")
 
 
 def register(app: Flask) -> None:
-    app.extensions["outlook_auth"] = TokenValidator(runtime_of(app).settings)
+    rt = app.extensions["addin"]
+    assert isinstance(rt, Runtime)
+    app.extensions["outlook_auth"] = TokenValidator(rt.settings)
     app.register_blueprint(outlook)
-
-
-def runtime_of(app: Flask) -> Any:
-    return app.extensions["addin"]
 
 
 def _validator() -> TokenValidator:
