@@ -9,7 +9,9 @@ completes its task.
 Call site: the Microsoft Graph mailbox adapter lists the rep's recent Sent Items
 (`GET /me/mailFolders/sentitems/messages?$filter=sentDateTime ge ...&$select=id,
 conversationId,internetMessageId,subject,toRecipients,sentDateTime,body`) and passes them, as
-`SentItem`s, to `complete_from_sent` from its periodic sync job, one transaction per rep.
+`SentItem`s (`sent_items_from_graph` reads Graph's JSON), to `complete_from_sent` from its
+periodic sync job, one transaction per rep. That adapter (mailboxes/graph.py) is another part's
+work and was not in main when this was written: the call is not wired yet.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,6 +65,29 @@ class OpenEmailTask:
 class Match:
     task_id: int
     message: SentItem
+
+
+def sent_items_from_graph(messages: Sequence[dict[str, Any]]) -> list[SentItem]:
+    """Graph `message` resources (as listed from Sent Items) as SentItems; a message without a
+    sent time or an id (a draft) is left out."""
+    items = []
+    for m in messages:
+        when, mid = m.get("sentDateTime"), m.get("id")
+        if not isinstance(when, str) or not isinstance(mid, str):
+            continue
+        to = tuple(
+            str(r["emailAddress"]["address"]) for r in m.get("toRecipients") or []
+            if isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")
+        )
+        body = m.get("body") or {}
+        items.append(SentItem(
+            message_id=mid, to=to, subject=str(m.get("subject") or ""),
+            sent_at=datetime.fromisoformat(when.replace("Z", "+00:00")),
+            thread_id=m.get("conversationId"), rfc_message_id=m.get("internetMessageId"),
+            body_html=str(body.get("content") or "") if body.get("contentType", "").lower()
+            == "html" else "",
+        ))
+    return items
 
 
 def _normal(subject: str) -> str:

@@ -17,6 +17,7 @@ from addin_server.sent_matching import (
     SentItem,
     complete_from_sent,
     match_sent,
+    sent_items_from_graph,
 )
 from tests.conftest import FrozenClock, load_rep, make_actor
 
@@ -127,3 +128,26 @@ def test_use_case_records_the_message_and_completes_once(
             "<p>Hi Bob, edited</p>")
         assert s.scalar(select(func.count()).select_from(Task)
                         .where(Task.status == TaskStatus.COMPLETED)) == 1
+
+
+def test_graph_sent_items_are_read_from_graphs_json() -> None:
+    # The shape of GET /me/mailFolders/sentitems/messages?$select=... (Graph v1.0).
+    listing = {"value": [
+        {"id": "AAMkADg=", "subject": "Intro Client", "sentDateTime": "2026-11-24T09:30:05Z",
+         "conversationId": "AAQkADc=", "internetMessageId": "<ab@eurprd.prod.outlook.com>",
+         "toRecipients": [{"emailAddress": {"name": "Bob", "address": "bob@client.test"}},
+                          {"emailAddress": {"name": "Cc-less", "address": "x@client.test"}}],
+         "body": {"contentType": "html", "content": "<html><body>Hi</body></html>"}},
+        {"id": "AAMkADh=", "subject": "Draft", "sentDateTime": None, "toRecipients": []},
+        {"id": "AAMkADi=", "subject": None, "sentDateTime": "2026-11-24T10:00:00Z",
+         "toRecipients": [], "body": {"contentType": "text", "content": "plain"}},
+    ]}
+    items = sent_items_from_graph(listing["value"])
+    assert items == [
+        SentItem(message_id="AAMkADg=", to=("bob@client.test", "x@client.test"),
+                 subject="Intro Client", sent_at=datetime(2026, 11, 24, 9, 30, 5, tzinfo=UTC),
+                 thread_id="AAQkADc=", rfc_message_id="<ab@eurprd.prod.outlook.com>",
+                 body_html="<html><body>Hi</body></html>"),
+        SentItem(message_id="AAMkADi=", to=(), subject="",
+                 sent_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC)),
+    ]
