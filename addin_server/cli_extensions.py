@@ -10,3 +10,6 @@ def register_all(app: Flask) -> None:
     from addin_server.manifests import render_manifests
 
     app.cli.add_command(render_manifests)
+    from addin_server.mailboxes.keys import rotate_keys_command
+
+    app.cli.add_command(rotate_keys_command)

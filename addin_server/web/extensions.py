@@ -10,3 +10,7 @@ def register_all(app: Flask) -> None:
     from addin_server.web import outlook
 
     outlook.register(app)
+    __import__("addin_server.web.sends", fromlist=["register"]).register(app)
+    from addin_server.web import oauth
+
+    oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
