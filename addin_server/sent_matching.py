@@ -6,12 +6,9 @@ own compose form completes when the rep clicks Done, or when the message shows u
 the use case that records each matched message (a later "reply to previous" threads on it) and
 completes its task.
 
-Call site: the Microsoft Graph mailbox adapter lists the rep's recent Sent Items
-(`GET /me/mailFolders/sentitems/messages?$filter=sentDateTime ge ...&$select=id,
-conversationId,internetMessageId,subject,toRecipients,sentDateTime,body`) and passes them, as
-`SentItem`s (`sent_items_from_graph` reads Graph's JSON), to `complete_from_sent` from its
-periodic sync job, one transaction per rep. That adapter (mailboxes/graph.py) is another part's
-work and was not in main when this was written: the call is not wired yet.
+Call site: addin_server/outlook_sync.py lists the rep's recent Sent Items through the Graph
+adapter (`GraphMailbox.recent_sent`), reads them with `sent_items_from_graph`, and calls
+`complete_from_sent`, one transaction per rep.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import tasks, templates
 from addin_server.enums import StepType, TaskStatus
-from addin_server.models import Enrollment, Rep, Task
+from addin_server.models import Enrollment, Rep, SentMessage, Task
 from addin_server.models import Mailbox as MailboxRow
 
 # Our clock and the mailbox server's may disagree by a little.
@@ -170,7 +167,13 @@ def complete_from_sent(
         if found is not None:
             wanted.append(found[0])
             expected[task.id] = (task, found[1])
-    matches = match_sent(sent, wanted)
+    # A message already recorded (an earlier step's email) never completes another task: the
+    # next step's reply task is in that message's conversation and opened right after it.
+    ids = [m.message_id for m in sent]
+    recorded = set(session.scalars(select(SentMessage.provider_message_id).where(
+        SentMessage.org_id == rep.org_id, SentMessage.provider_message_id.in_(ids)))) \
+        if ids else set()
+    matches = match_sent([m for m in sent if m.message_id not in recorded], wanted)
     for match in matches:
         task, content = expected[match.task_id]
         enrollment = session.get(Enrollment, task.enrollment_id)

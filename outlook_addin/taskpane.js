@@ -210,7 +210,11 @@
   var TYPE_LABELS = { email: "Email", call: "Call", linkedin: "LinkedIn", custom: "Task" };
 
   function loadTasks() {
-    return api("GET", "/tasks?mine=1").then(function (data) {
+    // Email tasks already sent from Outlook complete first (found in Sent Items); a failure
+    // there only means the list may still show them: Done works either way.
+    return api("POST", "/sync-sent").catch(function () { return null; }).then(function () {
+      return api("GET", "/tasks?mine=1");
+    }).then(function (data) {
       show("loading", false);
       renderTasks(data.tasks);
     });

@@ -209,6 +209,12 @@ def test_sender_status_campaigns_and_add_to_campaign(ann: Actor, pane: Pane) -> 
     assert pane.post(f"/campaigns/{timed}/launch", json={"people": [CAROL]}).status_code == 201
 
 
+def test_sync_sent_without_a_microsoft_mailbox_completes_nothing(ann: Actor, pane: Pane) -> None:
+    launch(ann, campaign(ann, [email_step(1)]), BOB)
+    assert pane.post("/sync-sent").json == {"completed": []}
+    assert [t["status"] for t in pane.get("/tasks?mine=1").json["tasks"]] == ["open"]
+
+
 def test_contact_status_needs_a_valid_address(pane: Pane) -> None:
     response = pane.get("/contacts?email=not-an-address")
     assert response.status_code == 422

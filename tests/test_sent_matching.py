@@ -151,3 +151,34 @@ def test_graph_sent_items_are_read_from_graphs_json() -> None:
         SentItem(message_id="AAMkADi=", to=(), subject="",
                  sent_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC)),
     ]
+
+
+def test_a_recorded_message_never_completes_the_next_reply_task(
+    runtime: Runtime, client: FlaskClient, clock: FrozenClock
+) -> None:
+    ann = make_actor(runtime, client, "ann@acme.test")
+    steps = [
+        {"day": 1, "type": "email", "send_option": "manual_task", "subject": "Intro",
+         "body_html": "<p>Hi</p>"},
+        {"day": 1, "type": "email", "send_option": "manual_task", "reply_to_previous": True,
+         "body_html": "<p>Again</p>"},
+    ]
+    cid = ann.post("/api/v1/campaigns", json={"name": "Q4", "timezone": "UTC",
+                                               "steps": steps}).json["id"]
+    ann.post(f"/api/v1/campaigns/{cid}/launch", json={"people": [{"email": "bob@client.test"}]})
+    message = SentItem(message_id="m-1", to=("bob@client.test",), subject="Intro",
+                       sent_at=clock(), thread_id="conv-1", rfc_message_id="<m1@x.test>")
+    completed = []
+    for _ in range(2):  # the second sweep sees the reply task, in the message's conversation
+        with runtime.sessions.begin() as s:
+            rep = load_rep(s, ann)
+            box = s.scalar(select(Mailbox).where(Mailbox.rep_id == rep.id))
+            assert box is not None
+            completed += [m.task_id for m in complete_from_sent(
+                s, rep, box, [message], clock(), base_url="https://campaigns.example.test",
+                secret_key="test-secret")]
+    with runtime.sessions() as s:
+        statuses = s.execute(select(Task.id, Task.position, Task.status)
+                             .order_by(Task.id)).all()
+    assert [(p, st.value) for _, p, st in statuses] == [(0, "completed"), (1, "open")]
+    assert completed == [statuses[0][0]]

@@ -188,6 +188,17 @@ def skip(task_id: int) -> ResponseReturnValue:
     return rest.skip_task(task_id)
 
 
+@outlook.post("/api/sync-sent")
+def sync_sent() -> ResponseReturnValue:
+    """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
+    from addin_server.outlook_sync import sync_sent_items
+
+    rep_id = rest.current_rep().id
+    db().commit()  # a first sign-in's link is written before the sync's own transactions
+    matches = sync_sent_items(runtime(), rep_id)
+    return jsonify({"completed": [m.task_id for m in matches]})
+
+
 @outlook.get("/api/contacts")
 def contact_status() -> ResponseReturnValue:
     """The open message's sender: who they are to us and each of their campaigns."""
