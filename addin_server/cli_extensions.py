@@ -7,12 +7,15 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    from addin_server.manifests import render_manifests
+
+    app.cli.add_command(render_manifests)
+    from addin_server.outlook_sync import sync_outlook_sent_command
+
+    app.cli.add_command(sync_outlook_sent_command)
     from addin_server.mailboxes.keys import rotate_keys_command
 
     app.cli.add_command(rotate_keys_command)
-    from addin_server.manifests import register as register_manifests
-
-    register_manifests(app)
     from addin_server.gmail_commands import register as register_gmail_commands
 
     register_gmail_commands(app)

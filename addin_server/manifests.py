@@ -1,64 +1,65 @@
-"""`addin-server render-manifests`: the client manifests, rendered from the public base URL
-into `manifests/` (one template per client, never hand-edited copies). One function per
-renderer; each returns (file name, text)."""
+"""`addin-server render-manifests`: every add-in manifest, rendered from one public base URL.
+
+Each client's manifest has its own renderer, `render(base_url) -> {file name: content}` (text,
+or bytes for a package), which
+raises ValueError for a base URL it cannot use. Add a renderer with one line in RENDERERS.
+"""
 
 from __future__ import annotations
 
-import json
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import with_appcontext
 
-from addin_server.config import Settings
+Renderer = Callable[[str], dict[str, str | bytes]]
 
-Renderer = Callable[[Settings], tuple[str, str]]
-
-
-def addon_base_url(settings: Settings) -> str:
-    """The base of the Gmail add-on's URLs (also the token audience's base)."""
-    return (settings.gmail_addon_audience or settings.public_base_url).rstrip("/")
+RENDERERS: tuple[str, ...] = (
+    "addin_server.manifests_outlook:render",
+    "addin_server.manifests_outlook_json:render",
+    "addin_server.manifests_gmail:render",
+)
 
 
-def render_gmail_deployment(settings: Settings) -> tuple[str, str]:
-    from gmail_addon.deployment import deployment
-
-    text = json.dumps(deployment(addon_base_url(settings)), indent=2) + "\n"
-    return "gmail-addon-deployment.json", text
-
-
-RENDERERS: list[Renderer] = [render_gmail_deployment]
+def renderer(target: str) -> Renderer:
+    module, _, name = target.partition(":")
+    function: Renderer = getattr(importlib.import_module(module), name)
+    return function
 
 
-def write_manifests(settings: Settings, out_dir: Path) -> list[Path]:
+def render_all(base_url: str, out_dir: Path) -> list[Path]:
+    """Render every manifest into `out_dir`; nothing is written unless all of them render."""
+    files: dict[str, str | bytes] = {}
+    for target in RENDERERS:
+        files.update(renderer(target)(base_url))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for render in RENDERERS:
-        name, text = render(settings)
+    for name, content in sorted(files.items()):
         path = out_dir / name
-        path.write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
 
 
 @click.command("render-manifests")
-@with_appcontext
+@click.option("--base-url", default=None,
+              help="Public https URL of this service (default: PUBLIC_BASE_URL).")
 @click.option("--out", "out_dir", default="manifests", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
-def render_manifests_command(out_dir: Path) -> None:
-    """Write the add-in manifests for PUBLIC_BASE_URL into OUT."""
-    from flask import current_app
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the manifests are written to.")
+def render_manifests(base_url: str | None, out_dir: Path) -> None:
+    """Write the Outlook manifest (and the other add-ins' descriptors) for a base URL."""
+    if base_url is None:
+        from addin_server.config import Settings
 
-    settings = current_app.extensions["addin"].settings
+        base_url = Settings.from_env().public_base_url
     try:
-        paths = write_manifests(settings, out_dir)
+        written = render_all(base_url.rstrip("/"), out_dir)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for path in paths:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from exc
+    for path in written:
         click.echo(f"wrote {path}")
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(render_manifests_command)

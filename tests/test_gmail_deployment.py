@@ -18,18 +18,19 @@ from gmail_addon.deployment import deployment
 from gmail_addon.endpoints import Endpoints
 
 
-def render(tmp_path: Path, **settings: str) -> tuple[int, str, Path]:
+def render(tmp_path: Path, base_url: str) -> tuple[int, str, Path]:
     s = Settings(instance_path=str(tmp_path / "instance"),
-                 database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", **settings)
+                 database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     app = create_app(runtime=Runtime.from_settings(s))
     register_commands(app)
     out = tmp_path / "manifests"
-    result = app.test_cli_runner().invoke(args=["render-manifests", "--out", str(out)])
+    result = app.test_cli_runner().invoke(
+        args=["render-manifests", "--base-url", base_url, "--out", str(out)])
     return result.exit_code, result.output, out
 
 
 def test_render_manifests_writes_a_deployment_google_accepts(tmp_path: Path) -> None:
-    code, output, out = render(tmp_path, public_base_url="https://campaigns.example.com")
+    code, output, out = render(tmp_path, "https://campaigns.example.com")
     assert code == 0, output
     path = out / "gmail-addon-deployment.json"
     assert f"wrote {path}" in output
@@ -62,20 +63,12 @@ def test_render_manifests_writes_a_deployment_google_accepts(tmp_path: Path) -> 
     assert functions <= Endpoints("https://campaigns.example.com").all()
 
 
-def test_the_addon_audience_setting_overrides_the_base(tmp_path: Path) -> None:
-    code, _output, out = render(tmp_path, public_base_url="https://app.example.com",
-                                gmail_addon_audience="https://addon.example.com/")
-    assert code == 0
-    data = json.loads((out / "gmail-addon-deployment.json").read_text())
-    assert data["addOns"]["common"]["homepageTrigger"]["runFunction"] == (
-        "https://addon.example.com/gmail/homepage")
-
-
 def test_a_non_https_base_is_refused(tmp_path: Path) -> None:
-    code, output, out = render(tmp_path, public_base_url="http://127.0.0.1:5000")
+    code, _output, out = render(tmp_path, "http://127.0.0.1:5000")
     assert code != 0
-    assert "must start with https://" in output
     assert not (out / "gmail-addon-deployment.json").exists()
+    with pytest.raises(ValueError, match="must start with https://"):
+        deployment("http://127.0.0.1:5000")
 
 
 def test_the_proto_check_catches_the_apps_script_spelling() -> None:

@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
-from addin_server import enrollments, gmail_drafts, gmail_views, manifests, tasks
+from addin_server import enrollments, gmail_drafts, gmail_views, tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.google_tokens import (
     CertificatesUnavailable,
@@ -42,7 +42,9 @@ Handler = Callable[[Rep, AddonEvent], Json]
 
 
 def addon_base_url() -> str:
-    return manifests.addon_base_url(runtime().settings)
+    """The base of the add-on's URLs as Google calls them (and signs them as audience)."""
+    s = runtime().settings
+    return (s.gmail_addon_audience or s.public_base_url).rstrip("/")
 
 
 def endpoints() -> Endpoints:
