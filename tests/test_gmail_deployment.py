@@ -78,3 +78,13 @@ def test_the_proto_check_catches_the_apps_script_spelling() -> None:
     trigger["selectActions"] = trigger.pop("actions")
     with pytest.raises(Exception, match="selectActions"):
         Deployment.from_json(json.dumps(data))
+
+
+def test_committed_example_is_up_to_date() -> None:
+    from addin_server.manifests_gmail import FILE_NAME, render
+
+    example = Path(__file__).resolve().parents[1] / "manifests" / "examples" / FILE_NAME
+    assert example.read_text() == render("https://addin.example.com")[FILE_NAME], (
+        "run: addin-server render-manifests --base-url https://addin.example.com "
+        "--out manifests/examples")
+    Deployment.from_json(example.read_text())
