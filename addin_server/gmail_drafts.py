@@ -1,6 +1,6 @@
 """Write on an email task: the task's email as a Gmail draft that Gmail opens in its own compose
 window. The draft id and thread are kept on the task, so that the message the rep finally sends
-is recognised in their Sent items (see `sent_tasks.py`)."""
+is recognised in their Sent items (see `gmail_sent.py`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from gmail_addon.events import AddonEvent
 
 log = logging.getLogger(__name__)
 
-# The value of SEND_ID_HEADER on a task's draft: distinct from send row ids (plain numbers).
+# The value of SEND_ID_HEADER on a task's draft: distinct from send row ids (plain numbers), so
+# the pipeline's Sent-items lookups never take a task's email for a send; a trace for support.
 TASK_HEADER_PREFIX = "task-"
 
 

@@ -1,28 +1,38 @@
-"""The rep's Gmail Sent items through the Gmail API (the `SentItems` port of sent_tasks.py).
+"""Email tasks sent from Gmail: read the rep's Gmail Sent items and hand them to
+`sent_matching.complete_from_sent` (the rule shared with Outlook: recipient, and the task's
+subject or conversation, where the conversation of a task written from the add-on is its
+draft's thread).
 
-Takes a built `gmail` v1 service (the mailbox adapter's authorised one, or any other)."""
+Call site: the dispatcher tick calls `schedule_sync`, which queues one RQ job (`sync_job`) at
+most every SENT_SYNC_SECONDS when a rep with a connected Gmail mailbox has an open email task;
+`addin-server sync-sent-tasks` runs the same pass by hand. Sent items are read with no
+transaction open; matching and completing is one transaction per rep.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
-from addin_server.mailboxes.base import SEND_ID_HEADER
-from addin_server.sent_tasks import SentSummary
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from addin_server.enums import StepType, TaskStatus
+from addin_server.models import Task
+from addin_server.sent_matching import SentItem
 
 if TYPE_CHECKING:
     from addin_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-HEADERS = ["To", "Cc", "Subject", "Message-ID", "References", SEND_ID_HEADER]
+HEADERS = ["To", "Cc", "Subject", "Message-ID"]
 PAGE = 50
 SCAN_LIMIT = 200
 
@@ -30,15 +40,15 @@ SCAN_LIMIT = 200
 class GmailSentItems:
     """Sent items newest first, down to `since`. Works with the connected mailbox's
     `gmail.metadata` grant, which allows neither `q` nor reading bodies: `read_bodies` only
-    for a grant that can (`gmail.readonly`)."""
+    for a grant that can (`gmail.readonly`); without it the task's composed body is kept."""
 
     def __init__(self, service: Any, *, read_bodies: bool = False) -> None:
         self.service = service
         self.read_bodies = read_bodies
 
-    def list_sent(self, since: datetime) -> list[SentSummary]:
+    def list_sent(self, since: datetime) -> list[SentItem]:
         users = self.service.users()
-        out: list[SentSummary] = []
+        out: list[SentItem] = []
         token: str | None = None
         while len(out) < SCAN_LIMIT:
             page = users.messages().list(userId="me", labelIds=["SENT"], maxResults=PAGE,
@@ -46,11 +56,10 @@ class GmailSentItems:
             for ref in page.get("messages") or []:
                 msg = users.messages().get(userId="me", id=ref["id"], format="metadata",
                                            metadataHeaders=HEADERS).execute(num_retries=2)
-                item = summary(msg)
+                body = self._html(str(msg["id"])) if self.read_bodies else ""
+                item = sent_item(msg, body)
                 if item.sent_at < since:
                     return out  # newest first: the rest is older
-                if self.read_bodies:
-                    item = replace(item, html=self._html(item.message_id))
                 out.append(item)
             token = page.get("nextPageToken")
             if not token:
@@ -64,18 +73,18 @@ class GmailSentItems:
         return html_of(raw)
 
 
-def summary(msg: dict[str, Any]) -> SentSummary:
+def sent_item(msg: dict[str, Any], body_html: str = "") -> SentItem:
+    """A Gmail `message` resource (format=metadata) as a SentItem."""
     headers: dict[str, str] = {}
     for h in (msg.get("payload") or {}).get("headers") or []:
         headers.setdefault(str(h.get("name", "")).lower(), str(h.get("value", "")))
     to = tuple(a.lower() for _n, a in getaddresses([headers.get("to", ""),
                                                     headers.get("cc", "")]) if "@" in a)
     ms = int(msg.get("internalDate") or 0)
-    return SentSummary(
-        message_id=str(msg["id"]), thread_id=str(msg.get("threadId", "")), to=to,
-        subject=headers.get("subject", ""), sent_at=datetime.fromtimestamp(ms / 1000, UTC),
-        send_id_header=headers.get(SEND_ID_HEADER.lower(), ""),
-        rfc_message_id=headers.get("message-id", ""), references=headers.get("references", ""))
+    return SentItem(
+        message_id=str(msg["id"]), to=to, subject=headers.get("subject", ""),
+        sent_at=datetime.fromtimestamp(ms / 1000, UTC), thread_id=msg.get("threadId"),
+        rfc_message_id=headers.get("message-id") or None, body_html=body_html)
 
 
 def html_of(raw: bytes) -> str:
@@ -90,20 +99,23 @@ def html_of(raw: bytes) -> str:
     return "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
 
 
+def oldest_open_email_task(session: Session, rep_id: int) -> datetime | None:
+    """Where a look at Sent items must start for this rep (None: nothing to look for)."""
+    return session.scalar(select(func.min(Task.created_at)).where(
+        Task.rep_id == rep_id, Task.status == TaskStatus.OPEN, Task.type == StepType.EMAIL))
+
+
 def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
     """One pass for every rep with open email tasks and a connected Gmail mailbox: rep id ->
     tasks completed. Per rep: read what to look for, read Sent items (no transaction open
-    across the network), then complete in one transaction. One rep's failing mailbox does not
-    hold back the others. Run by `sync_job` (queued by the dispatcher tick) or
-    `addin-server sync-sent-tasks`."""
-    from sqlalchemy import select
-
+    across the network), then match and complete in one transaction. One rep's failing mailbox
+    does not hold back the others."""
     from addin_server.db import session_scope
-    from addin_server.enums import MailboxProvider, MailboxStatus, StepType, TaskStatus
+    from addin_server.enums import MailboxProvider, MailboxStatus
     from addin_server.mailboxes import open_mailbox
-    from addin_server.models import Rep, Task
+    from addin_server.models import Mailbox, Rep
     from addin_server.progress import rep_mailbox
-    from addin_server.sent_tasks import complete_sent_tasks, oldest_open_email_task
+    from addin_server.sent_matching import CLOCK_SKEW, complete_from_sent
 
     with runtime.sessions() as session:
         rep_ids = list(session.scalars(select(Task.rep_id).where(
@@ -124,13 +136,15 @@ def sync_all(runtime: Runtime, now: datetime) -> dict[int, list[int]]:
                 session.commit()
             if service is None:
                 continue
-            sent = GmailSentItems(service).list_sent(since)
+            sent = GmailSentItems(service).list_sent(since - CLOCK_SKEW)
             with session_scope(runtime.sessions) as session:
                 rep = session.get(Rep, rep_id)
-                assert rep is not None
-                done[rep_id] = complete_sent_tasks(
-                    session, rep, sent, mailbox_id=mailbox_id, now=now,
-                    base_url=s.public_base_url, secret_key=s.secret_key)
+                row = session.get(Mailbox, mailbox_id)
+                assert rep is not None and row is not None
+                matches = complete_from_sent(session, rep, row, sent, now,
+                                             base_url=s.public_base_url,
+                                             secret_key=s.secret_key)
+                done[rep_id] = [m.task_id for m in matches]
         except Exception:  # one rep's mailbox must not stop the others; retried next tick
             log.exception("sent-task sync failed for rep %s", rep_id)
     return done
@@ -147,10 +161,9 @@ def schedule_sync(runtime: Runtime, now: datetime) -> bool:
     task. The tick stays fast (the Gmail calls run on a worker) and never fails because of it."""
     from rq import Queue
     from rq.exceptions import DuplicateJobError
-    from sqlalchemy import select
 
-    from addin_server.enums import MailboxProvider, MailboxStatus, StepType, TaskStatus
-    from addin_server.models import Mailbox, Task
+    from addin_server.enums import MailboxProvider, MailboxStatus
+    from addin_server.models import Mailbox
 
     try:
         with runtime.sessions() as session:

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from addin_server.config import Settings
 from addin_server.enums import MailboxProvider, MailboxStatus, TaskStatus
 from addin_server.gmail_addon_api import gmail_service
-from addin_server.gmail_sent import GmailSentItems, sync_all
+from addin_server.gmail_sent import GmailSentItems, oldest_open_email_task, sync_all
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
-from addin_server.sent_tasks import complete_sent_tasks, oldest_open_email_task
+from addin_server.sent_matching import complete_from_sent
 from gmail_addon.endpoints import Endpoints
 from tests import gmail_schema
 from tests.conftest import Actor, make_actor
@@ -558,6 +558,7 @@ def _gmail_mailbox(runtime: Runtime) -> int:
 
 def _sync(runtime: Runtime, fake_url: str, mailbox_id: int, read_bodies: bool = False
           ) -> list[int]:
+    """What the sync job does for one rep, with a Gmail service on the fake."""
     items = GmailSentItems(gmail_service(fake_url, "mailbox-token"), read_bodies=read_bodies)
     with runtime.sessions() as s:
         rep_id = s.scalar(select(Rep.id).where(Rep.email == "ann@acme.test"))
@@ -567,10 +568,12 @@ def _sync(runtime: Runtime, fake_url: str, mailbox_id: int, read_bodies: bool = 
         return []
     sent = items.list_sent(since)
     with runtime.sessions.begin() as s:
-        rep = s.scalar(select(Rep).where(Rep.email == "ann@acme.test"))
-        assert rep is not None
-        return complete_sent_tasks(s, rep, sent, mailbox_id=mailbox_id, now=runtime.now(),
-                               base_url=BASE, secret_key="test-secret")
+        rep = s.get(Rep, rep_id)
+        box = s.get(Mailbox, mailbox_id)
+        assert rep is not None and box is not None
+        matches = complete_from_sent(s, rep, box, sent, runtime.now(), base_url=BASE,
+                                     secret_key="test-secret")
+        return [m.task_id for m in matches]
 
 
 @pytest.mark.parametrize("read_bodies", [False, True])
@@ -589,12 +592,14 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
     assert _sync(runtime, url, mailbox_id) == []  # not sent yet
     # The rep sends the draft from Gmail: it shows in Sent, in the draft's thread, with the
     # Message-ID Gmail gave it (Gmail's UI does not keep our X- header).
-    # The rep also edited the body before sending.
+    # The rep also edited the subject and the body before sending: the draft's thread says it
+    # is the task's email.
     clock.advance(minutes=20)
     draft = fake.draft_mime(draft_id)
     mime = EmailMessage()
-    for name in ("From", "To", "Subject"):
+    for name in ("From", "To"):
         mime[name] = draft[name]
+    mime["Subject"] = "Hello Jane, a question"
     mime["Message-ID"] = "<CAGmail-sent-1@mail.gmail.com>"
     mime.set_content("Hi Jane, edited.")
     mime.add_alternative("<p>Hi Jane, edited.</p>", subtype="html")
@@ -613,7 +618,7 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
         assert (recorded.provider_message_id, recorded.thread_id, recorded.rfc_message_id,
                 recorded.to_addr, recorded.subject) == (
             sent_id, thread, "<CAGmail-sent-1@mail.gmail.com>", "jane@client.test",
-            "Hello Jane")
+            "Hello Jane, a question")
         assert recorded.body_html.strip() == quoted
     # Step 2 is a reply: its draft goes into the same thread with the threading headers.
     second = open_task(runtime)
@@ -625,7 +630,7 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
     assert fake.drafts[reply_id]["threadId"] == thread
     assert json.loads(fake.requests[-1]["body"])["message"]["threadId"] == thread
     reply = fake.draft_mime(reply_id)
-    assert reply["Subject"] == "Re: Hello Jane"
+    assert reply["Subject"] == "Re: Hello Jane, a question"  # what Jane received
     assert reply["In-Reply-To"] == "<CAGmail-sent-1@mail.gmail.com>"
     assert reply["References"] == "<CAGmail-sent-1@mail.gmail.com>"
     html = reply.get_body(("html",))
