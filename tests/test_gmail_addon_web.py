@@ -803,6 +803,8 @@ def test_compose_inserts_a_template_rendered_for_the_recipient(
         "body_html": "<p>Hi {{first_name | default: \"there\"}} at {{company | default: "
                      "\"your company\"}}</p>"}).json["id"]
     launch(rep, email_task_campaign(rep), JANE)
+    card = card_of(addon.post("compose", "compose", gmail={"toRecipients": None}))
+    assert "Insert one of your templates (add a recipient to fill names in)." in texts(card)
     card = card_of(addon.post("compose", "compose"))
     assert "Insert one of your templates for <b>jane@client.test</b>." in texts(card)
     (params,) = buttons_for(card, "Insert")

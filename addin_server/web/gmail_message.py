@@ -28,7 +28,7 @@ def _message_context(rep: Rep, event: AddonEvent) -> tuple[list[str], cards.Cand
     """Addresses in the open message (except the rep's own) and whom to offer to add. Read
     from the message on the trigger; carried in the card's parameters on later clicks."""
     if event.param("view") == "message":
-        carried = [a for a in event.param("people").split(",") if "@" in a]
+        carried = [a for a in event.param("people").split(",") if "@" in a][:MAX_ADDRESSES]
         address = event.param("cand")
         return carried, cards.Candidate(address, event.param("cand_name")) if address else None
     headers = gmail_addon_api.message_headers(
