@@ -7,3 +7,6 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    from addin_server.web import pages  # the web app (sign-in, CSRF, pages)
+
+    pages.init_app(app)

@@ -1,0 +1,148 @@
+"""The web app's pages and their protections, through Flask's test client (both databases)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from addin_server.config import Settings
+from tests.conftest import Actor, make_actor
+from tests.test_api_campaigns import create
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.with_(dev_mode=True)
+
+
+def csrf_of(client: FlaskClient, path: str = "/signin") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+def sign_in_as(client: FlaskClient, actor: Actor) -> str:
+    with client.session_transaction() as s:
+        s["rep_id"] = actor.rep_id
+    return csrf_of(client, "/campaigns")
+
+
+def test_pages_need_sign_in(client: FlaskClient) -> None:
+    for path in ("/", "/command", "/campaigns", "/campaigns/new", "/feed", "/mailboxes"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/signin?next="), path
+
+
+def test_dev_sign_in_needs_csrf_and_signs_in_the_demo_rep(client: FlaskClient) -> None:
+    assert client.post("/signin/dev").status_code == 400  # no CSRF token
+    token = csrf_of(client)
+    response = client.post("/signin/dev", data={"csrf_token": token, "next": "/campaigns"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/campaigns"
+    me = client.get("/api/v1/me").json
+    assert me["email"] == "demo@example.com"
+    # The next sign-in finds the same rep rather than making another.
+    client.post("/signout", data={"csrf_token": csrf_of(client, "/campaigns")})
+    assert client.get("/api/v1/me").status_code == 401
+    client.post("/signin/dev", data={"csrf_token": csrf_of(client)})
+    assert client.get("/api/v1/me").json["id"] == me["id"]
+
+
+def test_dev_sign_in_is_off_by_default(app: Any, runtime: Any) -> None:
+    runtime.settings = runtime.settings.with_(dev_mode=False)
+    client = app.test_client()
+    token = csrf_of(client)
+    assert "demo rep" not in client.get("/signin").get_data(as_text=True)
+    assert client.post("/signin/dev", data={"csrf_token": token}).status_code == 404
+
+
+def test_sign_in_redirect_stays_on_this_site(client: FlaskClient) -> None:
+    token = csrf_of(client)
+    for target in ("https://evil.example/x", "//evil.example/x", "javascript:alert(1)"):
+        response = client.post("/signin/dev", data={"csrf_token": token, "next": target})
+        assert response.headers["Location"] == "/"
+        token = csrf_of(client, "/campaigns")
+        client.post("/signout", data={"csrf_token": token})
+        token = csrf_of(client)
+
+
+def test_api_writes_with_the_session_need_the_csrf_header(client: FlaskClient, rep: Actor) -> None:
+    token = sign_in_as(client, rep)
+    body = {"name": "T", "steps": [{"day": 1, "type": "call"}]}
+    missing = client.post("/api/v1/campaigns", json=body)
+    assert missing.status_code == 403
+    assert missing.json["errors"][0]["field"] == "X-CSRFToken"
+    wrong = client.post("/api/v1/campaigns", json=body, headers={"X-CSRFToken": "nope"})
+    assert wrong.status_code == 403
+    ok = client.post("/api/v1/campaigns", json=body, headers={"X-CSRFToken": token})
+    assert ok.status_code == 201, ok.json
+    # A bearer token needs no CSRF token (no cookie is involved).
+    other = FlaskClient(client.application)
+    assert other.post("/api/v1/campaigns", json=body, headers=rep.headers).status_code == 201
+    assert client.get("/api/v1/campaigns").json["campaigns"][0]["name"] == "T"
+
+
+def test_every_page_renders_for_a_rep_with_work(client: FlaskClient, rep: Actor) -> None:
+    cid = create(rep).json["id"]
+    launched = rep.post(f"/api/v1/campaigns/{cid}/launch",
+                        json={"people": [{"email": "jo@globex.test", "first_name": "Jo"}]})
+    assert launched.status_code == 201, launched.json
+    manual = create(rep, name="Manual first", steps=[
+        {"day": 1, "type": "email", "send_option": "manual_task", "subject": "Hi {{first_name}}",
+         "body_html": "<p>{{! why them }}</p>"}]).json["id"]
+    rep.post(f"/api/v1/campaigns/{manual}/launch",
+             json={"people": [{"email": "sam@initech.test", "first_name": "Sam"}]})
+    task_id = rep.get("/api/v1/tasks").json["tasks"][0]["id"]
+    sign_in_as(client, rep)
+    pages = {
+        "/command": ["Sam", "Overdue", "Today"],
+        "/command?view=emails": ["jo@globex.test", "Q4 outreach"],
+        "/command?view=emails&state=scheduled": ["scheduled for"],
+        "/command?view=people": ["jo@globex.test", "sam@initech.test"],
+        "/command?view=people&q=globex": ["jo@globex.test"],
+        "/campaigns": ["Q4 outreach", "Manual first"],
+        "/campaigns/new": ["New campaign"],
+        f"/campaigns/{cid}": ["Edit campaign", "builder-data"],
+        f"/campaigns/{cid}/launch": ["Add people to", "First email at"],
+        f"/campaigns/{manual}/launch": ["The first email is a task for you"],
+        f"/tasks/{task_id}": ["sam@initech.test", "why them", "Send now"],
+        "/feed": ["Campaign Q4 outreach launched on 1 people",
+                  "Email to Jo &lt;jo@globex.test&gt;"],
+        "/mailboxes": ["ann@acme.test", "connected"],
+    }
+    for path, needles in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True)
+        for needle in needles:
+            assert needle in html, (path, needle)
+    searched = client.get("/command?view=people&q=globex").get_data(as_text=True)
+    assert "sam@initech.test" not in searched.split('<aside class="panel"')[0]
+
+
+def test_feed_poll_returns_rendered_events_after_a_cursor(client: FlaskClient, rep: Actor) -> None:
+    sign_in_as(client, rep)
+    first = client.get("/feed/poll?after=0").json
+    assert first["items"] == []
+    cid = create(rep).json["id"]
+    rep.post(f"/api/v1/campaigns/{cid}/launch", json={"people": [{"email": "jo@globex.test"}]})
+    polled = client.get(f"/feed/poll?after={first['after']}").json
+    texts = [i["html"] for i in polled["items"]]
+    assert any("jo@globex.test" in t and "scheduled" in t for t in texts), texts
+    compact = client.get(f"/feed/poll?after={first['after']}&compact=1").json
+    assert all("scheduled" not in i["html"] for i in compact["items"])
+    assert compact["after"] == polled["after"]
+    assert client.get(f"/feed/poll?after={polled['after']}").json["items"] == []
+
+
+def test_other_organisations_pages_are_404(client: FlaskClient, runtime: Any, rep: Actor) -> None:
+    cid = create(rep).json["id"]
+    other = make_actor(runtime, client, "eve@umbrella.test", org="Umbrella")
+    sign_in_as(client, other)
+    assert client.get(f"/campaigns/{cid}").status_code == 404
+    assert client.get(f"/campaigns/{cid}/launch").status_code == 404
