@@ -100,7 +100,7 @@ def test_every_page_renders_for_a_rep_with_work(client: FlaskClient, rep: Actor)
     task_id = rep.get("/api/v1/tasks").json["tasks"][0]["id"]
     sign_in_as(client, rep)
     pages = {
-        "/command": ["Sam", "Overdue", "Today"],
+        "/command": ["Sam", "Today", 'data-action="complete"'],
         "/command?view=emails": ["jo@globex.test", "Q4 outreach"],
         "/command?view=emails&state=scheduled": ["scheduled for"],
         "/command?view=people": ["jo@globex.test", "sam@initech.test"],
@@ -112,7 +112,7 @@ def test_every_page_renders_for_a_rep_with_work(client: FlaskClient, rep: Actor)
         f"/campaigns/{manual}/launch": ["The first email is a task for you"],
         f"/tasks/{task_id}": ["sam@initech.test", "why them", "Send now"],
         "/feed": ["Campaign Q4 outreach launched on 1 people",
-                  "Email to Jo &lt;jo@globex.test&gt;"],
+                  "Email to Jo scheduled", "jo@globex.test"],
         "/mailboxes": ["ann@acme.test", "connected"],
     }
     for path, needles in pages.items():
@@ -146,3 +146,16 @@ def test_other_organisations_pages_are_404(client: FlaskClient, runtime: Any, re
     sign_in_as(client, other)
     assert client.get(f"/campaigns/{cid}").status_code == 404
     assert client.get(f"/campaigns/{cid}/launch").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("due", "bucket"),
+    [("2026-11-23", "overdue"), ("2026-11-24", "today"), ("2026-11-25", "tomorrow"),
+     ("2026-11-26", "week"), ("2026-12-01", "week"), ("2026-12-02", "later")],
+)
+def test_task_buckets(due: str, bucket: str) -> None:
+    from datetime import date
+
+    from addin_server.web.command_center import bucket_of
+
+    assert bucket_of(date.fromisoformat(due), date(2026, 11, 24)) == bucket

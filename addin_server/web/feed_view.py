@@ -7,7 +7,7 @@ renders the same events with names, so that the full page and the compact panel 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,10 @@ class FeedItem:
     link: str | None
 
 
+_TASK_NAMES = {"email": "Email task", "call": "Call", "linkedin": "LinkedIn task",
+               "custom": "Task"}
+
+
 def _kind(event_type: str) -> str:
     return next((k for k, types in KINDS.items() if event_type in types), "other")
 
@@ -58,8 +62,14 @@ def _kind(event_type: str) -> str:
 def _who(person: Person | None) -> str:
     if person is None:
         return "someone"
-    name = f"{person.first_name} {person.last_name}".strip()
-    return f"{name} <{person.email}>" if name else person.email
+    return f"{person.first_name} {person.last_name}".strip() or person.email
+
+
+def _day(iso_date: Any) -> str:
+    try:
+        return date.fromisoformat(str(iso_date)).strftime("%a %d %b")
+    except ValueError:
+        return str(iso_date)
 
 
 def describe(event: Event, person: Person | None, campaign: Campaign | None) -> tuple[str, str]:
@@ -75,10 +85,12 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
         feed.EMAIL_FAILED: f"Email to {who} failed",
         feed.EMAIL_HELD: f"Email to {who} is held",
         feed.EMAIL_SCHEDULED: f"Email to {who} scheduled",
-        feed.TASK_CREATED: f"{str(data.get('task_type', '')).title() or 'A'} task due "
-                           f"{data.get('due_date', '')} for {who}",
-        feed.TASK_COMPLETED: f"{str(data.get('task_type', '')).title()} task done for {who}",
-        feed.TASK_SKIPPED: f"{str(data.get('task_type', '')).title()} task skipped for {who}",
+        feed.TASK_CREATED: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who}, "
+                           f"due {_day(data.get('due_date', ''))}",
+        feed.TASK_COMPLETED: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who} "
+                             "done",
+        feed.TASK_SKIPPED: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who} "
+                           "skipped",
         feed.ENROLLMENT_PAUSED: f"{who} paused",
         feed.ENROLLMENT_RESUMED: f"{who} resumed",
         feed.ENROLLMENT_STOPPED: f"{who} stopped",
@@ -94,8 +106,14 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
     }
     text = texts.get(event.type, event.type.replace("_", " ").capitalize())
     extra = str(data.get("reason") or data.get("subject") or "")
-    detail = " · ".join(x for x in (where, extra) if x)
+    address = person.email if person is not None and who != person.email else ""
+    detail = " · ".join(x for x in (address, where, extra) if x)
     return text, detail
+
+
+def _when(local: datetime, today: date) -> str:
+    """"09:30" today, "23 Nov 09:30" before."""
+    return local.strftime("%H:%M" if local.date() == today else "%d %b %H:%M")
 
 
 def _link(event: Event) -> str | None:
@@ -108,12 +126,13 @@ def _link(event: Event) -> str | None:
     return None
 
 
-def items(session: Session, events: list[Event], tz: str) -> list[FeedItem]:
+def items(session: Session, events: list[Event], tz: str, now: datetime) -> list[FeedItem]:
     people = {p.id: p for p in session.scalars(select(Person).where(
         Person.id.in_({e.person_id for e in events if e.person_id})))}
     campaigns = {c.id: c for c in session.scalars(select(Campaign).where(
         Campaign.id.in_({e.campaign_id for e in events if e.campaign_id})))}
     zone = ZoneInfo(tz or "UTC")
+    today = now.astimezone(zone).date()
     out = []
     for e in events:
         text, detail = describe(e, people.get(e.person_id or 0),
@@ -121,7 +140,7 @@ def items(session: Session, events: list[Event], tz: str) -> list[FeedItem]:
         out.append(FeedItem(
             id=e.id, type=e.type, kind=_kind(e.type), tone=TONE.get(e.type, "plain"),
             text=text, detail=detail, at=e.at,
-            at_local=e.at.astimezone(zone).strftime("%d %b %H:%M"), link=_link(e),
+            at_local=_when(e.at.astimezone(zone), today), link=_link(e),
         ))
     return out
 

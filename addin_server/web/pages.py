@@ -73,7 +73,7 @@ def _layout_values() -> dict[str, Any]:
     return {"rep": rep, "open_task_count": open_tasks, "mailbox_alert": mailbox_alert,
             "feed_after": feed_view.last_id(db(), rep),
             "feed_panel": feed_view.items(db(), feed_view.latest(
-                db(), rep, limit=12, types=feed_view.IMPORTANT), rep.timezone)}
+                db(), rep, limit=12, types=feed_view.IMPORTANT), rep.timezone, now())}
 
 
 @bp.get("/")
@@ -228,7 +228,7 @@ def task_page(task_id: int) -> ResponseReturnValue:
 def feed_page() -> ResponseReturnValue:
     rep = current_rep()
     events = feed_view.latest(db(), rep, limit=200, types=None)
-    return render_template("feed.html", items=feed_view.items(db(), events, rep.timezone),
+    return render_template("feed.html", items=feed_view.items(db(), events, rep.timezone, now()),
                            kinds=list(feed_view.KINDS))
 
 
@@ -244,7 +244,7 @@ def feed_poll() -> ResponseReturnValue:
     compact = request.args.get("compact") == "1"
     events, cursor = feed_view.after(db(), rep, after_id,
                                      types=feed_view.IMPORTANT if compact else None)
-    rows = feed_view.items(db(), events, rep.timezone)
+    rows = feed_view.items(db(), events, rep.timezone, now())
     macro = get_template_attribute("_feed.html", "feed_item")
     return jsonify({
         "after": cursor,

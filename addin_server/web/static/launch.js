@@ -22,7 +22,7 @@
     if (!file) { info.textContent = ""; return; }
     const text = await file.text();
     const rows = text.split(/\r?\n/).filter((l) => l.trim()).length - 1;
-    info.textContent = `${file.name}: ${rows.toLocaleString()} ${rows === 1 ? "person" : "people"}, ${(file.size / 1024).toFixed(0)} KB`;
+    info.textContent = `${file.name}: ${rows.toLocaleString()} ${rows === 1 ? "person" : "people"}, ${file.size < 10240 ? file.size + " bytes" : Math.round(file.size / 1024).toLocaleString() + " KB"}`;
   });
 
   async function body() {

@@ -1,0 +1,274 @@
+"""The web app in a real headless Chromium: build a campaign with every send option, launch it
+on a CSV, work tasks from the Command Center through the compose window, watch the Live Feed.
+
+Runs on SQLite only (the pages are the subject here; the API and engine tests cover both
+databases). Screenshots of each page go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from addin_server.config import Settings
+from addin_server.enums import TaskStatus
+from addin_server.models import Campaign, Rep, Task
+from tests.browser_support import ARTIFACTS, Live, chromium, serve
+from tests.conftest import FrozenClock
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+@pytest.fixture
+def live(settings: Settings, clock: FrozenClock) -> Iterator[Live]:
+    yield from serve(settings, clock)
+
+
+@pytest.fixture
+def page(browser: Any, live: Live) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=live.url)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+    assert errors == [], errors  # no JavaScript error on any page
+
+
+def shot(page: Any, name: str, full: bool = True) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
+
+
+def sign_in(page: Any) -> None:
+    page.goto("/signin")
+    shot(page, "01-signin")
+    page.get_by_role("button", name="Sign in as the demo rep").click()
+    page.wait_for_url(re.compile(r"/command$"))
+
+
+def step(page: Any, i: int) -> Any:
+    return page.locator(f'.step[data-index="{i}"]')
+
+
+def options_of(page: Any, i: int) -> list[str]:
+    return step(page, i).locator("input[data-k=send_option]").evaluate_all(
+        "els => els.map(e => e.value)")
+
+
+def campaign_rows(live: Live, name: str) -> Campaign:
+    with live.runtime.sessions() as s:
+        campaign = s.scalar(select(Campaign).where(Campaign.name == name))
+        assert campaign is not None
+        campaign.steps  # noqa: B018 (load before the session closes)
+        s.expunge_all()
+        return campaign
+
+
+def build_every_option(page: Any, live: Live) -> int:
+    page.goto("/campaigns/new")
+    page.get_by_label("Campaign name").fill("Every option")
+    # Step 1 (day 1, email): the first email's options only.
+    assert options_of(page, 0) == ["choose_at_launch", "fixed_time", "manual_task"]
+    assert step(page, 0).locator("[data-reply-row]").is_hidden()
+    step(page, 0).get_by_text("I'll choose when I launch").click()
+    assert step(page, 0).locator("[data-time-row]").is_hidden()
+    step(page, 0).locator("[data-k=subject]").fill("Quick question, {{first_name}}")
+    step(page, 0).locator(".editor").fill("Hi {{first_name | default: \"there\"}}, are you the "
+                                          "right person for outbound at {{company}}?")
+    step(page, 0).get_by_role("button", name="Preview").click()
+    frame = step(page, 0).frame_locator("iframe")
+    assert "Hi Alex, are you the right person for outbound at Northwind?" in frame.locator(
+        "body").inner_text()
+    # Step 2 (day 3): a later email, replying on the thread at the same time as the first.
+    page.get_by_role("button", name="+ Email").click()
+    assert options_of(page, 1) == ["same_time_as_previous", "fixed_time", "manual_task"]
+    assert step(page, 1).locator("[data-k=day]").input_value() == "3"
+    step(page, 1).get_by_label("Reply to the previous email").check()
+    assert step(page, 1).locator("[data-k=subject]").is_hidden()
+    step(page, 1).locator(".editor").fill("Bumping this up, {{first_name}}.")
+    # Step 3 (day 4): a call.
+    page.get_by_role("button", name="+ Call").click()
+    step(page, 2).get_by_label("Instructions").fill("Call about the intro email")
+    # Step 4 (day 6): an email I send myself, with a prompt; no reply after a call.
+    page.get_by_role("button", name="+ Email").click()
+    step(page, 3).get_by_text("Create a task: I'll send it myself").click()
+    assert step(page, 3).locator("[data-reply-row]").is_hidden()
+    step(page, 3).locator("[data-k=subject]").fill("An idea for {{company}}")
+    step(page, 3).locator(".editor").fill("{{! one line about their team }} Worth a chat?")
+    # Step 5 (day 8): a fixed time, replying to step 4; saved first without a body: the
+    # API's error shows next to that step's body.
+    page.get_by_role("button", name="+ Email").click()
+    step(page, 4).get_by_text("At a fixed time").click()
+    step(page, 4).locator("[data-k=send_time]").fill("14:00")
+    step(page, 4).get_by_label("Reply to the previous email").check()
+    page.get_by_role("button", name="+ LinkedIn").click()
+    page.get_by_role("button", name="Save campaign").click()
+    body_error = step(page, 4).locator('.err[data-field="steps[4].body_html"]')
+    body_error.wait_for()
+    assert "required" in body_error.inner_text()
+    assert page.locator("[data-error-summary]").is_visible()
+    shot(page, "02-builder-error")
+    step(page, 4).locator(".editor").fill("Last note from me, {{first_name}}.")
+    page.get_by_role("button", name="Save campaign").click()
+    page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
+    page.locator(".toast").wait_for()
+    shot(page, "03-builder")
+    campaign = campaign_rows(live, "Every option")
+    got = [(s.day, s.type.value, s.send_option.value if s.send_option else None, s.send_time,
+            s.reply_to_previous) for s in campaign.steps]
+    assert got == [
+        (1, "email", "choose_at_launch", None, False),
+        (3, "email", "same_time_as_previous", None, True),
+        (4, "call", None, None, False),
+        (6, "email", "manual_task", None, False),
+        (8, "email", "fixed_time", "14:00", True),
+        (9, "linkedin", None, None, False),
+    ]
+    assert campaign.steps[3].body_html.startswith("{{! one line about their team }}")
+    return campaign.id
+
+
+def launch_csv(page: Any, campaign_id: int) -> None:
+    page.goto(f"/campaigns/{campaign_id}/launch")
+    page.get_by_role("tab", name="Upload CSV").click()
+    csv = ("email,first_name,last_name,company,plan\n"
+           "jo@globex.test,Jo,Lee,Globex,pro\n"
+           "sam@initech.test,Sam,Roe,Initech,free\n"
+           "kim@hooli.test,Kim,,Hooli,\n"
+           "JO@globex.test,Jo,,Globex,\n")
+    page.set_input_files("#csv-file", files=[{"name": "people.csv", "mimeType": "text/csv",
+                                              "buffer": csv.encode()}])
+    page.get_by_text("people.csv: 4 people").wait_for()
+    page.get_by_role("button", name="Launch").click()
+    error = page.locator('.err[data-field="first_send_at"]')
+    error.wait_for()  # this campaign's first email needs a time chosen at launch
+    page.get_by_label("First email at").fill("10:00")
+    page.get_by_role("button", name="Launch").click()
+    title = page.locator("[data-results-title]")
+    title.wait_for()
+    assert title.inner_text() == "Launched: 3 enrolled, 1 skipped"
+    assert page.locator("[data-skipped] tr").inner_text().split("\t") == [
+        "jo@globex.test", "listed twice in this launch"]
+    shot(page, "04-launch")
+
+
+def build_manual_first(page: Any) -> int:
+    page.goto("/campaigns/new")
+    page.get_by_label("Campaign name").fill("Hand-written intro")
+    step(page, 0).get_by_text("Create a task: I'll send it myself").click()
+    step(page, 0).locator("[data-k=subject]").fill("Quick question, {{first_name}}")
+    step(page, 0).locator(".editor").fill("Hi {{first_name}}, {{! one line about their team }}")
+    page.get_by_role("button", name="+ Call").click()
+    page.get_by_role("button", name="Save campaign").click()
+    page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
+    campaign_id = int(page.url.split("/campaigns/")[1].split("?")[0])
+    page.get_by_role("link", name="Add people →").click()
+    page.get_by_label(re.compile("One person per line")).fill(
+        "ana@umbrella.test, Ana, Diaz, Umbrella\nbo@stark.test, Bo, Chen, Stark")
+    assert page.locator("#first-time").count() == 0  # a manual first email needs no time
+    page.get_by_role("button", name="Launch").click()
+    page.locator("[data-results-title]").wait_for()
+    assert page.locator("[data-results-title]").inner_text() == "Launched: 2 enrolled, 0 skipped"
+    return campaign_id
+
+
+def task_status(live: Live, email: str) -> TaskStatus:
+    from addin_server.models import Enrollment, Person
+
+    with live.runtime.sessions() as s:
+        status = s.scalar(select(Task.status).join(Enrollment, Enrollment.id == Task.enrollment_id)
+                          .join(Person, Person.id == Enrollment.person_id)
+                          .where(Person.email == email))
+        assert status is not None
+        return status
+
+
+def test_build_launch_and_work_tasks(page: Any, live: Live) -> None:
+    sign_in(page)
+    campaign_id = build_every_option(page, live)
+    launch_csv(page, campaign_id)
+    build_manual_first(page)
+
+    # Command Center: both email tasks are due today; keyboard j/k, s skips, Enter opens.
+    page.goto("/command")
+    rows = page.locator(".task-row")
+    assert rows.count() == 2
+    assert page.locator(".bucket-today .task-row").count() == 2
+    shot(page, "05-command-center")
+    first, second = rows.nth(0), rows.nth(1)
+    assert "selected" in (first.get_attribute("class") or "")
+    page.keyboard.press("j")
+    assert "selected" in (second.get_attribute("class") or "")
+    skipped_email = second.locator(".pname + .muted").inner_text().split(" · ")[0]
+    page.keyboard.press("s")
+    page.locator(".toast", has_text="Skipped").wait_for()
+    assert task_status(live, skipped_email) == TaskStatus.SKIPPED
+    assert "selected" in (first.get_attribute("class") or "")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+
+    # Compose: recipient, rendered subject and body; the prompt must be replaced first.
+    assert page.locator("#subject").input_value().startswith("Quick question, ")
+    assert page.locator("[data-prompts]").is_visible()
+    page.get_by_role("button", name="Send now").click()
+    assert "Replace the prompt first" in page.locator('.err[data-field="body_html"]').inner_text()
+    page.keyboard.type("I saw your team is hiring SDRs.")  # the prompt is selected: typed over
+    assert page.locator("[data-prompts]").is_hidden()
+    body = page.locator("[data-body]").inner_text()
+    assert "I saw your team is hiring SDRs." in body and "{{" not in body
+    shot(page, "06-compose")
+    compose_url = page.url
+
+    if "api.send_task" not in live.app.view_functions and not any(
+        r.rule.endswith("/send") for r in live.app.url_map.iter_rules()
+    ):
+        page.goto("/feed")
+        shot(page, "07-feed")
+        page.goto("/mailboxes")
+        shot(page, "08-mailboxes")
+        pytest.skip("the send endpoint (pipeline branch) is not merged: compose stops before "
+                    "sending; " + compose_url)
+
+
+def test_feed_updates_without_reload(page: Any, live: Live) -> None:
+    from addin_server import feed
+
+    sign_in(page)
+    page.goto("/feed")
+    page.get_by_text("Nothing has happened yet").wait_for()
+    with live.runtime.sessions.begin() as s:
+        rep = s.scalar(select(Rep).where(Rep.email == "demo@example.com"))
+        assert rep is not None
+        feed.record(s, org_id=rep.org_id, rep_id=rep.id, type=feed.MAILBOX_DISCONNECTED,
+                    at=live.runtime.now(), address="demo@example.com")
+    item = page.locator(".feed.full .feed-item", has_text="Mailbox demo@example.com disconnected")
+    item.wait_for(timeout=15_000)  # the page polls every few seconds
+    panel_page = page.context.new_page()
+    panel_page.goto("/command")
+    assert panel_page.locator(".panel .feed-item", has_text="disconnected").count() == 1
+    page.get_by_role("button", name="Replied").click()
+    assert item.is_hidden()
+
+
+def test_narrow_window(page: Any, live: Live) -> None:
+    sign_in(page)
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.goto("/command")
+    shot(page, "09-command-narrow")
+    page.goto("/campaigns/new")
+    shot(page, "10-builder-narrow")
+    # Nothing wider than the window: no sideways scrolling.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 420, width
