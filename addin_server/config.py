@@ -69,10 +69,10 @@ class Settings:
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
-    # and a CA file for outbound HTTPS to the sign-in providers (tests' local fakes; empty: the
-    # system's CAs).
+    # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
+    # at a local fake's self-signed certificate).
     demo_rep_email: str = "demo@example.com"
-    outbound_ca_bundle: str = ""
+    google_ca_bundle: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -117,7 +117,7 @@ class Settings:
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
-            outbound_ca_bundle=env.get("OUTBOUND_CA_BUNDLE", ""),
+            google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
         )
 
     @property

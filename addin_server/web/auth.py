@@ -13,6 +13,7 @@ The mailbox-connect OAuth flows live elsewhere; this module shares only the clie
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -42,6 +43,7 @@ from addin_server.config import Settings
 from addin_server.models import Rep
 from addin_server.web.common import ApiError, db, now, runtime
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
 csrf = CSRFProtect()
 
@@ -136,10 +138,12 @@ def _settings() -> Settings:
     return runtime().settings
 
 
-def _http() -> requests.Session:
+def _http(ca_bundle: str) -> requests.Session:
     http = requests.Session()
-    if _settings().outbound_ca_bundle:
-        http.verify = _settings().outbound_ca_bundle
+    if ca_bundle:
+        http.verify = ca_bundle
+        # Otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment win over `verify`.
+        http.trust_env = False
     return http
 
 
@@ -245,11 +249,12 @@ def google_callback() -> ResponseReturnValue:
     flow = _google_flow(started["verifier"])
     try:
         token = flow.fetch_token(code=request.args["code"],
-                                 verify=s.outbound_ca_bundle or True)
-        claims = id_token.verify_token(token["id_token"], Request(session=_http()),
-                                       audience=s.google_client_id,
-                                       certs_url=s.google_certs_url)
-    except Exception:  # oauthlib, transport and token errors all mean "not signed in"
+                                 verify=s.google_ca_bundle or True)
+        claims = id_token.verify_token(
+            token["id_token"], Request(session=_http(s.google_ca_bundle)),
+            audience=s.google_client_id, certs_url=s.google_certs_url)
+    except Exception as exc:  # oauthlib, transport and token errors all mean "not signed in"
+        log.warning("Google sign-in failed: %s: %s", type(exc).__name__, exc)
         return _refuse("Google sign-in failed; try again.")
     if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started["nonce"]:
         return _refuse("Google sign-in failed: the identity token does not match.")
@@ -278,7 +283,8 @@ def _msal_app() -> Any:
     # otherwise ask login.microsoftonline.com about it.
     return msal.ConfidentialClientApplication(
         s.microsoft_client_id, client_credential=s.microsoft_client_secret,
-        authority=s.microsoft_authority, http_client=_http(), instance_discovery=False,
+        authority=s.microsoft_authority, http_client=_http(s.google_ca_bundle),
+        instance_discovery=False,
     )
 
 
