@@ -80,7 +80,7 @@ def _check_csrf() -> None:
     if request.blueprint in PAGE_BLUEPRINTS:
         csrf.protect()  # CSRFError (400) when missing or wrong
         return
-    if request.blueprint == "api" and not _has_bearer() and "rep_id" in session:
+    if request.path.startswith("/api/") and not _has_bearer() and "rep_id" in session:
         try:
             csrf.protect()
         except CSRFError as exc:
