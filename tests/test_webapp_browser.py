@@ -124,7 +124,9 @@ def build_every_option(page: Any, live: Live) -> int:
     page.get_by_role("button", name="Save campaign").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
     page.locator(".toast").wait_for()
-    shot(page, "03-builder")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "03-builder", full=False)
+    shot(page, "03-builder-full")
     campaign = campaign_rows(live, "Every option")
     got = [(s.day, s.type.value, s.send_option.value if s.send_option else None, s.send_time,
             s.reply_to_previous) for s in campaign.steps]
