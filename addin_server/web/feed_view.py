@@ -65,6 +65,10 @@ def _who(person: Person | None) -> str:
     return f"{person.first_name} {person.last_name}".strip() or person.email
 
 
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n:,} people"
+
+
 def _day(iso_date: Any) -> str:
     try:
         return date.fromisoformat(str(iso_date)).strftime("%a %d %b")
@@ -101,7 +105,7 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
         feed.MAILBOX_RECONNECTED: f"Mailbox {data.get('address', '')} reconnected",
         feed.MAILBOX_PAUSED: f"Mailbox {data.get('address', '')} paused by the provider",
         feed.CAMPAIGN_LAUNCHED: f"Campaign {data.get('campaign', '')} launched on "
-                                f"{data.get('enrolled', 0)} people"
+                                + _people(int(data.get("enrolled", 0)))
                                 + (f" ({data['skipped']} skipped)" if data.get("skipped") else ""),
     }
     text = texts.get(event.type, event.type.replace("_", " ").capitalize())
