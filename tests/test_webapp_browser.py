@@ -364,3 +364,45 @@ def test_narrow_window(page: Any, live: Live) -> None:
     # Nothing wider than the window: no sideways scrolling.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 420, width
+
+
+def test_bulk_pause_resume_stop_and_why(page: Any, live: Live) -> None:
+    from addin_server.models import Enrollment, Person
+
+    def statuses() -> dict[str, str]:
+        with live.runtime.sessions() as s:
+            return {email: status.value for email, status in s.execute(
+                select(Person.email, Enrollment.status)
+                .join(Enrollment, Enrollment.person_id == Person.id))}
+
+    sign_in(page)
+    seed_work(live)
+    page.goto("/command?view=people")
+    bar = page.locator("[data-bulkbar]")
+    assert bar.is_hidden()
+    page.get_by_label("Select mia@vandelay.test").check()
+    page.get_by_label("Select noah@piedpiper.test").check()
+    assert bar.locator("[data-bulk-count]").inner_text() == "2 people selected"
+    bar.get_by_role("button", name="Pause").click()
+    bar.locator("[data-bulk-result]", has_text="Paused 2.").wait_for()
+    assert statuses() == {"mia@vandelay.test": "paused", "noah@piedpiper.test": "paused",
+                          "zoe@acme.test": "active"}
+    row = page.locator("tr", has_text="mia@vandelay.test")
+    assert row.locator("[data-status]").inner_text() == "paused"
+    shot(page, "12-people-bulk")
+    bar.get_by_role("button", name="Resume").click()
+    bar.locator("[data-bulk-result]", has_text="Resumed 2.").wait_for()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("Select noah@piedpiper.test").uncheck()
+    bar.get_by_role("button", name="Stop").click()
+    bar.locator("[data-bulk-result]", has_text="Stopped 1.").wait_for()
+    assert statuses() == {"mia@vandelay.test": "stopped", "noah@piedpiper.test": "active",
+                          "zoe@acme.test": "active"}
+    # Why: each step of a person with its state and reason.
+    page.locator("tr", has_text="zoe@acme.test").get_by_role("button", name="Why?").click()
+    why = page.locator(".why-list")
+    why.wait_for()
+    assert why.locator("li").nth(0).inner_text().split("\n")[:3] == [
+        "Step 1", "Day 1 · email", "open"]
+    assert "waiting for you: email task due 2026-11-24" in why.inner_text()
+    assert "becomes a task on 2026-11-25" in why.locator("li").nth(1).inner_text()

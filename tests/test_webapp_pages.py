@@ -163,3 +163,43 @@ def test_task_buckets(due: str, bucket: str) -> None:
     from addin_server.web.command_center import bucket_of
 
     assert bucket_of(date.fromisoformat(due), date(2026, 11, 24)) == bucket
+
+
+def main_of(html: str) -> str:
+    return html.split('<aside class="panel"')[0]
+
+
+def test_waiting_emails_say_why(client: FlaskClient, rep: Actor, runtime: Any) -> None:
+    from sqlalchemy import select
+
+    from addin_server.enums import MailboxStatus
+    from addin_server.models import Mailbox
+
+    cid = create(rep).json["id"]
+    rep.post(f"/api/v1/campaigns/{cid}/launch", json={"people": [{"email": "jo@globex.test"}]})
+    sign_in_as(client, rep)
+    scheduled = main_of(client.get("/command?view=emails&state=scheduled").get_data(as_text=True))
+    assert "jo@globex.test" in scheduled and "scheduled for Tue 24 Nov 2026 09:30 CET" in scheduled
+    with runtime.sessions.begin() as s:
+        mailbox = s.scalar(select(Mailbox).where(Mailbox.rep_id == rep.rep_id))
+        mailbox.status = MailboxStatus.DISCONNECTED
+    waiting = main_of(client.get("/command?view=emails&state=waiting").get_data(as_text=True))
+    assert "jo@globex.test" in waiting
+    assert "mailbox ann@acme.test is disconnected: reconnect it to resume sending" in waiting
+    scheduled = main_of(client.get("/command?view=emails&state=scheduled").get_data(as_text=True))
+    assert "jo@globex.test" not in scheduled
+    mailboxes = main_of(client.get("/mailboxes").get_data(as_text=True))
+    assert "disconnected" in mailboxes and "1 email waiting to go out" in mailboxes
+
+
+def test_tasks_fall_into_overdue_as_days_pass(client: FlaskClient, rep: Actor,
+                                              clock: Any) -> None:
+    cid = create(rep, steps=[{"day": 1, "type": "call", "instructions": "Say hi"}]).json["id"]
+    rep.post(f"/api/v1/campaigns/{cid}/launch", json={"people": [{"email": "jo@globex.test"}]})
+    sign_in_as(client, rep)
+    html = main_of(client.get("/command").get_data(as_text=True))
+    assert 'id="h-today"' in html and 'id="h-overdue"' not in html
+    clock.advance(days=2)
+    html = main_of(client.get("/command").get_data(as_text=True))
+    assert 'id="h-overdue"' in html and "jo@globex.test" in html.split('id="h-overdue"')[1]
+    assert 'class="due bad"' in html
