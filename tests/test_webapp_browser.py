@@ -406,3 +406,33 @@ def test_bulk_pause_resume_stop_and_why(page: Any, live: Live) -> None:
         "Step 1", "Day 1 · email", "open"]
     assert "waiting for you: email task due 2026-11-24" in why.inner_text()
     assert "becomes a task on 2026-11-25" in why.locator("li").nth(1).inner_text()
+
+
+def test_builder_uses_a_saved_template(page: Any, live: Live) -> None:
+    from addin_server.models import Template
+
+    sign_in(page)
+    with live.runtime.sessions.begin() as s:
+        rep = s.scalar(select(Rep).where(Rep.email == "demo@example.com"))
+        assert rep is not None
+        s.add(Template(org_id=rep.org_id, rep_id=rep.id, name="Intro (short)",
+                       subject="{{company}} and us", body_html="<p>Hello {{first_name}}!</p>",
+                       created_at=live.runtime.now(), updated_at=live.runtime.now()))
+    page.goto("/campaigns/new")
+    page.get_by_label("Campaign name").fill("From a template")
+    step(page, 0).get_by_label("Content").select_option(label="Intro (short)")
+    subject = step(page, 0).locator("[data-k=subject]")
+    assert subject.input_value() == "{{company}} and us"
+    assert subject.get_attribute("readonly") is not None
+    assert step(page, 0).locator(".editor").get_attribute("contenteditable") == "false"
+    step(page, 0).get_by_role("button", name="Preview").click()
+    step(page, 0).locator(".pv-subject", has_text="Northwind and us").wait_for()
+    assert step(page, 0).frame_locator("iframe").locator("body").inner_text() == "Hello Alex!"
+    page.get_by_role("button", name="Save campaign").click()
+    page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
+    campaign = campaign_rows(live, "From a template")
+    assert campaign.steps[0].template_id is not None
+    assert (campaign.steps[0].subject, campaign.steps[0].body_html) == ("", "")
+    # Reopened, the builder shows the template chosen.
+    page.reload()
+    assert step(page, 0).get_by_label("Content").input_value() == str(campaign.steps[0].template_id)

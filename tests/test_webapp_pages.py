@@ -203,3 +203,41 @@ def test_tasks_fall_into_overdue_as_days_pass(client: FlaskClient, rep: Actor,
     html = main_of(client.get("/command").get_data(as_text=True))
     assert 'id="h-overdue"' in html and "jo@globex.test" in html.split('id="h-overdue"')[1]
     assert 'class="due bad"' in html
+
+
+def test_a_reply_task_composes_on_the_thread_with_the_sent_email_quoted(
+    client: FlaskClient, rep: Actor, runtime: Any, clock: Any
+) -> None:
+    from sqlalchemy import select
+
+    from addin_server.enums import SendState
+    from addin_server.models import Enrollment, Send
+    from addin_server.progress import advance
+    from addin_server.tasks import record_sent_email
+
+    cid = create(rep, steps=[
+        {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "09:30",
+         "subject": "Hi {{first_name}}", "body_html": "<p>First note to {{first_name}}</p>"},
+        {"day": 3, "type": "email", "send_option": "manual_task", "reply_to_previous": True,
+         "body_html": "<p>{{! a personal follow-up }}</p>"},
+    ]).json["id"]
+    rep.post(f"/api/v1/campaigns/{cid}/launch",
+             json={"people": [{"email": "jo@globex.test", "first_name": "Jo"}]})
+    clock.advance(hours=2)
+    with runtime.sessions.begin() as s:  # what the pipeline does when the first email goes
+        send = s.scalar(select(Send))
+        enrollment = s.get(Enrollment, send.enrollment_id)
+        send.state, send.sent_at = SendState.SENT, runtime.now()
+        record_sent_email(s, enrollment=enrollment, position=0, mailbox_id=send.mailbox_id,
+                          to_addr="jo@globex.test", subject="Hi Jo",
+                          body_html="<p>First note to Jo</p>", sent_at=runtime.now(),
+                          provider_message_id="m1", thread_id="t1",
+                          rfc_message_id="<m1@acme.test>", references="")
+        task = advance(s, enrollment, runtime.now())
+        task_id = task.id
+    sign_in_as(client, rep)
+    html = main_of(client.get(f"/tasks/{task_id}").get_data(as_text=True))
+    assert "Reply to “Hi Jo” sent 2026-11-24 10:00 UTC" in html
+    assert 'value="Re: Hi Jo" readonly' in html
+    assert "<blockquote" in html and "First note to Jo" in html
+    assert "a personal follow-up" in html and "data-prompts" in html
