@@ -436,3 +436,26 @@ def test_builder_uses_a_saved_template(page: Any, live: Live) -> None:
     # Reopened, the builder shows the template chosen.
     page.reload()
     assert step(page, 0).get_by_label("Content").input_value() == str(campaign.steps[0].template_id)
+
+
+def test_large_csv_launch(page: Any, live: Live) -> None:
+    sign_in(page)
+    seed_work(live)
+    with live.runtime.sessions() as s:
+        campaign_id = s.scalar(select(Campaign.id).where(Campaign.name == "Founders, Q1"))
+    rows = "".join(f"p{i}@bulk.test,P{i},Company {i % 50}\n" for i in range(3000))
+    page.goto(f"/campaigns/{campaign_id}/launch")
+    page.get_by_role("tab", name="Upload CSV").click()
+    page.set_input_files("#csv-file", files=[{
+        "name": "big.csv", "mimeType": "text/csv",
+        "buffer": ("email,first_name,company\n" + rows + "mia@vandelay.test,Mia,Vandelay\n"
+                   ).encode()}])
+    page.get_by_text(re.compile(r"big\.csv: 3,001 people")).wait_for()
+    page.get_by_role("button", name="Launch").click()
+    title = page.locator("[data-results-title]")
+    title.wait_for(timeout=60_000)
+    assert title.inner_text() == "Launched: 3000 enrolled, 1 skipped"
+    assert page.locator("[data-enrolled] tr").count() == 501  # 500 shown and "and 2500 more"
+    assert page.locator("[data-enrolled] tr").last.inner_text() == "and 2500 more"
+    assert page.locator("[data-skipped] tr").inner_text().split("\t") == [
+        "mia@vandelay.test", "already active in this campaign"]
