@@ -91,6 +91,9 @@ def build_every_option(page: Any, live: Live) -> int:
     frame = step(page, 0).frame_locator("iframe")
     assert "Hi Alex, are you the right person for outbound at Northwind?" in frame.locator(
         "body").inner_text()
+    step(page, 0).locator("[data-k=subject]").focus()
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "02-builder-preview", full=False)
     # Step 2 (day 3): a later email, replying on the thread at the same time as the first.
     page.get_by_role("button", name="+ Email").click()
     assert options_of(page, 1) == ["same_time_as_previous", "fixed_time", "manual_task"]
@@ -119,7 +122,7 @@ def build_every_option(page: Any, live: Live) -> int:
     body_error.wait_for()
     assert "required" in body_error.inner_text()
     assert page.locator("[data-error-summary]").is_visible()
-    shot(page, "02-builder-error")
+    shot(page, "02-builder-error-full")
     step(page, 4).locator(".editor").fill("Last note from me, {{first_name}}.")
     page.get_by_role("button", name="Save campaign").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))

@@ -34,12 +34,9 @@ from addin_server.web.common import db, now, runtime
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/app-static")
 
-# The mailbox-connect routes of the mailboxes part, by provider (shown when registered).
-CONNECT_ENDPOINTS = {
-    "gmail": ("oauth.connect_google", "mailboxes.connect_google", "oauth.google_start"),
-    "microsoft": ("oauth.connect_microsoft", "mailboxes.connect_microsoft",
-                  "oauth.microsoft_start"),
-}
+# The mailbox-connect flow (web/oauth.py, `GET /connect/<provider>`), by Mailbox.provider.
+CONNECT_ENDPOINT = "connect.start_in_browser"
+CONNECT_PROVIDERS = {"gmail": "google", "microsoft": "microsoft"}
 MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "unsubscribe_link")
 
 
@@ -258,10 +255,13 @@ def feed_poll() -> ResponseReturnValue:
 
 
 def _connect_url(provider: str) -> str | None:
-    for endpoint in CONNECT_ENDPOINTS.get(provider, ()):
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint)
-    return None
+    """The connect link for a provider, when that flow is installed and configured."""
+    settings = runtime().settings
+    configured = {"gmail": settings.google_client_id,
+                  "microsoft": settings.microsoft_client_id}.get(provider)
+    if CONNECT_ENDPOINT not in current_app.view_functions or not configured:
+        return None
+    return url_for(CONNECT_ENDPOINT, provider=CONNECT_PROVIDERS[provider])
 
 
 @bp.get("/mailboxes")
@@ -278,6 +278,6 @@ def mailboxes() -> ResponseReturnValue:
     ).all())
     return render_template(
         "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
-        connect={p: _connect_url(p) for p in CONNECT_ENDPOINTS}, waiting=waiting,
+        connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )
