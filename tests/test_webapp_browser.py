@@ -46,7 +46,17 @@ def page(browser: Any, live: Live) -> Iterator[Any]:
     assert errors == [], errors  # no JavaScript error on any page
 
 
+UNLABELLED = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, [contenteditable="true"], button')]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.getAttribute('aria-labelledby') && !(el.textContent || '').trim())
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
 def shot(page: Any, name: str, full: bool = True) -> None:
+    # Every visible control has an accessible name (label, aria-label(ledby) or text).
+    assert page.evaluate(UNLABELLED) == [], name
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
 

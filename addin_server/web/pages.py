@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     get_template_attribute,
+    has_request_context,
     jsonify,
     redirect,
     render_template,
@@ -60,7 +61,9 @@ def _localtime(instant: datetime | None, tz: str) -> str:
 def _layout_values() -> dict[str, Any]:
     from addin_server.web.auth import signed_in_rep
 
-    rep = signed_in_rep() if request.blueprint in ("pages", "auth") else None
+    if not has_request_context() or request.blueprint not in ("pages", "auth"):
+        return {"rep": None}
+    rep = signed_in_rep()
     if rep is None:
         return {"rep": None}
     open_tasks = db().scalar(select(func.count(Task.id)).where(
