@@ -279,12 +279,14 @@ def _msal_app() -> Any:
     import msal
 
     s = _settings()
-    # No instance discovery: the authority is a setting (a local fake in tests) and msal would
-    # otherwise ask login.microsoftonline.com about it.
+    kwargs: dict[str, Any] = {}
+    if urlsplit(s.microsoft_authority).hostname != "login.microsoftonline.com":
+        # A sovereign cloud or a local fake: msal would otherwise ask login.microsoftonline.com
+        # about the authority.
+        kwargs.update(validate_authority=False, instance_discovery=False)
     return msal.ConfidentialClientApplication(
         s.microsoft_client_id, client_credential=s.microsoft_client_secret,
-        authority=s.microsoft_authority, http_client=_http(s.google_ca_bundle),
-        instance_discovery=False,
+        authority=s.microsoft_authority, http_client=_http(s.microsoft_ca_bundle), **kwargs,
     )
 
 
