@@ -131,3 +131,58 @@ def test_a_token_for_another_client_is_refused(client: FlaskClient, google: Goog
     response = client.get("/signin/google/callback", query_string=back, follow_redirects=True)
     assert "does not match" in response.get_data(as_text=True)
     assert me(client).status_code == 401
+
+
+# --- Microsoft: msal against the Microsoft fake (tests/fakes, an Entra-like authority over TLS)
+
+
+@pytest.fixture
+def ms_client(app: Any, runtime: Any, microsoft_fake: Any) -> FlaskClient:
+    from tests.fakes.fixtures import fake_settings
+
+    runtime.settings = fake_settings(runtime.settings, microsoft=microsoft_fake)
+    return app.test_client()
+
+
+def start_microsoft(client: FlaskClient) -> str:
+    response = client.post("/signin/microsoft", data={"csrf_token": csrf(client),
+                                                      "next": "/command?view=people"})
+    assert response.status_code == 302
+    location: str = response.headers["Location"]
+    return location
+
+
+def test_microsoft_sign_in(ms_client: FlaskClient, runtime: Any, microsoft_fake: Any) -> None:
+    from urllib.parse import urlsplit
+
+    actor = make_actor(runtime, ms_client, "bob@contoso.test")
+    assert "Sign in with Microsoft" in ms_client.get("/signin").get_data(as_text=True)
+    auth_uri = start_microsoft(ms_client)
+    assert "code_challenge" in auth_uri and "openid" in auth_uri
+    back = urlsplit(microsoft_fake.consent(auth_uri, "bob@contoso.test"))
+    assert back.path == "/signin/microsoft/callback"
+    response = ms_client.get(back.path + "?" + back.query)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/command?view=people"
+    assert me(ms_client).json["id"] == actor.rep_id
+    with runtime.sessions() as s:
+        rep = s.get(Rep, actor.rep_id)
+        assert (rep.ms_oid, rep.ms_tid) == (microsoft_fake.mailbox("bob@contoso.test").user_id,
+                                            microsoft_fake.tenant)
+
+
+def test_microsoft_sign_in_refuses_unknown_people_and_other_tenants(
+    ms_client: FlaskClient, runtime: Any, microsoft_fake: Any
+) -> None:
+    from urllib.parse import urlsplit
+
+    back = urlsplit(microsoft_fake.consent(start_microsoft(ms_client), "eve@contoso.test"))
+    page = ms_client.get(back.path + "?" + back.query, follow_redirects=True)
+    assert "No rep account uses eve@contoso.test" in page.get_data(as_text=True)
+    assert me(ms_client).status_code == 401
+    make_actor(runtime, ms_client, "bob@contoso.test")
+    runtime.settings = runtime.settings.with_(outlook_allowed_tenants=("another-tenant",))
+    back = urlsplit(microsoft_fake.consent(start_microsoft(ms_client), "bob@contoso.test"))
+    page = ms_client.get(back.path + "?" + back.query, follow_redirects=True)
+    assert "organisation is not allowed" in page.get_data(as_text=True)
+    assert me(ms_client).status_code == 401
