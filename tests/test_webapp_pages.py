@@ -241,3 +241,38 @@ def test_a_reply_task_composes_on_the_thread_with_the_sent_email_quoted(
     assert 'value="Re: Hi Jo" readonly' in html
     assert "<blockquote" in html and "First note to Jo" in html
     assert "a personal follow-up" in html and "data-prompts" in html
+
+
+def test_mailboxes_page_states_and_connect_links(client: FlaskClient, rep: Actor,
+                                                 runtime: Any) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from addin_server.enums import MailboxProvider, MailboxStatus
+    from addin_server.models import Mailbox
+
+    sign_in_as(client, rep)
+    html = main_of(client.get("/mailboxes").get_data(as_text=True))
+    assert "not set up on this server" in html and "/connect/" not in html
+    runtime.settings = runtime.settings.with_(google_client_id="g", microsoft_client_id="m")
+    now = runtime.now()
+    with runtime.sessions.begin() as s:
+        s.execute(select(Mailbox)).scalars().one().status = MailboxStatus.DISCONNECTED
+        s.add_all([
+            Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.GMAIL, address="ann@gmail.test",
+                    status=MailboxStatus.DISCONNECTED, status_reason="access revoked",
+                    created_at=now, updated_at=now),
+            Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.MICROSOFT,
+                    address="ann@outlook.test", status=MailboxStatus.CONNECTED,
+                    paused_until=now + timedelta(hours=2), created_at=now, updated_at=now),
+        ])
+    html = main_of(client.get("/mailboxes").get_data(as_text=True))
+    assert 'href="/connect/google"' in html and 'href="/connect/microsoft"' in html
+    cards = re.findall(r'<li class="card mailbox.*?</li>', html, re.S)
+    gmail, outlook = (next(c for c in cards if address in c)
+                      for address in ("ann@gmail.test", "ann@outlook.test"))
+    assert "disconnected" in gmail and ">Reconnect</a>" in gmail
+    assert "paused until Tue 24 Nov 11:00" in outlook
+    assert "mailbox paused by Microsoft until 2026-11-24 10:00 UTC" in outlook
+    assert "Reconnect" not in outlook
