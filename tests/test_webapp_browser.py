@@ -248,6 +248,7 @@ def test_build_launch_and_work_tasks(page: Any, live: Live) -> None:
     assert "Replace the prompt first" in page.locator('.err[data-field="body_html"]').inner_text()
     page.keyboard.type("I saw your team is hiring SDRs.")  # the prompt is selected: typed over
     assert page.locator("[data-prompts]").is_hidden()
+    assert page.locator('.err[data-field="body_html"]').is_hidden()  # the error went with it
     body = page.locator("[data-body]").inner_text()
     assert "I saw your team is hiring SDRs." in body and "{{" not in body
     shot(page, "06-compose")

@@ -40,6 +40,7 @@
     warning.hidden = left.length === 0;
     const listEl = warning.querySelector("[data-prompt-list]");
     listEl.replaceChildren(...left.map((p) => { const c = document.createElement("code"); c.textContent = `{{! ${p} }}`; return c; }));
+    if (!left.length) form.querySelector('.err[data-field="body_html"]').textContent = "";
     return left;
   }
   subject.addEventListener("input", refresh);
