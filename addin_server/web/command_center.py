@@ -181,3 +181,28 @@ def people(session: Session, rep: Rep, q: str = "", status: str = "live") -> lis
     if status == "live":
         query = query.where(Enrollment.status.in_(LIVE_ENROLLMENT))
     return [PersonRow(e, p, c, int(n)) for e, p, c, n in session.execute(_search(query, q))]
+
+
+@dataclass(frozen=True)
+class Counts:
+    tasks: int
+    pending_emails: int
+    people: int
+
+
+def counts(session: Session, rep: Rep, q: str = "") -> Counts:
+    """The tab counts, by SQL: open tasks, emails still to go, people active or paused."""
+    def scalar(query: Select) -> int:  # type: ignore[type-arg]
+        return int(session.scalar(_search(query, q)) or 0)
+
+    base = (select(func.count()).select_from(Enrollment)
+            .join(Person, Person.id == Enrollment.person_id)
+            .join(Campaign, Campaign.id == Enrollment.campaign_id)
+            .where(Enrollment.rep_id == rep.id))
+    return Counts(
+        tasks=scalar(base.join(Task, Task.enrollment_id == Enrollment.id)
+                     .where(Task.status == TaskStatus.OPEN)),
+        pending_emails=scalar(base.join(Send, Send.enrollment_id == Enrollment.id)
+                              .where(Send.state.in_(PENDING_SEND))),
+        people=scalar(base.where(Enrollment.status.in_(LIVE_ENROLLMENT))),
+    )

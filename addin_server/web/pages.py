@@ -96,16 +96,21 @@ def command() -> ResponseReturnValue:
     tab = request.args.get("state", "scheduled")
     if tab not in command_center.EMAIL_TABS:
         tab = "scheduled"
-    tasks = command_center.open_tasks(db(), rep, now(), q)
-    email_rows, email_counts = command_center.emails(db(), rep, now(), q)
-    people = command_center.people(db(), rep, q, request.args.get("status", "live"))
-    return render_template(
-        "command.html", view=view, q=q, tasks=tasks, buckets=command_center.BUCKETS,
-        bucket_titles=command_center.BUCKET_TITLES, emails=email_rows[tab],
-        email_counts=email_counts, email_tabs=command_center.EMAIL_TABS, tab=tab,
-        people=people, today=command_center.rep_today(rep, now()),
-        people_status=request.args.get("status", "live"),
-    )
+    people_status = request.args.get("status", "live")
+    values: dict[str, Any] = {
+        "view": view, "q": q, "tab": tab, "people_status": people_status,
+        "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
+        "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
+    }
+    # Only the view shown is loaded; the other tabs show SQL counts.
+    if view == "tasks":
+        values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
+    elif view == "emails":
+        rows, values["email_counts"] = command_center.emails(db(), rep, now(), q)
+        values["emails"] = rows[tab]
+    else:
+        values["people"] = command_center.people(db(), rep, q, people_status)
+    return render_template("command.html", **values)
 
 
 # --- campaigns ------------------------------------------------------------------------------
