@@ -192,7 +192,7 @@ class Counts:
 
 def counts(session: Session, rep: Rep, q: str = "") -> Counts:
     """The tab counts, by SQL: open tasks, emails still to go, people active or paused."""
-    def scalar(query: Select) -> int:  # type: ignore[type-arg]
+    def scalar(query: Select) -> int:
         return int(session.scalar(_search(query, q)) or 0)
 
     base = (select(func.count()).select_from(Enrollment)

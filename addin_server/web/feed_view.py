@@ -166,14 +166,15 @@ def latest(session: Session, rep: Rep, *, limit: int, types: tuple[str, ...] | N
 
 
 def after(session: Session, rep: Rep, after_id: int, *, types: tuple[str, ...] | None,
-          limit: int = 200) -> tuple[list[Event], int]:
-    """Events after an id, oldest first, and the id to poll after next. Filtering by type
-    happens after the cursor moves, so that a burst of hidden events is stepped over."""
+          limit: int = 200) -> tuple[list[Event], int, bool]:
+    """Events after an id, oldest first, the id to poll after next, and whether more are
+    waiting. Filtering by type happens after the cursor moves, so that a burst of hidden
+    events is stepped over."""
     scanned = list(session.scalars(
         _query(rep, None).where(Event.id > after_id).order_by(Event.id).limit(limit)))
     cursor = scanned[-1].id if scanned else after_id
     shown = [e for e in scanned if types is None or e.type in types]
-    return shown, cursor
+    return shown, cursor, len(scanned) == limit
 
 
 def last_id(session: Session, rep: Rep) -> int:

@@ -247,13 +247,13 @@ def feed_poll() -> ResponseReturnValue:
     except ValueError:
         after_id = 0
     compact = request.args.get("compact") == "1"
-    events, cursor = feed_view.after(db(), rep, after_id,
+    events, cursor, more = feed_view.after(db(), rep, after_id,
                                      types=feed_view.IMPORTANT if compact else None)
     rows = feed_view.items(db(), events, rep.timezone, now())
     macro = get_template_attribute("_feed.html", "feed_item")
     return jsonify({
         "after": cursor,
-        "more": len(events) > 0 and cursor > after_id and len(events) >= 200,
+        "more": more,
         "items": [{"id": i.id, "kind": i.kind, "html": str(macro(i, compact))}
                   for i in rows],
     })

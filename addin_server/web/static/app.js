@@ -86,25 +86,28 @@ const App = (() => {
       const compact = list.classList.contains("compact") ? "1" : "0";
       const tick = async () => {
         if (document.hidden) return schedule(5000);
-        const res = await fetch(`/feed/poll?after=${after}&compact=${compact}`, { credentials: "same-origin" });
-        if (res.ok) {
-          const data = await res.json();
-          after = data.after;
-          const empty = list.querySelector(".empty");
-          for (const item of data.items) {
-            if (list.querySelector(`[data-id="${item.id}"]`)) continue;
-            if (empty) empty.remove();
-            const tpl = document.createElement("template");
-            tpl.innerHTML = item.html.trim();
-            const li = tpl.content.firstElementChild;
-            li.classList.add("fresh");
-            list.prepend(li);
-            list.dispatchEvent(new CustomEvent("feed:item", { detail: li }));
-          }
-          while (list.children.length > (compact === "1" ? 30 : 500)) list.lastElementChild.remove();
-          if (data.more) return schedule(50);
+        let data = null;
+        try {
+          const res = await fetch(`/feed/poll?after=${after}&compact=${compact}`,
+                                  { credentials: "same-origin", headers: { Accept: "application/json" } });
+          // Signed out (a redirect to the sign-in page) or a server error: try again later.
+          if (res.ok && (res.headers.get("Content-Type") || "").includes("json")) data = await res.json();
+        } catch (e) { data = null; }
+        if (!data) return schedule(15000);
+        after = data.after;
+        const empty = list.querySelector(".empty");
+        for (const item of data.items) {
+          if (list.querySelector(`[data-id="${item.id}"]`)) continue;
+          if (empty) empty.remove();
+          const tpl = document.createElement("template");
+          tpl.innerHTML = item.html.trim();
+          const li = tpl.content.firstElementChild;
+          li.classList.add("fresh");
+          list.prepend(li);
+          list.dispatchEvent(new CustomEvent("feed:item", { detail: li }));
         }
-        schedule(4000);
+        while (list.children.length > (compact === "1" ? 30 : 500)) list.lastElementChild.remove();
+        schedule(data.more ? 50 : 4000);
       };
       const schedule = (ms) => setTimeout(tick, ms);
       schedule(4000);
