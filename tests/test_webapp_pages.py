@@ -276,3 +276,26 @@ def test_mailboxes_page_states_and_connect_links(client: FlaskClient, rep: Actor
     assert "paused until Tue 24 Nov 11:00" in outlook
     assert "mailbox paused by Microsoft until 2026-11-24 10:00 UTC" in outlook
     assert "Reconnect" not in outlook
+
+
+def test_seed_demo_gives_the_demo_rep_work_once(runtime: Any, settings: Settings) -> None:
+    from addin_server import create_app
+    from addin_server.cli import register_commands
+
+    app = create_app(runtime=runtime)
+    register_commands(app)
+    first = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "demo data created for demo@example.com" in first.output
+    again = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert "already there" in again.output
+    client = app.test_client()
+    client.post("/signin/dev", data={"csrf_token": csrf_of(client)})
+    tasks = client.get("/api/v1/tasks").json["tasks"]
+    assert sorted(t["person"]["email"] for t in tasks) == [
+        "ava@umbrella.example", "liam@globex.example", "zoe@initech.example"]
+    names = [c["name"] for c in client.get("/api/v1/campaigns").json["campaigns"]]
+    assert names == ["Outbound, VP Sales", "Hand-written intro"]
+    runtime.settings = runtime.settings.with_(dev_mode=False)
+    refused = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert refused.exit_code != 0 and "DEV_MODE=1" in refused.output

@@ -38,8 +38,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
-from addin_server.accounts import create_rep
 from addin_server.config import Settings
+from addin_server.demo import demo_rep
 from addin_server.models import Rep
 from addin_server.web.common import ApiError, db, now, runtime
 
@@ -178,12 +178,7 @@ def signin_dev() -> ResponseReturnValue:
     s = _settings()
     if not s.dev_mode:
         abort(404)
-    session_ = db()
-    rep = session_.scalar(select(Rep).where(Rep.email == s.demo_rep_email.lower()))
-    if rep is None:
-        rep = create_rep(session_, email=s.demo_rep_email, org_name="Demo", now=now(),
-                         timezone="Europe/Paris", name="Demo Rep", local_mailbox=True)
-    return _sign_in(rep)
+    return _sign_in(demo_rep(db(), s, now()))
 
 
 def _refuse(message: str) -> ResponseReturnValue:
