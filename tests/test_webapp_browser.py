@@ -473,3 +473,27 @@ def test_large_csv_launch(page: Any, live: Live) -> None:
     assert page.locator("[data-enrolled] tr").last.inner_text() == "and 2500 more"
     assert page.locator("[data-skipped] tr").inner_text().split("\t") == [
         "mia@vandelay.test", "already active in this campaign"]
+
+
+def test_builder_options_follow_the_step_position(page: Any, live: Live) -> None:
+    sign_in(page)
+    page.goto("/campaigns/new")
+    page.get_by_role("button", name="+ Call").click()  # step 2, day 2
+    page.get_by_role("button", name="+ Email").click()  # step 3, day 4
+    step(page, 2).get_by_label("Reply to the previous email").wait_for(state="hidden")
+    # Step 1 becomes a call: step 3 is now the first email, with the first email's options
+    # (without "choose at launch", which is for an email on day 1 only).
+    step(page, 0).get_by_label("Step type").select_option("call")
+    assert options_of(page, 2) == ["fixed_time", "manual_task"]
+    # Moved to the top (day 1), it may be chosen at launch again.
+    step(page, 2).get_by_role("button", name="Move step up").click()
+    step(page, 1).get_by_role("button", name="Move step up").click()
+    assert options_of(page, 0) == ["choose_at_launch", "fixed_time", "manual_task"]
+    assert step(page, 0).locator("[data-k=day]").input_value() == "1"
+    # An email after it: a later email's options, and it may reply.
+    page.get_by_role("button", name="+ Email").click()
+    assert options_of(page, 3) == ["same_time_as_previous", "fixed_time", "manual_task"]
+    assert step(page, 3).locator("[data-reply-row]").is_hidden()  # a call is right before
+    step(page, 2).get_by_role("button", name="Remove step").click()
+    step(page, 1).get_by_role("button", name="Remove step").click()
+    assert step(page, 1).get_by_label("Reply to the previous email").is_visible()
