@@ -186,6 +186,7 @@ def build_manual_first(page: Any) -> int:
     step(page, 0).locator("[data-k=subject]").fill("Quick question, {{first_name}}")
     step(page, 0).locator(".editor").fill("Hi {{first_name}}, {{! one line about their team }}")
     page.get_by_role("button", name="+ Call").click()
+    step(page, 1).get_by_label("Instructions").fill("Follow up by phone")
     page.get_by_role("button", name="Save campaign").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
     campaign_id = int(page.url.split("/campaigns/")[1].split("?")[0])
@@ -209,6 +210,16 @@ def task_status(live: Live, email: str) -> TaskStatus:
                           .where(Person.email == email))
         assert status is not None
         return status
+
+
+def task_statuses(live: Live, email: str) -> list[str]:
+    from addin_server.models import Enrollment, Person
+
+    with live.runtime.sessions() as s:
+        return [status.value for status in s.scalars(
+            select(Task.status).join(Enrollment, Enrollment.id == Task.enrollment_id)
+            .join(Person, Person.id == Enrollment.person_id).where(Person.email == email)
+            .order_by(Task.position))]
 
 
 def test_build_launch_and_work_tasks(page: Any, live: Live) -> None:
@@ -323,6 +334,18 @@ def send_and_schedule(page: Any, live: Live) -> None:
     assert page.locator(".feed-item:visible").count() == 1
     page.goto("/mailboxes")
     shot(page, "09-mailboxes")
+    page.goto("/campaigns")
+    assert page.locator("tbody tr").count() == 2
+    shot(page, "13-campaigns")
+    # A call task (Ana's step 2, due tomorrow): its page shows the instructions; Done.
+    page.goto("/command")
+    call = page.locator(".bucket-tomorrow .task-row", has_text="ana@umbrella.test")
+    call.get_by_role("link", name="Open").click()
+    page.get_by_text("Follow up by phone").wait_for()
+    shot(page, "14-call-task")
+    page.get_by_role("button", name="Done").click()
+    page.wait_for_url(re.compile(r"/(command|tasks/\d+)$"))
+    assert task_statuses(live, "ana@umbrella.test") == ["completed", "completed"]
 
 
 def test_feed_updates_without_reload(page: Any, live: Live) -> None:
