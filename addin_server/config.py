@@ -102,6 +102,11 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
+    # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
+    # at a local fake's self-signed certificate).
+    demo_rep_email: str = "demo@example.com"
+    google_ca_bundle: str = ""
     # Gmail add-on: how often the dispatcher queues a look at Sent items for email tasks the
     # reps sent from Gmail.
     sent_sync_seconds: int = 300
@@ -172,6 +177,8 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
+            google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
             sent_sync_seconds=_int(env.get("SENT_SYNC_SECONDS"), d.sent_sync_seconds),
         )
 
