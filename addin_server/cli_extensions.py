@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from addin_server.crm import cli as crm_cli
+
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    app.cli.add_command(crm_cli.crm_sync)

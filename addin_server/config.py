@@ -68,6 +68,15 @@ class Settings:
     # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Salesforce sync: the sandbox login host, HTTP timeout (s), the Task field holding our key
+    # (an External ID field enables upsert), the prefix of our keys (one per installation),
+    # how often changed Tasks are pulled (s), and the RQ queue ("" = queue_name).
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
+    salesforce_timeout: float = 20.0
+    salesforce_key_field: str = "Campaign_Sync_Key__c"
+    salesforce_key_prefix: str = "as"
+    salesforce_poll_seconds: int = 120
+    crm_queue_name: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -111,6 +120,14 @@ class Settings:
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
+            salesforce_sandbox_login_url=env.get(
+                "SALESFORCE_SANDBOX_LOGIN_URL", d.salesforce_sandbox_login_url).rstrip("/"),
+            salesforce_timeout=float(env.get("SALESFORCE_TIMEOUT") or d.salesforce_timeout),
+            salesforce_key_field=env.get("SALESFORCE_KEY_FIELD", d.salesforce_key_field),
+            salesforce_key_prefix=env.get("SALESFORCE_KEY_PREFIX", d.salesforce_key_prefix),
+            salesforce_poll_seconds=_int(env.get("SALESFORCE_POLL_SECONDS"),
+                                         d.salesforce_poll_seconds),
+            crm_queue_name=env.get("CRM_QUEUE_NAME", ""),
         )
 
     @property

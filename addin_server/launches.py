@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.crm import outbox as crm_outbox
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     EnrollmentStatus,
@@ -353,6 +354,7 @@ def launch(
                            "data": {"position": 0, "task_type": first.type.value,
                                     "due_date": plan.due_date.isoformat()}})
         session.execute(insert(Task), task_rows)
+        crm_outbox.note_new_tasks(session, campaign.org_id, rep.id, enrolment_ids, now)
     events.append({**base_event, "type": feed.CAMPAIGN_LAUNCHED,
                    "data": {"enrolled": len(to_enrol), "skipped": len(result.skipped),
                             "campaign": campaign.name}})

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from addin_server.web import crm as crm_web
+
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    app.register_blueprint(crm_web.crm)

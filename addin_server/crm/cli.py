@@ -1,0 +1,29 @@
+"""`addin-server crm-sync`: the Salesforce sweep, once or in a loop."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+
+@click.command("crm-sync")
+@click.option("--once", is_flag=True, help="One pass, then exit (for cron).")
+@click.option("--interval", default=10.0, show_default=True,
+              help="Seconds between passes when looping.")
+@click.option("--inline", is_flag=True,
+              help="Do the pushes and pulls in this process instead of enqueueing RQ jobs.")
+def crm_sync(once: bool, interval: float, inline: bool) -> None:
+    """Push pending Salesforce sync rows, log stray activity, pull Task changes."""
+    from addin_server.cli import runtime
+    from addin_server.crm import jobs, sync
+
+    rt = runtime()
+    enqueuer: sync.Enqueuer = jobs.InlineEnqueuer(rt) if inline else jobs.RqEnqueuer(rt)
+    while True:
+        report = sync.sweep(rt, enqueuer)
+        click.echo(f"crm-sync: adopted {report.adopted}, pushes {report.pushes}, "
+                   f"batches {report.batches}, pulls {report.pulls}")
+        if once:
+            return
+        time.sleep(interval)

@@ -1,0 +1,554 @@
+"""Pushing sync rows to Salesforce, pulling Task changes back, and the periodic sweep.
+
+A push claims its rows (a lease, one conditional UPDATE each), reads what to send, and talks to
+Salesforce outside any transaction. Ids of created records are committed the moment the create
+call returns, before anything else happens, and a row whose earlier attempt may have created its
+record (attempts > 1 with no id) is looked up by our key before any re-create: a retry after a
+timeout never makes a second record. With an External ID field the create is an upsert anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, exists, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from addin_server import feed
+from addin_server.crm import records as rules
+from addin_server.crm.base import (
+    Crm,
+    CrmAuthError,
+    CrmError,
+    CrmLimitError,
+    CrmNotFound,
+    ItemResult,
+    KeyFields,
+    Record,
+)
+from addin_server.crm.connections import Reading, disconnect, open_crm, save_reading
+from addin_server.db import rowcount, session_scope
+from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, StepType, TaskStatus
+from addin_server.models import (
+    Campaign,
+    CrmConnection,
+    CrmLink,
+    Enrollment,
+    Event,
+    Person,
+    Rep,
+    SentMessage,
+    Task,
+)
+from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+BATCH = 200  # records per push: one sObject Collections request
+BATCH_THRESHOLD = 5  # more due rows than this for a connection: one batch job, not one per row
+PULL_OVERLAP = timedelta(minutes=5)  # SystemModstamp commits may land slightly out of order
+ADOPT_WINDOW = timedelta(days=2)
+
+CrmOpener = Callable[[Runtime, CrmConnection, Reading], Crm]
+
+
+def _default_opener(runtime: Runtime, conn: CrmConnection, reading: Reading) -> Crm:
+    return open_crm(runtime, conn, reading)
+
+
+@dataclass
+class Item:
+    """One claimed row and what it should say in Salesforce (read inside the claim)."""
+
+    link_id: int
+    kind: CrmLinkKind
+    version: int
+    attempts: int
+    created_at: datetime
+    sf_id: str | None
+    who_id: str | None
+    email: str
+    key: str
+    task: rules.TaskFacts | None = None
+    activity: rules.ActivityFacts | None = None
+    # outcome
+    done: bool = False
+    skip: str = ""
+    error: CrmError | None = None
+    removed: bool = False
+
+    def subject(self) -> str:
+        if self.task is not None:
+            return rules.task_subject(self.task)
+        assert self.activity is not None
+        return rules.activity_subject(self.activity)
+
+    def record(self, keys: KeyFields, owner_id: str, *, create: bool) -> Record:
+        if self.task is not None:
+            return rules.task_record(self.task, key=self.key, keys=keys, owner_id=owner_id,
+                                     who_id=self.who_id, create=create)
+        assert self.activity is not None and (self.who_id or not create)
+        return rules.activity_record(self.activity, key=self.key, keys=keys, owner_id=owner_id,
+                                     who_id=self.who_id or "", create=create)
+
+
+@dataclass
+class PushReport:
+    pushed: int = 0
+    created: int = 0
+    found_again: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# --- reading what to push ---------------------------------------------------------------------
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        CrmLink.state == CrmLinkState.PENDING,
+        or_(CrmLink.next_attempt_at.is_(None), CrmLink.next_attempt_at <= now),
+        or_(CrmLink.lease_until.is_(None), CrmLink.lease_until < now),
+    ]
+
+
+def _claim(session: Session, link_ids: list[int], now: datetime) -> list[CrmLink]:
+    claimed = []
+    for link_id in link_ids:
+        if rowcount(session.execute(
+            update(CrmLink).where(CrmLink.id == link_id, *_due(now))
+            .values(lease_until=now + LEASE, attempts=CrmLink.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )):
+            claimed.append(link_id)
+    if not claimed:
+        return []
+    return list(session.scalars(select(CrmLink).where(CrmLink.id.in_(claimed))
+                                .order_by(CrmLink.id)).all())
+
+
+def _new_item(link: CrmLink, prefix: str, email: str, *,
+              task: rules.TaskFacts | None = None,
+              activity: rules.ActivityFacts | None = None) -> Item:
+    return Item(link_id=link.id, kind=link.kind, version=link.version, attempts=link.attempts,
+                created_at=link.created_at, sf_id=link.sf_id, who_id=link.who_id, email=email,
+                key=rules.key_for(prefix, link.kind, link.local_id), task=task,
+                activity=activity)
+
+
+def _item(session: Session, link: CrmLink, prefix: str, rep_tz: str) -> Item | str:
+    """What the row should say now, or why it cannot be pushed (a string)."""
+    if link.kind == CrmLinkKind.TASK:
+        task = session.get(Task, link.local_id)
+        if task is None:
+            return "the task no longer exists"
+        enrollment = session.get_one(Enrollment, task.enrollment_id)
+        person = session.get_one(Person, enrollment.person_id)
+        campaign = session.get_one(Campaign, enrollment.campaign_id)
+        facts = rules.TaskFacts(
+            title=task.title, campaign=campaign.name, person_email=person.email,
+            type=StepType(task.type), status=TaskStatus(task.status), due_date=task.due_date,
+            instructions=task.instructions)
+        return _new_item(link, prefix, person.email, task=facts)
+    zone = ZoneInfo(rep_tz)
+    if link.kind == CrmLinkKind.SENT:
+        sent = session.get(SentMessage, link.local_id)
+        if sent is None:
+            return "the sent email no longer exists"
+        activity = rules.ActivityFacts(
+            kind=CrmLinkKind.SENT, subject=sent.subject, address=sent.to_addr,
+            body_html=sent.body_html, on=sent.sent_at.astimezone(zone).date())
+        return _new_item(link, prefix, sent.to_addr, activity=activity)
+    reply = session.get(Event, link.local_id)
+    who = session.get(Person, reply.person_id) if reply and reply.person_id else None
+    if reply is None or who is None:
+        return "the reply or its person no longer exists"
+    data = reply.data or {}
+    body = str(data.get("body_html") or data.get("snippet") or data.get("excerpt") or "")
+    activity = rules.ActivityFacts(
+        kind=CrmLinkKind.REPLY, subject=str(data.get("subject") or ""),
+        address=str(data.get("from") or who.email), body_html=body,
+        on=reply.at.astimezone(zone).date())
+    return _new_item(link, prefix, who.email, activity=activity)
+
+
+# --- writing outcomes -------------------------------------------------------------------------
+
+
+def _save_ids(runtime: Runtime, items: list[Item]) -> None:
+    """Commit Salesforce ids (and Contact/Lead ids) the moment they are known."""
+    with session_scope(runtime.sessions) as s:
+        for item in items:
+            s.execute(update(CrmLink).where(CrmLink.id == item.link_id)
+                      .values(sf_id=item.sf_id, who_id=item.who_id)
+                      .execution_options(synchronize_session=False))
+
+
+def _settle(session: Session, items: list[Item], now: datetime, report: PushReport,
+            failure: CrmError | None) -> None:
+    for item in items:
+        values: dict[str, object] = {"lease_until": None, "sf_id": item.sf_id,
+                                     "who_id": item.who_id, "updated_at": now}
+        if item.done:
+            values.update(
+                pushed_version=item.version, attempts=0, last_error="", next_attempt_at=None,
+                state=case((CrmLink.version == item.version, CrmLinkState.SYNCED),
+                           else_=CrmLinkState.PENDING))
+            report.pushed += 1
+        elif item.removed:
+            values.update(state=CrmLinkState.REMOVED, last_error="deleted in Salesforce")
+        elif item.skip:
+            values.update(state=CrmLinkState.SKIPPED, last_error=item.skip)
+            report.skipped += 1
+        elif item.error is not None:
+            values.update(state=CrmLinkState.FAILED, last_error=str(item.error)[:2000])
+            report.failed += 1
+            report.errors.append(str(item.error))
+        else:  # untouched because the whole call failed: try again later
+            wait = _wait_for(failure, item.attempts, now)
+            values.update(next_attempt_at=now + wait,
+                          last_error=str(failure)[:2000] if failure else "")
+            report.deferred += 1
+        session.execute(update(CrmLink).where(CrmLink.id == item.link_id).values(**values)
+                        .execution_options(synchronize_session=False))
+
+
+def _wait_for(failure: CrmError | None, attempts: int, now: datetime) -> timedelta:
+    if isinstance(failure, CrmLimitError):
+        return rules.LIMIT_EXCEEDED_WAIT
+    if isinstance(failure, CrmAuthError):
+        return timedelta(0)  # waits on the connection, resumes on reconnect
+    return rules.retry_delay(attempts)
+
+
+# --- pushing ----------------------------------------------------------------------------------
+
+
+def push_links(
+    runtime: Runtime, connection_id: int, link_ids: list[int], *,
+    opener: CrmOpener = _default_opener,
+) -> PushReport:
+    """Push these rows of one connection (at most BATCH). Never raises for CRM errors: the
+    outcome is written on the rows."""
+    report = PushReport()
+    now = runtime.now()
+    settings = runtime.settings
+    with session_scope(runtime.sessions) as s:
+        conn = s.get(CrmConnection, connection_id)
+        if conn is None or conn.status != CrmStatus.CONNECTED:
+            return report
+        if conn.hold_until is not None and conn.hold_until > now:
+            return report
+        rep = s.get(Rep, conn.rep_id)
+        assert rep is not None
+        items: list[Item] = []
+        for link in _claim(s, link_ids[:BATCH], now):
+            if link.rep_id != conn.rep_id:
+                continue
+            if not rules.push_allowed(link.kind, conn.api_used, conn.api_limit):
+                link.lease_until = None
+                link.attempts -= 1
+                link.next_attempt_at = now + rules.LIMIT_WAIT
+                link.last_error = "waiting: the org's daily API allocation is nearly used"
+                report.deferred += 1
+                continue
+            made = _item(s, link, settings.salesforce_key_prefix, rep.timezone)
+            if isinstance(made, str):
+                link.state, link.last_error, link.lease_until = CrmLinkState.FAILED, made, None
+                report.failed += 1
+            else:
+                items.append(made)
+        s.flush()
+        s.expunge(conn)
+    if not items:
+        return report
+    reading = Reading()
+    failure: CrmError | None = None
+    try:
+        crm = opener(runtime, conn, reading)
+        keys = _key_fields(runtime, crm, conn)
+        _push(runtime, crm, conn, keys, items, report)
+    except CrmError as exc:
+        failure = exc
+        log.info("CRM push for connection %s stopped: %s", connection_id, type(exc).__name__)
+    with session_scope(runtime.sessions) as s:
+        conn = s.get_one(CrmConnection, connection_id)
+        save_reading(s, conn, reading, now)
+        if isinstance(failure, CrmAuthError):
+            disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
+        elif isinstance(failure, CrmLimitError):
+            conn.hold_until = now + rules.LIMIT_EXCEEDED_WAIT
+        _settle(s, items, now, report, failure)
+    return report
+
+
+def _key_fields(runtime: Runtime, crm: Crm, conn: CrmConnection) -> KeyFields:
+    name = runtime.settings.salesforce_key_field
+    if conn.key_mode is None:
+        keys = crm.key_fields(name)
+        with session_scope(runtime.sessions) as s:
+            s.execute(update(CrmConnection).where(CrmConnection.id == conn.id)
+                      .values(key_mode=keys.mode))
+        conn.key_mode = keys.mode
+        return keys
+    return KeyFields(conn.key_mode, "" if conn.key_mode == "description" else name)
+
+
+def _push(runtime: Runtime, crm: Crm, conn: CrmConnection, keys: KeyFields, items: list[Item],
+          report: PushReport) -> None:
+    owner = conn.sf_user_id
+    people: dict[str, str | None] = {}
+    creates: list[Item] = []
+    for item in items:
+        if item.sf_id is not None:
+            continue
+        if item.who_id is None:
+            if item.email not in people:
+                people[item.email] = crm.find_person(item.email)
+            item.who_id = people[item.email]
+        if item.activity is not None and item.who_id is None:
+            item.skip = f"no Contact or Lead with the address {item.email}"
+            continue
+        if item.attempts > 1:
+            # An earlier attempt may have created the record before failing: find it first.
+            found = crm.find_task_by_key(keys, item.key, owner_id=owner, subject=item.subject(),
+                                         since=rules.lookup_since(item.created_at))
+            if found is not None:
+                item.sf_id = found
+                report.found_again += 1
+                _save_ids(runtime, [item])
+                continue
+        creates.append(item)
+    if creates:
+        rows = [i.record(keys, owner, create=True) for i in creates]
+        results = (crm.upsert_tasks(keys.name, rows) if keys.mode == "upsert"
+                   else crm.create_tasks(rows))
+        _apply(creates, results, create=True)
+        report.created += sum(1 for i in creates if i.done)
+        _save_ids(runtime, [i for i in creates if i.sf_id])
+    updates = [i for i in items if i.sf_id is not None and not i.done]
+    if updates:
+        rows = [{"Id": i.sf_id, **i.record(keys, owner, create=False)} for i in updates]
+        _apply(updates, crm.update_tasks(rows), create=False)
+
+
+def _apply(items: list[Item], results: list[ItemResult], *, create: bool) -> None:
+    for item, result in zip(items, results, strict=True):
+        if result.error is None:
+            item.sf_id = result.id or item.sf_id
+            item.done = True
+        elif isinstance(result.error, CrmNotFound) and not create:
+            item.removed = True
+        else:
+            item.error = result.error
+
+
+def due_links(session: Session, connection_id: int, now: datetime, limit: int) -> list[int]:
+    conn = session.get(CrmConnection, connection_id)
+    if conn is None:
+        return []
+    return list(session.scalars(
+        select(CrmLink.id).where(CrmLink.rep_id == conn.rep_id, *_due(now))
+        .order_by(CrmLink.id).limit(limit)
+    ))
+
+
+def push_due(runtime: Runtime, connection_id: int, *, rounds: int = 50,
+             opener: CrmOpener = _default_opener) -> PushReport:
+    """Push a connection's due rows, BATCH at a time, until none is left (or `rounds`)."""
+    total = PushReport()
+    for _ in range(rounds):
+        with session_scope(runtime.sessions) as s:
+            ids = due_links(s, connection_id, runtime.now(), BATCH)
+        if not ids:
+            break
+        report = push_links(runtime, connection_id, ids, opener=opener)
+        for name in ("pushed", "created", "found_again", "deferred", "skipped", "failed"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        total.errors += report.errors
+        if report.pushed + report.skipped + report.failed == 0:
+            break  # all deferred: the connection is held, limited or gone
+    return total
+
+
+def connection_of_link(session: Session, link_id: int) -> int | None:
+    return session.scalar(
+        select(CrmConnection.id).join(CrmLink, CrmLink.rep_id == CrmConnection.rep_id)
+        .where(CrmLink.id == link_id))
+
+
+# --- pulling ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PullReport:
+    seen: int = 0
+    completed: int = 0
+    removed: int = 0
+
+
+def pull(runtime: Runtime, connection_id: int, *,
+         opener: CrmOpener = _default_opener) -> PullReport:
+    """Apply Task changes made in Salesforce: closed there completes the task here, deleted
+    there skips it here (either way the person's campaign moves on)."""
+    from addin_server.tasks import complete_task, skip_task
+
+    report = PullReport()
+    now = runtime.now()
+    with session_scope(runtime.sessions) as s:
+        conn = s.get(CrmConnection, connection_id)
+        if conn is None or conn.status != CrmStatus.CONNECTED:
+            return report
+        if not rules.pull_allowed(conn.api_used, conn.api_limit):
+            return report
+        s.expunge(conn)
+    since = (conn.pull_cursor or conn.activity_since) - PULL_OVERLAP
+    reading = Reading()
+    failure: CrmError | None = None
+    remote = []
+    try:
+        remote = opener(runtime, conn, reading).changed_tasks(conn.sf_user_id, since)
+    except CrmError as exc:
+        failure = exc
+    with session_scope(runtime.sessions) as s:
+        conn = s.get_one(CrmConnection, connection_id)
+        save_reading(s, conn, reading, now)
+        conn.pulled_at = now
+        if isinstance(failure, CrmAuthError):
+            disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
+        if failure is not None:
+            return report
+        report.seen = len(remote)
+        ids = [r.id for r in remote]
+        links: dict[str, CrmLink] = {}
+        for start in range(0, len(ids), 500):
+            for link in s.scalars(select(CrmLink).where(
+                    CrmLink.kind == CrmLinkKind.TASK, CrmLink.rep_id == conn.rep_id,
+                    CrmLink.sf_id.in_(ids[start:start + 500]))):
+                links[link.sf_id or ""] = link
+        for change in remote:
+            found = links.get(change.id)
+            if found is None or not (change.deleted or change.closed):
+                continue
+            link = found
+            task = s.get(Task, link.local_id)
+            if task is None:
+                continue
+            if change.deleted:
+                if task.status == TaskStatus.OPEN and skip_task(s, task, now):
+                    report.removed += 1
+                s.execute(update(CrmLink).where(CrmLink.id == link.id)
+                          .values(state=CrmLinkState.REMOVED, lease_until=None,
+                                  last_error="deleted in Salesforce", updated_at=now)
+                          .execution_options(synchronize_session=False))
+            elif task.status == TaskStatus.OPEN and complete_task(s, task, now):
+                report.completed += 1
+                # Salesforce has it closed already: nothing to push back.
+                s.execute(update(CrmLink).where(CrmLink.id == link.id)
+                          .values(pushed_version=CrmLink.version, state=CrmLinkState.SYNCED,
+                                  updated_at=now)
+                          .execution_options(synchronize_session=False))
+        if remote:
+            newest = max(r.modstamp for r in remote)
+            if conn.pull_cursor is None or newest > conn.pull_cursor:
+                conn.pull_cursor = newest
+    return report
+
+
+# --- the sweep --------------------------------------------------------------------------------
+
+
+class Enqueuer:
+    """Where the sweep sends work: RQ by default (jobs.py), or run inline."""
+
+    def push(self, link_id: int) -> None:
+        raise NotImplementedError
+
+    def batch(self, connection_id: int) -> None:
+        raise NotImplementedError
+
+    def pull(self, connection_id: int) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class SweepReport:
+    adopted: int = 0
+    pushes: int = 0
+    batches: int = 0
+    pulls: int = 0
+
+
+def adopt_activity(session: Session, conn: CrmConnection, now: datetime) -> int:
+    """Link sent emails and replies that no hook linked (a writer that bypassed the hook, or
+    reply detection, which records `replied` events)."""
+    since = max(conn.activity_since, now - ADOPT_WINDOW)
+    columns = ["org_id", "rep_id", "kind", "local_id", "state", "version", "pushed_version",
+               "attempts", "last_error", "created_at", "updated_at"]
+    stamp = literal(now, CrmLink.created_at.type)
+    common = (literal(CrmLinkState.PENDING.value), literal(1), literal(0), literal(0),
+              literal(""), stamp, literal(now, CrmLink.updated_at.type))
+    sent_linked = exists().where(CrmLink.kind == CrmLinkKind.SENT,
+                                 CrmLink.local_id == SentMessage.id)
+    sent = select(SentMessage.org_id, Enrollment.rep_id, literal(CrmLinkKind.SENT.value),
+                  SentMessage.id, *common).join(
+        Enrollment, Enrollment.id == SentMessage.enrollment_id).where(
+        Enrollment.rep_id == conn.rep_id, SentMessage.sent_at >= since, ~sent_linked)
+    reply_linked = exists().where(CrmLink.kind == CrmLinkKind.REPLY, CrmLink.local_id == Event.id)
+    replies = select(Event.org_id, Event.rep_id, literal(CrmLinkKind.REPLY.value), Event.id,
+                     *common).where(
+        Event.type == feed.REPLIED, Event.rep_id == conn.rep_id, Event.org_id == conn.org_id,
+        Event.at >= since, ~reply_linked)
+    added = rowcount(session.execute(insert(CrmLink).from_select(columns, sent)))
+    added += rowcount(session.execute(insert(CrmLink).from_select(columns, replies)))
+    return added
+
+
+def sweep(runtime: Runtime, enqueuer: Enqueuer, *, limit: int = 5000) -> SweepReport:
+    """One pass: link stray activity, hand due rows to jobs, start the pulls that are due."""
+    report = SweepReport()
+    now = runtime.now()
+    poll = timedelta(seconds=runtime.settings.salesforce_poll_seconds)
+    with session_scope(runtime.sessions) as s:
+        conns = list(s.scalars(select(CrmConnection).order_by(CrmConnection.id)))
+        for conn in conns:
+            report.adopted += adopt_activity(s, conn, now)
+        connected = [c for c in conns if c.status == CrmStatus.CONNECTED
+                     and (c.hold_until is None or c.hold_until <= now)]
+        due = s.execute(
+            select(CrmLink.rep_id, CrmLink.id).where(
+                CrmLink.rep_id.in_([c.rep_id for c in connected]), *_due(now))
+            .order_by(CrmLink.id).limit(limit)
+        ).all()
+        pulls = [c.id for c in connected if c.pulled_at is None or c.pulled_at <= now - poll]
+    by_rep: dict[int, list[int]] = {}
+    for rep_id, link_id in due:
+        by_rep.setdefault(rep_id, []).append(link_id)
+    for conn in connected:
+        ids = by_rep.get(conn.rep_id, [])
+        if len(ids) > BATCH_THRESHOLD:
+            enqueuer.batch(conn.id)
+            report.batches += 1
+        else:
+            for link_id in ids:
+                enqueuer.push(link_id)
+                report.pushes += 1
+    for conn_id in pulls:
+        enqueuer.pull(conn_id)
+        report.pulls += 1
+    return report
+
+
+def counts(session: Session, rep_id: int) -> dict[str, int]:
+    """Sync rows of a rep by state (for the status endpoint)."""
+    rows = session.execute(select(CrmLink.state, func.count()).where(CrmLink.rep_id == rep_id)
+                           .group_by(CrmLink.state))
+    return {CrmLinkState(state).value: int(n) for state, n in rows}
