@@ -61,14 +61,15 @@ def run_push_link(runtime: Runtime, link_id: int) -> sync.PushReport:
     """Push one row; again if it changed while it was being pushed (a few times at most)."""
     with session_scope(runtime.sessions) as s:
         connection_id = sync.connection_of_link(s, link_id)
-    report = sync.PushReport()
+    total = sync.PushReport()
     if connection_id is None:
-        return report  # the rep has not connected yet: the row waits
+        return total  # the rep has not connected yet: the row waits
     for _ in range(3):
         report = sync.push_links(runtime, connection_id, [link_id])
+        total.add(report)
         if not report.pushed:
             break
-    return report
+    return total
 
 
 def push_link(link_id: int) -> None:

@@ -135,21 +135,25 @@ def activity_record(
     return _with_key(record, keys, key, create=create)
 
 
-def usage_ratio(used: int | None, limit: int | None) -> float:
-    return used / limit if used is not None and limit else 0.0
+def usage_ratio(used: int | None, limit: int | None, seen_at: datetime | None,
+                now: datetime) -> float:
+    """The share of the allocation used, by the last reading. A reading older than LIMIT_WAIT
+    no longer counts (the window rolls), so that the next call takes a fresh one."""
+    if used is None or not limit or seen_at is None or now - seen_at >= LIMIT_WAIT:
+        return 0.0
+    return used / limit
 
 
-def push_allowed(kind: CrmLinkKind, used: int | None, limit: int | None) -> bool:
+def push_allowed(kind: CrmLinkKind, ratio: float) -> bool:
     """Slow down before the org's allocation runs out: above 90% only the rep's tasks are
     pushed (activity logs wait), above 98% nothing is."""
-    ratio = usage_ratio(used, limit)
     if ratio >= STOP_AT:
         return False
     return ratio < SLOW_DOWN_AT or kind == CrmLinkKind.TASK
 
 
-def pull_allowed(used: int | None, limit: int | None) -> bool:
-    return usage_ratio(used, limit) < STOP_AT
+def pull_allowed(ratio: float) -> bool:
+    return ratio < STOP_AT
 
 
 def retry_delay(attempts: int) -> timedelta:

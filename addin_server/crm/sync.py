@@ -108,6 +108,11 @@ class PushReport:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: PushReport) -> None:
+        for name in ("pushed", "created", "found_again", "deferred", "skipped", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
 
 # --- reading what to push ---------------------------------------------------------------------
 
@@ -250,10 +255,11 @@ def push_links(
         rep = s.get(Rep, conn.rep_id)
         assert rep is not None
         items: list[Item] = []
+        ratio = rules.usage_ratio(conn.api_used, conn.api_limit, conn.api_seen_at, now)
         for link in _claim(s, link_ids[:BATCH], now):
             if link.rep_id != conn.rep_id:
                 continue
-            if not rules.push_allowed(link.kind, conn.api_used, conn.api_limit):
+            if not rules.push_allowed(link.kind, ratio):
                 link.lease_until = None
                 link.attempts -= 1
                 link.next_attempt_at = now + rules.LIMIT_WAIT
@@ -371,9 +377,7 @@ def push_due(runtime: Runtime, connection_id: int, *, rounds: int = 50,
         if not ids:
             break
         report = push_links(runtime, connection_id, ids, opener=opener)
-        for name in ("pushed", "created", "found_again", "deferred", "skipped", "failed"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        total.errors += report.errors
+        total.add(report)
         if report.pushed + report.skipped + report.failed == 0:
             break  # all deferred: the connection is held, limited or gone
     return total
@@ -407,7 +411,8 @@ def pull(runtime: Runtime, connection_id: int, *,
         conn = s.get(CrmConnection, connection_id)
         if conn is None or conn.status != CrmStatus.CONNECTED:
             return report
-        if not rules.pull_allowed(conn.api_used, conn.api_limit):
+        if not rules.pull_allowed(rules.usage_ratio(conn.api_used, conn.api_limit,
+                                                    conn.api_seen_at, now)):
             return report
         s.expunge(conn)
     since = (conn.pull_cursor or conn.activity_since) - PULL_OVERLAP
@@ -507,8 +512,11 @@ def adopt_activity(session: Session, conn: CrmConnection, now: datetime) -> int:
                      *common).where(
         Event.type == feed.REPLIED, Event.rep_id == conn.rep_id, Event.org_id == conn.org_id,
         Event.at >= since, ~reply_linked)
-    added = rowcount(session.execute(insert(CrmLink).from_select(columns, sent)))
-    added += rowcount(session.execute(insert(CrmLink).from_select(columns, replies)))
+    added = 0
+    for query in (sent, replies):
+        # RETURNING counts the rows on every driver (rowcount of INSERT ... SELECT may not).
+        added += len(session.execute(
+            insert(CrmLink).from_select(columns, query).returning(CrmLink.id)).all())
     return added
 
 
