@@ -287,6 +287,8 @@ def test_many_tasks_go_in_one_composite_request(runtime: Runtime, rep: Actor,
     assert (report.pushed, report.created) == (12, 12)
     assert fake.calls("POST", "/composite/sobjects") == 1
     assert fake.calls("POST", "/sobjects/Task") == 0
+    assert fake.calls("GET", "FROM+Contact") == 1  # one query finds all twelve
+    assert fake.calls("GET", "FROM+Lead") == 0
     assert sorted(t["WhoId"] for t in fake.live_tasks()) == sorted(
         c["Id"] for c in fake.contacts)
 
@@ -651,3 +653,46 @@ def test_jobs_are_enqueued_after_commit_and_a_worker_pushes_them(
     rt = jobs._runtime
     if rt is not None:
         rt.engine.dispose()
+
+
+def test_a_rep_connecting_later_gets_open_tasks_not_old_history(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce, clock: FrozenClock) -> None:
+    connect(rep, fake)  # the organisation has Salesforce
+    bob = make_actor(runtime, rep.client, "bob@acme.test")
+    [first, second] = launch(bob, campaign(bob), ["a@example.test", "b@example.test"])
+    done = open_task(runtime, first)
+    bob.post(f"/api/v1/tasks/{done.id}/complete")
+    with runtime.sessions.begin() as s:
+        sent = record_sent_email(
+            s, enrollment=s.get_one(Enrollment, first), position=0, mailbox_id=1,
+            to_addr="a@example.test", subject="Hi", body_html="<p>Hi</p>", sent_at=clock(),
+            provider_message_id=None, thread_id=None, rfc_message_id=None, references="")
+        sent_id = sent.id
+    recorder = Recorder()
+    sync.sweep(runtime, recorder)
+    assert recorder.pushes == recorder.batches == []  # Bob's rows wait for Bob
+    assert link_of(runtime, CrmLinkKind.SENT, sent_id).state == CrmLinkState.PENDING
+    assert connect(bob, fake).status_code == 200
+    report = push(runtime, bob)
+    assert report.created == 2
+    subjects = sorted(t["Subject"] for t in fake.live_tasks())
+    assert subjects == ["Call (step 1, day 1) · Q4 calls",
+                        "Send email (step 2, day 2) · Q4 calls"]
+    assert link_of(runtime, CrmLinkKind.SENT, sent_id).state == CrmLinkState.SKIPPED
+    assert link_of(runtime, CrmLinkKind.TASK, done.id).state == CrmLinkState.SKIPPED
+    assert link_of(runtime, CrmLinkKind.TASK, open_task(runtime, second).id).sf_id
+
+
+def test_the_crm_sync_command_runs_a_pass(app: Any, runtime: Runtime, rep: Actor,
+                                          fake: FakeSalesforce) -> None:
+    from addin_server import cli_extensions
+
+    cli_extensions.register_all(app)
+    connect(rep, fake)
+    launch(rep, campaign(rep), ["pat@example.test"])
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["crm-sync", "--once", "--inline"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "crm-sync: adopted 0, pushes 1, batches 0, pulls 1"
+    assert len(fake.live_tasks()) == 1
+    assert connection(runtime, rep).pulled_at is not None

@@ -87,8 +87,9 @@ class Crm(Protocol):
         """Describe Task and say how our key can be stored (`preferred` names the field)."""
         ...
 
-    def find_person(self, email: str) -> str | None:
-        """The id of the Contact, else the unconverted Lead, with this email address."""
+    def find_people(self, emails: list[str]) -> dict[str, str]:
+        """For each address (lower case) the id of its Contact, else of its unconverted Lead;
+        addresses with neither are left out."""
         ...
 
     def create_tasks(self, records: list[Record]) -> list[ItemResult]:

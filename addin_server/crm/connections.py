@@ -15,8 +15,8 @@ from addin_server.crm import outbox
 from addin_server.crm.base import CrmAuthError, CrmPermanentError
 from addin_server.crm.salesforce import SalesforceCrm, Tokens, refresh_tokens
 from addin_server.db import rowcount, session_scope
-from addin_server.enums import CrmStatus
-from addin_server.models import CrmConnection, Rep
+from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
+from addin_server.models import CrmConnection, CrmLink, Rep, Task
 from addin_server.runtime import Runtime
 
 
@@ -57,8 +57,28 @@ def save_connection(
     session.flush()
     feed.record(session, org_id=rep.org_id, type=feed.CRM_CONNECTED, at=now, rep_id=rep.id,
                 crm="salesforce", reconnected=reconnect, instance_url=tokens.instance_url)
+    if not reconnect:
+        _skip_history(session, rep.id, now)
     outbox.request_batch(session, conn.id)
     return conn
+
+
+def _skip_history(session: Session, rep_id: int, now: datetime) -> None:
+    """On a rep's first connect (their organisation had Salesforce already, so rows waited for
+    them), push their open tasks but not what was over before: as the original product, sync
+    starts when the rep turns it on."""
+    reason = "before the rep connected Salesforce"
+    waiting = (CrmLink.rep_id == rep_id, CrmLink.state == CrmLinkState.PENDING)
+    session.execute(
+        update(CrmLink).where(*waiting, CrmLink.kind.in_([CrmLinkKind.SENT, CrmLinkKind.REPLY]))
+        .values(state=CrmLinkState.SKIPPED, last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False))
+    closed = select(Task.id).where(Task.rep_id == rep_id, Task.status != TaskStatus.OPEN)
+    session.execute(
+        update(CrmLink).where(*waiting, CrmLink.kind == CrmLinkKind.TASK,
+                              CrmLink.local_id.in_(closed))
+        .values(state=CrmLinkState.SKIPPED, last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False))
 
 
 def disconnect(session: Session, conn: CrmConnection, reason: str, now: datetime) -> bool:

@@ -38,6 +38,7 @@ from addin_server.crm.base import (
 log = logging.getLogger(__name__)
 
 COMPOSITE_MAX = 200  # records per sObject Collections request
+PEOPLE_PER_QUERY = 200  # addresses per SOQL IN list (well under the query length limit)
 SCOPES = "api refresh_token"
 CONNECT_TIMEOUT = 5.0
 _LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
@@ -295,14 +296,25 @@ class SalesforceCrm:
         return KeyFields("description")
 
     def find_person(self, email: str) -> str | None:
-        address = soql_string(email)
-        rows = self.query(f"SELECT Id FROM Contact WHERE Email = {address} "
-                          "ORDER BY LastModifiedDate DESC LIMIT 1")
-        if rows:
-            return str(rows[0]["Id"])
-        rows = self.query(f"SELECT Id FROM Lead WHERE Email = {address} AND IsConverted = false "
-                          "ORDER BY LastModifiedDate DESC LIMIT 1")
-        return str(rows[0]["Id"]) if rows else None
+        return self.find_people([email]).get(email.lower())
+
+    def find_people(self, emails: list[str]) -> dict[str, str]:
+        """Contact ids by lower-cased address, else unconverted Lead ids: two queries for a
+        whole batch (SOQL compares email addresses without regard to case)."""
+        wanted = sorted({e.lower() for e in emails})
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), PEOPLE_PER_QUERY):
+            chunk = wanted[start:start + PEOPLE_PER_QUERY]
+            for sobject, extra in (("Contact", ""), ("Lead", " AND IsConverted = false")):
+                missing = [e for e in chunk if e not in found]
+                if not missing:
+                    break
+                listed = ", ".join(soql_string(e) for e in missing)
+                rows = self.query(f"SELECT Id, Email FROM {sobject} WHERE Email IN ({listed})"
+                                  f"{extra} ORDER BY LastModifiedDate DESC")
+                for row in rows:  # newest first: keep the first of each address
+                    found.setdefault(str(row.get("Email") or "").lower(), str(row["Id"]))
+        return {e: found[e] for e in wanted if e in found}
 
     def create_tasks(self, records: list[Record]) -> list[ItemResult]:
         if len(records) == 1:

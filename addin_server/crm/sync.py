@@ -311,15 +311,14 @@ def _key_fields(runtime: Runtime, crm: Crm, conn: CrmConnection) -> KeyFields:
 def _push(runtime: Runtime, crm: Crm, conn: CrmConnection, keys: KeyFields, items: list[Item],
           report: PushReport) -> None:
     owner = conn.sf_user_id
-    people: dict[str, str | None] = {}
+    unknown = [i.email for i in items if i.sf_id is None and i.who_id is None]
+    people = crm.find_people(unknown) if unknown else {}
     creates: list[Item] = []
     for item in items:
         if item.sf_id is not None:
             continue
         if item.who_id is None:
-            if item.email not in people:
-                people[item.email] = crm.find_person(item.email)
-            item.who_id = people[item.email]
+            item.who_id = people.get(item.email.lower())
         if item.activity is not None and item.who_id is None:
             item.skip = f"no Contact or Lead with the address {item.email}"
             continue

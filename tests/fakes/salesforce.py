@@ -153,7 +153,8 @@ def _matches(record: dict[str, Any], name: str, op: str, value: Any) -> bool:
     if op == "!=":
         return bool(have != value)
     if op == "IN":
-        return have in value
+        return any(have == v or (isinstance(have, str) and isinstance(v, str)
+                                 and have.lower() == v.lower()) for v in value)
     if have is None:
         return False
     return bool({">": have > value, ">=": have >= value, "<": have < value,
@@ -574,7 +575,7 @@ class FakeServer:
         self.fake = fake
         self.server = make_server("127.0.0.1", 0, fake, threaded=True)
         fake.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakeSalesforce:
         self.thread.start()
