@@ -9,4 +9,7 @@ from addin_server.crm import cli as crm_cli
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    from addin_server.mailboxes.keys import rotate_keys_command
+
+    app.cli.add_command(rotate_keys_command)
     app.cli.add_command(crm_cli.crm_sync)

@@ -621,17 +621,11 @@ def test_a_detected_reply_is_logged_through_the_sweep(
 
 
 def test_jobs_are_enqueued_after_commit_and_a_worker_pushes_them(
-        runtime: Runtime, rep: Actor, fake: FakeSalesforce, redis: Redis,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce, redis: Redis) -> None:
+    from addin_server.jobs import install_runtime
+
     settings = runtime.settings
-    for name, value in {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "ENCRYPTION_KEYS": KEY, "SALESFORCE_CLIENT_ID": fake.client_id,
-        "SALESFORCE_CLIENT_SECRET": fake.client_secret, "SALESFORCE_LOGIN_URL": fake.url,
-        "INSTANCE_PATH": settings.instance_path,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(jobs, "_runtime", None)
+    install_runtime(runtime)  # the worker's jobs use the test's runtime (and frozen clock)
     connect(rep, fake)
     conn_id = connection(runtime, rep).id
     queue = Queue(settings.queue_name, connection=redis)
@@ -650,9 +644,6 @@ def test_jobs_are_enqueued_after_commit_and_a_worker_pushes_them(
     assert made["Status"] == "Completed"
     assert link_of(runtime, CrmLinkKind.TASK, task.id).state == CrmLinkState.SYNCED
     assert jobs.enqueue_push(redis, settings.queue_name, link.id)  # result_ttl=0: id free
-    rt = jobs._runtime
-    if rt is not None:
-        rt.engine.dispose()
 
 
 def test_a_rep_connecting_later_gets_open_tasks_not_old_history(

@@ -13,7 +13,6 @@ from typing import Any
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
-from addin_server.config import Settings
 from addin_server.crm import sync
 from addin_server.db import session_scope
 from addin_server.runtime import Runtime
@@ -23,14 +22,11 @@ log = logging.getLogger(__name__)
 JOB_TIMEOUT = 600  # well above the HTTP timeouts: a batch makes a handful of calls
 FAILURE_TTL = 3600  # a crashed job frees its id after an hour (the sweep retries the row)
 
-_runtime: Runtime | None = None
-
-
 def _current_runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime.from_settings(Settings.from_env())
-    return _runtime
+    """The worker process's runtime: the send pipeline's (addin_server.jobs), shared."""
+    from addin_server.jobs import worker_runtime
+
+    return worker_runtime()
 
 
 def _enqueue(redis: Any, queue: str, func: str, arg: int, job_id: str) -> bool:
