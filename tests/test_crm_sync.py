@@ -21,7 +21,7 @@ from addin_server.crm import jobs, sync
 from addin_server.crm.connections import open_crm
 from addin_server.crm.salesforce import key_marker
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
-from addin_server.models import CrmConnection, CrmLink, Enrollment, Event, Task
+from addin_server.models import CrmConnection, CrmLink, Enrollment, Event, SentMessage, Task
 from addin_server.runtime import Runtime
 from addin_server.tasks import record_sent_email
 from tests.conftest import Actor, FrozenClock, make_actor
@@ -687,3 +687,65 @@ def test_the_crm_sync_command_runs_a_pass(app: Any, runtime: Runtime, rep: Actor
     assert result.output.strip() == "crm-sync: adopted 0, pushes 1, batches 0, pulls 1"
     assert len(fake.live_tasks()) == 1
     assert connection(runtime, rep).pulled_at is not None
+
+
+def test_an_automatic_send_through_the_pipeline_is_logged(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce, clock: FrozenClock) -> None:
+    """The send pipeline's job records the SentMessage; its commit hands the log to RQ, and
+    the same worker burst pushes it."""
+    from tests.sending import cycle, email_step, only_send
+
+    connect(rep, fake)
+    contact = fake.add_contact("pat@example.test")
+    cid = campaign(rep, [email_step(1)])
+    launch(rep, cid, ["pat@example.test"])
+    clock.advance(hours=1)
+    cycle(runtime, rounds=1)
+    send = only_send(runtime)
+    assert send.state.value == "sent"
+    with runtime.sessions() as s:
+        sent_id = s.scalar(select(SentMessage.id))
+    assert sent_id is not None
+    link = link_of(runtime, CrmLinkKind.SENT, sent_id)
+    assert link.state == CrmLinkState.SYNCED
+    logged = fake.tasks[link.sf_id or ""]
+    assert (logged["Subject"], logged["WhoId"], logged["Status"]) == (
+        "Email: Hello Pat", contact, "Completed")
+    assert logged["Description"].startswith("To: pat@example.test\n\nHi Pat, a note from us.")
+
+
+def test_a_rotated_refresh_token_is_kept(runtime: Runtime, rep: Actor,
+                                         fake: FakeSalesforce) -> None:
+    fake.rotate_refresh_tokens = True
+    connect(rep, fake)
+    [first] = fake.refresh_tokens
+    launch(rep, campaign(rep), ["a@example.test"])
+    fake.expire_access_tokens()
+    assert push(runtime, rep).pushed == 1
+    [second] = fake.refresh_tokens
+    assert second != first
+    conn = connection(runtime, rep)
+    assert conn.refresh_token is not None
+    assert crypto.decrypt(runtime.settings, conn.refresh_token) == second
+    fake.expire_access_tokens()  # the next refresh must use the new one
+    launch(rep, campaign(rep), ["b@example.test"])
+    assert push(runtime, rep).pushed == 1
+    assert connection(runtime, rep).status == CrmStatus.CONNECTED
+
+
+def test_two_jobs_refreshing_a_rotating_grant_do_not_disconnect(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce) -> None:
+    from addin_server.crm.connections import Reading
+
+    fake.rotate_refresh_tokens = True
+    connect(rep, fake)
+    conn = connection(runtime, rep)
+    first = open_crm(runtime, conn, Reading())
+    second = open_crm(runtime, conn, Reading())  # opened with the same (soon old) grant
+    fake.expire_access_tokens()
+    assert first.find_people(["a@example.test"]) == {}
+    assert second.find_people(["a@example.test"]) == {}  # old grant refused: uses the stored
+    assert fake.calls("POST", "/services/oauth2/token") == 4  # code, refresh, refused, refresh
+    [current] = fake.refresh_tokens
+    stored = connection(runtime, rep).refresh_token
+    assert stored is not None and crypto.decrypt(runtime.settings, stored) == current

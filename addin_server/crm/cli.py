@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
+
+log = logging.getLogger(__name__)
 
 
 @click.command("crm-sync")
@@ -21,9 +24,16 @@ def crm_sync(once: bool, interval: float, inline: bool) -> None:
     rt = runtime()
     enqueuer: sync.Enqueuer = jobs.InlineEnqueuer(rt) if inline else jobs.RqEnqueuer(rt)
     while True:
-        report = sync.sweep(rt, enqueuer)
-        click.echo(f"crm-sync: adopted {report.adopted}, pushes {report.pushes}, "
-                   f"batches {report.batches}, pulls {report.pulls}")
+        try:
+            report = sync.sweep(rt, enqueuer)
+        except Exception as exc:  # the database or Redis is away: say so, try again
+            if once:
+                raise
+            log.exception("crm-sync pass failed")
+            click.echo(f"crm-sync: pass failed ({type(exc).__name__}); retrying", err=True)
+        else:
+            click.echo(f"crm-sync: adopted {report.adopted}, pushes {report.pushes}, "
+                       f"batches {report.batches}, pulls {report.pulls}")
         if once:
             return
         time.sleep(interval)

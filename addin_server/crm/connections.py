@@ -122,17 +122,35 @@ def open_crm(runtime: Runtime, conn: CrmConnection, reading: Reading,
     access = crypto.decrypt(settings, conn.access_token) if conn.access_token else "expired"
     conn_id = conn.id
 
-    def refresh() -> str:
-        tokens = refresh_tokens(
+    grant = {"refresh_token": refresh_token}
+
+    def call() -> Tokens:
+        return refresh_tokens(
             http, conn.login_url, client_id=settings.salesforce_client_id,
-            client_secret=settings.salesforce_client_secret, refresh_token=refresh_token,
-            timeout=settings.salesforce_timeout)
+            client_secret=settings.salesforce_client_secret,
+            refresh_token=grant["refresh_token"], timeout=settings.salesforce_timeout)
+
+    def refresh() -> str:
+        try:
+            tokens = call()
+        except CrmAuthError:
+            # With rotating refresh tokens another job may have just replaced ours: use the
+            # stored one if it changed; only a refusal of the newest grant disconnects.
+            with session_scope(runtime.sessions) as s:
+                stored = s.scalar(select(CrmConnection.refresh_token)
+                                  .where(CrmConnection.id == conn_id))
+            newest = crypto.decrypt(settings, stored) if stored else None
+            if newest is None or newest == grant["refresh_token"]:
+                raise
+            grant["refresh_token"] = newest
+            tokens = call()
         with session_scope(runtime.sessions) as s:
             values: dict[str, object] = {
                 "access_token": crypto.encrypt(settings, tokens.access_token),
                 "updated_at": runtime.now()}
             if tokens.refresh_token:  # the connected app rotates refresh tokens
                 values["refresh_token"] = crypto.encrypt(settings, tokens.refresh_token)
+                grant["refresh_token"] = tokens.refresh_token
             s.execute(update(CrmConnection).where(CrmConnection.id == conn_id).values(**values))
         return tokens.access_token
 
