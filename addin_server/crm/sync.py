@@ -32,7 +32,7 @@ from addin_server.crm.base import (
     Record,
 )
 from addin_server.crm.connections import Reading, disconnect, open_crm, save_reading
-from addin_server.db import rowcount, session_scope
+from addin_server.db import session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, StepType, TaskStatus
 from addin_server.models import (
     Campaign,
@@ -126,14 +126,16 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def _claim(session: Session, link_ids: list[int], now: datetime) -> list[CrmLink]:
-    claimed = []
-    for link_id in link_ids:
-        if rowcount(session.execute(
-            update(CrmLink).where(CrmLink.id == link_id, *_due(now))
-            .values(lease_until=now + LEASE, attempts=CrmLink.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )):
-            claimed.append(link_id)
+    """Lease the rows that are still due (one conditional UPDATE); the others are left to
+    whoever has them."""
+    if not link_ids:
+        return []
+    claimed = list(session.scalars(
+        update(CrmLink).where(CrmLink.id.in_(link_ids), *_due(now))
+        .values(lease_until=now + LEASE, attempts=CrmLink.attempts + 1)
+        .returning(CrmLink.id)
+        .execution_options(synchronize_session=False)
+    ))
     if not claimed:
         return []
     return list(session.scalars(select(CrmLink).where(CrmLink.id.in_(claimed))
@@ -149,40 +151,56 @@ def _new_item(link: CrmLink, prefix: str, email: str, *,
                 activity=activity)
 
 
-def _item(session: Session, link: CrmLink, prefix: str, rep_tz: str) -> Item | str:
-    """What the row should say now, or why it cannot be pushed (a string)."""
-    if link.kind == CrmLinkKind.TASK:
-        task = session.get(Task, link.local_id)
-        if task is None:
-            return "the task no longer exists"
-        enrollment = session.get_one(Enrollment, task.enrollment_id)
-        person = session.get_one(Person, enrollment.person_id)
-        campaign = session.get_one(Campaign, enrollment.campaign_id)
-        facts = rules.TaskFacts(
-            title=task.title, campaign=campaign.name, person_email=person.email,
-            type=StepType(task.type), status=TaskStatus(task.status), due_date=task.due_date,
-            instructions=task.instructions)
-        return _new_item(link, prefix, person.email, task=facts)
+def _items(session: Session, links: list[CrmLink], prefix: str, rep_tz: str
+           ) -> list[tuple[CrmLink, Item | str]]:
+    """What each row should say now, or why it cannot be pushed (a string); one query per
+    kind for the whole batch."""
+    ids = {kind: [lk.local_id for lk in links if lk.kind == kind] for kind in CrmLinkKind}
+    tasks = {t.id: (t, email, name) for t, email, name in session.execute(
+        select(Task, Person.email, Campaign.name)
+        .join(Enrollment, Enrollment.id == Task.enrollment_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .join(Campaign, Campaign.id == Enrollment.campaign_id)
+        .where(Task.id.in_(ids[CrmLinkKind.TASK])))} if ids[CrmLinkKind.TASK] else {}
+    sent = {m.id: m for m in session.scalars(
+        select(SentMessage).where(SentMessage.id.in_(ids[CrmLinkKind.SENT])))
+    } if ids[CrmLinkKind.SENT] else {}
+    replies = {e.id: (e, email) for e, email in session.execute(
+        select(Event, Person.email).join(Person, Person.id == Event.person_id)
+        .where(Event.id.in_(ids[CrmLinkKind.REPLY])))} if ids[CrmLinkKind.REPLY] else {}
     zone = ZoneInfo(rep_tz)
-    if link.kind == CrmLinkKind.SENT:
-        sent = session.get(SentMessage, link.local_id)
-        if sent is None:
-            return "the sent email no longer exists"
-        activity = rules.ActivityFacts(
-            kind=CrmLinkKind.SENT, subject=sent.subject, address=sent.to_addr,
-            body_html=sent.body_html, on=sent.sent_at.astimezone(zone).date())
-        return _new_item(link, prefix, sent.to_addr, activity=activity)
-    reply = session.get(Event, link.local_id)
-    who = session.get(Person, reply.person_id) if reply and reply.person_id else None
-    if reply is None or who is None:
-        return "the reply or its person no longer exists"
-    data = reply.data or {}
-    body = str(data.get("body_html") or data.get("snippet") or data.get("excerpt") or "")
-    activity = rules.ActivityFacts(
-        kind=CrmLinkKind.REPLY, subject=str(data.get("subject") or ""),
-        address=str(data.get("from") or who.email), body_html=body,
-        on=reply.at.astimezone(zone).date())
-    return _new_item(link, prefix, who.email, activity=activity)
+    out: list[tuple[CrmLink, Item | str]] = []
+    for link in links:
+        made: Item | str
+        if link.kind == CrmLinkKind.TASK:
+            if link.local_id not in tasks:
+                made = "the task no longer exists"
+            else:
+                task, email, campaign = tasks[link.local_id]
+                made = _new_item(link, prefix, email, task=rules.TaskFacts(
+                    title=task.title, campaign=campaign, person_email=email,
+                    type=StepType(task.type), status=TaskStatus(task.status),
+                    due_date=task.due_date, instructions=task.instructions))
+        elif link.kind == CrmLinkKind.SENT:
+            message = sent.get(link.local_id)
+            if message is None:
+                made = "the sent email no longer exists"
+            else:
+                made = _new_item(link, prefix, message.to_addr, activity=rules.ActivityFacts(
+                    kind=CrmLinkKind.SENT, subject=message.subject, address=message.to_addr,
+                    body_html=message.body_html, on=message.sent_at.astimezone(zone).date()))
+        elif link.local_id not in replies:
+            made = "the reply or its person no longer exists"
+        else:
+            reply, email = replies[link.local_id]
+            data = reply.data or {}
+            body = str(data.get("body_html") or data.get("snippet") or data.get("excerpt") or "")
+            made = _new_item(link, prefix, email, activity=rules.ActivityFacts(
+                kind=CrmLinkKind.REPLY, subject=str(data.get("subject") or ""),
+                address=str(data.get("from") or email), body_html=body,
+                on=reply.at.astimezone(zone).date()))
+        out.append((link, made))
+    return out
 
 
 # --- writing outcomes -------------------------------------------------------------------------
@@ -190,25 +208,37 @@ def _item(session: Session, link: CrmLink, prefix: str, rep_tz: str) -> Item | s
 
 def _save_ids(runtime: Runtime, items: list[Item]) -> None:
     """Commit Salesforce ids (and Contact/Lead ids) the moment they are known."""
+    if not items:
+        return
     with session_scope(runtime.sessions) as s:
-        for item in items:
-            s.execute(update(CrmLink).where(CrmLink.id == item.link_id)
-                      .values(sf_id=item.sf_id, who_id=item.who_id)
-                      .execution_options(synchronize_session=False))
+        s.execute(update(CrmLink), [{"id": i.link_id, "sf_id": i.sf_id, "who_id": i.who_id}
+                                    for i in items])
 
 
 def _settle(session: Session, items: list[Item], now: datetime, report: PushReport,
             failure: CrmError | None) -> None:
+    done = [i for i in items if i.done]
+    if done:
+        # By primary key in one executemany; a row changed meanwhile (its version moved past
+        # the one pushed) goes back to pending in the second statement.
+        session.execute(update(CrmLink), [
+            {"id": i.link_id, "sf_id": i.sf_id, "who_id": i.who_id, "lease_until": None,
+             "pushed_version": i.version, "attempts": 0, "last_error": "",
+             "next_attempt_at": None, "state": CrmLinkState.SYNCED, "updated_at": now}
+            for i in done])
+        session.execute(
+            update(CrmLink)
+            .where(CrmLink.id.in_([i.link_id for i in done]),
+                   CrmLink.version != CrmLink.pushed_version)
+            .values(state=CrmLinkState.PENDING)
+            .execution_options(synchronize_session=False))
+        report.pushed += len(done)
     for item in items:
+        if item.done:
+            continue
         values: dict[str, object] = {"lease_until": None, "sf_id": item.sf_id,
                                      "who_id": item.who_id, "updated_at": now}
-        if item.done:
-            values.update(
-                pushed_version=item.version, attempts=0, last_error="", next_attempt_at=None,
-                state=case((CrmLink.version == item.version, CrmLinkState.SYNCED),
-                           else_=CrmLinkState.PENDING))
-            report.pushed += 1
-        elif item.removed:
+        if item.removed:
             values.update(state=CrmLinkState.REMOVED, last_error="deleted in Salesforce")
         elif item.skip:
             values.update(state=CrmLinkState.SKIPPED, last_error=item.skip)
@@ -222,6 +252,10 @@ def _settle(session: Session, items: list[Item], now: datetime, report: PushRepo
             values.update(next_attempt_at=now + wait,
                           last_error=str(failure)[:2000] if failure else "")
             report.deferred += 1
+        # A refusal stands only for the version refused: a newer change is pushed again.
+        if "state" in values:
+            values["state"] = case((CrmLink.version == item.version, values["state"]),
+                                   else_=CrmLinkState.PENDING)
         session.execute(update(CrmLink).where(CrmLink.id == item.link_id).values(**values)
                         .execution_options(synchronize_session=False))
 
@@ -256,8 +290,10 @@ def push_links(
         assert rep is not None
         items: list[Item] = []
         ratio = rules.usage_ratio(conn.api_used, conn.api_limit, conn.api_seen_at, now)
+        allowed: list[CrmLink] = []
         for link in _claim(s, link_ids[:BATCH], now):
             if link.rep_id != conn.rep_id:
+                link.lease_until = None
                 continue
             if not rules.push_allowed(link.kind, ratio):
                 link.lease_until = None
@@ -266,7 +302,8 @@ def push_links(
                 link.last_error = "waiting: the org's daily API allocation is nearly used"
                 report.deferred += 1
                 continue
-            made = _item(s, link, settings.salesforce_key_prefix, rep.timezone)
+            allowed.append(link)
+        for link, made in _items(s, allowed, settings.salesforce_key_prefix, rep.timezone):
             if isinstance(made, str):
                 link.state, link.last_error, link.lease_until = CrmLinkState.FAILED, made, None
                 report.failed += 1

@@ -152,9 +152,8 @@ def _matches(record: dict[str, Any], name: str, op: str, value: Any) -> bool:
                                       and have.lower() == value.lower()))
     if op == "!=":
         return bool(have != value)
-    if op == "IN":
-        return any(have == v or (isinstance(have, str) and isinstance(v, str)
-                                 and have.lower() == v.lower()) for v in value)
+    if op == "IN":  # `value` is a frozenset, strings lower-cased (see Fake.query)
+        return (have.lower() if isinstance(have, str) else have) in value
     if have is None:
         return False
     return bool({">": have > value, ">=": have >= value, "<": have < value,
@@ -188,6 +187,7 @@ class FakeSalesforce:
     hold_creates: threading.Event | None = None
     url: str = ""
     _pages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _people: set[str] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -207,12 +207,14 @@ class FakeSalesforce:
     def add_contact(self, email: str) -> str:
         cid = self.new_id("003")
         self.contacts.append({"Id": cid, "Email": email, "LastModifiedDate": self.clock()})
+        self._people.add(cid)
         return cid
 
     def add_lead(self, email: str, converted: bool = False) -> str:
         lid = self.new_id("00Q")
         self.leads.append({"Id": lid, "Email": email, "IsConverted": converted,
                            "LastModifiedDate": self.clock()})
+        self._people.add(lid)
         return lid
 
     def live_tasks(self) -> list[dict[str, Any]]:
@@ -406,7 +408,7 @@ class FakeSalesforce:
                         "settings of this field and verify that it is read/write for your "
                         "profile or permission set.")
         who = body.get("WhoId")
-        if who and who not in {p["Id"] for p in self.contacts + self.leads}:
+        if who and who not in self._people:
             return ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
         if create and self.key_field and self.key_field_external and body.get(self.key_field) \
                 and self._by_key(body[self.key_field]):
@@ -531,8 +533,10 @@ class FakeSalesforce:
             if name == "Description":
                 raise SoqlError("INVALID_FIELD", "field 'Description' can not be filtered in a "
                                 "query call")
+        where = [(n, op, frozenset(x.lower() if isinstance(x, str) else x for x in v)
+                  if op == "IN" else v) for n, op, v in q.where]
         rows = [r for r in source if (include_deleted or not r.get("IsDeleted"))
-                and all(_matches(r, n, op, v) for n, op, v in q.where)]
+                and all(_matches(r, n, op, v) for n, op, v in where)]
         if q.order:
             name, desc = q.order
             rows.sort(key=lambda r: r.get(name) or datetime.min.replace(tzinfo=UTC),
