@@ -437,3 +437,9 @@ class CrmLink(Base):
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# The sync's sweep links sent emails and replies of the last days that no hook linked: these
+# keep that scan to the recent rows.
+Index("ix_sent_messages_sent_at", SentMessage.sent_at)
+Index("ix_events_type_at", Event.type, Event.at)

@@ -236,6 +236,7 @@ def test_a_new_task_becomes_a_salesforce_task(runtime: Runtime, rep: Actor,
                                    f"Person: pat@example.test\n\n{marker}")
     link = link_of(runtime, CrmLinkKind.TASK, task.id)
     assert (link.state, link.sf_id, link.pushed_version) == (CrmLinkState.SYNCED, made["Id"], 1)
+    assert rep.get("/crm/salesforce").json["sync"] == {"synced": 1}
 
 
 def test_completing_and_skipping_here_update_salesforce(

@@ -174,6 +174,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_org_id', ['org_id', 'id'], unique=False)
+        batch_op.create_index('ix_events_type_at', ['type', 'at'], unique=False)
 
     op.create_table('mailboxes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -301,6 +302,7 @@ def upgrade() -> None:
     with op.batch_alter_table('sent_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sent_messages_enrollment_id'), ['enrollment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sent_messages_rfc_message_id'), ['rfc_message_id'], unique=False)
+        batch_op.create_index('ix_sent_messages_sent_at', ['sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sent_messages_thread_id'), ['thread_id'], unique=False)
 
     op.create_table('tasks',
@@ -395,6 +397,7 @@ def downgrade() -> None:
     op.drop_table('tasks')
     with op.batch_alter_table('sent_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sent_messages_thread_id'))
+        batch_op.drop_index('ix_sent_messages_sent_at')
         batch_op.drop_index(batch_op.f('ix_sent_messages_rfc_message_id'))
         batch_op.drop_index(batch_op.f('ix_sent_messages_enrollment_id'))
 
@@ -424,6 +427,7 @@ def downgrade() -> None:
 
     op.drop_table('mailboxes')
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_type_at')
         batch_op.drop_index('ix_events_org_id')
 
     op.drop_table('events')
