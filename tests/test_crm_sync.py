@@ -750,3 +750,28 @@ def test_two_jobs_refreshing_a_rotating_grant_do_not_disconnect(
     [current] = fake.refresh_tokens
     stored = connection(runtime, rep).refresh_token
     assert stored is not None and crypto.decrypt(runtime.settings, stored) == current
+
+
+def test_note_reply_links_in_the_same_transaction(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce, clock: FrozenClock) -> None:
+    from addin_server.crm import outbox
+
+    [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
+
+    def replied() -> int:
+        with runtime.sessions.begin() as s:
+            e = s.get_one(Enrollment, enrollment)
+            event = feed.record(s, org_id=e.org_id, type=feed.REPLIED, at=clock(),
+                                rep_id=e.rep_id, person_id=e.person_id, subject="Re: Hi")
+            s.flush()
+            outbox.note_reply(s, event)
+            return event.id
+
+    before = replied()  # no Salesforce in this organisation yet: no row
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).where(CrmLink.local_id == before,
+                                                   CrmLink.kind == CrmLinkKind.REPLY)) == 0
+    connect(rep, fake)
+    after = replied()
+    link = link_of(runtime, CrmLinkKind.REPLY, after)
+    assert (link.state, link.rep_id, link.version) == (CrmLinkState.PENDING, rep.rep_id, 1)
