@@ -24,7 +24,7 @@ import requests
 from addin_server import crypto
 from addin_server.accounts import create_rep
 from addin_server.config import Settings
-from addin_server.crm import sync
+from addin_server.crm import push
 from addin_server.crm.connections import save_connection
 from addin_server.crm.salesforce import SalesforceCrm, exchange_code, new_verifier
 from addin_server.enums import StepType
@@ -63,8 +63,8 @@ def floor(n: int) -> tuple[float, int]:
         records = [{"Subject": f"t{i}", "Status": "Not Started"} for i in range(n)]
         before = fake.api_used
         started = time.perf_counter()
-        for start in range(0, n, sync.BATCH):
-            crm.create_tasks(records[start:start + sync.BATCH])
+        for start in range(0, n, push.BATCH):
+            crm.create_tasks(records[start:start + push.BATCH])
         return time.perf_counter() - started, fake.api_used - before
 
 
@@ -98,7 +98,7 @@ def measured(n: int, folder: Path) -> tuple[float, int, int]:
             conn_id = conn.id
         before = fake.api_used
         started = time.perf_counter()
-        report = sync.push_due(rt, conn_id, rounds=n // sync.BATCH + 2)
+        report = push.push_due(rt, conn_id, rounds=n // push.BATCH + 2)
         elapsed = time.perf_counter() - started
         rt.engine.dispose()
         assert report.created == n and len(fake.tasks) == n, report

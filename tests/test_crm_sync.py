@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from addin_server import crypto, feed
 from addin_server.config import Settings
-from addin_server.crm import jobs, sync
+from addin_server.crm import jobs, push, records, sweep
 from addin_server.crm.connections import open_crm
+from addin_server.crm.pull import pull
 from addin_server.crm.salesforce import key_marker
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
 from addin_server.models import CrmConnection, CrmLink, Enrollment, Event, SentMessage, Task
@@ -52,7 +53,7 @@ def redis(settings: Settings) -> Iterator[Redis]:
     connection.flushdb()
 
 
-class Recorder(sync.Enqueuer):
+class Recorder(sweep.Enqueuer):
     def __init__(self) -> None:
         self.pushes: list[int] = []
         self.batches: list[int] = []
@@ -129,8 +130,8 @@ def link_of(runtime: Runtime, kind: CrmLinkKind, local_id: int) -> CrmLink:
         return link
 
 
-def push(runtime: Runtime, actor: Actor) -> sync.PushReport:
-    return sync.push_due(runtime, connection(runtime, actor).id)
+def push_all(runtime: Runtime, actor: Actor) -> push.PushReport:
+    return push.push_due(runtime, connection(runtime, actor).id)
 
 
 # --- connecting -------------------------------------------------------------------------------
@@ -163,7 +164,7 @@ def test_connect_to_a_sandbox_uses_the_sandbox_login_host(
     fake.expire_access_tokens()  # the refresh goes to the sandbox host too
     fake.add_contact("pat@example.test")
     launch(rep, campaign(rep), ["pat@example.test"])
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     assert fake.calls("POST", "/sandbox/services/oauth2/token") == 2
 
 
@@ -221,7 +222,7 @@ def test_a_new_task_becomes_a_salesforce_task(runtime: Runtime, rep: Actor,
     link = link_of(runtime, CrmLinkKind.TASK, task.id)  # written with the launch
     assert (link.state, link.sf_id, link.version) == (CrmLinkState.PENDING, None, 1)
     assert fake.tasks == {}
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.created) == (1, 1)
     [made] = fake.live_tasks()
     assert made["Subject"] == "Call (step 1, day 1) · Q4 calls"
@@ -245,10 +246,10 @@ def test_completing_and_skipping_here_update_salesforce(
     lead = fake.add_lead("pat@example.test")
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     call = open_task(runtime, enrollment)
-    push(runtime, rep)
+    push_all(runtime, rep)
     assert rep.post(f"/api/v1/tasks/{call.id}/complete").json["changed"] is True
     email = open_task(runtime, enrollment)
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.created) == (2, 1)  # the call updated, the email task made
     first = fake.tasks[link_of(runtime, CrmLinkKind.TASK, call.id).sf_id or ""]
     assert first["Status"] == "Completed" and first["TaskSubtype"] == "Call"
@@ -256,7 +257,7 @@ def test_completing_and_skipping_here_update_salesforce(
     assert (second["TaskSubtype"], second["WhoId"], second["Status"]) == (
         "Email", lead, "Not Started")
     assert rep.post(f"/api/v1/tasks/{email.id}/skip").json["changed"] is True
-    push(runtime, rep)
+    push_all(runtime, rep)
     assert second["Status"] == "Completed"
     assert "Skipped in the campaign." in second["Description"]
     assert len(fake.live_tasks()) == 3  # call, email, and now the LinkedIn task
@@ -267,9 +268,9 @@ def test_stopping_the_enrollment_closes_its_task_there(
     connect(rep, fake)
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     task = open_task(runtime, enrollment)
-    push(runtime, rep)
+    push_all(runtime, rep)
     assert rep.post(f"/api/v1/enrollments/{enrollment}/stop").status_code == 200
-    push(runtime, rep)
+    push_all(runtime, rep)
     [there] = fake.live_tasks()
     assert there["Status"] == "Completed"
     assert "the person's campaign ended" in there["Description"]
@@ -284,7 +285,7 @@ def test_many_tasks_go_in_one_composite_request(runtime: Runtime, rep: Actor,
     for email in emails:
         fake.add_contact(email)
     launch(rep, campaign(rep), emails)
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.created) == (12, 12)
     assert fake.calls("POST", "/composite/sobjects") == 1
     assert fake.calls("POST", "/sobjects/Task") == 0
@@ -309,7 +310,7 @@ def test_a_retry_after_a_timeout_finds_the_record_instead_of_making_another(
     task = open_task(runtime, enrollment)
     runtime.settings = runtime.settings.with_(salesforce_timeout=0.4)
     fake.hold_creates = threading.Event()  # the record is made; the answer comes too late
-    first = push(runtime, rep)
+    first = push_all(runtime, rep)
     assert (first.pushed, first.deferred) == (0, 1)
     assert len(fake.tasks) == 1
     link = link_of(runtime, CrmLinkKind.TASK, task.id)
@@ -318,9 +319,9 @@ def test_a_retry_after_a_timeout_finds_the_record_instead_of_making_another(
     fake.hold_creates.set()
     fake.hold_creates = None
     assert connection(runtime, rep).key_mode == mode
-    assert push(runtime, rep).pushed == 0  # waits for its back-off
+    assert push_all(runtime, rep).pushed == 0  # waits for its back-off
     clock.advance(minutes=2)
-    again = push(runtime, rep)
+    again = push_all(runtime, rep)
     assert (again.pushed, again.found_again, again.created) == (1, 1, 0)
     [only] = fake.tasks.values()
     link = link_of(runtime, CrmLinkKind.TASK, task.id)
@@ -347,7 +348,7 @@ def test_the_salesforce_id_is_committed_right_after_the_create(
     connect(rep, fake)
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     call = open_task(runtime, enrollment)
-    push(runtime, rep)
+    push_all(runtime, rep)
     rep.post(f"/api/v1/tasks/{call.id}/complete")  # the call to update, the email task to make
     email = open_task(runtime, enrollment)
     conn_id = connection(runtime, rep).id
@@ -356,12 +357,12 @@ def test_the_salesforce_id_is_committed_right_after_the_create(
         return CrashOnUpdate(open_crm(rt, conn, reading))
 
     with pytest.raises(SystemExit):
-        sync.push_due(runtime, conn_id, opener=crashing)
+        push.push_due(runtime, conn_id, opener=crashing)
     made = link_of(runtime, CrmLinkKind.TASK, email.id)
     assert made.sf_id is not None and made.sf_id in fake.tasks  # kept before the crash
     assert made.state == CrmLinkState.PENDING and made.lease_until is not None
     clock.advance(minutes=6)  # the lease runs out
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.created, report.found_again) == (2, 0, 0)
     assert len(fake.tasks) == 2
     assert fake.tasks[made.sf_id]["Status"] == "Not Started"
@@ -378,7 +379,7 @@ def test_an_expired_access_token_is_refreshed_and_saved(
     before = connection(runtime, rep).access_token
     fake.expire_access_tokens()
     launch(rep, campaign(rep), ["pat@example.test"])
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     conn = connection(runtime, rep)
     assert conn.access_token != before and conn.access_token is not None
     assert crypto.decrypt(runtime.settings, conn.access_token) in fake.access_tokens
@@ -391,7 +392,7 @@ def test_a_revoked_grant_disconnects_and_nothing_is_lost(
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     task = open_task(runtime, enrollment)
     fake.revoke()
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.deferred) == (0, 1)
     conn = connection(runtime, rep)
     assert conn.status == CrmStatus.DISCONNECTED
@@ -402,15 +403,15 @@ def test_a_revoked_grant_disconnects_and_nothing_is_lost(
     assert [(e.rep_id, e.data["crm"]) for e in events] == [(rep.rep_id, "salesforce")]
     link = link_of(runtime, CrmLinkKind.TASK, task.id)
     assert (link.state, link.sf_id) == (CrmLinkState.PENDING, None)
-    assert push(runtime, rep).pushed == 0  # a second push changes nothing and says nothing
+    assert push_all(runtime, rep).pushed == 0  # a second push changes nothing and says nothing
     recorder = Recorder()
-    sync.sweep(runtime, recorder)
+    sweep.sweep(runtime, recorder)
     assert recorder.pushes == recorder.batches == recorder.pulls == []
     assert rep.get("/crm/salesforce").json["status"] == "disconnected"
     # Reconnecting resumes the waiting work.
     assert connect(rep, fake).status_code == 200
     assert connection(runtime, rep).status == CrmStatus.CONNECTED
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     assert link_of(runtime, CrmLinkKind.TASK, task.id).state == CrmLinkState.SYNCED
     assert len(fake.live_tasks()) == 1
 
@@ -434,7 +435,7 @@ def test_sync_slows_down_before_the_daily_allocation_runs_out(
     fake.api_used, fake.api_limit = 13_600, 15_000
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     call = open_task(runtime, enrollment)
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     conn = connection(runtime, rep)
     assert conn.api_limit == 15_000 and conn.api_used is not None and conn.api_used > 13_600
     # Above 90%: the rep's task changes still go, the activity log waits.
@@ -445,21 +446,21 @@ def test_sync_slows_down_before_the_daily_allocation_runs_out(
             provider_message_id=None, thread_id=None, rfc_message_id=None, references="")
         sent_id = sent.id
     rep.post(f"/api/v1/tasks/{call.id}/complete")
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.deferred) == (2, 1)  # call updated + email task made
     waiting = link_of(runtime, CrmLinkKind.SENT, sent_id)
     assert waiting.state == CrmLinkState.PENDING and "allocation" in waiting.last_error
-    assert waiting.next_attempt_at == clock() + sync.rules.LIMIT_WAIT
+    assert waiting.next_attempt_at == clock() + records.LIMIT_WAIT
     # Above 98%: nothing goes.
     fake.api_used = 14_750
     email = open_task(runtime, enrollment)
     rep.post(f"/api/v1/tasks/{email.id}/complete")
     linkedin = open_task(runtime, enrollment)
-    push(runtime, rep)  # the email task closed, the LinkedIn task made; it reads 98.x%
+    push_all(runtime, rep)  # the email task closed, the LinkedIn task made; it reads 98.x%
     assert (connection(runtime, rep).api_used or 0) >= 14_750
     rep.post(f"/api/v1/tasks/{linkedin.id}/complete")
     calls = len(fake.log)
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.deferred) == (0, 1)
     assert len(fake.log) == calls  # not one request
     link = link_of(runtime, CrmLinkKind.TASK, linkedin.id)
@@ -471,15 +472,15 @@ def test_limit_exceeded_holds_the_connection(runtime: Runtime, rep: Actor,
     connect(rep, fake)
     fake.api_used, fake.api_limit = 15_000, 15_000
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert (report.pushed, report.deferred) == (0, 1)
-    assert connection(runtime, rep).hold_until == clock() + sync.rules.LIMIT_EXCEEDED_WAIT
+    assert connection(runtime, rep).hold_until == clock() + records.LIMIT_EXCEEDED_WAIT
     recorder = Recorder()
-    sync.sweep(runtime, recorder)
+    sweep.sweep(runtime, recorder)
     assert recorder.batches == recorder.pushes == []
     clock.advance(hours=1, minutes=1)
     fake.api_used = 100  # the rolling window freed some
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     assert link_of(runtime, CrmLinkKind.TASK, open_task(runtime, enrollment).id).sf_id
 
 
@@ -491,23 +492,23 @@ def test_a_task_closed_in_salesforce_is_completed_here_and_the_campaign_moves_on
     connect(rep, fake)
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     call = open_task(runtime, enrollment)
-    push(runtime, rep)
+    push_all(runtime, rep)
     sf_id = link_of(runtime, CrmLinkKind.TASK, call.id).sf_id or ""
     clock.advance(minutes=30)
     fake.close_task(sf_id)
     patches = fake.calls("PATCH", "/sobjects/Task/")
-    report = sync.pull(runtime, connection(runtime, rep).id)
+    report = pull(runtime, connection(runtime, rep).id)
     assert (report.completed, report.removed) == (1, 0)
     with runtime.sessions() as s:
         done = s.get_one(Task, call.id)
         assert (done.status, done.completed_at) == (TaskStatus.COMPLETED, clock())
         assert s.get_one(Enrollment, enrollment).current_position == 1
     assert link_of(runtime, CrmLinkKind.TASK, call.id).state == CrmLinkState.SYNCED
-    push(runtime, rep)
+    push_all(runtime, rep)
     assert fake.calls("PATCH", "/sobjects/Task/") == patches  # nothing pushed back
     assert len(fake.live_tasks()) == 2  # the next step's task went there
     assert connection(runtime, rep).pull_cursor == clock()
-    again = sync.pull(runtime, connection(runtime, rep).id)
+    again = pull(runtime, connection(runtime, rep).id)
     assert again.completed == 0
 
 
@@ -516,10 +517,10 @@ def test_a_task_deleted_in_salesforce_is_removed_here(
     connect(rep, fake)
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
     call = open_task(runtime, enrollment)
-    push(runtime, rep)
+    push_all(runtime, rep)
     clock.advance(minutes=5)
     fake.delete_task(link_of(runtime, CrmLinkKind.TASK, call.id).sf_id or "")
-    report = sync.pull(runtime, connection(runtime, rep).id)
+    report = pull(runtime, connection(runtime, rep).id)
     assert report.removed == 1
     with runtime.sessions() as s:
         assert s.get_one(Task, call.id).status == TaskStatus.SKIPPED
@@ -532,14 +533,14 @@ def test_pulls_are_due_on_the_poll_interval(runtime: Runtime, rep: Actor, fake: 
     connect(rep, fake)
     conn_id = connection(runtime, rep).id
     recorder = Recorder()
-    sync.sweep(runtime, recorder)
+    sweep.sweep(runtime, recorder)
     assert recorder.pulls == [conn_id]
-    sync.pull(runtime, conn_id)
+    pull(runtime, conn_id)
     recorder = Recorder()
-    sync.sweep(runtime, recorder)
+    sweep.sweep(runtime, recorder)
     assert recorder.pulls == []
     clock.advance(seconds=runtime.settings.salesforce_poll_seconds)
-    sync.sweep(runtime, recorder)
+    sweep.sweep(runtime, recorder)
     assert recorder.pulls == [conn_id]
 
 
@@ -558,7 +559,7 @@ def test_a_sent_email_is_logged_as_a_completed_task(
             body_html="<p>Hello Pat,</p><p>" + "word " * 400 + "</p>", sent_at=clock(),
             provider_message_id="m1", thread_id="t1", rfc_message_id="<m1@x>", references="")
         sent_id = sent.id
-    push(runtime, rep)
+    push_all(runtime, rep)
     link = link_of(runtime, CrmLinkKind.SENT, sent_id)
     assert link.state == CrmLinkState.SYNCED
     logged = fake.tasks[link.sf_id or ""]
@@ -582,7 +583,7 @@ def test_activity_for_someone_not_in_salesforce_is_skipped(
             sent_at=clock(), provider_message_id=None, thread_id=None, rfc_message_id=None,
             references="")
         sent_id = sent.id
-    report = push(runtime, rep)
+    report = push_all(runtime, rep)
     assert report.skipped == 1
     link = link_of(runtime, CrmLinkKind.SENT, sent_id)
     assert link.state == CrmLinkState.SKIPPED
@@ -595,7 +596,7 @@ def test_a_detected_reply_is_logged_through_the_sweep(
     connect(rep, fake)
     contact = fake.add_contact("pat@example.test")
     [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
-    push(runtime, rep)
+    push_all(runtime, rep)
     with runtime.sessions.begin() as s:
         e = s.get_one(Enrollment, enrollment)
         reply = feed.record(s, org_id=e.org_id, type=feed.REPLIED, at=clock(),
@@ -605,7 +606,7 @@ def test_a_detected_reply_is_logged_through_the_sweep(
         s.flush()
         reply_id = reply.id
     recorder = Recorder()
-    report = sync.sweep(runtime, recorder)
+    report = sweep.sweep(runtime, recorder)
     assert report.adopted == 1
     link = link_of(runtime, CrmLinkKind.REPLY, reply_id)
     assert recorder.pushes == [link.id]
@@ -615,7 +616,7 @@ def test_a_detected_reply_is_logged_through_the_sweep(
         "Reply: Re: Hello Pat", contact, "Completed")
     assert logged["Description"].startswith(
         "From: pat@example.test\n\nSounds good, call me Tuesday.")
-    assert sync.sweep(runtime, Recorder()).adopted == 0  # once
+    assert sweep.sweep(runtime, Recorder()).adopted == 0  # once
 
 
 # --- the RQ wiring ----------------------------------------------------------------------------
@@ -661,11 +662,11 @@ def test_a_rep_connecting_later_gets_open_tasks_not_old_history(
             provider_message_id=None, thread_id=None, rfc_message_id=None, references="")
         sent_id = sent.id
     recorder = Recorder()
-    sync.sweep(runtime, recorder)
+    sweep.sweep(runtime, recorder)
     assert recorder.pushes == recorder.batches == []  # Bob's rows wait for Bob
     assert link_of(runtime, CrmLinkKind.SENT, sent_id).state == CrmLinkState.PENDING
     assert connect(bob, fake).status_code == 200
-    report = push(runtime, bob)
+    report = push_all(runtime, bob)
     assert report.created == 2
     subjects = sorted(t["Subject"] for t in fake.live_tasks())
     assert subjects == ["Call (step 1, day 1) · Q4 calls",
@@ -722,7 +723,7 @@ def test_a_rotated_refresh_token_is_kept(runtime: Runtime, rep: Actor,
     [first] = fake.refresh_tokens
     launch(rep, campaign(rep), ["a@example.test"])
     fake.expire_access_tokens()
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     [second] = fake.refresh_tokens
     assert second != first
     conn = connection(runtime, rep)
@@ -730,7 +731,7 @@ def test_a_rotated_refresh_token_is_kept(runtime: Runtime, rep: Actor,
     assert crypto.decrypt(runtime.settings, conn.refresh_token) == second
     fake.expire_access_tokens()  # the next refresh must use the new one
     launch(rep, campaign(rep), ["b@example.test"])
-    assert push(runtime, rep).pushed == 1
+    assert push_all(runtime, rep).pushed == 1
     assert connection(runtime, rep).status == CrmStatus.CONNECTED
 
 

@@ -1,7 +1,7 @@
 """The `Crm` port: what the sync needs from a CRM, and the errors it classifies.
 
-The sync (sync.py) talks to this Protocol only; `salesforce.py` is the real adapter. Records are
-plain dicts of the CRM's own field names, built by the pure functions in records.py.
+The sync (push.py, pull.py) talks to this Protocol only; `salesforce.py` is the real adapter.
+Records are plain dicts of the CRM's own field names, built by the pure functions in records.py.
 """
 
 from __future__ import annotations

@@ -19,13 +19,13 @@ log = logging.getLogger(__name__)
 def crm_sync(once: bool, interval: float, inline: bool) -> None:
     """Push pending Salesforce sync rows, log stray activity, pull Task changes."""
     from addin_server.cli import runtime
-    from addin_server.crm import jobs, sync
+    from addin_server.crm import jobs, sweep
 
     rt = runtime()
-    enqueuer: sync.Enqueuer = jobs.InlineEnqueuer(rt) if inline else jobs.RqEnqueuer(rt)
+    enqueuer: sweep.Enqueuer = jobs.InlineEnqueuer(rt) if inline else jobs.RqEnqueuer(rt)
     while True:
         try:
-            report = sync.sweep(rt, enqueuer)
+            report = sweep.sweep(rt, enqueuer)
         except Exception as exc:  # the database or Redis is away: say so, try again
             if once:
                 raise

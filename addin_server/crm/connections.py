@@ -3,6 +3,7 @@ marked disconnected when the grant is gone (and said so in the Live Feed)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import crypto, feed
 from addin_server.crm import outbox
-from addin_server.crm.base import CrmAuthError, CrmPermanentError
+from addin_server.crm.base import Crm, CrmAuthError, CrmPermanentError
 from addin_server.crm.salesforce import SalesforceCrm, Tokens, refresh_tokens
 from addin_server.db import rowcount, session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
@@ -159,6 +160,14 @@ def open_crm(runtime: Runtime, conn: CrmConnection, reading: Reading,
         access_token=access, refresh=refresh, on_usage=reading,
         timeout=settings.salesforce_timeout, http=http,
     )
+
+
+CrmOpener = Callable[[Runtime, CrmConnection, Reading], Crm]
+
+
+def default_opener(runtime: Runtime, conn: CrmConnection, reading: Reading) -> Crm:
+    """How the sync gets a client (tests pass another opener to wrap the real one)."""
+    return open_crm(runtime, conn, reading)
 
 
 def save_reading(session: Session, conn: CrmConnection, reading: Reading, now: datetime) -> None:

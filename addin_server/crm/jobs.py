@@ -13,7 +13,9 @@ from typing import Any
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
-from addin_server.crm import sync
+from addin_server.crm import pull as pulling
+from addin_server.crm import push
+from addin_server.crm.sweep import Enqueuer
 from addin_server.db import session_scope
 from addin_server.runtime import Runtime
 
@@ -53,15 +55,15 @@ def enqueue_pull(redis: Any, queue: str, connection_id: int) -> bool:
                     f"crm-pull-{connection_id}")
 
 
-def run_push_link(runtime: Runtime, link_id: int) -> sync.PushReport:
+def run_push_link(runtime: Runtime, link_id: int) -> push.PushReport:
     """Push one row; again if it changed while it was being pushed (a few times at most)."""
     with session_scope(runtime.sessions) as s:
-        connection_id = sync.connection_of_link(s, link_id)
-    total = sync.PushReport()
+        connection_id = push.connection_of_link(s, link_id)
+    total = push.PushReport()
     if connection_id is None:
         return total  # the rep has not connected yet: the row waits
     for _ in range(3):
-        report = sync.push_links(runtime, connection_id, [link_id])
+        report = push.push_links(runtime, connection_id, [link_id])
         total.add(report)
         if not report.pushed:
             break
@@ -73,14 +75,14 @@ def push_link(link_id: int) -> None:
 
 
 def push_batch(connection_id: int) -> None:
-    sync.push_due(_current_runtime(), connection_id)
+    push.push_due(_current_runtime(), connection_id)
 
 
 def pull(connection_id: int) -> None:
-    sync.pull(_current_runtime(), connection_id)
+    pulling.pull(_current_runtime(), connection_id)
 
 
-class RqEnqueuer(sync.Enqueuer):
+class RqEnqueuer(Enqueuer):
     """The sweep's work goes to RQ."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -97,7 +99,7 @@ class RqEnqueuer(sync.Enqueuer):
         enqueue_pull(self.redis, self.queue, connection_id)
 
 
-class InlineEnqueuer(sync.Enqueuer):
+class InlineEnqueuer(Enqueuer):
     """The sweep's work done in this process (`crm-sync --inline`: no worker needed)."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -107,7 +109,7 @@ class InlineEnqueuer(sync.Enqueuer):
         run_push_link(self.runtime, link_id)
 
     def batch(self, connection_id: int) -> None:
-        sync.push_due(self.runtime, connection_id)
+        push.push_due(self.runtime, connection_id)
 
     def pull(self, connection_id: int) -> None:
-        sync.pull(self.runtime, connection_id)
+        pulling.pull(self.runtime, connection_id)

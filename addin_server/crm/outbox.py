@@ -4,7 +4,7 @@ The use cases (progress, launches, tasks, enrollments) call these small function
 talk to Salesforce. A row is written only when the organisation has a Salesforce connection
 (a rep who has not connected yet gets rows that wait for them). Once the transaction commits,
 the rows are handed to RQ (`crm-<link id>` jobs) when a queue is at hand (a request, or an RQ
-job); the periodic sweep (sync.sweep) pushes anything else, so nothing depends on that hand-off.
+job); the periodic sweep (sweep.py) pushes anything else, so nothing depends on that hand-off.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, exists, insert, literal, select, update
+from sqlalchemy import event, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus
@@ -134,6 +134,13 @@ def note_enrollment_tasks(session: Session, org_id: int, enrollment_id: int,
 def request_batch(session: Session, connection_id: int) -> None:
     """Push this connection's due links once the transaction commits (after a reconnect)."""
     session.info.setdefault(_BATCH, set()).add(connection_id)
+
+
+def counts(session: Session, rep_id: int) -> dict[str, int]:
+    """Sync rows of a rep by state (for the status endpoint)."""
+    rows = session.execute(select(CrmLink.state, func.count()).where(CrmLink.rep_id == rep_id)
+                           .group_by(CrmLink.state))
+    return {CrmLinkState(state).value: int(n) for state, n in rows}
 
 
 # --- after commit: hand the rows to RQ --------------------------------------------------------

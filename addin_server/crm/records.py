@@ -1,6 +1,6 @@
 """Pure rules of the Salesforce sync: what a Task record says, and when to push.
 
-No I/O here: the sync (sync.py) loads the rows and passes plain values.
+No I/O here: the sync (push.py, pull.py) loads the rows and passes plain values.
 """
 
 from __future__ import annotations

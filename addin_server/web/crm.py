@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from addin_server.accounts import rep_for_token
-from addin_server.crm import connections, salesforce, sync
+from addin_server.crm import connections, outbox, salesforce
 from addin_server.crm.base import CrmAuthError, CrmError
 from addin_server.crypto import SecretsUnavailable
 from addin_server.models import CrmConnection, Rep
@@ -173,7 +173,7 @@ def status() -> ResponseReturnValue:
         "api_usage": {"used": conn.api_used, "limit": conn.api_limit,
                       "seen_at": iso(conn.api_seen_at)},
         "pulled_at": iso(conn.pulled_at),
-        "sync": sync.counts(db(), rep.id),
+        "sync": outbox.counts(db(), rep.id),
     })
 
 

@@ -1,6 +1,6 @@
-"""Pushing sync rows to Salesforce, pulling Task changes back, and the periodic sweep.
+"""Pushing sync rows to Salesforce.
 
-A push claims its rows (a lease, one conditional UPDATE each), reads what to send, and talks to
+A push claims its rows (a lease, one conditional UPDATE), reads what to send, and talks to
 Salesforce outside any transaction. Ids of created records are committed the moment the create
 call returns, before anything else happens, and a row whose earlier attempt may have created its
 record (attempts > 1 with no id) is looked up by our key before any re-create: a retry after a
@@ -10,16 +10,14 @@ timeout never makes a second record. With an External ID field the create is an 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from addin_server import feed
 from addin_server.crm import records as rules
 from addin_server.crm.base import (
     Crm,
@@ -31,7 +29,13 @@ from addin_server.crm.base import (
     KeyFields,
     Record,
 )
-from addin_server.crm.connections import Reading, disconnect, open_crm, save_reading
+from addin_server.crm.connections import (
+    CrmOpener,
+    Reading,
+    default_opener,
+    disconnect,
+    save_reading,
+)
 from addin_server.db import session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, StepType, TaskStatus
 from addin_server.models import (
@@ -51,15 +55,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 BATCH = 200  # records per push: one sObject Collections request
-BATCH_THRESHOLD = 5  # more due rows than this for a connection: one batch job, not one per row
-PULL_OVERLAP = timedelta(minutes=5)  # SystemModstamp commits may land slightly out of order
-ADOPT_WINDOW = timedelta(days=2)
-
-CrmOpener = Callable[[Runtime, CrmConnection, Reading], Crm]
-
-
-def _default_opener(runtime: Runtime, conn: CrmConnection, reading: Reading) -> Crm:
-    return open_crm(runtime, conn, reading)
 
 
 @dataclass
@@ -117,7 +112,7 @@ class PushReport:
 # --- reading what to push ---------------------------------------------------------------------
 
 
-def _due(now: datetime) -> list[ColumnElement[bool]]:
+def due_clause(now: datetime) -> list[ColumnElement[bool]]:
     return [
         CrmLink.state == CrmLinkState.PENDING,
         or_(CrmLink.next_attempt_at.is_(None), CrmLink.next_attempt_at <= now),
@@ -131,7 +126,7 @@ def _claim(session: Session, link_ids: list[int], now: datetime) -> list[CrmLink
     if not link_ids:
         return []
     claimed = list(session.scalars(
-        update(CrmLink).where(CrmLink.id.in_(link_ids), *_due(now))
+        update(CrmLink).where(CrmLink.id.in_(link_ids), *due_clause(now))
         .values(lease_until=now + LEASE, attempts=CrmLink.attempts + 1)
         .returning(CrmLink.id)
         .execution_options(synchronize_session=False)
@@ -273,43 +268,20 @@ def _wait_for(failure: CrmError | None, attempts: int, now: datetime) -> timedel
 
 def push_links(
     runtime: Runtime, connection_id: int, link_ids: list[int], *,
-    opener: CrmOpener = _default_opener,
+    opener: CrmOpener = default_opener,
 ) -> PushReport:
     """Push these rows of one connection (at most BATCH). Never raises for CRM errors: the
     outcome is written on the rows."""
     report = PushReport()
     now = runtime.now()
-    settings = runtime.settings
     with session_scope(runtime.sessions) as s:
         conn = s.get(CrmConnection, connection_id)
         if conn is None or conn.status != CrmStatus.CONNECTED:
             return report
         if conn.hold_until is not None and conn.hold_until > now:
             return report
-        rep = s.get(Rep, conn.rep_id)
-        assert rep is not None
-        items: list[Item] = []
-        ratio = rules.usage_ratio(conn.api_used, conn.api_limit, conn.api_seen_at, now)
-        allowed: list[CrmLink] = []
-        for link in _claim(s, link_ids[:BATCH], now):
-            if link.rep_id != conn.rep_id:
-                link.lease_until = None
-                continue
-            if not rules.push_allowed(link.kind, ratio):
-                link.lease_until = None
-                link.attempts -= 1
-                link.next_attempt_at = now + rules.LIMIT_WAIT
-                link.last_error = "waiting: the org's daily API allocation is nearly used"
-                report.deferred += 1
-                continue
-            allowed.append(link)
-        for link, made in _items(s, allowed, settings.salesforce_key_prefix, rep.timezone):
-            if isinstance(made, str):
-                link.state, link.last_error, link.lease_until = CrmLinkState.FAILED, made, None
-                report.failed += 1
-            else:
-                items.append(made)
-        s.flush()
+        items = _prepare(s, conn, link_ids[:BATCH], runtime.settings.salesforce_key_prefix,
+                         now, report)
         s.expunge(conn)
     if not items:
         return report
@@ -331,6 +303,35 @@ def push_links(
             conn.hold_until = now + rules.LIMIT_EXCEEDED_WAIT
         _settle(s, items, now, report, failure)
     return report
+
+
+def _prepare(session: Session, conn: CrmConnection, link_ids: list[int], prefix: str,
+             now: datetime, report: PushReport) -> list[Item]:
+    """Claim the rows, let the allocation decide which may go, read what they should say."""
+    rep = session.get_one(Rep, conn.rep_id)
+    ratio = rules.usage_ratio(conn.api_used, conn.api_limit, conn.api_seen_at, now)
+    allowed: list[CrmLink] = []
+    for link in _claim(session, link_ids, now):
+        if link.rep_id != conn.rep_id:
+            link.lease_until = None
+            continue
+        if not rules.push_allowed(link.kind, ratio):
+            link.lease_until = None
+            link.attempts -= 1  # not an attempt: nothing was sent
+            link.next_attempt_at = now + rules.LIMIT_WAIT
+            link.last_error = "waiting: the org's daily API allocation is nearly used"
+            report.deferred += 1
+            continue
+        allowed.append(link)
+    items: list[Item] = []
+    for link, made in _items(session, allowed, prefix, rep.timezone):
+        if isinstance(made, str):
+            link.state, link.last_error, link.lease_until = CrmLinkState.FAILED, made, None
+            report.failed += 1
+        else:
+            items.append(made)
+    session.flush()
+    return items
 
 
 def _key_fields(runtime: Runtime, crm: Crm, conn: CrmConnection) -> KeyFields:
@@ -398,13 +399,13 @@ def due_links(session: Session, connection_id: int, now: datetime, limit: int) -
     if conn is None:
         return []
     return list(session.scalars(
-        select(CrmLink.id).where(CrmLink.rep_id == conn.rep_id, *_due(now))
+        select(CrmLink.id).where(CrmLink.rep_id == conn.rep_id, *due_clause(now))
         .order_by(CrmLink.id).limit(limit)
     ))
 
 
 def push_due(runtime: Runtime, connection_id: int, *, rounds: int = 50,
-             opener: CrmOpener = _default_opener) -> PushReport:
+             opener: CrmOpener = default_opener) -> PushReport:
     """Push a connection's due rows, BATCH at a time, until none is left (or `rounds`)."""
     total = PushReport()
     for _ in range(rounds):
@@ -423,176 +424,3 @@ def connection_of_link(session: Session, link_id: int) -> int | None:
     return session.scalar(
         select(CrmConnection.id).join(CrmLink, CrmLink.rep_id == CrmConnection.rep_id)
         .where(CrmLink.id == link_id))
-
-
-# --- pulling ----------------------------------------------------------------------------------
-
-
-@dataclass
-class PullReport:
-    seen: int = 0
-    completed: int = 0
-    removed: int = 0
-
-
-def pull(runtime: Runtime, connection_id: int, *,
-         opener: CrmOpener = _default_opener) -> PullReport:
-    """Apply Task changes made in Salesforce: closed there completes the task here, deleted
-    there skips it here (either way the person's campaign moves on)."""
-    from addin_server.tasks import complete_task, skip_task
-
-    report = PullReport()
-    now = runtime.now()
-    with session_scope(runtime.sessions) as s:
-        conn = s.get(CrmConnection, connection_id)
-        if conn is None or conn.status != CrmStatus.CONNECTED:
-            return report
-        if not rules.pull_allowed(rules.usage_ratio(conn.api_used, conn.api_limit,
-                                                    conn.api_seen_at, now)):
-            return report
-        s.expunge(conn)
-    since = (conn.pull_cursor or conn.activity_since) - PULL_OVERLAP
-    reading = Reading()
-    failure: CrmError | None = None
-    remote = []
-    try:
-        remote = opener(runtime, conn, reading).changed_tasks(conn.sf_user_id, since)
-    except CrmError as exc:
-        failure = exc
-    with session_scope(runtime.sessions) as s:
-        conn = s.get_one(CrmConnection, connection_id)
-        save_reading(s, conn, reading, now)
-        conn.pulled_at = now
-        if isinstance(failure, CrmAuthError):
-            disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
-        if failure is not None:
-            return report
-        report.seen = len(remote)
-        ids = [r.id for r in remote]
-        links: dict[str, CrmLink] = {}
-        for start in range(0, len(ids), 500):
-            for link in s.scalars(select(CrmLink).where(
-                    CrmLink.kind == CrmLinkKind.TASK, CrmLink.rep_id == conn.rep_id,
-                    CrmLink.sf_id.in_(ids[start:start + 500]))):
-                links[link.sf_id or ""] = link
-        for change in remote:
-            found = links.get(change.id)
-            if found is None or not (change.deleted or change.closed):
-                continue
-            link = found
-            task = s.get(Task, link.local_id)
-            if task is None:
-                continue
-            if change.deleted:
-                if task.status == TaskStatus.OPEN and skip_task(s, task, now):
-                    report.removed += 1
-                s.execute(update(CrmLink).where(CrmLink.id == link.id)
-                          .values(state=CrmLinkState.REMOVED, lease_until=None,
-                                  last_error="deleted in Salesforce", updated_at=now)
-                          .execution_options(synchronize_session=False))
-            elif task.status == TaskStatus.OPEN and complete_task(s, task, now):
-                report.completed += 1
-                # Salesforce has it closed already: nothing to push back.
-                s.execute(update(CrmLink).where(CrmLink.id == link.id)
-                          .values(pushed_version=CrmLink.version, state=CrmLinkState.SYNCED,
-                                  updated_at=now)
-                          .execution_options(synchronize_session=False))
-        if remote:
-            newest = max(r.modstamp for r in remote)
-            if conn.pull_cursor is None or newest > conn.pull_cursor:
-                conn.pull_cursor = newest
-    return report
-
-
-# --- the sweep --------------------------------------------------------------------------------
-
-
-class Enqueuer:
-    """Where the sweep sends work: RQ by default (jobs.py), or run inline."""
-
-    def push(self, link_id: int) -> None:
-        raise NotImplementedError
-
-    def batch(self, connection_id: int) -> None:
-        raise NotImplementedError
-
-    def pull(self, connection_id: int) -> None:
-        raise NotImplementedError
-
-
-@dataclass
-class SweepReport:
-    adopted: int = 0
-    pushes: int = 0
-    batches: int = 0
-    pulls: int = 0
-
-
-def adopt_activity(session: Session, conn: CrmConnection, now: datetime) -> int:
-    """Link sent emails and replies that no hook linked (a writer that bypassed the hook, or
-    reply detection, which records `replied` events)."""
-    since = max(conn.activity_since, now - ADOPT_WINDOW)
-    columns = ["org_id", "rep_id", "kind", "local_id", "state", "version", "pushed_version",
-               "attempts", "last_error", "created_at", "updated_at"]
-    stamp = literal(now, CrmLink.created_at.type)
-    common = (literal(CrmLinkState.PENDING.value), literal(1), literal(0), literal(0),
-              literal(""), stamp, literal(now, CrmLink.updated_at.type))
-    sent_linked = exists().where(CrmLink.kind == CrmLinkKind.SENT,
-                                 CrmLink.local_id == SentMessage.id)
-    sent = select(SentMessage.org_id, Enrollment.rep_id, literal(CrmLinkKind.SENT.value),
-                  SentMessage.id, *common).join(
-        Enrollment, Enrollment.id == SentMessage.enrollment_id).where(
-        Enrollment.rep_id == conn.rep_id, SentMessage.sent_at >= since, ~sent_linked)
-    reply_linked = exists().where(CrmLink.kind == CrmLinkKind.REPLY, CrmLink.local_id == Event.id)
-    replies = select(Event.org_id, Event.rep_id, literal(CrmLinkKind.REPLY.value), Event.id,
-                     *common).where(
-        Event.type == feed.REPLIED, Event.rep_id == conn.rep_id, Event.org_id == conn.org_id,
-        Event.at >= since, ~reply_linked)
-    added = 0
-    for query in (sent, replies):
-        # RETURNING counts the rows on every driver (rowcount of INSERT ... SELECT may not).
-        added += len(session.execute(
-            insert(CrmLink).from_select(columns, query).returning(CrmLink.id)).all())
-    return added
-
-
-def sweep(runtime: Runtime, enqueuer: Enqueuer, *, limit: int = 5000) -> SweepReport:
-    """One pass: link stray activity, hand due rows to jobs, start the pulls that are due."""
-    report = SweepReport()
-    now = runtime.now()
-    poll = timedelta(seconds=runtime.settings.salesforce_poll_seconds)
-    with session_scope(runtime.sessions) as s:
-        conns = list(s.scalars(select(CrmConnection).order_by(CrmConnection.id)))
-        for conn in conns:
-            report.adopted += adopt_activity(s, conn, now)
-        connected = [c for c in conns if c.status == CrmStatus.CONNECTED
-                     and (c.hold_until is None or c.hold_until <= now)]
-        due = s.execute(
-            select(CrmLink.rep_id, CrmLink.id).where(
-                CrmLink.rep_id.in_([c.rep_id for c in connected]), *_due(now))
-            .order_by(CrmLink.id).limit(limit)
-        ).all()
-        pulls = [c.id for c in connected if c.pulled_at is None or c.pulled_at <= now - poll]
-    by_rep: dict[int, list[int]] = {}
-    for rep_id, link_id in due:
-        by_rep.setdefault(rep_id, []).append(link_id)
-    for conn in connected:
-        ids = by_rep.get(conn.rep_id, [])
-        if len(ids) > BATCH_THRESHOLD:
-            enqueuer.batch(conn.id)
-            report.batches += 1
-        else:
-            for link_id in ids:
-                enqueuer.push(link_id)
-                report.pushes += 1
-    for conn_id in pulls:
-        enqueuer.pull(conn_id)
-        report.pulls += 1
-    return report
-
-
-def counts(session: Session, rep_id: int) -> dict[str, int]:
-    """Sync rows of a rep by state (for the status endpoint)."""
-    rows = session.execute(select(CrmLink.state, func.count()).where(CrmLink.rep_id == rep_id)
-                           .group_by(CrmLink.state))
-    return {CrmLinkState(state).value: int(n) for state, n in rows}
