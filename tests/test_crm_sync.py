@@ -776,3 +776,11 @@ def test_note_reply_links_in_the_same_transaction(
     after = replied()
     link = link_of(runtime, CrmLinkKind.REPLY, after)
     assert (link.state, link.rep_id, link.version) == (CrmLinkState.PENDING, rep.rep_id, 1)
+
+
+def test_a_declined_consent_is_said_plainly(rep: Actor, fake: FakeSalesforce) -> None:
+    answer = rep.client.get("/crm/salesforce/callback?error=access_denied"
+                            "&error_description=end-user+denied+authorization")
+    assert answer.status_code == 400
+    assert b"end-user denied authorization" in answer.data
+    assert answer.mimetype == "text/html"

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from addin_server.accounts import rep_for_token
 from addin_server.crm import connections, outbox, salesforce
-from addin_server.crm.base import CrmAuthError, CrmError
+from addin_server.crm.base import CrmAuthError, CrmError, CrmPermanentError
 from addin_server.crypto import SecretsUnavailable
 from addin_server.models import CrmConnection, Rep
 from addin_server.web.common import ApiError, db, iso, now, runtime
@@ -145,6 +145,8 @@ def callback() -> ResponseReturnValue:
                      "org: disconnect it first", 409)
     except CrmAuthError as exc:
         return _page("Salesforce not connected", f"Salesforce refused the code: {exc}", 400)
+    except CrmPermanentError as exc:
+        return _page("Salesforce not connected", str(exc), 400)
     except CrmError as exc:
         return _page("Salesforce not connected", f"Salesforce could not be reached: {exc}", 502)
     except SecretsUnavailable:
