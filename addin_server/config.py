@@ -102,6 +102,11 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
+    # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
+    # at a local fake's self-signed certificate).
+    demo_rep_email: str = "demo@example.com"
+    google_ca_bundle: str = ""
     # Salesforce sync: the sandbox login host, HTTP timeout (s), the Task field holding our key
     # (an External ID field enables upsert), the prefix of our keys (one per installation),
     # how often changed Tasks are pulled (s), and the RQ queue ("" = queue_name).
@@ -178,6 +183,8 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
+            google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
             salesforce_sandbox_login_url=env.get(
                 "SALESFORCE_SANDBOX_LOGIN_URL", d.salesforce_sandbox_login_url).rstrip("/"),
             salesforce_timeout=float(env.get("SALESFORCE_TIMEOUT") or d.salesforce_timeout),

@@ -784,3 +784,22 @@ def test_a_declined_consent_is_said_plainly(rep: Actor, fake: FakeSalesforce) ->
     assert answer.status_code == 400
     assert b"end-user denied authorization" in answer.data
     assert answer.mimetype == "text/html"
+
+
+def test_disconnect_from_the_web_session_needs_the_csrf_token(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce) -> None:
+    import re
+
+    connect(rep, fake)
+    web = rep.client
+    with web.session_transaction() as web_session:
+        web_session["rep_id"] = rep.rep_id
+    refused = web.post("/crm/salesforce/disconnect")
+    assert refused.status_code == 401
+    assert connection(runtime, rep).status == CrmStatus.CONNECTED
+    page = web.get("/campaigns").get_data(as_text=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert match is not None
+    done = web.post("/crm/salesforce/disconnect", headers={"X-CSRFToken": match.group(1)})
+    assert done.status_code == 200, done.json
+    assert connection(runtime, rep).status == CrmStatus.DISCONNECTED

@@ -17,8 +17,10 @@ from typing import Any
 import requests
 from flask import Blueprint, g, jsonify, redirect, render_template_string, request, session
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import validate_csrf
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from wtforms import ValidationError
 
 from addin_server.accounts import rep_for_token
 from addin_server.crm import connections, outbox, salesforce
@@ -43,14 +45,24 @@ def _rep() -> Rep:
     if scheme.lower() == "bearer" and token.strip():
         rep = rep_for_token(db(), token.strip(), now())
         g.crm_by_token = rep is not None
-    # A state-changing call from a page must carry the web app's CSRF check.
+    # A state-changing call from a page must carry the web app's CSRF token.
     if rep is None and session.get("rep_id") is not None and (
-            request.method in ("GET", "HEAD") or g.get("csrf_ok")):
+            request.method in ("GET", "HEAD") or _csrf_ok()):
         rep = db().get(Rep, session["rep_id"])
     if rep is None:
         raise ApiError(401, "sign in, or send an API token (Authorization: Bearer <token>)",
                        "Authorization")
     return rep
+
+
+def _csrf_ok() -> bool:
+    """The web app's CSRF token (Flask-WTF), from the X-CSRFToken header or the form."""
+    token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token") or ""
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
 
 
 def _serializer() -> URLSafeTimedSerializer:
