@@ -137,7 +137,7 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
     return None
 
 
-def _send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> str:
+def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> str:
     if send.state == SendState.SENT and send.sent_at:
         return f"sent {_fmt(send.sent_at, tz)}"
     if send.state in (SendState.FAILED, SendState.CANCELLED, SendState.HELD):
@@ -184,7 +184,7 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
         if pos in sends:
             send = sends[pos]
             mailbox = mailboxes.get(send.mailbox_id) if send.mailbox_id else None
-            reason = _send_reason(send, mailbox, tz, now)
+            reason = send_reason(send, mailbox, tz, now)
             if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
                 reason = "paused: " + reason
             views.append(StepView(**common, status=send.state.value, due_at=send.due_at,
