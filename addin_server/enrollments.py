@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enums import (
     LIVE_ENROLLMENT,
@@ -95,6 +96,7 @@ def end(
         .values(status=TaskStatus.CANCELLED, updated_at=now)
         .execution_options(synchronize_session="fetch")
     ))
+    crm_outbox.note_enrollment_tasks(session, enrollment.org_id, enrollment.id, now)
     feed.record(
         session, org_id=enrollment.org_id, type=event_type, at=now,
         rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,
