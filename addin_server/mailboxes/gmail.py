@@ -36,6 +36,7 @@ from addin_server.mailboxes.base import (
     PermanentError,
     SentRef,
     TransientError,
+    UnavailableMailbox,
 )
 from addin_server.mailboxes.credentials import MissingGrant, load_google
 from addin_server.mailboxes.mime import build_mime
@@ -263,12 +264,14 @@ def call_classified(fn: Callable[[], T], *, sending: bool = False) -> T:
         raise classify(exc, sending=sending) from exc
 
 
-def open_gmail(runtime: Runtime, session: Session, row: MailboxRow) -> GmailMailbox:
-    """The PROVIDERS factory: the adapter for a connected Gmail mailbox row."""
+def open_gmail(runtime: Runtime, session: Session, row: MailboxRow
+               ) -> GmailMailbox | UnavailableMailbox:
+    """The PROVIDERS factory: the adapter for a connected Gmail mailbox row (opening makes no
+    network call; a missing grant surfaces as AuthError on the first call)."""
     settings = runtime.settings
     try:
         grant = load_google(settings, row)
     except MissingGrant as exc:
-        raise AuthError(str(exc)) from exc
+        return UnavailableMailbox(row.address, AuthError(str(exc)))
     creds = google_credentials(settings, grant.refresh_token, list(grant.scopes))
     return GmailMailbox(gmail_service(settings, creds), row.address)

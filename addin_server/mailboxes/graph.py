@@ -40,6 +40,7 @@ from addin_server.mailboxes.base import (
     PermanentError,
     SentRef,
     TransientError,
+    UnavailableMailbox,
 )
 from addin_server.mailboxes.credentials import (
     MicrosoftGrant,
@@ -327,14 +328,15 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow) -> GraphMailbox:
-    """The PROVIDERS factory. A refreshed (rotated) cache is written back onto the row, in the
-    caller's session (the job commits it)."""
+def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow
+                   ) -> GraphMailbox | UnavailableMailbox:
+    """The PROVIDERS factory. A refreshed (rotated) msal cache is stored at once. Failures while
+    opening (no grant, the authority unreachable) surface on the first call."""
     settings = runtime.settings
     try:
         grant = load_microsoft(settings, row)
     except MissingGrant as exc:
-        raise AuthError(str(exc)) from exc
+        return UnavailableMailbox(row.address, AuthError(str(exc)))
     cache = msal.SerializableTokenCache()
     cache.deserialize(grant.cache)
     http = http_session(settings)
@@ -353,7 +355,8 @@ def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow) -> Graph
     try:
         app = msal_app(settings, cache, http)  # fetches the authority's metadata
     except (requests.RequestException, ValueError) as exc:
-        raise TransientError(f"Microsoft sign-in unreachable: {exc}") from exc
+        return UnavailableMailbox(row.address,
+                                  TransientError(f"Microsoft sign-in unreachable: {exc}"))
     tokens = MsalTokens(app, cache, grant, store)
     slots = RedisSlots(runtime.redis(), f"graph-slots:{row.id}", settings.graph_max_concurrency)
     return GraphMailbox(base_url=settings.graph_base_url, address=row.address, tokens=tokens,
