@@ -1,5 +1,5 @@
-"""The mailbox use cases the pipeline and the connect flow share: a provider's pause shows on
-every waiting send, connecting a first mailbox picks up the sends that waited for one."""
+"""The mailbox use cases the connect flow relies on: a provider's pause shows on every waiting
+send, connecting a first mailbox picks up the sends that waited for one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from addin_server import feed
 from addin_server.enums import MailboxProvider, MailboxStatus
-from addin_server.mailboxes.connect import attach_mailbox, pause_mailbox
+from addin_server.mailbox_state import pause_mailbox, reconnect_mailbox
+from addin_server.mailboxes.connect import attach_mailbox
 from addin_server.models import Event, Mailbox, Rep, Send
 from addin_server.runtime import Runtime
 from tests.conftest import make_actor
@@ -33,8 +34,8 @@ def test_a_provider_pause_shows_on_every_waiting_send(
     with runtime.sessions.begin() as s:
         row = s.scalar(select(Mailbox).where(Mailbox.provider == MailboxProvider.GMAIL))
         assert row is not None
-        pause_mailbox(s, row, until, runtime.now())
-        pause_mailbox(s, row, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), runtime.now())
+        pause_mailbox(s, row, until, "429 Retry after", runtime.now())
+        pause_mailbox(s, row, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), "429", runtime.now())
     for enrolled in launched.json["enrollments"]:
         view = rep.get(f"/api/v1/enrollments/{enrolled['id']}").json
         assert view["steps"][0]["reason"] == "mailbox paused by Gmail until 2026-11-24 14:05 UTC"
@@ -61,6 +62,7 @@ def test_connecting_a_first_mailbox_adopts_the_sends_that_waited(
         again = attach_mailbox(s, runtime.settings, rep_row, MailboxProvider.MICROSOFT,
                                "ann@acme.test", runtime.now())
         assert again.id == row.id
+        reconnect_mailbox(s, row, runtime.now())
         mailbox_id = row.id
     with runtime.sessions() as s:
         assert [x.mailbox_id for x in s.scalars(select(Send))] == [mailbox_id]
