@@ -28,6 +28,7 @@ from urllib.parse import quote, urlparse
 
 import msal
 import requests
+from sqlalchemy import inspect as sa_inspect
 
 from addin_server.config import Settings
 from addin_server.mailboxes.base import (
@@ -342,15 +343,17 @@ def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow
     http = http_session(settings)
 
     def store(new: MicrosoftGrant) -> None:
-        # Stored at once in a transaction of its own: a rotated refresh token must survive
-        # whatever happens to the send (and the caller's session may be closed already).
+        save_microsoft(settings, row, new)
+        if sa_inspect(row).session is not None:
+            return  # attached to the caller's live session, which commits it
+        # A detached row (the pipeline opens the adapter in a session it closes before
+        # sending): store the rotated refresh token at once, in a transaction of its own.
         from addin_server.models import Mailbox as MailboxModel
 
         with runtime.sessions.begin() as own:
             fresh = own.get(MailboxModel, row.id)
             if fresh is not None:
                 save_microsoft(settings, fresh, new)
-        save_microsoft(settings, row, new)  # keep the caller's copy in step
 
     try:
         app = msal_app(settings, cache, http)  # fetches the authority's metadata
