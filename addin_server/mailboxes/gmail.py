@@ -204,7 +204,7 @@ class GmailMailbox:
             userId="me", id=message_id, format="metadata", metadataHeaders=names), read=True)
         return result
 
-    def _sent_ids(self, since: datetime) -> Iterator[str]:
+    def _sent_ids(self) -> Iterator[str]:
         """Ids of SENT messages, newest first (messages.list needs no `q`: gmail.metadata
         does not allow it)."""
         token: str | None = None
@@ -220,7 +220,7 @@ class GmailMailbox:
                 return
 
     def find_sent(self, send_id: str, *, since: datetime) -> SentRef | None:
-        for message_id in self._sent_ids(since):
+        for message_id in self._sent_ids():
             meta = self._metadata(message_id, [SEND_ID_HEADER, "Message-ID"])
             sent_at = _internal_date(meta)
             if sent_at is not None and sent_at < since:
