@@ -239,6 +239,10 @@ def test_a_provider_limit_pauses_the_mailbox_and_says_so(
             f"mailbox paused by {label} until {until:%Y-%m-%d %H:%M} UTC")
     clock.set(until.replace(minute=until.minute + 1))
     cycle(world.runtime, 2)
+    both = (world.inbox(), world.fake.recipient_view("max@corp.test"))
+    assert sum(len(v.messages) for v in both) == 1  # then the mailbox's pace: one at a time
+    clock.advance(seconds=world.mailbox_row().min_gap_seconds)
+    cycle(world.runtime, 2)
     assert len(world.inbox().messages) == 1
     assert len(world.fake.recipient_view("max@corp.test").messages) == 1
     assert [s.state for s in world.sends()] == [SendState.SENT] * 2
