@@ -7,6 +7,12 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    from addin_server.manifests import render_manifests
+
+    app.cli.add_command(render_manifests)
+    from addin_server.outlook_sync import sync_outlook_sent_command
+
+    app.cli.add_command(sync_outlook_sent_command)
     from addin_server.mailboxes.keys import rotate_keys_command
 
     app.cli.add_command(rotate_keys_command)

@@ -72,6 +72,10 @@ class Settings:
     # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Outlook add-in: the delegated scope our API exposes (the `scp` a pane token must carry),
+    # and the app registration the pane's MSAL.js signs in with (defaults to the API's own).
+    outlook_api_scope: str = "access_as_user"
+    outlook_client_id: str = ""
     # Send pipeline (see README "Sending"). A claimed send holds a lease this long; RQ's job
     # timeout is below it, so a lease only expires when its worker is gone.
     send_lease_seconds: int = 300
@@ -141,6 +145,8 @@ class Settings:
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
+            outlook_api_scope=env.get("OUTLOOK_API_SCOPE", d.outlook_api_scope),
+            outlook_client_id=env.get("OUTLOOK_CLIENT_ID", ""),
             send_lease_seconds=_int(env.get("SEND_LEASE_SECONDS"), d.send_lease_seconds),
             send_job_timeout_seconds=_int(env.get("SEND_JOB_TIMEOUT_SECONDS"),
                                           d.send_job_timeout_seconds),

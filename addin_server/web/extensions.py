@@ -7,6 +7,9 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    from addin_server.web import outlook
+
+    outlook.register(app)
     __import__("addin_server.web.sends", fromlist=["register"]).register(app)
     from addin_server.web import oauth
 
