@@ -102,6 +102,11 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
+    # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
+    # "" = no such emails.
+    smtp_url: str = ""
+    mail_from: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -169,6 +174,8 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            smtp_url=env.get("SMTP_URL", ""),
+            mail_from=env.get("MAIL_FROM", ""),
         )
 
     @property

@@ -4,6 +4,7 @@ send, connecting a first mailbox picks up the sends that waited for one."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -68,3 +69,26 @@ def test_connecting_a_first_mailbox_adopts_the_sends_that_waited(
         assert [x.mailbox_id for x in s.scalars(select(Send))] == [mailbox_id]
     step = rep.get(f"/api/v1/enrollments/{eid}").json["steps"][0]
     assert "scheduled for" in step["reason"]
+
+
+def test_the_rep_is_emailed_once_per_disconnection_and_again_after_a_relay_failure(
+    runtime: Runtime, client: FlaskClient, smtp_fake: Any
+) -> None:
+    from addin_server.mailboxes.notify import notify_disconnected
+
+    rt = runtime
+    rt.settings = rt.settings.with_(smtp_url=smtp_fake.url, mail_from="ops@acme.test")
+    rep = make_actor(rt, client, "ann@acme.test", local_mailbox=False)
+    with rt.sessions.begin() as s:
+        s.add(Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.MICROSOFT,
+                      address="ann@contoso.test", status=MailboxStatus.DISCONNECTED,
+                      status_reason="invalid_grant", created_at=rt.now(), updated_at=rt.now()))
+    smtp_fake.refuse = True  # the relay is down: nobody is marked as told
+    assert notify_disconnected(rt, rt.now()) == 0
+    smtp_fake.refuse = False
+    assert notify_disconnected(rt, rt.now()) == 1
+    assert notify_disconnected(rt, rt.now()) == 0  # once per disconnection
+    (msg,) = smtp_fake.messages
+    assert (msg["From"], msg["To"]) == ("ops@acme.test", "ann@acme.test")
+    assert "invalid_grant" in msg.get_content()
+    assert "https://campaigns.example.test/connect/microsoft" in msg.get_content()

@@ -33,11 +33,12 @@ PROVIDERS = ["google", "microsoft"]
 
 @pytest.fixture
 def settings(settings: Settings, google_fake: GoogleFake, microsoft_fake: MicrosoftFake,
-             monkeypatch: pytest.MonkeyPatch) -> Settings:
+             smtp_fake: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake token endpoint is http
     return fake_settings(
         settings.with_(encryption_keys=(crypto.new_key(),),
-                       queue_name=f"e2e-{uuid.uuid4().hex[:8]}"),
+                       queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
+                       smtp_url=smtp_fake.url, mail_from="campaigns@acme.test"),
         google=google_fake, microsoft=microsoft_fake)
 
 
@@ -167,7 +168,7 @@ def test_choose_at_launch_and_manual_task_go_out_through_the_provider(
 
 
 def test_a_revoked_grant_holds_the_sends_until_the_rep_reconnects(
-    world: World, clock: FrozenClock
+    world: World, clock: FrozenClock, smtp_fake: Any
 ) -> None:
     cid = make_campaign(world.rep, [email_step(1)])
     (eid,) = launch(world.rep, cid, [{"email": CONTACT, "first_name": "Zoe"}])
@@ -183,6 +184,12 @@ def test_a_revoked_grant_holds_the_sends_until_the_rep_reconnects(
     assert world.sends()[0].state == SendState.SCHEDULED
     assert "is disconnected" in world.step_reason(eid)
     assert world.inbox().messages == []
+    # The rep was emailed once (through the operator's relay), with the reconnect link.
+    cycle(world.runtime, 1)
+    (told,) = smtp_fake.messages
+    assert told["To"] == "ann@acme.test"
+    assert f"Reconnect {world.address}" in told["Subject"]
+    assert f"https://campaigns.example.test/connect/{world.provider}" in told.get_content()
     # The rep signs in again (a new grant), and the held send goes out, once.
     world.connect()
     assert world.mailbox_row().status == MailboxStatus.CONNECTED

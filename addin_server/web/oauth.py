@@ -152,6 +152,7 @@ def _finish_google(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str
         raise ConnectFailed("Google sent no refresh token: remove this app's access in your "
                             "Google account, then connect again") from exc
     reconnect_mailbox(db(), row, now())  # connected; held and mailbox-less sends resume
+    row.disconnect_notified_at = None  # a later disconnection is told again
     return address
 
 
@@ -194,6 +195,7 @@ def _finish_microsoft(settings: Settings, rep: Rep, pending: dict[str, Any]) -> 
     if not save_microsoft(settings, row, grant):
         raise ConnectFailed("Microsoft sent no refresh token (offline access): connect again")
     reconnect_mailbox(db(), row, now())  # connected; held and mailbox-less sends resume
+    row.disconnect_notified_at = None  # a later disconnection is told again
     return address.lower()
 
 
