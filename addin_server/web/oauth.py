@@ -257,7 +257,6 @@ def start_from_api(provider: str) -> ResponseReturnValue:
     return {"authorization_url": url}, 200
 
 
-
 @connect.get("/<provider>/callback")
 def callback(provider: str) -> ResponseReturnValue:
     settings = runtime().settings
