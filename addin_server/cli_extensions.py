@@ -16,3 +16,6 @@ def register_all(app: Flask) -> None:
     from addin_server.mailboxes.keys import rotate_keys_command
 
     app.cli.add_command(rotate_keys_command)
+    from addin_server.demo import seed_demo_command  # web app: the demo rep's sample work
+
+    app.cli.add_command(seed_demo_command)

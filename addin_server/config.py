@@ -107,6 +107,11 @@ class Settings:
     # "" = no such emails.
     smtp_url: str = ""
     mail_from: str = ""
+    # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
+    # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
+    # at a local fake's self-signed certificate).
+    demo_rep_email: str = "demo@example.com"
+    google_ca_bundle: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -176,6 +181,8 @@ class Settings:
                                        d.graph_max_concurrency),
             smtp_url=env.get("SMTP_URL", ""),
             mail_from=env.get("MAIL_FROM", ""),
+            demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
+            google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
         )
 
     @property

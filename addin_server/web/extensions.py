@@ -14,3 +14,6 @@ def register_all(app: Flask) -> None:
     from addin_server.web import oauth
 
     oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
+    from addin_server.web import pages  # the web app (sign-in, CSRF, pages)
+
+    pages.init_app(app)
