@@ -102,6 +102,11 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
+    # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
+    # "" = no such emails.
+    smtp_url: str = ""
+    mail_from: str = ""
     # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
     # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
     # at a local fake's self-signed certificate).
@@ -183,6 +188,8 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            smtp_url=env.get("SMTP_URL", ""),
+            mail_from=env.get("MAIL_FROM", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
             google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
             salesforce_sandbox_login_url=env.get(

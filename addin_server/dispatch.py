@@ -32,6 +32,8 @@ from addin_server.enums import MailboxStatus, SendState
 from addin_server.mailbox_state import disconnect_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import AuthError, MailboxError
+from addin_server.mailboxes.notify import notify_disconnected
+from addin_server.mailboxes.pacing import pace_due_sends
 from addin_server.models import Mailbox, Send
 from addin_server.outbox import log_many, move, sendable
 from addin_server.runtime import Runtime
@@ -70,6 +72,9 @@ def tick(rt: Runtime, now: datetime | None = None) -> TickResult:
     result.expired = expire_leases(rt, now)
     result.reconciled_sent, result.reconciled_retry = reconcile(rt, now)
     result.requeued = requeue_lost(rt, now)
+    with session_scope(rt.sessions) as session:
+        pace_due_sends(session, now)  # per-mailbox gap and daily cap (mailboxes/pacing.py)
+    notify_disconnected(rt, now)  # email reps whose mailbox was disconnected (SMTP_URL)
     batch = rt.settings.dispatch_batch_size
     while True:
         with session_scope(rt.sessions) as session:

@@ -106,6 +106,9 @@ class Mailbox(Base):
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Mailboxes part: when the rep was emailed that this mailbox is disconnected (once per
+    # disconnection; a reconnect clears it).
+    disconnect_notified_at: Mapped[datetime | None]
 
 
 class Template(Base):

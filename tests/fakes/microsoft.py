@@ -149,7 +149,6 @@ class GraphMailbox:
 class _User:
     address: str
     oid: str
-    revoked: bool = False
     interaction_required: bool = False
 
 
@@ -228,6 +227,7 @@ class MicrosoftFake:
         assert urlparse(auth_uri).path == f"/{self.tenant}/oauth2/v2.0/authorize", auth_uri
         assert q["client_id"] == self.client_id
         code = secrets.token_urlsafe(16)
+        self._user(address).interaction_required = False  # they just signed in interactively
         with self._lock:
             self._codes[code] = {"user": self._user(address), "redirect_uri": q["redirect_uri"],
                                  "challenge": q.get("code_challenge"),
@@ -237,8 +237,12 @@ class MicrosoftFake:
         return f"{q['redirect_uri']}?{urlencode(back)}"
 
     def revoke(self, address: str) -> None:
-        """The admin revoked sessions / the password changed: refresh and access tokens die."""
-        self._user(address).revoked = True
+        """The admin revoked sessions / the password changed: every refresh and access token
+        issued so far dies (a new sign-in gets new ones)."""
+        user = self._user(address)
+        with self._lock:
+            self._refresh = {t: u for t, u in self._refresh.items() if u is not user}
+            self._access = {t: v for t, v in self._access.items() if v[0] is not user}
 
     def require_interaction(self, address: str) -> None:
         """A conditional-access change (MFA) means the user must sign in again."""
@@ -349,7 +353,7 @@ class MicrosoftFake:
                 return route, _json(self._tokens(data["user"], data["nonce"], form))
             if grant_type == "refresh_token":
                 user = self._refresh.get(form.get("refresh_token", ""))
-                if user is None or user.revoked:
+                if user is None:
                     return err("invalid_grant", "AADSTS50173: The provided grant has expired due "
                                "to it being revoked, a fresh auth token is needed.", [50173],
                                "bad_token")
@@ -391,7 +395,7 @@ class MicrosoftFake:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         with self._lock:
             found = self._access.get(token)
-        if found is None or found[1] < time.time() or found[0].revoked:
+        if found is None or found[1] < time.time():
             raise GraphError(401, "InvalidAuthenticationToken",
                              "Access token has expired or is not yet valid.")
         box = self.mailbox(found[0].address)

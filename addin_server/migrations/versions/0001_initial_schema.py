@@ -190,6 +190,7 @@ def upgrade() -> None:
     sa.Column('min_gap_seconds', sa.Integer(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disconnect_notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
