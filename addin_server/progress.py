@@ -65,8 +65,14 @@ def zone_for(campaign: Campaign, person_timezone: str | None) -> str:
 
 
 def calendar_for(campaign: Campaign, person_timezone: str | None) -> CampaignCalendar:
+    # Holidays of the campaign's countries (extra_settings.holiday_countries) are no campaign
+    # days, for a few years around the campaign's creation.
+    from addin_server.campaign_extra import holidays_of
+
+    year = campaign.created_at.year if campaign.created_at else date.today().year
     return CampaignCalendar(
-        tz=ZoneInfo(zone_for(campaign, person_timezone)), skip_weekends=campaign.skip_weekends
+        tz=ZoneInfo(zone_for(campaign, person_timezone)), skip_weekends=campaign.skip_weekends,
+        holidays=holidays_of(campaign.extra_settings, year),
     )
 
 

@@ -38,7 +38,13 @@ SEND_OPTIONS = ["choose_at_launch", "fixed_time", "same_time_as_previous", "manu
 SCHEMAS: dict[str, Schema] = {
     "Errors": obj(["errors"], errors=arr(obj(["field", "message"], field=STR, message=STR))),
     "Settings": obj([], skip_weekends=BOOL, stop_on_reply=BOOL, mark_success_on_reply=BOOL,
-                    remove_on_bounce=BOOL, use_recipient_timezone=BOOL),
+                    remove_on_bounce=BOOL, use_recipient_timezone=BOOL,
+                    reply_from_same_domain=BOOL, stop_other_campaigns_on_reply=BOOL,
+                    sending_window={"type": ["object", "null"], "properties": {
+                        "days": arr({"enum": ["mon", "tue", "wed", "thu", "fri", "sat",
+                                              "sun"]}),
+                        "start": STR, "end": STR}},
+                    holiday_countries=arr(STR)),
     "StepIn": obj(
         ["day", "type"], day={"type": "integer", "minimum": 1}, type={"enum": STEP_TYPES},
         send_option={"enum": [*SEND_OPTIONS, None]},
