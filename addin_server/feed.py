@@ -30,6 +30,9 @@ MAILBOX_PAUSED = "mailbox_paused"
 REPLIED = "replied"
 BOUNCED = "bounced"
 UNSUBSCRIBED = "unsubscribed"
+# Replies, bounces, automatic replies (issue 9)
+AUTO_REPLY = "auto_reply"
+OUT_OF_OFFICE = "out_of_office"
 
 
 def record(

@@ -133,7 +133,8 @@ def _parts(msg: Message) -> list[Message]:
         payload = msg.get_payload()
         assert isinstance(payload, list)
         for sub in payload:
-            out.extend(_parts(sub))
+            if isinstance(sub, Message):
+                out.extend(_parts(sub))
         return out
     return [msg]
 
@@ -167,6 +168,8 @@ def _dsn(msg: Message) -> _Dsn | None:
             text = str(blocks)
             blocks = [message_from_string(chunk) for chunk in re.split(r"\n\s*\n", text)]
         for block in blocks:
+            if not isinstance(block, Message):
+                continue
             action = _header(block, "Action").lower()
             recipient = _dsn_address(_header(block, "Final-Recipient")) or _dsn_address(
                 _header(block, "Original-Recipient"))
@@ -220,7 +223,7 @@ def _text_recipients(text: str, exclude: set[str]) -> list[str]:
 
 def _bounce(msg: Message) -> Classification | None:
     ctype = msg.get_content_type()
-    report = ctype == "multipart/report" and (
+    report = ctype == "multipart/report" and str(
         msg.get_param("report-type") or "").lower() == "delivery-status"
     dsn = _dsn(msg)
     from_daemon = bool(_DAEMON.match(sender(msg)))
