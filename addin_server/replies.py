@@ -156,8 +156,12 @@ def process_inbound(
     thread_id: str | None,
     now: datetime,
     received_at: datetime | None = None,
+    secret_key: str | None = None,
 ) -> InboundOutcome:
-    """Classify, match and apply one inbound message of `mailbox` (see the module docstring)."""
+    """Classify, match and apply one inbound message of `mailbox` (see the module docstring).
+
+    With `secret_key`, a message whose subject is `unsubscribe <token>` (the mailto of our
+    List-Unsubscribe header) unsubscribes the token's address."""
     facts = facts_of(msg, provider_message_id=provider_message_id, thread_id=thread_id,
                      received_at=received_at)
     own = own_addresses(session, mailbox.rep_id)
@@ -166,6 +170,9 @@ def process_inbound(
     row = _claim_message(session, mailbox, facts, now)
     if row is None:
         return InboundOutcome("duplicate", None, "already handled")
+    if secret_key is not None and _mailto_unsubscribe(session, msg, secret_key, now):
+        row.kind = "unsubscribe"
+        return InboundOutcome("unsubscribe", None, "unsubscribed by email")
     result = classify(msg)
     cands = candidates(session, mailbox.rep_id, facts, result)
     match: Match = (match_bounce(facts, result, cands) if result.kind == Kind.BOUNCE
@@ -322,3 +329,17 @@ def _same_time_from(planned: datetime, now: datetime, cal: CampaignCalendar) -> 
             return at
         d += timedelta(days=1)
     return now
+
+
+def _mailto_unsubscribe(session: Session, msg: Message, secret_key: str, now: datetime) -> bool:
+    from addin_server.content import read_unsubscribe_token
+    from addin_server.suppressions import unsubscribe
+
+    words = str(msg.get("Subject", "")).split()
+    if len(words) != 2 or words[0].lower() != "unsubscribe":
+        return False
+    found = read_unsubscribe_token(secret_key, words[1])
+    if found is None:
+        return False
+    unsubscribe(session, found[0], found[1], now, source="email")
+    return True

@@ -7,3 +7,7 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    from addin_server.web import suppression_api, unsubscribe  # replies/unsubscribe part
+
+    unsubscribe.register(app)
+    suppression_api.register(app)

@@ -251,6 +251,13 @@ def paths() -> dict[str, Schema]:
     }
 
 
+def _all_paths() -> dict[str, Schema]:
+    from addin_server.web import openapi_replies  # replies/unsubscribe/caps part
+
+    SCHEMAS.update(openapi_replies.SCHEMAS)
+    return {**paths(), **openapi_replies.paths()}
+
+
 def document(base_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -268,5 +275,5 @@ def document(base_url: str) -> dict[str, Any]:
             "responses": {"Errors": {"description": "An error; `field` names the input",
                                      **_json(ref("Errors"))}},
         },
-        "paths": paths(),
+        "paths": _all_paths(),
     }
