@@ -7,3 +7,6 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    from addin_server.mailboxes.keys import rotate_keys_command
+
+    app.cli.add_command(rotate_keys_command)

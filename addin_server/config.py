@@ -23,6 +23,10 @@ def _int(value: str | None, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(value: str | None, default: float) -> float:
+    return float(value) if value not in (None, "") else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from outside. Defaults suit a local development run."""
@@ -68,6 +72,32 @@ class Settings:
     # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Send pipeline (see README "Sending"). A claimed send holds a lease this long; RQ's job
+    # timeout is below it, so a lease only expires when its worker is gone.
+    send_lease_seconds: int = 300
+    send_job_timeout_seconds: int = 120
+    # A send whose outcome is unknown is looked up in Sent items after this grace period
+    # (providers file the Sent copy asynchronously).
+    reconcile_grace_seconds: float = 120.0
+    # A `queued` row older than this whose RQ job is gone is enqueued again.
+    requeue_after_seconds: float = 60.0
+    send_retry_base_seconds: float = 30.0
+    send_retry_max_seconds: float = 3600.0
+    send_max_attempts: int = 10
+    dispatch_batch_size: int = 200
+    # Mailboxes (Gmail / Microsoft Graph adapters and the connect flows)
+    # A CA bundle to trust for the Microsoft authority and Graph ("" = the system's); tests
+    # point it at the fake's self-signed certificate.
+    microsoft_ca_bundle: str = ""
+    mailbox_http_timeout: float = 30.0
+    # Pacing defaults written on a newly connected mailbox, under the providers' documented
+    # limits: Gmail 2,000/day on Workspace, 500/day on trial and consumer accounts; Exchange
+    # Online 30 messages/minute and 10,000 recipients/day.
+    gmail_daily_cap: int = 450
+    gmail_min_gap_seconds: int = 20
+    microsoft_daily_cap: int = 2000
+    microsoft_min_gap_seconds: int = 5
+    graph_max_concurrency: int = 4
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -111,6 +141,28 @@ class Settings:
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
+            send_lease_seconds=_int(env.get("SEND_LEASE_SECONDS"), d.send_lease_seconds),
+            send_job_timeout_seconds=_int(env.get("SEND_JOB_TIMEOUT_SECONDS"),
+                                          d.send_job_timeout_seconds),
+            reconcile_grace_seconds=_float(env.get("RECONCILE_GRACE_SECONDS"),
+                                           d.reconcile_grace_seconds),
+            requeue_after_seconds=_float(env.get("REQUEUE_AFTER_SECONDS"),
+                                         d.requeue_after_seconds),
+            send_retry_base_seconds=_float(env.get("SEND_RETRY_BASE_SECONDS"),
+                                           d.send_retry_base_seconds),
+            send_retry_max_seconds=_float(env.get("SEND_RETRY_MAX_SECONDS"),
+                                          d.send_retry_max_seconds),
+            send_max_attempts=_int(env.get("SEND_MAX_ATTEMPTS"), d.send_max_attempts),
+            dispatch_batch_size=_int(env.get("DISPATCH_BATCH_SIZE"), d.dispatch_batch_size),
+            microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE", ""),
+            mailbox_http_timeout=float(env.get("MAILBOX_HTTP_TIMEOUT") or d.mailbox_http_timeout),
+            gmail_daily_cap=_int(env.get("GMAIL_DAILY_CAP"), d.gmail_daily_cap),
+            gmail_min_gap_seconds=_int(env.get("GMAIL_MIN_GAP_SECONDS"), d.gmail_min_gap_seconds),
+            microsoft_daily_cap=_int(env.get("MICROSOFT_DAILY_CAP"), d.microsoft_daily_cap),
+            microsoft_min_gap_seconds=_int(env.get("MICROSOFT_MIN_GAP_SECONDS"),
+                                           d.microsoft_min_gap_seconds),
+            graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
+                                       d.graph_max_concurrency),
         )
 
     @property

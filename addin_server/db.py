@@ -65,8 +65,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # pysqlite's own transaction handling defers BEGIN; we issue BEGIN IMMEDIATE-free
-            # plain BEGIN ourselves so that a conditional UPDATE is atomic with its SELECT.
+            # pysqlite's own transaction handling defers BEGIN; we issue BEGIN ourselves so that
+            # a conditional UPDATE is atomic with its SELECT.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -77,7 +77,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock at BEGIN. With a deferred BEGIN, two transactions
+            # that read and then write (two requests, a worker and the dispatcher) fail with
+            # SQLITE_BUSY ("database is locked") at once instead of waiting: the busy timeout
+            # cannot help a reader whose snapshot another writer has made stale.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -258,6 +258,9 @@ class Send(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Send pipeline: when the dispatcher last handed it to RQ (a `queued` row older than a
+    # threshold with no live RQ job is enqueued again).
+    enqueued_at: Mapped[datetime | None]
 
 
 class SendLog(Base):
@@ -340,6 +343,28 @@ class Event(Base):
     task_id: Mapped[int | None] = mapped_column(Integer)
     send_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- send pipeline: the local development mailbox --------------------------------------------
+
+
+class LocalMessage(Base):
+    """A message in a local development mailbox: what it would have mailed, as RFC 5322 bytes."""
+
+    __tablename__ = "local_messages"
+    __table_args__ = (Index("ix_local_messages_send", "mailbox_id", "send_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id"), index=True)
+    is_draft: Mapped[bool] = mapped_column(Boolean, default=True)
+    thread_id: Mapped[str] = mapped_column(String(64), index=True)
+    rfc_message_id: Mapped[str] = mapped_column(String(998), index=True)
+    send_id: Mapped[str] = mapped_column(String(64), default="")  # our X-Campaign-Send-Id
+    to_addr: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 # --- Replies, bounces, unsubscribes (issue 9) ------------------------------------------------

@@ -93,12 +93,17 @@ def task_title(step: Step, position: int) -> str:
 def completions(session: Session, enrollment: Enrollment, tz: ZoneInfo) -> dict[int, Completion]:
     """What is done for this enrollment, as the timing rules need it."""
     done: dict[int, Completion] = {}
+    # A send the provider refused for good (failed) is done too when the campaign moves on
+    # (remove_on_bounce off): its completion is when it failed.
     sent_rows = session.execute(
-        select(Send.position, Send.sent_at, Send.planned_at, Send.task_id).where(
-            Send.enrollment_id == enrollment.id, Send.state == SendState.SENT
+        select(Send.position, Send.sent_at, Send.planned_at, Send.task_id, Send.state,
+               Send.updated_at).where(
+            Send.enrollment_id == enrollment.id,
+            Send.state.in_((SendState.SENT, SendState.FAILED)),
         )
     )
-    for position, sent_at, planned_at, task_id in sent_rows:
+    for position, sent_at_, planned_at, task_id, state, updated_at in sent_rows:
+        sent_at = sent_at_ if state == SendState.SENT else updated_at
         if sent_at is None:
             continue
         # Automatic sends keep the rhythm of their planned time; a task the rep sent, its own.

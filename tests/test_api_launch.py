@@ -16,7 +16,9 @@ from tests.test_api_campaigns import create, email_step, six_steps
 
 
 def count(session: Session, model: Any) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
+    n = session.scalar(select(func.count()).select_from(model)) or 0
+    session.rollback()  # end the transaction: on SQLite it holds the write lock (IMMEDIATE)
+    return n
 
 
 def launch(actor: Actor, cid: int, **body: Any) -> Any:
@@ -181,6 +183,7 @@ def test_csv_launch_with_custom_fields(rep: Actor, session: Session) -> None:
     assert zoe is not None
     assert (zoe.first_name, zoe.company) == ("Zoé", "Corp")
     assert zoe.fields == {"favourite_tool": "Excel", "plan": "gold"}
+    session.rollback()
     eid = response.json["enrollments"][0]["id"]
     assert rep.get(f"/api/v1/enrollments/{eid}").json["steps"][0]["due_at"] == (
         "2026-11-25T08:30:00Z")

@@ -80,7 +80,7 @@ def test_a_reply_in_a_thread_stops_that_campaign_only(
 def test_the_same_message_seen_twice_is_acted_on_once(
     rep: Actor, session: Session, clock: FrozenClock
 ) -> None:
-    a, _ = two_campaigns(rep, session, clock)
+    _a, _ = two_campaigns(rep, session, clock)
     msg = reply("bob@globex.test", rep.email, in_reply_to="<a1@acme.test>")
     mailbox = box(session, rep)
     first = process_inbound(session, mailbox, msg, provider_message_id="m1", thread_id="thread-a",
@@ -134,7 +134,7 @@ def test_reply_from_another_address_of_the_person(
 def test_reply_from_the_company_domain_when_the_campaign_allows_it(
     rep: Actor, session: Session, clock: FrozenClock
 ) -> None:
-    a, b = two_campaigns(rep, session, clock, reply_from_same_domain=True)
+    a, _b = two_campaigns(rep, session, clock, reply_from_same_domain=True)
     colleague = reply("carol@globex.test", rep.email)
     # Not linked to our emails: a colleague writing out of the blue is not a reply.
     out = process_inbound(session, box(session, rep), colleague, provider_message_id="c0",
@@ -223,7 +223,7 @@ def test_a_bounce_removes_the_person_everywhere(
 def test_an_exchange_ndr_matches_by_returned_message_id(
     rep: Actor, session: Session, clock: FrozenClock
 ) -> None:
-    a, b = two_campaigns(rep, session, clock)
+    _a, b = two_campaigns(rep, session, clock)
     ndr = fixture("exchange_ndr.eml", {
         "gone.person@fabrikam.test": "bob@globex.test",
         "<AM0PR01MB9999A1B2C3D4E5F6@AM0PR01MB9999.eurprd01.prod.exchangelabs.com>":

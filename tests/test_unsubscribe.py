@@ -24,7 +24,9 @@ from tests.replies_support import campaign, launch
 def token_for(settings: Settings, session: Session, email: str) -> str:
     person = session.scalar(select(Person).where(Person.email == email))
     assert person is not None
-    return unsubscribe_token(settings.secret_key, person.org_id, email)
+    token = unsubscribe_token(settings.secret_key, person.org_id, email)
+    session.rollback()  # end the read: the requests below write (SQLite: one writer)
+    return token
 
 
 def test_one_click_bare_post_unsubscribes_and_blocks_later_sends(
@@ -47,11 +49,13 @@ def test_one_click_bare_post_unsubscribes_and_blocks_later_sends(
     event = session.scalar(select(Event).where(Event.type == feed.UNSUBSCRIBED))
     assert event is not None and event.data["source"] == "one-click"
     # A second click changes nothing and still says so.
+    session.rollback()
     again = client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
     assert again.status_code == 200
     session.rollback()
     assert len(list(session.scalars(select(Event).where(Event.type == feed.UNSUBSCRIBED)))) == 1
     # Launching again skips them.
+    session.rollback()
     other = campaign(rep, "Another")
     response = rep.post(f"/api/v1/campaigns/{other}/launch",
                         json={"people": [{"email": "bob@globex.test"}]})
@@ -69,12 +73,14 @@ def test_the_page_asks_first_and_bad_tokens_are_refused(
     session.rollback()
     person = session.scalar(select(Person).where(Person.email == "bob@globex.test"))
     assert person is not None and person.unsubscribed_at is None  # a GET changes nothing
+    person_id, org_id = person.id, person.org_id
+    session.rollback()
     assert client.post(f"/u/{token}x", data={"confirm": "1"}).status_code == 404
-    forged = unsubscribe_token("another-secret", person.org_id, "bob@globex.test")
+    forged = unsubscribe_token("another-secret", org_id, "bob@globex.test")
     assert client.get(f"/u/{forged}").status_code == 404
     assert client.post(f"/u/{token}", data={"confirm": "1"}).status_code == 200
     session.rollback()
-    assert session.get(Person, person.id).unsubscribed_at is not None  # type: ignore[union-attr]
+    assert session.get(Person, person_id).unsubscribed_at is not None  # type: ignore[union-attr]
 
 
 def test_list_unsubscribe_headers(settings: Settings) -> None:
@@ -118,6 +124,7 @@ def test_suppression_list_and_blocked_domains(
     assert added.json["email"] == "carl@globex.test" and added.json["reason"] == "manual"
     session.rollback()
     assert session.get(Enrollment, eid).status == EnrollmentStatus.STOPPED  # type: ignore
+    session.rollback()
     assert rep.post("/api/v1/suppressions", json={"email": "nope"}).status_code == 422
     assert [s["email"] for s in rep.get("/api/v1/suppressions").json["suppressions"]] == [
         "carl@globex.test"]

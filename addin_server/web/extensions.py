@@ -7,6 +7,11 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    __import__("addin_server.web.sends", fromlist=["register"]).register(app)
+    from addin_server.web import oauth
+
+    oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
+
     from addin_server.web import suppression_api, unsubscribe  # replies/unsubscribe part
 
     unsubscribe.register(app)

@@ -223,6 +223,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_enrollments_rep_id'), ['rep_id'], unique=False)
         batch_op.create_index('uq_enrollment_live', ['campaign_id', 'person_id'], unique=True, sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
 
+    op.create_table('local_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('mailbox_id', sa.Integer(), nullable=False),
+    sa.Column('is_draft', sa.Boolean(), nullable=False),
+    sa.Column('thread_id', sa.String(length=64), nullable=False),
+    sa.Column('rfc_message_id', sa.String(length=998), nullable=False),
+    sa.Column('send_id', sa.String(length=64), nullable=False),
+    sa.Column('to_addr', sa.String(length=320), nullable=False),
+    sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('raw', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('local_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_local_messages_mailbox_id'), ['mailbox_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_local_messages_rfc_message_id'), ['rfc_message_id'], unique=False)
+        batch_op.create_index('ix_local_messages_send', ['mailbox_id', 'send_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_local_messages_thread_id'), ['thread_id'], unique=False)
+
     op.create_table('steps',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -334,6 +355,7 @@ def upgrade() -> None:
     sa.Column('sent_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('enqueued_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
     sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
@@ -384,6 +406,13 @@ def downgrade() -> None:
     op.drop_table('sent_messages')
     op.drop_table('inbound_messages')
     op.drop_table('steps')
+    with op.batch_alter_table('local_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_local_messages_thread_id'))
+        batch_op.drop_index('ix_local_messages_send')
+        batch_op.drop_index(batch_op.f('ix_local_messages_rfc_message_id'))
+        batch_op.drop_index(batch_op.f('ix_local_messages_mailbox_id'))
+
+    op.drop_table('local_messages')
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index('uq_enrollment_live', sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
         batch_op.drop_index(batch_op.f('ix_enrollments_rep_id'))

@@ -1,0 +1,232 @@
+"""The dispatcher: moves due sends from the SQL outbox onto RQ, and repairs what RQ loses.
+
+One `tick(runtime, now)`:
+1. `sending` rows whose lease expired (their worker died) -> `unknown`, never back to sending;
+2. `unknown` rows past their grace period are looked up in the mailbox's Sent items by our
+   send-id header: found -> sent (with all the bookkeeping), not found -> scheduled (retry);
+3. `queued` rows handed to RQ a while ago whose job is gone (Redis flushed, job lost) are
+   enqueued again;
+4. due `scheduled` rows are claimed in small batches (PostgreSQL: FOR UPDATE SKIP LOCKED;
+   SQLite: the database lock) -> `queued`, committed, then enqueued as `send-<id>` with
+   unique=True (DuplicateJobError means it is queued already).
+Redis only ever holds sends that are due now. Two dispatchers at once are safe: every step is a
+conditional UPDATE, and the job's own claim is the last word.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from addin_server.db import session_scope
+from addin_server.delivery import mark_sent
+from addin_server.enums import MailboxStatus, SendState
+from addin_server.mailbox_state import disconnect_mailbox
+from addin_server.mailboxes import open_mailbox
+from addin_server.mailboxes.base import AuthError, MailboxError
+from addin_server.models import Mailbox, Send
+from addin_server.outbox import log_many, move, sendable
+from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "addin_server.jobs.send_email"
+LIVE_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# How far back a Sent-items lookup reaches before the row was created (clock skew).
+LOOKUP_MARGIN = timedelta(minutes=10)
+
+
+def job_id(send_id: int) -> str:
+    return f"send-{send_id}"
+
+
+@dataclass
+class TickResult:
+    expired: int = 0
+    reconciled_sent: int = 0
+    reconciled_retry: int = 0
+    requeued: int = 0
+    promoted: int = 0
+    enqueued: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (f"promoted {self.promoted}, requeued {self.requeued}, leases expired "
+                f"{self.expired}, reconciled {self.reconciled_sent} sent / "
+                f"{self.reconciled_retry} retry")
+
+
+def tick(rt: Runtime, now: datetime | None = None) -> TickResult:
+    """One pass of the dispatcher (see the module docstring)."""
+    now = now or rt.now()
+    result = TickResult()
+    result.expired = expire_leases(rt, now)
+    result.reconciled_sent, result.reconciled_retry = reconcile(rt, now)
+    result.requeued = requeue_lost(rt, now)
+    batch = rt.settings.dispatch_batch_size
+    while True:
+        with session_scope(rt.sessions) as session:
+            ids = promote(session, now, batch)
+        enqueue(rt, ids)
+        result.promoted += len(ids)
+        result.enqueued.extend(ids)
+        if len(ids) < batch:
+            return result
+
+
+def promote(session: Session, now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due sendable `scheduled` rows as `queued`. The caller commits, then
+    enqueues (a crash in between leaves `queued` rows that `requeue_lost` picks up)."""
+    due = (
+        select(Send.id)
+        .where(Send.state == SendState.SCHEDULED, Send.due_at <= now, sendable(now))
+        .order_by(Send.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Two dispatchers take disjoint batches instead of waiting on each other's rows.
+        due = due.with_for_update(skip_locked=True, of=Send)
+    ids = list(session.scalars(
+        update(Send)
+        .where(Send.id.in_(due.scalar_subquery()), Send.state == SendState.SCHEDULED)
+        .values(state=SendState.QUEUED, enqueued_at=now, updated_at=now)
+        .returning(Send.id)
+        .execution_options(synchronize_session=False)
+    ))
+    log_many(session, ids, SendState.SCHEDULED.value, SendState.QUEUED.value, now)
+    return ids
+
+
+def enqueue(rt: Runtime, ids: list[int]) -> int:
+    """Put `send-<id>` jobs on the queue; a live job with that id already is fine."""
+    if not ids:
+        return 0
+    redis = rt.redis()
+    queue = Queue(rt.settings.queue_name, connection=redis)
+    added = 0
+    for send_id in ids:
+        for _ in range(2):
+            try:
+                queue.enqueue(SEND_JOB, send_id, job_id=job_id(send_id), unique=True,
+                              result_ttl=0, failure_ttl=24 * 3600,
+                              job_timeout=rt.settings.send_job_timeout_seconds)
+                added += 1
+                break
+            except DuplicateJobError:
+                if not _drop_dead_job(redis, job_id(send_id)):
+                    break  # queued or running already
+    return added
+
+
+def _drop_dead_job(redis: Redis, jid: str) -> bool:
+    """A finished/failed job hash blocks a unique enqueue; delete it if it is not live."""
+    job = Job.fetch_many([jid], connection=redis)[0]
+    if job is None:
+        return True
+    if job.get_status(refresh=False) in LIVE_JOB | {JobStatus.STARTED}:
+        return False
+    job.delete(remove_from_queue=True)
+    return True
+
+
+def requeue_lost(rt: Runtime, now: datetime) -> int:
+    """`queued` rows whose RQ job is gone (FLUSHALL, eviction, a lost job) go back on RQ. A job
+    still `started` long after the row was queued belonged to a worker that died before it
+    claimed the row."""
+    settings = rt.settings
+    stale_before = now - timedelta(seconds=settings.requeue_after_seconds)
+    dead_start = now - timedelta(seconds=settings.requeue_after_seconds
+                                 + settings.send_job_timeout_seconds)
+    with session_scope(rt.sessions) as session:
+        rows = session.execute(
+            select(Send.id, Send.enqueued_at)
+            .where(Send.state == SendState.QUEUED, Send.enqueued_at < stale_before)
+            .order_by(Send.enqueued_at)
+            .limit(settings.dispatch_batch_size * 5)
+        ).all()
+    if not rows:
+        return 0
+    redis = rt.redis()
+    jobs = Job.fetch_many([job_id(i) for i, _ in rows], connection=redis)
+    lost: list[int] = []
+    for (send_id, enqueued_at), job in zip(rows, jobs, strict=True):
+        status = job.get_status(refresh=False) if job is not None else None
+        if status in LIVE_JOB:
+            continue
+        if status == JobStatus.STARTED and enqueued_at is not None and enqueued_at > dead_start:
+            continue
+        if job is not None:
+            job.delete(remove_from_queue=True)
+        lost.append(send_id)
+    if lost:
+        with session_scope(rt.sessions) as session:
+            session.execute(
+                update(Send).where(Send.id.in_(lost), Send.state == SendState.QUEUED)
+                .values(enqueued_at=now, updated_at=now)
+                .execution_options(synchronize_session=False))
+            log_many(session, lost, SendState.QUEUED.value, SendState.QUEUED.value, now,
+                     "its RQ job was gone: enqueued again")
+        enqueue(rt, lost)
+    return len(lost)
+
+
+def expire_leases(rt: Runtime, now: datetime) -> int:
+    """`sending` rows whose worker stopped renewing its lease: outcome unknown."""
+    grace = timedelta(seconds=rt.settings.reconcile_grace_seconds)
+    with session_scope(rt.sessions) as session:
+        ids = list(session.scalars(
+            select(Send.id).where(Send.state == SendState.SENDING, Send.lease_until < now)
+            .limit(rt.settings.dispatch_batch_size)))
+        moved = 0
+        for send_id in ids:
+            # Conditional on `sending`: a worker that finished meanwhile keeps its outcome.
+            moved += move(session, send_id, (SendState.SENDING,), SendState.UNKNOWN, now,
+                          "lease expired (its worker is gone)", lease_until=now + grace,
+                          reason="its worker stopped during the send; checking Sent items")
+        return moved
+
+
+def reconcile(rt: Runtime, now: datetime) -> tuple[int, int]:
+    """Look `unknown` rows up in Sent items (after the grace period). Returns (sent, retry)."""
+    with session_scope(rt.sessions) as session:
+        rows = session.execute(
+            select(Send.id, Send.created_at, Mailbox)
+            .join(Mailbox, Mailbox.id == Send.mailbox_id)
+            .where(Send.state == SendState.UNKNOWN, Send.lease_until <= now,
+                   Mailbox.status == MailboxStatus.CONNECTED)
+            .order_by(Send.lease_until)
+            .limit(rt.settings.dispatch_batch_size)
+        ).all()
+    found = retried = 0
+    grace = timedelta(seconds=rt.settings.reconcile_grace_seconds)
+    for send_id, created_at, mailbox_row in rows:
+        with session_scope(rt.sessions) as session:
+            try:
+                ref = open_mailbox(rt, session, mailbox_row).find_sent(
+                    str(send_id), since=created_at - LOOKUP_MARGIN)
+            except AuthError as exc:
+                box = session.get(Mailbox, mailbox_row.id)
+                assert box is not None
+                disconnect_mailbox(session, box, str(exc), now)
+                continue
+            except MailboxError as exc:
+                move(session, send_id, (SendState.UNKNOWN,), SendState.UNKNOWN, now,
+                     f"Sent items lookup failed ({exc}); trying again later",
+                     lease_until=now + grace)
+                continue
+            if ref is not None:
+                found += mark_sent(session, send_id, ref, now, note="found in Sent items")
+            else:
+                # Not in Sent items after the grace period: it did not go out. The recorded
+                # draft (if any) is kept: sending that same draft cannot make a second copy.
+                retried += move(session, send_id, (SendState.UNKNOWN,), SendState.SCHEDULED,
+                                now, "not found in Sent items: will send again",
+                                lease_until=None, reason="")
+    return found, retried

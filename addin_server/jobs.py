@@ -1,0 +1,243 @@
+"""RQ entry points. A job takes a send id; the row in the database is the truth.
+
+`send_email(send_id)`:
+1. re-read the row and claim it (conditional UPDATE); leave if it is not due any more;
+2. render it (held with a reason when a merge field is empty) and commit that;
+3. create the draft and record its id (commit) before the call that sends it;
+4. send the draft (one call, never retried by the client), read back the real Message-ID;
+5. in one commit: mark it sent with the ids, record the SentMessage, move the person on, feed.
+A failure is classified (mailboxes/base.py) and handled by `after_error`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from addin_server import content, templates
+from addin_server.config import Settings
+from addin_server.db import rowcount, session_scope
+from addin_server.delivery import fail, hold, mark_sent
+from addin_server.enums import SendState
+from addin_server.mailbox_state import disconnect_mailbox, pause_mailbox
+from addin_server.mailboxes import open_mailbox
+from addin_server.mailboxes.base import (
+    AuthError,
+    DraftRef,
+    Mailbox,
+    MailboxError,
+    MailboxPaused,
+    OutgoingMessage,
+    PermanentError,
+    SentRef,
+    TransientError,
+)
+from addin_server.models import Enrollment, Rep, Send
+from addin_server.models import Mailbox as MailboxRow
+from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
+from addin_server.runtime import Runtime
+
+log_ = logging.getLogger(__name__)
+
+_installed: tuple[int, Runtime] | None = None
+
+
+def install_runtime(runtime: Runtime) -> None:
+    """Use this runtime for jobs run in this process (the worker command and tests)."""
+    global _installed
+    _installed = (os.getpid(), runtime)
+
+
+def worker_runtime() -> Runtime:
+    """The process's runtime, made from the environment on first use. After a fork (RQ's
+    forking worker) the pooled connections belong to the parent: drop them without closing."""
+    global _installed
+    if _installed is None:
+        _installed = (os.getpid(), Runtime.from_settings(Settings.from_env()))
+    pid, runtime = _installed
+    if pid != os.getpid():
+        runtime.engine.dispose(close=False)
+        _installed = (os.getpid(), runtime)
+    return runtime
+
+
+def send_email(send_id: int) -> str:
+    """The RQ job (job id `send-<id>`)."""
+    return run_send(worker_runtime(), send_id)
+
+
+def run_send(rt: Runtime, send_id: int) -> str:
+    """Send one due send once. Returns what happened, for logs and tests."""
+    prepared = _claim_and_render(rt, send_id)
+    if isinstance(prepared, str):
+        return prepared
+    message, mailbox_row, draft_id, attempt = prepared
+    with rt.sessions() as session:
+        mailbox = open_mailbox(rt, session, mailbox_row)
+    try:
+        if draft_id is None:
+            draft = mailbox.create_draft(message)
+            if not _record_draft(rt, send_id, attempt, draft):
+                return "lease lost before sending"  # the draft stays unsent: nothing went out
+        else:
+            draft = DraftRef(draft_id=draft_id)  # a draft recorded by an earlier attempt
+        sent = mailbox.send_draft(draft)
+    except MailboxError as exc:
+        with session_scope(rt.sessions) as session:
+            return after_error(session, rt.settings, send_id, attempt, exc, rt.now())
+    except Exception:
+        # Unclassified (a bug, a dropped connection): it may have gone out. Reconcile first.
+        with session_scope(rt.sessions) as session:
+            _to_unknown(session, rt.settings, send_id, attempt, "unexpected error", rt.now())
+        raise
+    sent = _read_back(mailbox, sent)
+    with session_scope(rt.sessions) as session:
+        if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
+            return "sent"
+    return "sent (recorded by another party)"
+
+
+def _claim_and_render(
+    rt: Runtime, send_id: int
+) -> str | tuple[OutgoingMessage, MailboxRow, str | None, int]:
+    with session_scope(rt.sessions) as session:
+        now = rt.now()
+        send = session.get(Send, send_id)
+        if send is None:
+            return "no such send"
+        if send.state not in DUE_STATES:
+            return f"left: {send.state.value}"
+        if claim(session, send_id, now, rt.settings.send_lease_seconds) is None:
+            session.refresh(send)
+            reason = waiting_reason(session, send, now)
+            if send.state == SendState.QUEUED:
+                # Not ours to send now: back to the outbox, where the dispatcher finds it when
+                # it can go (a worker clock behind the dispatcher's also ends here).
+                move(session, send_id, (SendState.QUEUED,), SendState.SCHEDULED, now,
+                     reason or "not claimable", reason=reason)
+            return f"left: {reason or 'taken by another worker'}"
+        attempt = send.attempts
+        try:
+            message = outgoing(session, rt.settings, send)
+        except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
+            hold(session, send_id, f"cannot be written: {exc}", now, attempt=attempt)
+            return "held"
+        mailbox_row = session.get(MailboxRow, send.mailbox_id)
+        assert mailbox_row is not None
+        return message, mailbox_row, send.draft_id, attempt
+
+
+def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessage:
+    """The email of a claimed send, rendered now (an email task's text as the rep wrote it);
+    what will go out is stored on the row (the next reply quotes exactly that)."""
+    enrollment = session.get(Enrollment, send.enrollment_id)
+    assert enrollment is not None
+    rep = session.get(Rep, enrollment.rep_id)
+    mailbox = session.get(MailboxRow, send.mailbox_id)
+    assert rep is not None and mailbox is not None
+    step = enrollment.campaign.steps[send.position]
+    reply: content.ReplyContext | None = None
+    if send.task_id is None:
+        email = content.build_email(session, enrollment, step, rep,
+                                    base_url=settings.public_base_url,
+                                    secret_key=settings.secret_key, keep_prompts=False)
+        send.to_addr, send.subject, send.body_html = email.to, email.subject, email.body_html
+        reply, text = email.reply, email.body_text
+    else:
+        previous = content.previous_email(session, enrollment, step)
+        if step.reply_to_previous and previous is not None:
+            reply = content.reply_context(previous)
+        text = templates.html_to_text(send.body_html)
+    unsubscribe = content.unsubscribe_url(settings.public_base_url, settings.secret_key,
+                                          enrollment.org_id, enrollment.person.email)
+    same_box = reply is not None and reply.mailbox_id == mailbox.id
+    return OutgoingMessage(
+        send_id=str(send.id), from_addr=mailbox.address, from_name=rep.name or rep.email,
+        to_addr=send.to_addr, subject=send.subject, html=send.body_html, text=text,
+        in_reply_to=reply.rfc_message_id if reply else None,
+        references=reply.references if reply else "",
+        thread_id=reply.thread_id if reply and same_box else None,
+        reply_to_provider_id=reply.provider_message_id if reply and same_box else None,
+        extra_headers=(("List-Unsubscribe", f"<{unsubscribe}>"),
+                       ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
+    )
+
+
+def _record_draft(rt: Runtime, send_id: int, attempt: int, draft: DraftRef) -> bool:
+    with session_scope(rt.sessions) as session:
+        changed = rowcount(session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.state == SendState.SENDING, Send.attempts == attempt)
+            .values(draft_id=draft.draft_id, updated_at=rt.now())
+        ))
+        if changed:
+            log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, rt.now(),
+                f"draft {draft.draft_id} created")
+        return bool(changed)
+
+
+def _read_back(mailbox: Mailbox, sent: SentRef) -> SentRef:
+    """The real Message-ID (Gmail may replace ours); without it the send still counts."""
+    if sent.rfc_message_id:
+        return sent
+    try:
+        headers = mailbox.get_headers(sent.message_id, ["Message-ID"])
+    except MailboxError:
+        log_.warning("could not read back the Message-ID of message %s", sent.message_id)
+        return sent
+    return SentRef(message_id=sent.message_id, thread_id=sent.thread_id,
+                   rfc_message_id=headers.get("Message-ID"), sent_at=sent.sent_at)
+
+
+def _to_unknown(session: Session, settings: Settings, send_id: int, attempt: int, why: str,
+                now: datetime) -> None:
+    move(session, send_id, (SendState.SENDING,), SendState.UNKNOWN, now,
+         f"{why}: checking Sent items before any retry", attempt=attempt,
+         reason=f"outcome unknown ({why}); checking Sent items",
+         lease_until=now + timedelta(seconds=settings.reconcile_grace_seconds))
+
+
+def after_error(session: Session, settings: Settings, send_id: int, attempt: int,
+                exc: MailboxError, now: datetime) -> str:
+    """Classify a provider failure and move the send accordingly (see README "Sending")."""
+    send = session.get(Send, send_id)
+    assert send is not None
+    mailbox = session.get(MailboxRow, send.mailbox_id)
+    assert mailbox is not None
+    if isinstance(exc, TransientError) and exc.may_have_sent:
+        _to_unknown(session, settings, send_id, attempt, str(exc), now)
+        return "unknown"
+    if isinstance(exc, TransientError):
+        if attempt >= settings.send_max_attempts:
+            fail(session, send_id, f"gave up after {attempt} attempts: {exc}", now,
+                 attempt=attempt)
+            return "failed"
+        delay = retry_delay(attempt, exc.retry_after, base=settings.send_retry_base_seconds,
+                            cap=settings.send_retry_max_seconds)
+        move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now,
+             f"transient error, retry in {delay:.1f}s: {exc}", attempt=attempt,
+             due_at=max(send.due_at, now + timedelta(seconds=delay)), lease_until=None,
+             reason=f"retrying after a temporary error: {exc}")
+        return "retry"
+    if isinstance(exc, PermanentError):
+        fail(session, send_id, str(exc), now, attempt=attempt)
+        return "failed"
+    if isinstance(exc, AuthError):
+        reason = f"mailbox {mailbox.address} is disconnected ({exc}): reconnect it to resume"
+        disconnect_mailbox(session, mailbox, str(exc), now)
+        move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
+             attempt=attempt, lease_until=None, reason=reason)
+        return "mailbox disconnected"
+    if isinstance(exc, MailboxPaused):
+        reason = f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M} UTC: {exc}"
+        pause_mailbox(session, mailbox, exc.until, str(exc), now)
+        move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
+             attempt=attempt, lease_until=None, reason=reason,
+             due_at=max(send.due_at, exc.until))
+        return "mailbox paused"
+    _to_unknown(session, settings, send_id, attempt, f"unclassified {type(exc).__name__}", now)
+    return "unknown"

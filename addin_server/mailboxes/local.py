@@ -1,0 +1,159 @@
+"""The local development mailbox: it keeps every message it "sends" as RFC 5322 bytes in the
+`local_messages` table instead of mailing it, so the service runs with no Google or Microsoft
+account, and the API lists what it sent.
+
+It behaves like the real providers where the pipeline depends on it: a draft is created, then
+sent by a second call that consumes it (sending it again fails), replies are threaded by
+In-Reply-To / References, and Sent items can be searched by our send-id header. Every call runs
+in its own short transaction, as a remote mailbox would, independent of the caller's session.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from addin_server.db import rowcount
+from addin_server.mailboxes.base import (
+    DraftRef,
+    OutgoingMessage,
+    PermanentError,
+    SentRef,
+    TransientError,
+)
+from addin_server.mailboxes.mime import build_mime, new_message_id
+from addin_server.models import LocalMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from addin_server.models import Mailbox as MailboxRow
+    from addin_server.runtime import Runtime
+
+
+class LocalMailbox:
+    """A Mailbox (see base.py) backed by the `local_messages` table."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        mailbox_id: int,
+        address: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.mailbox_id = mailbox_id
+        self.address = address
+        self.clock = clock
+
+    def _thread_for(self, session: Session, message: OutgoingMessage) -> str:
+        if message.thread_id:
+            return message.thread_id
+        refs = message.references.split() + ([message.in_reply_to] if message.in_reply_to else [])
+        if refs:
+            found = session.scalar(
+                select(LocalMessage.thread_id)
+                .where(LocalMessage.mailbox_id == self.mailbox_id,
+                       LocalMessage.rfc_message_id.in_(refs))
+                .limit(1)
+            )
+            if found:
+                return found
+        return uuid.uuid4().hex
+
+    def create_draft(self, message: OutgoingMessage) -> DraftRef:
+        now = self.clock()
+        rfc_id = new_message_id(message.from_addr)
+        raw = build_mime(message, message_id=rfc_id, date=now).as_bytes()
+        with self.sessions.begin() as session:
+            row = LocalMessage(
+                mailbox_id=self.mailbox_id, is_draft=True,
+                thread_id=self._thread_for(session, message), rfc_message_id=rfc_id,
+                send_id=message.send_id, to_addr=message.to_addr, subject=message.subject,
+                raw=raw, created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return DraftRef(draft_id=str(row.id), message_id=str(row.id),
+                            rfc_message_id=rfc_id, thread_id=row.thread_id)
+
+    def send_draft(self, draft: DraftRef) -> SentRef:
+        now = self.clock()
+        try:
+            draft_pk = int(draft.draft_id)
+        except ValueError as exc:
+            raise PermanentError(f"no such draft {draft.draft_id!r}") from exc
+        with self.sessions.begin() as session:
+            # Consuming the draft is one conditional UPDATE: a second send of it changes nothing.
+            sent = rowcount(session.execute(
+                update(LocalMessage)
+                .where(LocalMessage.id == draft_pk, LocalMessage.mailbox_id == self.mailbox_id,
+                       LocalMessage.is_draft.is_(True))
+                .values(is_draft=False, sent_at=now)
+            ))
+            if not sent:
+                # Like Gmail's 404 for a consumed draft: it was sent already, or deleted. The
+                # pipeline looks it up in Sent items before anything else goes out.
+                raise TransientError(f"draft {draft.draft_id} no longer exists (sent or deleted)",
+                                     may_have_sent=True)
+            row = session.get(LocalMessage, draft_pk)
+            assert row is not None
+            return SentRef(message_id=str(row.id), thread_id=row.thread_id,
+                           rfc_message_id=row.rfc_message_id, sent_at=now)
+
+    def find_sent(self, send_id: str, *, since: datetime) -> SentRef | None:
+        with self.sessions() as session:
+            row = session.scalar(
+                select(LocalMessage)
+                .where(LocalMessage.mailbox_id == self.mailbox_id,
+                       LocalMessage.send_id == send_id, LocalMessage.is_draft.is_(False))
+                .order_by(LocalMessage.id)
+                .limit(1)
+            )
+            if row is None or row.sent_at is None or row.sent_at < since:
+                return None
+            return SentRef(message_id=str(row.id), thread_id=row.thread_id,
+                           rfc_message_id=row.rfc_message_id, sent_at=row.sent_at)
+
+    def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
+        with self.sessions() as session:
+            row = session.get(LocalMessage, int(message_id))
+            if row is None or row.mailbox_id != self.mailbox_id:
+                raise PermanentError(f"no such message {message_id!r}")
+            parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
+        return {name: str(parsed[name]) for name in names if parsed[name] is not None}
+
+
+def open_local(runtime: Runtime, session: Session, row: MailboxRow) -> LocalMailbox:
+    """The PROVIDERS factory for provider "local"."""
+    return LocalMailbox(runtime.sessions, row.id, row.address, runtime.clock)
+
+
+def message_json(row: LocalMessage, *, with_text: bool = True) -> dict[str, object]:
+    """A local message for the API: its headers and its text part."""
+    parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
+    headers = {name: str(parsed[name]) for name in (
+        "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+        "X-Campaign-Send-Id") if parsed[name] is not None}
+    body: dict[str, object] = {
+        "id": row.id,
+        "draft": row.is_draft,
+        "thread_id": row.thread_id,
+        "message_id": row.rfc_message_id,
+        "send_id": row.send_id or None,
+        "to": row.to_addr,
+        "subject": row.subject,
+        "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sent_at": row.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.sent_at else None,
+        "headers": headers,
+    }
+    if with_text:
+        part = parsed.get_body(preferencelist=("plain",))
+        body["text"] = part.get_content() if part is not None else ""
+    return body

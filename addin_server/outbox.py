@@ -1,0 +1,159 @@
+"""The outbox state machine: every change of a send's state is one conditional UPDATE plus a
+SendLog row. Functions take a Session and `now`, and never commit.
+
+    scheduled -> queued -> sending -> sent | failed
+        ^          |          |  \\
+        |          v          |   -> unknown -> (found in Sent items) sent
+        +---- (not due) ------+                -> (not found)        scheduled
+    held (missing field), cancelled (enrollment ended)
+
+A row is only ever sent by whoever moves it to `sending` (the claim). The claim stores
+`attempts + 1`; later updates by that attempt carry `attempts == n` in their WHERE clause (a
+fencing token), so a worker whose lease was taken from it cannot overwrite a newer attempt.
+In state `unknown`, `lease_until` means "reconcile not before".
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from addin_server.db import rowcount
+from addin_server.enums import EnrollmentStatus, MailboxStatus, SendState
+from addin_server.models import Enrollment, Mailbox, Person, Send, SendLog
+
+DUE_STATES = (SendState.SCHEDULED, SendState.QUEUED)
+
+
+def sendable(now: datetime) -> ColumnElement[bool]:
+    """SQL: the send's enrollment is active, its person reachable, its mailbox able to send.
+
+    The dispatcher promotes and the job claims only rows for which this holds, so a row that
+    waits for a reason (paused, disconnected, unsubscribed) is not churned through Redis.
+    """
+    enrollment_ok = exists().where(
+        Enrollment.id == Send.enrollment_id,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+        exists().where(Person.id == Enrollment.person_id, Person.unsubscribed_at.is_(None)),
+    )
+    mailbox_ok = exists().where(
+        Mailbox.id == Send.mailbox_id,
+        Mailbox.status == MailboxStatus.CONNECTED,
+        or_(Mailbox.paused_until.is_(None), Mailbox.paused_until <= now),
+    )
+    return and_(enrollment_ok, mailbox_ok)
+
+
+def log(
+    session: Session, send_id: int, from_state: str, to_state: str, now: datetime, note: str = ""
+) -> None:
+    session.add(SendLog(send_id=send_id, at=now, from_state=from_state, to_state=to_state,
+                        note=note))
+
+
+def log_many(
+    session: Session, ids: Iterable[int], from_state: str, to_state: str, now: datetime,
+    note: str = "",
+) -> None:
+    rows = [{"send_id": i, "at": now, "from_state": from_state, "to_state": to_state,
+             "note": note} for i in ids]
+    if rows:
+        session.execute(insert(SendLog), rows)
+
+
+def move(
+    session: Session,
+    send_id: int,
+    from_states: tuple[SendState, ...],
+    to_state: SendState,
+    now: datetime,
+    note: str = "",
+    *,
+    attempt: int | None = None,
+    **values: Any,
+) -> bool:
+    """Move a send from one of `from_states` to `to_state`, setting `values`; log it.
+
+    With `attempt`, only the worker holding that attempt may move it. False when the row was
+    not in such a state (someone else moved it first): the caller then does nothing more.
+    """
+    current = session.scalar(select(Send.state).where(Send.id == send_id))
+    conditions = [Send.id == send_id, Send.state.in_(from_states)]
+    if attempt is not None:
+        conditions.append(Send.attempts == attempt)
+    changed = rowcount(session.execute(
+        update(Send).where(*conditions)
+        .values(state=to_state, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    ))
+    if not changed:
+        return False
+    log(session, send_id, current.value if current else "", to_state.value, now, note)
+    send = session.get(Send, send_id)
+    if send is not None:
+        session.refresh(send)
+    return True
+
+
+def claim(session: Session, send_id: int, now: datetime, lease_seconds: float) -> Send | None:
+    """Take a due send for sending: one conditional UPDATE. None when it is not ours to send
+    (already taken, not due, or no longer sendable)."""
+    before = session.scalar(select(Send.state).where(Send.id == send_id))
+    changed = rowcount(session.execute(
+        update(Send)
+        .where(Send.id == send_id, Send.state.in_(DUE_STATES), Send.due_at <= now, sendable(now))
+        .values(state=SendState.SENDING, attempts=Send.attempts + 1, reason="",
+                lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+    if not changed:
+        return None
+    send = session.get(Send, send_id)
+    assert send is not None
+    session.refresh(send)
+    log(session, send_id, before.value if before else "", SendState.SENDING.value, now,
+        f"attempt {send.attempts}")
+    return send
+
+
+def waiting_reason(session: Session, send: Send, now: datetime) -> str:
+    """Why a scheduled/queued send cannot be claimed now (for the row's `reason`)."""
+    from addin_server.enrollments import mailbox_reason
+
+    enrollment = session.get(Enrollment, send.enrollment_id)
+    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
+        status = enrollment.status.value if enrollment else "gone"
+        return f"enrollment is {status}"
+    if enrollment.person.unsubscribed_at is not None:
+        return "the person unsubscribed"
+    mailbox = session.get(Mailbox, send.mailbox_id) if send.mailbox_id else None
+    blocked = mailbox_reason(mailbox, now)
+    if blocked:
+        return blocked
+    if send.due_at > now:
+        return "not due yet"
+    return ""
+
+
+def retry_delay(
+    attempts: int,
+    retry_after: float | None,
+    *,
+    base: float,
+    cap: float,
+    rand: random.Random | None = None,
+) -> float:
+    """Seconds before the next attempt: exponential backoff with jitter, never sooner than the
+    provider's Retry-After. Pure (the random source is an argument)."""
+    r = rand or random.Random()
+    backoff = min(cap, base * (2 ** max(0, attempts - 1)))
+    # "Equal jitter": half fixed, half random, so retries of many sends spread out.
+    delay = backoff / 2 + r.uniform(0, backoff / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(max(delay, 0.0), max(cap, retry_after or 0.0))
