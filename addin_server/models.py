@@ -109,6 +109,7 @@ class Mailbox(Base):
     # Push for reply detection (Gmail users.watch / Graph subscription), when configured.
     push_id: Mapped[str | None] = mapped_column(String(200))
     push_expires_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]  # last reply poll
 
 
 class Template(Base):

@@ -146,6 +146,7 @@ def upgrade() -> None:
     sa.Column('batch_wait_seconds', sa.Integer(), nullable=False),
     sa.Column('push_id', sa.String(length=200), nullable=True),
     sa.Column('push_expires_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
