@@ -118,12 +118,13 @@ def test_every_campaign_email_carries_one_click_unsubscribe(
     runtime: Runtime, rep: Actor, clock: FrozenClock
 ) -> None:
     cid = make_campaign(rep, [email_step(1, send_time="09:30")])
-    launch(rep, cid, [{"email": "zoe@corp.test"}])
+    launch(rep, cid, [{"email": "zoe@corp.test", "first_name": "Zoe"}])
     clock.set(datetime(2026, 11, 24, 8, 30, tzinfo=UTC))
     cycle(runtime)
     with runtime.sessions() as s:
         raw = s.scalar(select(LocalMessage.raw).where(LocalMessage.sent_at.is_not(None)))
-    assert raw is not None
+    assert raw is not None, (states(runtime), list(runtime.sessions().execute(
+        select(Send.state, Send.reason, Send.due_at))))
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     unsubscribe = str(msg["List-Unsubscribe"])
     assert unsubscribe.startswith("<https://campaigns.example.test/u/")
