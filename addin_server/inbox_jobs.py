@@ -28,7 +28,8 @@ def poll_job_id(mailbox_id: int) -> str:
 
 def enqueue_poll(rt: Runtime, mailbox_id: int, *, throttle: bool = True) -> bool:
     redis = rt.redis()
-    if throttle and not redis.set(f"poll-throttle:{mailbox_id}", 1, nx=True,
+    key = f"{rt.settings.queue_name}:poll-throttle:{mailbox_id}"
+    if throttle and not redis.set(key, 1, nx=True,
                                   ex=max(1, rt.settings.reply_poll_seconds)):
         return False
     try:
