@@ -27,8 +27,8 @@ from tests.replies_providers import (
     enrollment,
     out_of_office,
     provider_settings,
-    reply_to,
     rep_with,
+    reply_to,
     sent_to,
     status,
 )
@@ -106,7 +106,7 @@ def test_our_own_follow_up_in_the_thread_is_not_a_reply(
     clock: FrozenClock
 ) -> None:
     rep, box = gmail_rep
-    a, b = two_campaigns(rep, runtime, clock)
+    a, _b = two_campaigns(rep, runtime, clock)
     poll(runtime, box)
     clock.set(datetime(2026, 11, 25, 8, 30, tzinfo=UTC))
     cycle(runtime)  # both follow-ups go out, threaded in the rep's mailbox
@@ -146,7 +146,7 @@ def test_out_of_office_pauses_and_resumes(
     clock: FrozenClock
 ) -> None:
     rep, box = gmail_rep
-    a, b = two_campaigns(rep, runtime, clock)
+    a, _b = two_campaigns(rep, runtime, clock)
     poll(runtime, box)
     google_fake.deliver(REP, out_of_office(sent_to(runtime, a), frm=ZOE,
                                            back="Wednesday, 2 December"))
@@ -176,7 +176,7 @@ def test_a_stale_history_id_rescans_the_live_threads(
     clock: FrozenClock
 ) -> None:
     rep, box = gmail_rep
-    a, b = two_campaigns(rep, runtime, clock)
+    _a, b = two_campaigns(rep, runtime, clock)
     poll(runtime, box)
     google_fake.deliver(REP, reply_to(sent_to(runtime, b), frm=ZOE))
     gbox = google_fake.mailbox(REP)
@@ -194,8 +194,8 @@ def test_the_pre_send_check_catches_a_reply_the_poll_has_not_seen(
     runtime: Runtime, gmail_rep: tuple[Actor, int], google_fake: GoogleFake,
     clock: FrozenClock
 ) -> None:
-    rep, box = gmail_rep
-    a, b = two_campaigns(rep, runtime, clock)
+    rep, _box = gmail_rep
+    a, _b = two_campaigns(rep, runtime, clock)
     google_fake.deliver(REP, reply_to(sent_to(runtime, a), frm=ZOE))
     clock.set(datetime(2026, 11, 25, 8, 30, tzinfo=UTC))
     cycle(runtime)  # no poll ran: the send job reads A's thread right before sending
