@@ -17,7 +17,7 @@ from addin_server.inbox import Changes, CursorExpired, FetchedMessage
 from addin_server.mailboxes.base import PermanentError
 from addin_server.mailboxes.graph import GraphMailbox, NotFound
 
-DELTA = "/me/mailFolders('inbox')/messages/delta"
+DELTA = "/me/mailFolders/inbox/messages/delta"
 FIELDS = ("id,conversationId,internetMessageId,receivedDateTime,subject,from,body,"
           "internetMessageHeaders")
 
