@@ -54,10 +54,16 @@ def poll_mailbox(mailbox_id: int) -> str:
     """The RQ job."""
     from addin_server.inbox import poll
     from addin_server.jobs import worker_runtime
+    from addin_server.push import renew
 
+    rt = worker_runtime()
     try:
-        result = poll(worker_runtime(), mailbox_id)
+        result = poll(rt, mailbox_id)
     except MailboxError as exc:
         log.warning("reply poll of mailbox %s failed: %s", mailbox_id, exc)
         return f"failed: {exc}"
+    try:
+        renew(rt, mailbox_id)  # the push (watch / subscription), when configured and due
+    except MailboxError as exc:
+        log.warning("push renewal of mailbox %s failed: %s", mailbox_id, exc)
     return f"seen {result.seen}" + (" (rescanned)" if result.rescanned else "")

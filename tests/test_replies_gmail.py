@@ -202,3 +202,33 @@ def test_the_pre_send_check_catches_a_reply_the_poll_has_not_seen(
     assert status(runtime, a) == EnrollmentStatus.REPLIED
     assert states(runtime) == {"sent": 3, "cancelled": 1}
     assert len([m for m in google_fake.mailbox(REP).sent()]) == 3
+
+
+def test_push_watch_is_renewed_and_a_push_triggers_the_poll(
+    runtime: Runtime, gmail_rep: tuple[Actor, int], google_fake: GoogleFake,
+    clock: FrozenClock, client: FlaskClient
+) -> None:
+    import base64
+    import json
+
+    runtime.settings = runtime.settings.with_(gmail_pubsub_topic="projects/p/topics/gmail",
+                                              push_token="s3cret-push")
+    rep, box = gmail_rep
+    a, _b = two_campaigns(rep, runtime, clock)  # its tick's poll job also set up the watch
+    assert google_fake.watches[REP]["topicName"] == "projects/p/topics/gmail"
+    assert google_fake.watches[REP]["labelIds"] == ["INBOX"]
+    with runtime.sessions() as s:
+        row = s.get(Mailbox, box)
+        assert row is not None
+        assert row.push_expires_at == datetime(2026, 12, 1, 8, 30, tzinfo=UTC)  # 7 days
+    google_fake.deliver(REP, reply_to(sent_to(runtime, a), frm=ZOE))
+    data = base64.b64encode(json.dumps({"emailAddress": REP, "historyId": "9999"}).encode())
+    envelope = {"message": {"data": data.decode(), "messageId": "1"},
+                "subscription": "projects/p/subscriptions/s"}
+    assert client.post("/push/gmail?token=wrong", json=envelope).status_code == 403
+    assert client.post("/push/gmail?token=s3cret-push", json={"x": 1}).status_code == 400
+    assert client.post("/push/gmail?token=s3cret-push", json=envelope).status_code == 204
+    from tests.sending import drain
+
+    drain(runtime)  # the poll job the push enqueued
+    assert status(runtime, a) == EnrollmentStatus.REPLIED

@@ -144,3 +144,36 @@ def test_the_pre_send_check_reads_the_conversation(
     cycle(runtime)
     assert status(runtime, a) == EnrollmentStatus.REPLIED
     assert states(runtime) == {"sent": 3, "cancelled": 1}
+
+
+def test_change_notifications_subscribe_validate_and_trigger_the_poll(
+    runtime: Runtime, graph_rep: tuple[Actor, int], microsoft_fake: MicrosoftFake,
+    clock: FrozenClock, client: FlaskClient
+) -> None:
+    from addin_server.push import client_state
+    from tests.sending import drain
+
+    runtime.settings = runtime.settings.with_(
+        graph_notification_base_url="https://campaigns.example.test")
+    rep, box = graph_rep
+    a, _b = two_campaigns(rep, runtime, clock)
+    [sub] = microsoft_fake.subscriptions.values()
+    assert sub["notificationUrl"] == "https://campaigns.example.test/push/graph"
+    assert sub["resource"] == "/me/mailFolders('inbox')/messages"
+    assert sub["expirationDateTime"] == "2026-11-27T08:30:00Z"
+    # The handshake Graph makes when creating it.
+    shake = client.post("/push/graph?validationToken=Validation%3A+abc")
+    assert (shake.status_code, shake.data, shake.mimetype) == (200, b"Validation: abc",
+                                                               "text/plain")
+    microsoft_fake.deliver(REP, reply_to(sent_to(runtime, a), frm=ZOE))
+    forged = {"value": [{"subscriptionId": sub["id"], "clientState": "guess",
+                         "changeType": "created", "resource": "x"}]}
+    assert client.post("/push/graph", json=forged).status_code == 202
+    drain(runtime)
+    assert status(runtime, a) == EnrollmentStatus.ACTIVE  # a forged push did nothing
+    real = {"value": [{"subscriptionId": sub["id"],
+                       "clientState": client_state(runtime.settings.secret_key, box),
+                       "changeType": "created", "resource": "x"}]}
+    assert client.post("/push/graph", json=real).status_code == 202
+    drain(runtime)
+    assert status(runtime, a) == EnrollmentStatus.REPLIED

@@ -87,3 +87,11 @@ def from_metadata(meta: dict[str, Any]) -> FetchedMessage:
     internal = meta.get("internalDate")
     received = datetime.fromtimestamp(int(internal) / 1000, UTC) if internal else None
     return FetchedMessage(str(meta["id"]), meta.get("threadId"), msg, received)
+
+
+def watch(inbox: GmailInbox, topic: str) -> datetime:
+    """users.watch on the INBOX, published to `topic`; returns when it expires (renew before:
+    at least every 7 days, Google suggests daily)."""
+    body = {"topicName": topic, "labelIds": ["INBOX"], "labelFilterBehavior": "INCLUDE"}
+    answer = inbox.mailbox._call(inbox._users().watch(userId="me", body=body))
+    return datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)

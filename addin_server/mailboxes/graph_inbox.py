@@ -99,3 +99,22 @@ def from_graph(item: dict[str, Any]) -> FetchedMessage:
     at = (datetime.fromisoformat(received.replace("Z", "+00:00")).astimezone(UTC)
           if received else None)
     return FetchedMessage(str(item["id"]), item.get("conversationId"), msg, at)
+
+
+def subscribe(inbox: GraphInbox, *, url: str, client_state: str, expires: datetime,
+              push_id: str | None) -> str:
+    """Create (or renew, when `push_id` still exists) the subscription to new inbox mail;
+    returns its id. Lifecycle events go to the same URL."""
+    until = expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if push_id:
+        try:
+            inbox.mailbox._request("PATCH", f"/subscriptions/{quote(push_id, safe='')}",
+                                   json={"expirationDateTime": until})
+            return push_id
+        except NotFound:
+            pass  # removed meanwhile: create a new one
+    created = inbox.mailbox._request("POST", "/subscriptions", json={
+        "changeType": "created", "notificationUrl": url, "lifecycleNotificationUrl": url,
+        "resource": "/me/mailFolders('inbox')/messages", "expirationDateTime": until,
+        "clientState": client_state}).json()
+    return str(created["id"])

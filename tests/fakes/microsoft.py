@@ -177,6 +177,7 @@ class MicrosoftFake:
         self.ca_file = ""  # the self-signed certificate clients must trust
         self.concurrency_limit = 4
         # When mail is created and sent; tokens expire on real time (msal checks them so).
+        self.subscriptions: dict[str, dict[str, Any]] = {}  # id -> subscription
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.max_in_flight = 0
         self._lock = threading.RLock()
@@ -447,6 +448,8 @@ class MicrosoftFake:
             ("GET", r"/me/messages", "messages.list", self._list),
             ("GET", r"/me/mailFolders/([^/]+)/messages", "messages.list", self._list),
             ("GET", r"/me/mailFolders/([^/]+)/messages/delta", "messages.delta", self._delta),
+            ("POST", r"/subscriptions", "subscriptions.create", self._subscribe),
+            ("PATCH", r"/subscriptions/([^/]+)", "subscriptions.update", self._resubscribe),
         ]
         for verb, pattern, route, handler in routes:
             m = re.fullmatch(pattern, path)
@@ -699,6 +702,28 @@ class MicrosoftFake:
         else:
             out["@odata.deltaLink"] = f"{link}?$deltatoken={box.delta_generation}.{end}"
         return 200, out
+
+
+    def _subscribe(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                   immutable: bool) -> tuple[int, dict[str, Any]]:
+        """POST /subscriptions (created mail in a folder). Real Graph first POSTs a
+        validationToken to notificationUrl; tests call the endpoint themselves."""
+        for key in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not body.get(key):
+                raise GraphError(400, "InvalidRequest", f"{key} is required")
+        if not str(body["notificationUrl"]).startswith("https://"):
+            raise GraphError(400, "InvalidRequest", "notificationUrl must be https")
+        sub = {**body, "id": secrets.token_hex(16)}
+        self.subscriptions[sub["id"]] = sub
+        return 201, sub
+
+    def _resubscribe(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                     immutable: bool, sub_id: str) -> tuple[int, dict[str, Any]]:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None:
+            raise GraphError(404, "ResourceNotFound", "The object was not found.")
+        sub.update({k: v for k, v in body.items() if k == "expirationDateTime"})
+        return 200, sub
 
 
 def _json(data: Any, status: int = 200) -> Response:
