@@ -206,6 +206,13 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
         if enrollment.status == EnrollmentStatus.PAUSED:
             reason = "paused by the rep"
         due_at = plan.due_at if is_automatic(step) else None
+        if due_at is not None:
+            # The sending window and holidays move it as they will when it is scheduled.
+            from addin_server.mailbox_pacing import window_due
+
+            due_at, moved = window_due(campaign, person.timezone if person else None, due_at)
+            if moved and reason == "planned":
+                reason = f"planned: {moved}"
         if due_at is not None and reason == "planned":
             reason = f"planned for {_fmt(due_at, tz)}"
         elif step.type != StepType.EMAIL or not is_automatic(step):

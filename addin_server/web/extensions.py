@@ -12,8 +12,8 @@ def register_all(app: Flask) -> None:
 
     oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
 
-    from addin_server.web import push, suppression_api, unsubscribe  # replies part
+    from addin_server.web import push, replies_api, unsubscribe  # replies part
 
     unsubscribe.register(app)
-    suppression_api.register(app)
+    replies_api.register(app)
     push.register(app)

@@ -24,6 +24,9 @@ SCHEMAS: dict[str, Schema] = {
     "BlockedDomain": obj(["domain"], domain=STR, note=STR, created_at=STR),
     "BlockedDomainIn": obj(["domain"], domain=STR, note=STR),
     "Removed": obj(["removed"], removed=STR),
+    "PersonAddresses": obj(["person_id", "email", "addresses"], person_id=INT, email=STR,
+                           addresses=arr(STR)),
+    "PersonAddressIn": obj(["email"], email=STR),
     "MailboxLimits": obj(["id", "address", "daily_cap", "min_gap_seconds", "batch_size",
                           "batch_wait_seconds"], id=INT, address=STR, daily_cap=NINT,
                          min_gap_seconds=INT, batch_size=NINT, batch_wait_seconds=INT),
@@ -41,7 +44,7 @@ SCHEMAS: dict[str, Schema] = {
 
 
 def paths() -> dict[str, Schema]:
-    mid = path_id("mailbox_id")
+    mid, pid = path_id("mailbox_id"), path_id("person_id")
     email = {"name": "email", "in": "path", "required": True, "schema": STR}
     domain = {"name": "domain", "in": "path", "required": True, "schema": STR}
     return {
@@ -70,6 +73,18 @@ def paths() -> dict[str, Schema]:
             "parameters": [domain],
             "delete": op("Unblock a domain (admins)", ref("Removed"),
                          errors=("401", "403", "404")),
+        },
+        "/people/{person_id}/addresses": {
+            "parameters": [pid],
+            "get": op("Other addresses of a person (a reply from one counts as theirs)",
+                      ref("PersonAddresses")),
+            "post": op("Add another address of the person", ref("PersonAddresses"),
+                       status="201", body=ref("PersonAddressIn"),
+                       errors=("400", "401", "404", "409", "415", "422")),
+        },
+        "/people/{person_id}/addresses/{email}": {
+            "parameters": [pid, email],
+            "delete": op("Remove one of the person's other addresses", ref("PersonAddresses")),
         },
         "/mailboxes/{mailbox_id}/limits": {
             "parameters": [mid],

@@ -10,19 +10,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server import enrollments, mailbox_pacing, suppressions
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
-from addin_server.models import BlockedDomain, Enrollment, Mailbox, Person, Rep, Suppression
+from addin_server.models import (
+    BlockedDomain,
+    Enrollment,
+    Mailbox,
+    Person,
+    PersonAddress,
+    Rep,
+    Suppression,
+)
 from addin_server.replies import suppress
 from addin_server.validation import Errors, get_str, parse_email
 from addin_server.web.api import _authenticate, current_rep
 from addin_server.web.common import ApiError, db, iso, json_body, not_found, now
 
-bp = Blueprint("suppression_api", __name__, url_prefix="/api/v1")
+bp = Blueprint("replies_api", __name__, url_prefix="/api/v1")
 bp.before_request(_authenticate)
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -204,3 +212,61 @@ def get_forecast(mailbox_id: int) -> ResponseReturnValue:
     days = mailbox_pacing.forecast(db(), box, now(), days=7)
     return jsonify({"mailbox_id": box.id, **limits_json(box), "days": [
         {"date": d.day.isoformat(), "due": d.due, "expected": d.expected} for d in days]})
+
+
+# --- other addresses of a person (a reply from one counts as theirs) ----------------------------
+
+
+def _person(person_id: int) -> Person:
+    person = db().get(Person, person_id)
+    if person is None or person.org_id != current_rep().org_id:
+        not_found("person_id")
+    return person
+
+
+def _addresses(person: Person) -> Response:
+    rows = db().scalars(select(PersonAddress.email).where(
+        PersonAddress.person_id == person.id).order_by(PersonAddress.email))
+    return jsonify({"person_id": person.id, "email": person.email, "addresses": list(rows)})
+
+
+@bp.get("/people/<int:person_id>/addresses")
+def list_addresses(person_id: int) -> ResponseReturnValue:
+    return _addresses(_person(person_id))
+
+
+@bp.post("/people/<int:person_id>/addresses")
+def add_address(person_id: int) -> ResponseReturnValue:
+    person = _person(person_id)
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(422, "the body must be a JSON object")
+    errors = Errors()
+    email = parse_email(data.get("email"), "email", errors)
+    errors.raise_if_any()
+    assert email is not None
+    session = db()
+    if email == person.email:
+        return _addresses(person)
+    other = session.scalar(select(Person.id).where(Person.org_id == person.org_id,
+                                                   Person.email == email))
+    taken = session.scalar(select(PersonAddress.person_id).where(
+        PersonAddress.org_id == person.org_id, PersonAddress.email == email))
+    if other is not None or (taken is not None and taken != person.id):
+        raise ApiError(409, "this address belongs to another person", "email")
+    if taken is None:
+        session.add(PersonAddress(org_id=person.org_id, person_id=person.id, email=email,
+                                  created_at=now()))
+        session.flush()
+    return _addresses(person), 201
+
+
+@bp.delete("/people/<int:person_id>/addresses/<email>")
+def remove_address(person_id: int, email: str) -> ResponseReturnValue:
+    person = _person(person_id)
+    row = db().scalar(select(PersonAddress).where(PersonAddress.person_id == person.id,
+                                                  PersonAddress.email == email.lower()))
+    if row is None:
+        not_found("email")
+    db().delete(row)
+    return _addresses(person)
