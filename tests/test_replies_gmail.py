@@ -158,7 +158,7 @@ def test_out_of_office_pauses_and_resumes(
     cycle(runtime)  # B's follow-up goes; A's waits
     assert states(runtime) == {"sent": 3, "scheduled": 1}
     view = rep.get(f"/api/v1/enrollments/{a}").json["steps"][1]
-    assert view["reason"].startswith("paused")
+    assert view["reason"].startswith("paused until Wed 02 Dec 2026 00:00 CET (out of office): ")
     clock.set(datetime(2026, 12, 1, 23, 0, tzinfo=UTC))  # midnight in Paris, 2 December
     dispatch.tick(runtime)
     assert status(runtime, a) == EnrollmentStatus.ACTIVE
