@@ -7,6 +7,15 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    from addin_server.manifests import render_manifests
+
+    app.cli.add_command(render_manifests)
+    from addin_server.outlook_sync import sync_outlook_sent_command
+
+    app.cli.add_command(sync_outlook_sent_command)
     from addin_server.mailboxes.keys import rotate_keys_command
 
     app.cli.add_command(rotate_keys_command)
+    from addin_server.demo import seed_demo_command  # web app: the demo rep's sample work
+
+    app.cli.add_command(seed_demo_command)

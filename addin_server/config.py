@@ -72,6 +72,10 @@ class Settings:
     # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Outlook add-in: the delegated scope our API exposes (the `scp` a pane token must carry),
+    # and the app registration the pane's MSAL.js signs in with (defaults to the API's own).
+    outlook_api_scope: str = "access_as_user"
+    outlook_client_id: str = ""
     # Send pipeline (see README "Sending"). A claimed send holds a lease this long; RQ's job
     # timeout is below it, so a lease only expires when its worker is gone.
     send_lease_seconds: int = 300
@@ -98,6 +102,11 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
+    # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
+    # at a local fake's self-signed certificate).
+    demo_rep_email: str = "demo@example.com"
+    google_ca_bundle: str = ""
     # Replies (reply detection). The poll runs at most this often per mailbox; push, when
     # configured, triggers it at once (the poll stays as the fallback).
     reply_poll_seconds: int = 300
@@ -150,6 +159,8 @@ class Settings:
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
+            outlook_api_scope=env.get("OUTLOOK_API_SCOPE", d.outlook_api_scope),
+            outlook_client_id=env.get("OUTLOOK_CLIENT_ID", ""),
             send_lease_seconds=_int(env.get("SEND_LEASE_SECONDS"), d.send_lease_seconds),
             send_job_timeout_seconds=_int(env.get("SEND_JOB_TIMEOUT_SECONDS"),
                                           d.send_job_timeout_seconds),
@@ -172,6 +183,8 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
+            google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
             reply_poll_seconds=_int(env.get("REPLY_POLL_SECONDS"), d.reply_poll_seconds),
             gmail_pubsub_topic=env.get("GMAIL_PUBSUB_TOPIC", ""),
             push_token=env.get("PUSH_TOKEN", ""),

@@ -7,11 +7,16 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    from addin_server.web import outlook
+
+    outlook.register(app)
     __import__("addin_server.web.sends", fromlist=["register"]).register(app)
     from addin_server.web import oauth
 
     oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
+    from addin_server.web import pages  # the web app (sign-in, CSRF, pages)
 
+    pages.init_app(app)
     from addin_server.web import push, replies_api, unsubscribe  # replies part
 
     unsubscribe.register(app)
