@@ -204,8 +204,10 @@ def assign_slots(
         # mailbox gets to it, waits for its next opening.
         opens = next_allowed(t, w.window, w.tz, w.holidays)
         if opens > t:
-            heapq.heappush(ready_at, (opens, w.send_id, w, f"outside the sending window "
-                                      f"{w.window.describe() if w.window else ''} {w.tz.key}"))
+            closed = (f"outside the sending window {w.window.describe()} {w.tz.key}"
+                      if w.window else "holiday in the person's calendar")
+            heapq.heappush(ready_at, (opens, w.send_id, w,
+                                      f"{held_by}; then {closed}" if held_by else closed))
             continue
         _record(pace, state, t)
         reason = ""

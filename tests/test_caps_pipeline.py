@@ -133,3 +133,38 @@ def test_every_campaign_email_carries_one_click_unsubscribe(
     # The one-click URL is live and needs no login.
     url = unsubscribe.split(">")[0].lstrip("<").replace("https://campaigns.example.test", "")
     assert rep.client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+
+def test_cap_and_window_across_the_autumn_dst_change(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    """A cap of 1 a day, weekdays 09:00-18:00 Paris. Three people due Friday 23 October 2026
+    at 17:00: one goes on Friday; Paris leaves summer time on Sunday 25th, so Monday 09:00 is
+    08:00 UTC (not 07:00), and the third goes on Tuesday."""
+    box = mailbox_id(runtime, rep)
+    rep.patch(f"/api/v1/mailboxes/{box}/limits", json={"daily_cap": 1})
+    clock.set(datetime(2026, 10, 23, 14, 0, tzinfo=UTC))  # Fri 16:00 Paris (CEST)
+    cid = make_campaign(rep, [email_step(1, send_time="17:00")],
+                        sending_window={"days": ["mon", "tue", "wed", "thu", "fri"],
+                                        "start": "09:00", "end": "18:00"})
+    eids = launch(rep, cid, people(3))
+
+    def at(month: int, day: int, hour: int, minute: int = 0) -> list[int]:
+        clock.set(datetime(2026, month, day, hour, minute, tzinfo=UTC))
+        cycle(runtime, rounds=2)
+        with runtime.sessions() as ss:
+            return sorted(ss.scalars(select(Send.enrollment_id).where(
+                Send.state == SendState.SENT)))
+
+    assert at(10, 23, 15) == eids[:1]  # Fri 17:00 CEST
+    assert at(10, 26, 7, 30) == eids[:1]  # Mon 08:30 CET: the window is not open yet
+    assert at(10, 26, 8) == eids[:2]  # Mon 09:00 CET
+    assert at(10, 26, 16) == eids[:2]  # the day's cap is used
+    waiting = rep.get(f"/api/v1/enrollments/{eids[2]}").json["steps"][0]
+    assert (waiting["due_at"], waiting["reason"]) == (
+        "2026-10-27T08:00:00Z", "daily cap of 1 emails from ann@acme.test reached for Mon 26 "
+        "Oct; then outside the sending window Mon-Fri 09:00-18:00 Europe/Paris: expected Tue 27 "
+        "Oct 09:00 CET")
+    assert at(10, 27, 8) == eids  # Tue 09:00 CET
+    view = rep.get(f"/api/v1/enrollments/{eids[2]}").json["steps"][0]
+    assert view["status"] == "sent"

@@ -106,7 +106,9 @@ def test_window_and_cap_together_across_the_spring_dst_change() -> None:
         (4, utc(2026, 3, 30, 6, 1)),
         (5, utc(2026, 3, 30, 6, 2)),
     ]
-    assert slots[2].reason == ("outside the sending window Mon-Fri 08:00-18:00 Europe/Paris: "
+    # The gap took it to 18:00, when the window closes.
+    assert slots[2].reason == ("pacing: at least 1 min between emails from this mailbox; then "
+                               "outside the sending window Mon-Fri 08:00-18:00 Europe/Paris: "
                                "expected Mon 30 Mar 08:00 CEST")
     assert per_day([s.at for s in slots], PARIS, date(2026, 3, 27), 4) == [2, 0, 0, 3]
 
