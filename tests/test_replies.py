@@ -218,6 +218,10 @@ def test_a_bounce_removes_the_person_everywhere(
         Suppression.email == "bob@globex.test")) == "bounced"
     [event] = events(session, feed.BOUNCED)
     assert event.data["how"] == "the returned message carries our send id"
+    session.commit()
+    again = rep.post(f"/api/v1/campaigns/{campaign(rep, 'Later')}/launch",
+                     json={"people": [{"email": "bob@globex.test"}]})
+    assert again.json["skipped"] == [{"email": "bob@globex.test", "reason": "bounced"}]
 
 
 def test_an_exchange_ndr_matches_by_returned_message_id(
