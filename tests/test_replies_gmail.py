@@ -232,3 +232,18 @@ def test_push_watch_is_renewed_and_a_push_triggers_the_poll(
 
     drain(runtime)  # the poll job the push enqueued
     assert status(runtime, a) == EnrollmentStatus.REPLIED
+
+
+def test_a_reply_a_filter_archived_still_counts(
+    runtime: Runtime, gmail_rep: tuple[Actor, int], google_fake: GoogleFake,
+    clock: FrozenClock
+) -> None:
+    rep, box = gmail_rep
+    a, _b = two_campaigns(rep, runtime, clock)
+    poll(runtime, box)
+    # A Gmail filter skipped the inbox and marked it read: no INBOX label.
+    google_fake.deliver(REP, reply_to(sent_to(runtime, a), frm=ZOE),
+                        labels=("CATEGORY_PERSONAL",))
+    result = poll(runtime, box)
+    assert [(o.kind, o.enrollment_id) for o in result.outcomes] == [("human", a)]
+    assert status(runtime, a) == EnrollmentStatus.REPLIED

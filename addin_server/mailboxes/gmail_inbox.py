@@ -1,5 +1,6 @@
-"""Reading replies from Gmail (InboxReader): history.list from a stored history id, threads.get
-for a rescan or the pre-send check, messages.get in the metadata format.
+"""Reading replies from Gmail (InboxReader): history.list from a stored history id (every label:
+a reply a filter archived still counts), threads.get for a rescan or the pre-send check,
+messages.get in the metadata format.
 
 The connected scopes are gmail.compose + gmail.metadata: no bodies. A message is rebuilt from
 its headers and Gmail's snippet (the first ~200 characters of the text), which carries an
@@ -35,14 +36,19 @@ class GmailInbox:
         latest = cursor
         while True:
             try:
+                # No labelId=INBOX: a reply that a filter archived or marked read is still a
+                # reply (MSIA misses those). Our own sent messages and drafts are skipped by
+                # their labels without being fetched.
                 page = self.mailbox._call(self._users().history().list(
                     userId="me", startHistoryId=cursor, historyTypes=["messageAdded"],
-                    labelId="INBOX", pageToken=token), read=True)
+                    pageToken=token), read=True)
             except NotFound as exc:
                 raise CursorExpired(str(exc)) from exc
             for entry in page.get("history", []):
                 for added in entry.get("messagesAdded", []):
-                    ids[added["message"]["id"]] = None
+                    labels = set(added["message"].get("labelIds", []))
+                    if not labels & {"SENT", "DRAFT"}:
+                        ids[added["message"]["id"]] = None
             latest = str(page.get("historyId", latest))
             token = page.get("nextPageToken")
             if not token:
