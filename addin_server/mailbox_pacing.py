@@ -68,7 +68,8 @@ def history(session: Session, mailbox: Mailbox, pace: MailboxPace, now: datetime
 
 
 def waiting(session: Session, mailbox: Mailbox, until: datetime) -> list[Waiting]:
-    """The mailbox's scheduled sends of active enrollments due by `until`."""
+    """The mailbox's scheduled automatic sends of active enrollments due by `until`. An email
+    the rep wrote and sent from a task goes when they said: it counts, it is not held."""
     rows = session.execute(
         select(Send.id, Send.due_at, Send.position, Enrollment.created_at, Campaign,
                Person.timezone)
@@ -76,6 +77,7 @@ def waiting(session: Session, mailbox: Mailbox, until: datetime) -> list[Waiting
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
         .join(Person, Person.id == Enrollment.person_id)
         .where(Send.mailbox_id == mailbox.id, Send.state == SendState.SCHEDULED,
+               Send.task_id.is_(None),
                Send.due_at <= until, Enrollment.status == EnrollmentStatus.ACTIVE,
                Person.unsubscribed_at.is_(None))
     ).all()
