@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from addin_server.crm import cli as crm_cli
+
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
@@ -19,3 +21,4 @@ def register_all(app: Flask) -> None:
     from addin_server.demo import seed_demo_command  # web app: the demo rep's sample work
 
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(crm_cli.crm_sync)

@@ -107,6 +107,15 @@ class Settings:
     # at a local fake's self-signed certificate).
     demo_rep_email: str = "demo@example.com"
     google_ca_bundle: str = ""
+    # Salesforce sync: the sandbox login host, HTTP timeout (s), the Task field holding our key
+    # (an External ID field enables upsert), the prefix of our keys (one per installation),
+    # how often changed Tasks are pulled (s), and the RQ queue ("" = queue_name).
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
+    salesforce_timeout: float = 20.0
+    salesforce_key_field: str = "Campaign_Sync_Key__c"
+    salesforce_key_prefix: str = "as"
+    salesforce_poll_seconds: int = 120
+    crm_queue_name: str = ""
     # Replies (reply detection). The poll runs at most this often per mailbox; push, when
     # configured, triggers it at once (the poll stays as the fallback).
     reply_poll_seconds: int = 300
@@ -185,6 +194,14 @@ class Settings:
                                        d.graph_max_concurrency),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
             google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
+            salesforce_sandbox_login_url=env.get(
+                "SALESFORCE_SANDBOX_LOGIN_URL", d.salesforce_sandbox_login_url).rstrip("/"),
+            salesforce_timeout=float(env.get("SALESFORCE_TIMEOUT") or d.salesforce_timeout),
+            salesforce_key_field=env.get("SALESFORCE_KEY_FIELD", d.salesforce_key_field),
+            salesforce_key_prefix=env.get("SALESFORCE_KEY_PREFIX", d.salesforce_key_prefix),
+            salesforce_poll_seconds=_int(env.get("SALESFORCE_POLL_SECONDS"),
+                                         d.salesforce_poll_seconds),
+            crm_queue_name=env.get("CRM_QUEUE_NAME", ""),
             reply_poll_seconds=_int(env.get("REPLY_POLL_SECONDS"), d.reply_poll_seconds),
             gmail_pubsub_topic=env.get("GMAIL_PUBSUB_TOPIC", ""),
             push_token=env.get("PUSH_TOKEN", ""),

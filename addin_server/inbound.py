@@ -296,6 +296,11 @@ def classify(msg: Message) -> Classification:
     return Classification(Kind.AUTO_REPLY, signal)
 
 
+def own_text(msg: Message) -> str:
+    """The message's own words: its text above any quoted earlier message, spaces squeezed."""
+    return " ".join(_strip_quote(text_of(msg)).split())
+
+
 def _strip_quote(text: str) -> str:
     cut = re.search(r"(^>|^-{2,}\s*original message|^on .{0,200} wrote:|^le .{0,200} a écrit)",
                     text, re.I | re.M)

@@ -28,11 +28,13 @@ from sqlalchemy.orm import Session
 
 from addin_server import enrollments, feed
 from addin_server.campaign_extra import flag
+from addin_server.crm import outbox as crm_outbox
 from addin_server.enums import LIVE_ENROLLMENT, PENDING_SEND, EnrollmentStatus, SendState
 from addin_server.inbound import Classification, Kind, classify
 from addin_server.models import (
     Campaign,
     Enrollment,
+    Event,
     InboundMessage,
     Mailbox,
     Person,
@@ -198,18 +200,23 @@ def process_inbound(
 
 
 def _event(session: Session, enrollment: Enrollment, type_: str, now: datetime,
-           facts: InboundFacts, **data: Any) -> None:
-    feed.record(session, org_id=enrollment.org_id, type=type_, at=now, rep_id=enrollment.rep_id,
-                campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id,
-                person_id=enrollment.person_id, sender=facts.from_addr,
-                subject=facts.subject, **data)
+           facts: InboundFacts, **data: Any) -> Event:
+    # `from`, `subject` and `excerpt` are what the Salesforce sync logs for a reply.
+    data["from"] = facts.from_addr
+    return feed.record(session, org_id=enrollment.org_id, type=type_, at=now,
+                       rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,
+                       enrollment_id=enrollment.id, person_id=enrollment.person_id,
+                       sender=facts.from_addr, subject=facts.subject, excerpt=facts.excerpt,
+                       **data)
 
 
 def apply_reply(session: Session, enrollment: Enrollment, *, facts: InboundFacts, how: str,
                 now: datetime) -> str:
     """The person replied: feed event, stop (and success) by the campaign's settings."""
     campaign = enrollment.campaign
-    _event(session, enrollment, feed.REPLIED, now, facts, how=how)
+    event = _event(session, enrollment, feed.REPLIED, now, facts, how=how)
+    session.flush()
+    crm_outbox.note_reply(session, event)  # logged on the Contact or Lead when connected
     if campaign.mark_success_on_reply and not enrollment.outcome:
         enrollment.outcome = "success"
     if not campaign.stop_on_reply:

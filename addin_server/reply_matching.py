@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
-from addin_server.inbound import SEND_ID_HEADER, Classification, message_ids, sender
+from addin_server.inbound import SEND_ID_HEADER, Classification, message_ids, own_text, sender
 
 # Shared webmail domains: "same company domain" means nothing there.
 FREEMAIL = frozenset({
@@ -42,6 +42,7 @@ class InboundFacts:
     send_id: str | None  # our header: the message is one we sent
     received_at: datetime | None = None
     subject: str = ""
+    excerpt: str = ""  # the start of the message's own text (above any quote)
 
 
 def facts_of(msg: Message, *, provider_message_id: str, thread_id: str | None,
@@ -54,7 +55,7 @@ def facts_of(msg: Message, *, provider_message_id: str, thread_id: str | None,
         provider_message_id=provider_message_id, thread_id=thread_id, from_addr=sender(msg),
         rfc_message_id=own_id[0] if own_id else None, linked_ids=tuple(dict.fromkeys(linked)),
         send_id=str(send_id).strip() if send_id else None, received_at=received_at,
-        subject=str(msg.get("Subject", ""))[:300],
+        subject=str(msg.get("Subject", ""))[:300], excerpt=own_text(msg)[:500],
     )
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from addin_server.enrollments import _send_reason, mailbox_reason
+from addin_server.enrollments import mailbox_reason, send_reason
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     PENDING_SEND,
@@ -149,7 +149,7 @@ def emails(session: Session, rep: Rep, now: datetime, q: str = ""
         tab = _email_tab(send, enrollment, mailbox, now)
         if tab not in tabs:
             continue
-        reason = _send_reason(send, mailbox, campaign.timezone, now)
+        reason = send_reason(send, mailbox, campaign.timezone, now)
         if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
             reason = "paused: " + reason
         tabs[tab].append(EmailRow(send, person, campaign, enrollment, reason))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from addin_server.web import crm as crm_web
+
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
@@ -17,6 +19,7 @@ def register_all(app: Flask) -> None:
     from addin_server.web import pages  # the web app (sign-in, CSRF, pages)
 
     pages.init_app(app)
+    app.register_blueprint(crm_web.crm)
     from addin_server.web import push, replies_api, unsubscribe  # replies part
 
     unsubscribe.register(app)
