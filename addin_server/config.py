@@ -121,6 +121,15 @@ class Settings:
     salesforce_key_prefix: str = "as"
     salesforce_poll_seconds: int = 120
     crm_queue_name: str = ""
+    # Replies (reply detection). The poll runs at most this often per mailbox; push, when
+    # configured, triggers it at once (the poll stays as the fallback).
+    reply_poll_seconds: int = 300
+    # Gmail users.watch: the Pub/Sub topic ("projects/P/topics/T"; "" = no push) and the
+    # token the push subscription's endpoint URL carries (?token=...).
+    gmail_pubsub_topic: str = ""
+    push_token: str = ""
+    # Graph change notifications: our public HTTPS base for /push/graph ("" = no push).
+    graph_notification_base_url: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -200,6 +209,10 @@ class Settings:
             salesforce_poll_seconds=_int(env.get("SALESFORCE_POLL_SECONDS"),
                                          d.salesforce_poll_seconds),
             crm_queue_name=env.get("CRM_QUEUE_NAME", ""),
+            reply_poll_seconds=_int(env.get("REPLY_POLL_SECONDS"), d.reply_poll_seconds),
+            gmail_pubsub_topic=env.get("GMAIL_PUBSUB_TOPIC", ""),
+            push_token=env.get("PUSH_TOKEN", ""),
+            graph_notification_base_url=env.get("GRAPH_NOTIFICATION_BASE_URL", "").rstrip("/"),
         )
 
     @property

@@ -170,6 +170,9 @@ class Actor:
     def patch(self, url: str, **kw: Any) -> Any:
         return self.client.patch(url, headers=self.headers, **kw)
 
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, headers=self.headers, **kw)
+
 
 def make_actor(
     runtime: Runtime,

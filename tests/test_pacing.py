@@ -1,98 +1,142 @@
-"""Per-mailbox pacing: the pure slot rule, and the dispatcher holding a mailbox's due sends to
-its gap and daily cap (both databases, real Redis, the local mailbox)."""
+"""Sending windows, caps and pacing (pure), to the minute, across the DST change."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from rq import Queue
-from sqlalchemy import select
 
-from addin_server.config import Settings
-from addin_server.enums import SendState
-from addin_server.mailboxes.pacing import Slot, slots
-from addin_server.models import Mailbox, Send
-from addin_server.runtime import Runtime
-from tests.conftest import Actor, FrozenClock
-from tests.sending import cycle, email_step, launch, make_campaign
+from addin_server.campaign_extra import holidays_of, parse_extra, window_of
+from addin_server.pacing import (
+    MailboxPace,
+    SendingWindow,
+    Waiting,
+    assign_slots,
+    next_allowed,
+    per_day,
+)
+from addin_server.validation import Errors
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-S, H = timedelta(seconds=1), timedelta(hours=1)
-
-
-@pytest.mark.parametrize(("kwargs", "due", "expected"), [
-    (dict(sent_in_window=[], in_progress=0, daily_cap=None, min_gap_seconds=0), 3,
-     [Slot(NOW, False)] * 3),
-    # 20 s apart, counted from the last send 5 s ago.
-    (dict(sent_in_window=[NOW - 5 * S], in_progress=0, daily_cap=None, min_gap_seconds=20), 3,
-     [Slot(NOW + 15 * S, False), Slot(NOW + 35 * S, False), Slot(NOW + 55 * S, False)]),
-    # One send being handed over counts as sent now.
-    (dict(sent_in_window=[], in_progress=1, daily_cap=None, min_gap_seconds=20), 1,
-     [Slot(NOW + 20 * S, False)]),
-    # Cap 3 reached: each slot waits for the oldest send of the window to be 24 h old.
-    (dict(sent_in_window=[NOW - 23 * H, NOW - 2 * H, NOW - H], in_progress=0, daily_cap=3,
-          min_gap_seconds=0), 3,
-     [Slot(NOW + H, True), Slot(NOW + 22 * H, True), Slot(NOW + 23 * H, True)]),
-    (dict(sent_in_window=[], in_progress=0, daily_cap=2, min_gap_seconds=0), 3,
-     [Slot(NOW, False), Slot(NOW, False), Slot(NOW + 24 * H, True)]),
-])
-def test_slots(kwargs: dict, due: int, expected: list[Slot]) -> None:  # type: ignore[type-arg]
-    assert slots(NOW, due, **kwargs) == expected
+PARIS = ZoneInfo("Europe/Paris")
+NY = ZoneInfo("America/New_York")
+WEEKDAYS = SendingWindow(frozenset(range(5)), time(8, 0), time(18, 0))
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.with_(queue_name=f"pace-{uuid.uuid4().hex[:8]}")
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _clean_queue(runtime: Runtime) -> Iterator[None]:
-    yield
-    Queue(runtime.settings.queue_name, connection=runtime.redis()).empty()
-
-
-def _states(runtime: Runtime) -> list[tuple[str, datetime]]:
-    with runtime.sessions() as s:
-        return [(x.state.value, x.due_at) for x in s.scalars(select(Send).order_by(Send.id))]
-
-
-def test_the_dispatcher_keeps_a_mailbox_to_its_gap_and_daily_cap(
-    runtime: Runtime, rep: Actor, clock: FrozenClock
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        (utc(2026, 3, 24, 9, 0), utc(2026, 3, 24, 9, 0)),  # Tue 10:00 CET: inside
+        (utc(2026, 3, 24, 5, 0), utc(2026, 3, 24, 7, 0)),  # Tue 06:00 CET: opens 08:00 CET
+        (utc(2026, 3, 24, 17, 0), utc(2026, 3, 25, 7, 0)),  # Tue 18:00 CET: closed -> Wed
+        (utc(2026, 3, 27, 17, 30), utc(2026, 3, 30, 6, 0)),  # Fri evening -> Mon 08:00 CEST
+        (utc(2026, 10, 23, 20, 0), utc(2026, 10, 26, 7, 0)),  # Fri -> Mon 08:00 CET (autumn)
+    ],
+)
+def test_window_opening_follows_the_wall_clock_across_dst(
+    instant: datetime, expected: datetime
 ) -> None:
-    with runtime.sessions.begin() as s:
-        box = s.scalar(select(Mailbox).where(Mailbox.rep_id == rep.rep_id))
-        assert box is not None
-        box.daily_cap, box.min_gap_seconds = 2, 60
-    cid = make_campaign(rep, [email_step(1)])
-    eids = launch(rep, cid, [{"email": f"p{i}@corp.test", "first_name": "P"} for i in range(3)])
-    t0 = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)  # 09:30 Paris
-    clock.set(t0)
-    cycle(runtime, 2)
-    # One now; the next a gap later; the third would make three in 24 hours: a day later.
-    day = timedelta(hours=24)
-    assert _states(runtime) == [("sent", t0), ("scheduled", t0 + 60 * S),
-                                ("scheduled", t0 + day)]
-    view = rep.get(f"/api/v1/enrollments/{eids[1]}").json["steps"][0]
-    assert view["reason"] == ("pacing 60 s between emails from ann@acme.test: next send at "
-                              "2026-11-24 08:31:00 UTC")
-    view = rep.get(f"/api/v1/enrollments/{eids[2]}").json["steps"][0]
-    assert view["reason"] == ("daily cap of 2 emails from ann@acme.test reached: next send at "
-                              "2026-11-25 08:30:00 UTC")
-    clock.set(t0 + 59 * S)
-    cycle(runtime, 2)
-    assert [s for s, _ in _states(runtime)] == ["sent", "scheduled", "scheduled"]
-    clock.set(t0 + 60 * S)
-    cycle(runtime, 2)
-    assert [s for s, _ in _states(runtime)] == ["sent", "sent", "scheduled"]
-    clock.set(t0 + day - S)
-    cycle(runtime, 2)
-    assert [s for s, _ in _states(runtime)] == ["sent", "sent", "scheduled"]
-    clock.set(t0 + timedelta(hours=24))
-    cycle(runtime, 2)
-    assert [s for s, _ in _states(runtime)] == [SendState.SENT.value] * 3
-    with runtime.sessions() as s:
-        planned = [x.planned_at for x in s.scalars(select(Send).order_by(Send.id))]
-    assert planned == [t0] * 3  # the campaign's time is kept
+    # Europe/Paris moves to summer time on Sun 29 March 2026 and back on Sun 25 October.
+    assert next_allowed(instant, WEEKDAYS, PARIS) == expected
+
+
+def test_holidays_are_skipped() -> None:
+    # Fri 25 Dec 2026 is a holiday: Thursday evening goes to Monday 28th.
+    hol = frozenset({date(2026, 12, 25)})
+    assert next_allowed(utc(2026, 12, 24, 18, 0), WEEKDAYS, PARIS, hol) == utc(2026, 12, 28, 7)
+    # No window, just the holiday: the first minute of the next day.
+    assert next_allowed(utc(2026, 12, 25, 10, 0), None, PARIS, hol) == utc(2026, 12, 25, 23, 0)
+
+
+def waiting(send_id: int, due: datetime, *, enrolled: datetime | None = None, position: int = 0,
+            window: SendingWindow | None = None, tz: ZoneInfo = PARIS) -> Waiting:
+    return Waiting(send_id, due, enrolled or utc(2026, 1, 1), position, tz, window)
+
+
+def test_daily_cap_rolls_overflow_to_the_next_day_in_priority_order() -> None:
+    pace = MailboxPace(tz=PARIS, daily_cap=2, address="ann@acme.test")
+    now = utc(2026, 11, 24, 8, 0)  # Tue 09:00 Paris
+    items = [
+        waiting(1, now, enrolled=utc(2026, 11, 20), position=0),
+        waiting(2, now, enrolled=utc(2026, 11, 10), position=0),  # older enrolment
+        waiting(3, now, enrolled=utc(2026, 11, 20), position=2),  # later step
+        waiting(4, now, enrolled=utc(2026, 11, 21), position=0),
+    ]
+    slots = assign_slots(pace, [utc(2026, 11, 24, 7, 0)], items, now)  # one sent today
+    assert [(s.send_id, s.at) for s in slots] == [
+        (2, now),
+        (3, utc(2026, 11, 24, 23, 0)),  # Wed 00:00 Paris: the cap resets
+        (1, utc(2026, 11, 24, 23, 0)),
+        (4, utc(2026, 11, 25, 23, 0)),
+    ]
+    assert slots[0].reason == ""
+    assert slots[1].reason == ("daily cap of 2 emails from ann@acme.test reached for Tue 24 Nov: "
+                               "expected Wed 25 Nov 00:00 CET")
+
+
+def test_gap_and_batches() -> None:
+    pace = MailboxPace(tz=PARIS, min_gap=timedelta(seconds=90), batch_size=3,
+                       batch_wait=timedelta(minutes=20))
+    now = utc(2026, 11, 24, 8, 0)
+    slots = assign_slots(pace, [], [waiting(i, now) for i in range(1, 6)], now)
+    assert [s.at - now for s in slots] == [
+        timedelta(0), timedelta(seconds=90), timedelta(seconds=180),
+        timedelta(seconds=180 + 1200), timedelta(seconds=180 + 1200 + 90)]
+    assert slots[1].reason.startswith("pacing: at least 90 s between emails from this mailbox")
+    assert slots[3].reason.startswith("3 emails sent in a row from this mailbox: pausing 20 min")
+
+
+def test_window_and_cap_together_across_the_spring_dst_change() -> None:
+    """Friday 27 March 2026, 17:58 in Paris: a window 08:00-18:00 on weekdays, a cap of 3 a
+    day, 5 sends due. Two fit before 18:00, the rest go from Monday 08:00 — which is 06:00 UTC
+    after the change, not 07:00."""
+    pace = MailboxPace(tz=PARIS, daily_cap=3, min_gap=timedelta(minutes=1))
+    now = utc(2026, 3, 27, 16, 58)
+    items = [waiting(i, now, window=WEEKDAYS, enrolled=utc(2026, 3, 1, 0, i))
+             for i in range(1, 6)]
+    slots = assign_slots(pace, [], items, now)
+    assert [(s.send_id, s.at) for s in slots] == [
+        (1, utc(2026, 3, 27, 16, 58)),
+        (2, utc(2026, 3, 27, 16, 59)),
+        (3, utc(2026, 3, 30, 6, 0)),
+        (4, utc(2026, 3, 30, 6, 1)),
+        (5, utc(2026, 3, 30, 6, 2)),
+    ]
+    # The gap took it to 18:00, when the window closes.
+    assert slots[2].reason == ("pacing: at least 1 min between emails from this mailbox; then "
+                               "outside the sending window Mon-Fri 08:00-18:00 Europe/Paris: "
+                               "expected Mon 30 Mar 08:00 CEST")
+    assert per_day([s.at for s in slots], PARIS, date(2026, 3, 27), 4) == [2, 0, 0, 3]
+
+
+def test_recipient_zone_windows_differ_per_person() -> None:
+    """One mailbox in Paris, people in Paris and New York, each in their own 09:00-17:00."""
+    window = SendingWindow(frozenset(range(5)), time(9, 0), time(17, 0))
+    pace = MailboxPace(tz=PARIS)
+    now = utc(2026, 11, 24, 7, 0)  # 08:00 Paris, 02:00 New York
+    slots = assign_slots(pace, [], [waiting(1, now, window=window, tz=NY),
+                                    waiting(2, now, window=window, tz=PARIS)], now)
+    assert [(s.send_id, s.at) for s in slots] == [(2, utc(2026, 11, 24, 8, 0)),
+                                                  (1, utc(2026, 11, 24, 14, 0))]
+
+
+def test_extra_settings_are_checked() -> None:
+    errors = Errors()
+    extra = parse_extra({"sending_window": {"days": ["mon", "fri"], "start": "09:00",
+                                            "end": "08:00"},
+                         "holiday_countries": ["FR", "XX", "US-CA"],
+                         "reply_from_same_domain": "yes"}, errors)
+    assert {e.field for e in errors.items} == {"settings.sending_window.end",
+                                               "settings.holiday_countries[1]",
+                                               "settings.reply_from_same_domain"}
+    assert extra == {}
+    good = parse_extra({"sending_window": {"days": ["MON", "tue"], "start": "09:00",
+                                           "end": "17:30"}, "holiday_countries": ["fr"]},
+                       Errors())
+    assert window_of(good) == SendingWindow(frozenset({0, 1}), time(9), time(17, 30))
+    assert date(2026, 7, 14) in holidays_of(good, 2026)  # Bastille Day
+    assert date(2026, 7, 4) not in holidays_of(good, 2026)
