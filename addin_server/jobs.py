@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from addin_server import content, templates
+from addin_server import content, presend, templates
 from addin_server.config import Settings
 from addin_server.db import rowcount, session_scope
 from addin_server.delivery import fail, hold, mark_sent
@@ -40,6 +40,7 @@ from addin_server.models import Enrollment, Rep, Send
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
 from addin_server.runtime import Runtime
+from addin_server.suppressions import list_unsubscribe_headers
 
 log_ = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ def send_email(send_id: int) -> str:
 
 def run_send(rt: Runtime, send_id: int) -> str:
     """Send one due send once. Returns what happened, for logs and tests."""
+    # Suppressed / unsubscribed / blocked / bounced, or a reply just arrived: not sent.
+    stop = presend.check(rt, send_id)
+    if stop:
+        return f"left: {stop}"
     prepared = _claim_and_render(rt, send_id)
     if isinstance(prepared, str):
         return prepared
@@ -152,8 +157,6 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
         if step.reply_to_previous and previous is not None:
             reply = content.reply_context(previous)
         text = templates.html_to_text(send.body_html)
-    unsubscribe = content.unsubscribe_url(settings.public_base_url, settings.secret_key,
-                                          enrollment.org_id, enrollment.person.email)
     same_box = reply is not None and reply.mailbox_id == mailbox.id
     return OutgoingMessage(
         send_id=str(send.id), from_addr=mailbox.address, from_name=rep.name or rep.email,
@@ -162,8 +165,10 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
         references=reply.references if reply else "",
         thread_id=reply.thread_id if reply and same_box else None,
         reply_to_provider_id=reply.provider_message_id if reply and same_box else None,
-        extra_headers=(("List-Unsubscribe", f"<{unsubscribe}>"),
-                       ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
+        extra_headers=list_unsubscribe_headers(
+            base_url=settings.public_base_url, secret_key=settings.secret_key,
+            org_id=enrollment.org_id, email=enrollment.person.email,
+            mailbox_address=mailbox.address),
     )
 
 

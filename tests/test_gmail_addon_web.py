@@ -954,7 +954,7 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
         rt.redis().delete(THROTTLE_KEY)
         dispatch.tick(rt)
         dispatch.tick(rt)
-        assert queue.job_ids == [SYNC_JOB_ID]
+        assert queue.job_ids.count(SYNC_JOB_ID) == 1  # once (beside the reply poll's job)
         jobs.install_runtime(rt)
         SimpleWorker([queue], connection=rt.redis()).work(burst=True)
         with rt.sessions() as session:
