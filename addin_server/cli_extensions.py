@@ -7,3 +7,4 @@ from flask import Flask
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    __import__("addin_server.send_cli", fromlist=["register"]).register(app)

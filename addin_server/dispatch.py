@@ -120,20 +120,37 @@ def enqueue(rt: Runtime, ids: list[int]) -> int:
                 added += 1
                 break
             except DuplicateJobError:
-                if not _drop_dead_job(redis, job_id(send_id)):
+                if not _drop_dead_job(redis, queue, job_id(send_id)):
                     break  # queued or running already
     return added
 
 
-def _drop_dead_job(redis: Redis, jid: str) -> bool:
-    """A finished/failed job hash blocks a unique enqueue; delete it if it is not live."""
+def _drop_dead_job(redis: Redis, queue: Queue, jid: str) -> bool:
+    """A job hash that is not live on our queue blocks a unique enqueue: delete it."""
     job = Job.fetch_many([jid], connection=redis)[0]
     if job is None:
         return True
-    if job.get_status(refresh=False) in LIVE_JOB | {JobStatus.STARTED}:
+    if _is_live(job, queue, None) or job.get_status(refresh=False) == JobStatus.STARTED:
         return False
     job.delete(remove_from_queue=True)
     return True
+
+
+def _is_live(job: Job, queue: Queue, queued_ids: set[str] | None) -> bool:
+    """The job will run: it is waiting on our queue. A hash that says `queued` but belongs to
+    another queue, or is missing from ours (a partial loss), will not."""
+    if job.origin != queue.name or job.get_status(refresh=False) not in LIVE_JOB:
+        return False
+    if job.get_status(refresh=False) != JobStatus.QUEUED or queued_ids is None:
+        return True
+    return job.id in queued_ids
+
+
+def _queued_ids(queue: Queue, limit: int = 50_000) -> set[str] | None:
+    """The job ids waiting on the queue, or None when it is too long to list each pass."""
+    if queue.count > limit:
+        return None
+    return set(queue.get_job_ids())
 
 
 def requeue_lost(rt: Runtime, now: datetime) -> int:
@@ -154,13 +171,16 @@ def requeue_lost(rt: Runtime, now: datetime) -> int:
     if not rows:
         return 0
     redis = rt.redis()
+    queue = Queue(settings.queue_name, connection=redis)
+    queued_ids = _queued_ids(queue)
     jobs = Job.fetch_many([job_id(i) for i, _ in rows], connection=redis)
     lost: list[int] = []
     for (send_id, enqueued_at), job in zip(rows, jobs, strict=True):
-        status = job.get_status(refresh=False) if job is not None else None
-        if status in LIVE_JOB:
+        if job is not None and _is_live(job, queue, queued_ids):
             continue
-        if status == JobStatus.STARTED and enqueued_at is not None and enqueued_at > dead_start:
+        status = job.get_status(refresh=False) if job is not None else None
+        if (status == JobStatus.STARTED and job is not None and job.origin == queue.name
+                and enqueued_at is not None and enqueued_at > dead_start):
             continue
         if job is not None:
             job.delete(remove_from_queue=True)

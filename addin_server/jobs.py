@@ -111,8 +111,8 @@ def _claim_and_render(
             return "no such send"
         if send.state not in DUE_STATES:
             return f"left: {send.state.value}"
-        if claim(session, send_id, now, rt.settings.send_lease_seconds) is None:
-            session.refresh(send)
+        if not claim(session, send, now, rt.settings.send_lease_seconds):
+            session.expire(send)
             reason = waiting_reason(session, send, now)
             if send.state == SendState.QUEUED:
                 # Not ours to send now: back to the outbox, where the dispatcher finds it when

@@ -82,7 +82,10 @@ def move(
     With `attempt`, only the worker holding that attempt may move it. False when the row was
     not in such a state (someone else moved it first): the caller then does nothing more.
     """
-    current = session.scalar(select(Send.state).where(Send.id == send_id))
+    # With one possible origin the log needs no read; otherwise read the state (same
+    # transaction, and the UPDATE below re-checks it).
+    current = from_states[0] if len(from_states) == 1 else session.scalar(
+        select(Send.state).where(Send.id == send_id))
     conditions = [Send.id == send_id, Send.state.in_(from_states)]
     if attempt is not None:
         conditions.append(Send.attempts == attempt)
@@ -94,16 +97,21 @@ def move(
     if not changed:
         return False
     log(session, send_id, current.value if current else "", to_state.value, now, note)
-    send = session.get(Send, send_id)
-    if send is not None:
-        session.refresh(send)
+    _expire(session, send_id)
     return True
 
 
-def claim(session: Session, send_id: int, now: datetime, lease_seconds: float) -> Send | None:
-    """Take a due send for sending: one conditional UPDATE. None when it is not ours to send
+def _expire(session: Session, send_id: int) -> None:
+    """A loaded Send reloads its changed columns on next access (the UPDATEs bypass the ORM)."""
+    send = session.identity_map.get(session.identity_key(Send, (send_id,)))  # type: ignore[arg-type]
+    if send is not None:
+        session.expire(send)
+
+
+def claim(session: Session, send: Send, now: datetime, lease_seconds: float) -> bool:
+    """Take a due send for sending: one conditional UPDATE. False when it is not ours to send
     (already taken, not due, or no longer sendable)."""
-    before = session.scalar(select(Send.state).where(Send.id == send_id))
+    before, send_id = send.state, send.id
     changed = rowcount(session.execute(
         update(Send)
         .where(Send.id == send_id, Send.state.in_(DUE_STATES), Send.due_at <= now, sendable(now))
@@ -112,13 +120,10 @@ def claim(session: Session, send_id: int, now: datetime, lease_seconds: float) -
         .execution_options(synchronize_session=False)
     ))
     if not changed:
-        return None
-    send = session.get(Send, send_id)
-    assert send is not None
-    session.refresh(send)
-    log(session, send_id, before.value if before else "", SendState.SENDING.value, now,
-        f"attempt {send.attempts}")
-    return send
+        return False
+    session.expire(send)
+    log(session, send_id, before.value, SendState.SENDING.value, now, f"attempt {send.attempts}")
+    return True
 
 
 def waiting_reason(session: Session, send: Send, now: datetime) -> str:

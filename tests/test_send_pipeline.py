@@ -164,8 +164,9 @@ def test_expired_lease_is_reconciled_not_resent(
     ids = dispatch.tick(runtime).enqueued
     # Attempt on the first send: claimed, draft recorded, sent by the provider, then "crash".
     with runtime.sessions.begin() as s:
-        send = claim(s, ids[0], runtime.now(), runtime.settings.send_lease_seconds)
+        send = s.get(Send, ids[0])
         assert send is not None
+        assert claim(s, send, runtime.now(), runtime.settings.send_lease_seconds)
         from addin_server.jobs import outgoing
 
         message = outgoing(s, runtime.settings, send)
@@ -175,7 +176,9 @@ def test_expired_lease_is_reconciled_not_resent(
     box.send_draft(draft)
     # ...and the second send was claimed but its worker died before creating anything.
     with runtime.sessions.begin() as s:
-        assert claim(s, ids[1], runtime.now(), runtime.settings.send_lease_seconds)
+        other = s.get(Send, ids[1])
+        assert other is not None
+        assert claim(s, other, runtime.now(), runtime.settings.send_lease_seconds)
     Queue(runtime.settings.queue_name, connection=runtime.redis()).empty()
     clock.advance(seconds=runtime.settings.send_lease_seconds + 1)
     assert dispatch.tick(runtime).expired == 2
@@ -194,3 +197,31 @@ def test_expired_lease_is_reconciled_not_resent(
         assert found is not None and found.rfc_message_id is not None
         assert s.scalar(select(SentMessage).where(SentMessage.rfc_message_id
                                                   == found.rfc_message_id)) is not None
+
+
+def test_a_stale_job_hash_with_the_same_id_does_not_block_the_send(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    """A `send-<id>` hash left on another queue (or lost from ours) says `queued` but will
+    never run: the dispatcher must not take it for a live job."""
+    cid = make_campaign(rep)
+    launch(rep, cid, people(1))
+    send = only_send(runtime)
+    other = Queue(f"{runtime.settings.queue_name}-other", connection=runtime.redis())
+    other.enqueue("addin_server.jobs.send_email", send.id, job_id=f"send-{send.id}")
+    try:
+        clock.advance(hours=1)
+        assert dispatch.tick(runtime).promoted == 1
+        assert drain(runtime) == 1
+        assert only_send(runtime).state == SendState.SENT
+        # And one on our queue's hash but missing from its list is found lost and re-enqueued.
+        launch(rep, make_campaign(rep), people(1, prefix="q"))
+        clock.advance(days=1)
+        (second,) = dispatch.tick(runtime).enqueued
+        runtime.redis().lrem(f"rq:queue:{runtime.settings.queue_name}", 0, f"send-{second}")
+        clock.advance(seconds=runtime.settings.requeue_after_seconds + 1)
+        assert dispatch.tick(runtime).requeued == 1
+        drain(runtime)
+        assert states(runtime) == {"sent": 2}
+    finally:
+        other.empty()
