@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addin_server import templates
 from addin_server.campaign_specs import CampaignSpec, StepSpec, parse_settings, parse_steps
 from addin_server.campaign_specs import Settings as CampaignSettings
-from addin_server.models import Campaign, Rep, Step, Template
+from addin_server.enums import LIVE_ENROLLMENT
+from addin_server.models import Campaign, Enrollment, Rep, Step, Template
 from addin_server.validation import Errors, get_str, parse_timezone
 
 
@@ -49,6 +50,28 @@ def _step_rows(steps: tuple[StepSpec, ...]) -> list[Step]:
         )
         for i, s in enumerate(steps)
     ]
+
+
+def _check_live_positions(
+    session: Session, campaign: Campaign, steps: tuple[StepSpec, ...]
+) -> None:
+    """People part-way through keep their place: the steps they are on, and those before,
+    must still exist with the same type (a pending send or task belongs to that step)."""
+    furthest = session.scalar(
+        select(func.max(Enrollment.current_position)).where(
+            Enrollment.campaign_id == campaign.id, Enrollment.status.in_(LIVE_ENROLLMENT))
+    )
+    if furthest is None:
+        return
+    errors = Errors()
+    if len(steps) <= furthest:
+        errors.add("steps", f"people are on step {furthest + 1} of this campaign: keep at least "
+                   f"{furthest + 1} steps, or stop them first")
+    for old in campaign.steps[: furthest + 1]:
+        if old.position < len(steps) and steps[old.position].type != old.type:
+            errors.add(f"steps[{old.position}].type", "people are on or past this step: its "
+                       "type cannot change")
+    errors.raise_if_any()
 
 
 def create_campaign(session: Session, rep: Rep, spec: CampaignSpec, now: datetime) -> Campaign:
@@ -91,6 +114,7 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     errors.raise_if_any()
     if steps is not None:
         _check_template_ids(session, campaign.org_id, steps)
+        _check_live_positions(session, campaign, steps)
     if "name" in data:
         campaign.name = data["name"].strip()
     if "timezone" in data:

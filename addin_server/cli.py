@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from addin_server import create_app
 from addin_server.runtime import Runtime
@@ -17,6 +17,7 @@ def runtime() -> Runtime:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create or migrate the database that DATABASE_URL names (SQLite in instance/ by default)."""
     from addin_server.migrate import upgrade
@@ -27,6 +28,7 @@ def init_db() -> None:
 
 
 @click.command("create-rep")
+@with_appcontext
 @click.argument("email")
 @click.option("--org", "org_name", required=True, help="Organisation name (made if new).")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")

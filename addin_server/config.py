@@ -85,6 +85,19 @@ class Settings:
     send_retry_max_seconds: float = 3600.0
     send_max_attempts: int = 10
     dispatch_batch_size: int = 200
+    # Mailboxes (Gmail / Microsoft Graph adapters and the connect flows)
+    # A CA bundle to trust for the Microsoft authority and Graph ("" = the system's); tests
+    # point it at the fake's self-signed certificate.
+    microsoft_ca_bundle: str = ""
+    mailbox_http_timeout: float = 30.0
+    # Pacing defaults written on a newly connected mailbox, under the providers' documented
+    # limits: Gmail 2,000/day on Workspace, 500/day on trial and consumer accounts; Exchange
+    # Online 30 messages/minute and 10,000 recipients/day.
+    gmail_daily_cap: int = 450
+    gmail_min_gap_seconds: int = 20
+    microsoft_daily_cap: int = 2000
+    microsoft_min_gap_seconds: int = 5
+    graph_max_concurrency: int = 4
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -141,6 +154,15 @@ class Settings:
                                           d.send_retry_max_seconds),
             send_max_attempts=_int(env.get("SEND_MAX_ATTEMPTS"), d.send_max_attempts),
             dispatch_batch_size=_int(env.get("DISPATCH_BATCH_SIZE"), d.dispatch_batch_size),
+            microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE", ""),
+            mailbox_http_timeout=float(env.get("MAILBOX_HTTP_TIMEOUT") or d.mailbox_http_timeout),
+            gmail_daily_cap=_int(env.get("GMAIL_DAILY_CAP"), d.gmail_daily_cap),
+            gmail_min_gap_seconds=_int(env.get("GMAIL_MIN_GAP_SECONDS"), d.gmail_min_gap_seconds),
+            microsoft_daily_cap=_int(env.get("MICROSOFT_DAILY_CAP"), d.microsoft_daily_cap),
+            microsoft_min_gap_seconds=_int(env.get("MICROSOFT_MIN_GAP_SECONDS"),
+                                           d.microsoft_min_gap_seconds),
+            graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
+                                       d.graph_max_concurrency),
         )
 
     @property

@@ -23,7 +23,7 @@ from addin_server.config import Settings
 from addin_server.db import rowcount, session_scope
 from addin_server.delivery import fail, hold, mark_sent
 from addin_server.enums import SendState
-from addin_server.mailbox_state import disconnect_mailbox, pause_mailbox
+from addin_server.mailbox_state import disconnect_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import (
     AuthError,
@@ -36,6 +36,7 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
+from addin_server.mailboxes.connect import pause_mailbox
 from addin_server.models import Enrollment, Rep, Send
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
@@ -234,7 +235,7 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
         return "mailbox disconnected"
     if isinstance(exc, MailboxPaused):
         reason = f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M} UTC: {exc}"
-        pause_mailbox(session, mailbox, exc.until, str(exc), now)
+        pause_mailbox(session, mailbox, exc.until, now)
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
              attempt=attempt, lease_until=None, reason=reason,
              due_at=max(send.due_at, exc.until))

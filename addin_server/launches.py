@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.db import allocate_ids, among, bulk_insert, chunk_size
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     EnrollmentStatus,
@@ -26,7 +27,7 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
-from addin_server.models import Campaign, Enrollment, Event, Person, Rep, Send, Task
+from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
 from addin_server.progress import (
     calendar_for,
     is_automatic,
@@ -47,7 +48,6 @@ from addin_server.validation import (
 )
 
 PERSON_COLUMNS = ("email", "first_name", "last_name", "company", "title", "timezone")
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,21 @@ def _check_options(campaign: Campaign, options: LaunchOptions, now: datetime) ->
     return start
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+def _table(model: type[Any]) -> Table:
+    # Core INSERTs on the table: executemany's fast path, without the ORM's per-row work.
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _first_due(plans: list[Plan]) -> str:
+    instants = [p.due_at for p in plans if p.due_at is not None]
+    if instants:
+        return min(instants).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return min(p.due_date for p in plans).isoformat()
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -214,11 +228,11 @@ def _upsert_people(
 ) -> dict[str, tuple[int, datetime | None, str | None]]:
     """Person rows for every input; returns email -> (id, unsubscribed_at, timezone)."""
     known: dict[str, tuple[int, datetime | None, str | None]] = {}
-    emails = [p.email for p in people]
-    for chunk in _chunks(emails):
+    size = chunk_size(session)
+    for chunk in _chunks([p.email for p in people], size):
         rows = session.execute(
             select(Person.id, Person.email, Person.unsubscribed_at, Person.timezone).where(
-                Person.org_id == org_id, Person.email.in_(chunk)
+                Person.org_id == org_id, among(session, Person.email, list(chunk))
             )
         )
         for pid, email, unsub, tz in rows:
@@ -239,18 +253,30 @@ def _upsert_people(
     if updates:
         session.execute(update(Person), updates)
     new = [p for p in people if p.email not in known]
-    if new:
-        inserted = session.execute(
-            insert(Person).returning(Person.id, Person.email, sort_by_parameter_order=True),
-            [
-                {"org_id": org_id, "email": p.email, "first_name": p.first_name,
-                 "last_name": p.last_name, "company": p.company, "title": p.title,
-                 "timezone": p.timezone, "fields": p.fields, "created_at": now}
-                for p in new
-            ],
-        )
-        zones = {p.email: p.timezone for p in new}
-        for pid, email in inserted:
+    if not new:
+        return known
+    table = _table(Person)
+    ids = allocate_ids(session, table, len(new))
+    rows_in = [
+        {"org_id": org_id, "email": p.email, "first_name": p.first_name,
+         "last_name": p.last_name, "company": p.company, "title": p.title,
+         "timezone": p.timezone, "fields": p.fields, "unsubscribed_at": None,
+         "bounced_at": None, "created_at": now}
+        for p in new
+    ]
+    if ids is not None:
+        for row, pid in zip(rows_in, ids, strict=True):
+            row["id"] = pid
+    bulk_insert(session, table, rows_in)
+    if ids is not None:
+        known.update((p.email, (pid, None, p.timezone)) for p, pid in zip(new, ids, strict=True))
+        return known
+    zones = {p.email: p.timezone for p in new}
+    for chunk in _chunks([p.email for p in new], size):
+        for pid, email in session.execute(
+            select(Person.id, Person.email).where(
+                Person.org_id == org_id, among(session, Person.email, list(chunk)))
+        ):
             known[email] = (pid, None, zones[email])
     return known
 
@@ -281,9 +307,10 @@ def launch(
     known = _upsert_people(session, campaign.org_id, unique, now)
     live: set[int] = set()
     ids = [known[p.email][0] for p in unique]
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids, chunk_size(session)):
         live.update(session.scalars(select(Enrollment.person_id).where(
-            Enrollment.campaign_id == campaign.id, Enrollment.person_id.in_(chunk),
+            Enrollment.campaign_id == campaign.id,
+            among(session, Enrollment.person_id, list(chunk)),
             Enrollment.status.in_(LIVE_ENROLLMENT))))
     to_enrol: list[PersonInput] = []
     for p in unique:
@@ -299,19 +326,31 @@ def launch(
     steps = campaign.steps
     first = steps[0]
     first_send_at = options.first_send_at
-    rows = session.execute(
-        insert(Enrollment).returning(Enrollment.id, Enrollment.person_id,
-                                     sort_by_parameter_order=True),
-        [
-            {"org_id": campaign.org_id, "campaign_id": campaign.id,
-             "person_id": known[p.email][0], "rep_id": rep.id,
-             "status": EnrollmentStatus.ACTIVE, "start_date": start,
-             "first_send_at": first_send_at, "current_position": 0,
-             "created_at": now, "updated_at": now}
-            for p in to_enrol
-        ],
-    )
-    enrolment_ids = [eid for eid, _pid in rows]
+    table = _table(Enrollment)
+    enrolment_ids = allocate_ids(session, table, len(to_enrol))
+    rows_in = [
+        {"org_id": campaign.org_id, "campaign_id": campaign.id,
+         "person_id": known[p.email][0], "rep_id": rep.id,
+         "status": EnrollmentStatus.ACTIVE, "start_date": start,
+         "first_send_at": first_send_at, "current_position": 0, "outcome": "",
+         "stop_reason": "", "paused_until": None, "created_at": now, "updated_at": now}
+        for p in to_enrol
+    ]
+    if enrolment_ids is not None:
+        for row, eid in zip(rows_in, enrolment_ids, strict=True):
+            row["id"] = eid
+    bulk_insert(session, table, rows_in)
+    if enrolment_ids is None:
+        # One live enrollment per person and campaign (a unique index): read ids back by it.
+        by_person: dict[int, int] = {}
+        for chunk in _chunks([known[p.email][0] for p in to_enrol], chunk_size(session)):
+            rows = session.execute(
+                select(Enrollment.person_id, Enrollment.id).where(
+                    Enrollment.campaign_id == campaign.id,
+                    among(session, Enrollment.person_id, list(chunk)),
+                    Enrollment.status.in_(LIVE_ENROLLMENT)))
+            by_person.update((pid, eid) for pid, eid in rows)
+        enrolment_ids = [by_person[known[p.email][0]] for p in to_enrol]
     timings = step_timings(steps)
     plans: dict[str, Plan] = {}  # one plan per time zone: the rules are the same for everyone
 
@@ -323,9 +362,6 @@ def launch(
         return plans[key]
 
     common = {"org_id": campaign.org_id, "position": 0, "created_at": now, "updated_at": now}
-    events: list[dict[str, Any]] = []
-    base_event = {"org_id": campaign.org_id, "rep_id": rep.id, "campaign_id": campaign.id,
-                  "at": now}
     if is_automatic(first):
         mailbox = rep_mailbox(session, rep.id)
         send_rows = []
@@ -336,11 +372,7 @@ def launch(
                               "mailbox_id": mailbox.id if mailbox else None,
                               "state": SendState.SCHEDULED, "planned_at": plan.planned_at,
                               "due_at": plan.due_at})
-            events.append({**base_event, "type": feed.EMAIL_SCHEDULED, "enrollment_id": eid,
-                           "person_id": known[p.email][0],
-                           "data": {"position": 0,
-                                    "due_at": plan.due_at.strftime("%Y-%m-%dT%H:%M:%SZ")}})
-        session.execute(insert(Send), send_rows)
+        bulk_insert(session, _table(Send), send_rows)
     else:
         title = task_title(first, 0)
         task_rows = []
@@ -350,15 +382,15 @@ def launch(
                               "type": StepType(first.type), "status": TaskStatus.OPEN,
                               "due_date": plan.due_date, "title": title,
                               "instructions": first.instructions})
-            events.append({**base_event, "type": feed.TASK_CREATED, "enrollment_id": eid,
-                           "person_id": known[p.email][0],
-                           "data": {"position": 0, "task_type": first.type.value,
-                                    "due_date": plan.due_date.isoformat()}})
-        session.execute(insert(Task), task_rows)
-    events.append({**base_event, "type": feed.CAMPAIGN_LAUNCHED,
-                   "data": {"enrolled": len(to_enrol), "skipped": len(result.skipped),
-                            "campaign": campaign.name}})
-    session.execute(insert(Event), events)
+        bulk_insert(session, _table(Task), task_rows)
+    # One feed event for the launch, not one per person: the feed says "launched on 10,000
+    # people"; each person's later steps get their own events as they are scheduled.
+    feed.record(
+        session, org_id=campaign.org_id, type=feed.CAMPAIGN_LAUNCHED, at=now, rep_id=rep.id,
+        campaign_id=campaign.id, enrolled=len(to_enrol), skipped=len(result.skipped),
+        campaign=campaign.name, first_step=first.type.value,
+        first_due=_first_due(list(plans.values())),
+    )
     result.enrolled = [
         (eid, p.email, EnrollmentStatus.ACTIVE.value)
         for eid, p in zip(enrolment_ids, to_enrol, strict=True)

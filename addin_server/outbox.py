@@ -103,7 +103,7 @@ def move(
 
 def _expire(session: Session, send_id: int) -> None:
     """A loaded Send reloads its changed columns on next access (the UPDATEs bypass the ORM)."""
-    send = session.identity_map.get(session.identity_key(Send, (send_id,)))  # type: ignore[arg-type]
+    send = session.identity_map.get(session.identity_key(Send, (send_id,)))
     if send is not None:
         session.expire(send)
 

@@ -30,6 +30,13 @@ from addin_server.db import Base, make_engine
 from addin_server.migrate import upgrade
 from addin_server.models import Rep
 from addin_server.runtime import Runtime
+from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
+    fake_tls,
+    gmail_runtime,
+    google_fake,
+    graph_runtime,
+    microsoft_fake,
+)
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

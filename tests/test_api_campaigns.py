@@ -215,3 +215,20 @@ def test_templates_are_saved_and_used_by_steps(rep: Actor) -> None:
     missing = rep.post("/api/v1/preview", json={"body_html": "<p>{{title}}</p>",
                                                 "person": {"email": "x@y.test"}})
     assert missing.json["missing_fields"] == ["title"]
+
+
+def test_steps_people_are_on_cannot_be_removed_or_retyped(rep: Actor) -> None:
+    cid = create(rep).json["id"]
+    launched = rep.post(f"/api/v1/campaigns/{cid}/launch",
+                        json={"people": [{"email": "a@corp.test"}]})
+    assert launched.status_code == 201
+    retyped = six_steps()
+    retyped[0] = {"day": 1, "type": "call"}
+    retyped[1] = email_step(3, "fixed_time", send_time="09:30")
+    response = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": retyped})
+    assert response.status_code == 422
+    assert response.json["errors"][0]["field"] == "steps[0].type"
+    # Later steps are free to change, and the list may shrink down to the step people are on.
+    assert rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": six_steps()[:1]}).status_code == 200
+    eid = launched.json["enrollments"][0]["id"]
+    assert len(rep.get(f"/api/v1/enrollments/{eid}").json["steps"]) == 1

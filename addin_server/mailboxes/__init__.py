@@ -23,6 +23,8 @@ Factory = Callable[["Runtime", "Session", "MailboxRow"], Mailbox]
 PROVIDERS: dict[str, str] = {
     # provider value -> "module:function" building the adapter
     "local": "addin_server.mailboxes.local:open_local",
+    "gmail": "addin_server.mailboxes.gmail:open_gmail",
+    "microsoft": "addin_server.mailboxes.graph:open_microsoft",
 }
 
 

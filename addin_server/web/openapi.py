@@ -112,6 +112,23 @@ SCHEMAS: dict[str, Schema] = {
     "Event": {"type": "object", "required": ["id", "type", "at"],
               "properties": {"id": INT, "type": STR, "at": INSTANT},
               "additionalProperties": True},
+    "Send": obj(
+        ["id", "state", "due_at", "reason", "attempts"], id=INT,
+        state={"enum": ["scheduled", "queued", "sending", "unknown", "sent", "failed", "held",
+                        "cancelled"]},
+        due_at=INSTANT, planned_at=NINSTANT, reason=STR, attempts=INT, lease_until=NINSTANT,
+        enrollment_id=INT, position=INT, task_id=NINT, mailbox_id=NINT, to=NSTR, subject=NSTR,
+        sent_at=NINSTANT, message_id=NSTR, provider_message_id=NSTR, thread_id=NSTR,
+        person=obj(["id", "email"], id=INT, email=STR), created=BOOL,
+        history=arr(obj(["at", "to"], at=INSTANT, to=STR, note=STR, **{"from": NSTR})),
+    ),
+    "TaskSendIn": obj(["subject", "body_html"], subject=STR, body_html=STR,
+                      send_at={"type": ["string", "null"], "format": "date-time"}),
+    "LocalMessage": obj(
+        ["id", "draft", "to", "subject", "headers"], id=INT, draft=BOOL, thread_id=NSTR,
+        message_id=NSTR, send_id=NSTR, to=STR, subject=STR, created_at=INSTANT,
+        sent_at=NINSTANT, headers={"type": "object", "additionalProperties": STR}, text=STR,
+    ),
     "Me": obj(["id", "email"], id=INT, email=STR, name=STR, timezone=STR, is_admin=BOOL,
               organisation=obj(["id", "name"], id=INT, name=STR)),
 }
@@ -215,6 +232,37 @@ def paths() -> dict[str, Schema]:
         "/tasks/{task_id}/skip": {
             "parameters": [tid],
             "post": op("Skip (once)", ref("TaskResult"), errors=("401", "404", "409")),
+        },
+        "/tasks/{task_id}/send": {
+            "parameters": [tid],
+            "post": op("Send the email task through the rep's mailbox now, or at send_at; a "
+                       "repeat (double click) returns the same send with created=false",
+                       ref("Send"), status="201", body=ref("TaskSendIn"),
+                       errors=("400", "401", "404", "409", "415", "422")),
+        },
+        "/sends": {
+            "get": op("The outbox: automatic emails and sent tasks, by due time",
+                      obj(["sends"], sends=arr(ref("Send"))),
+                      params=[query("state", STR, "comma-separated states"),
+                              query("limit", INT), query("offset", INT), query("mine", STR)],
+                      errors=("401", "422")),
+        },
+        "/sends/{send_id}": {
+            "parameters": [path_id("send_id")],
+            "get": op("One send: state, due time, why it waits, attempts and history",
+                      ref("Send")),
+        },
+        "/mailbox/messages": {
+            "get": op("What the rep's local development mailbox sent, newest first",
+                      obj(["messages"], messages=arr(ref("LocalMessage"))),
+                      params=[query("drafts", STR, "1: include drafts"), query("limit", INT)],
+                      errors=("401", "422")),
+        },
+        "/mailbox/messages/{message_id}/raw": {
+            "parameters": [path_id("message_id")],
+            "get": {"summary": "The message as sent (RFC 5322)", "responses": {
+                "200": {"description": "OK", "content": {"message/rfc822": {}}},
+                "401": ERRORS, "404": ERRORS}},
         },
         "/templates": {
             "get": op("The organisation's templates",

@@ -1,0 +1,361 @@
+"""The Microsoft 365 mailbox: Microsoft Graph over `requests`, tokens from msal's per-mailbox
+SerializableTokenCache (acquire_token_silent_with_error, so that invalid_grant and
+interaction_required are seen rather than swallowed).
+
+- Every call sends `Prefer: IdType="ImmutableId"`: the id of a draft stays the id of the sent
+  copy after Exchange moves it to Sent Items.
+- A first email is POST /me/messages (201: id, internetMessageId, conversationId) then
+  POST /me/messages/{id}/send (202). A reply is createReply on the earlier sent message with
+  the contact set explicitly as recipient (otherwise a reply to one's own sent message goes to
+  the rep) and the body we built (our quote of what was actually sent, so no `comment`).
+- Our send-id travels as an internetMessageHeaders entry; find_sent filters Sent Items on it
+  through its PS_INTERNET_HEADERS extended property.
+- No client retry on the send call. 429/503 honour Retry-After.
+- At most `graph_max_concurrency` (4, Exchange's per-mailbox limit) requests in flight per
+  mailbox across every worker process: a Redis lease semaphore (RedisSlots below).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlparse
+
+import msal
+import requests
+
+from addin_server.config import Settings
+from addin_server.mailboxes.base import (
+    SEND_ID_HEADER,
+    AuthError,
+    DraftRef,
+    MailboxError,
+    MailboxPaused,
+    OutgoingMessage,
+    PermanentError,
+    SentRef,
+    TransientError,
+)
+from addin_server.mailboxes.credentials import (
+    MicrosoftGrant,
+    MissingGrant,
+    load_microsoft,
+    save_microsoft,
+)
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy.orm import Session
+
+    from addin_server.models import Mailbox as MailboxRow
+    from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Delegated permissions. msal adds openid, profile and offline_access itself (and refuses them).
+MICROSOFT_SCOPES = ["Mail.Send", "Mail.ReadWrite", "Mail.Read", "User.Read"]
+PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
+_AUTH_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
+_LONG_PAUSE = 60.0  # a Retry-After at least this long pauses the whole mailbox
+
+
+def http_session(settings: Settings) -> requests.Session:
+    """The requests session for msal and Graph. With a CA bundle set (tests, private CAs), the
+    environment's REQUESTS_CA_BUNDLE must not override it, hence trust_env=False."""
+    session = requests.Session()
+    if settings.microsoft_ca_bundle:
+        session.trust_env = False
+        session.verify = settings.microsoft_ca_bundle
+    return session
+
+
+def msal_app(settings: Settings, cache: msal.SerializableTokenCache,
+             http: requests.Session | None = None) -> msal.ConfidentialClientApplication:
+    kwargs: dict[str, Any] = {}
+    if urlparse(settings.microsoft_authority).hostname != "login.microsoftonline.com":
+        # A sovereign cloud or a test authority: no instance discovery against Microsoft.
+        kwargs.update(validate_authority=False, instance_discovery=False)
+    return msal.ConfidentialClientApplication(
+        settings.microsoft_client_id, client_credential=settings.microsoft_client_secret,
+        authority=settings.microsoft_authority, token_cache=cache,
+        http_client=http or http_session(settings), **kwargs)
+
+
+class MsalTokens:
+    """Access tokens for one mailbox from its own msal cache; a changed cache (a refresh,
+    a rotated refresh token) is handed to `on_change` to be stored encrypted."""
+
+    def __init__(self, app: msal.ConfidentialClientApplication,
+                 cache: msal.SerializableTokenCache, grant: MicrosoftGrant,
+                 on_change: Callable[[MicrosoftGrant], None]) -> None:
+        self.app, self.cache, self.grant, self.on_change = app, cache, grant, on_change
+
+    def get(self, *, force_refresh: bool = False) -> str:
+        accounts = [a for a in self.app.get_accounts()
+                    if a.get("home_account_id") == self.grant.home_account_id]
+        if not accounts:
+            raise AuthError("the stored Microsoft token cache holds no account for this mailbox")
+        try:
+            result = self.app.acquire_token_silent_with_error(
+                MICROSOFT_SCOPES, account=accounts[0], force_refresh=force_refresh)
+        except requests.RequestException as exc:
+            raise TransientError(f"Microsoft sign-in unreachable: {exc}") from exc
+        if not result:
+            raise AuthError("no Microsoft token available: reconnect the mailbox")
+        if "error" in result:
+            code = str(result.get("error"))
+            desc = str(result.get("error_description", "")).splitlines()[0][:300]
+            if code in _AUTH_ERRORS or result.get("suberror") == "consent_required":
+                raise AuthError(f"Microsoft refused the grant: {code}: {desc}")
+            raise TransientError(f"Microsoft token error {code}: {desc}", retry_after=300)
+        if self.cache.has_state_changed:
+            self.on_change(MicrosoftGrant(self.cache.serialize(), self.grant.home_account_id,
+                                          self.grant.username))
+            self.cache.has_state_changed = False
+        return str(result["access_token"])
+
+
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+
+class RedisSlots:
+    """A counting semaphore shared by every worker: at most `limit` holders of `key`. A slot
+    is a lease (a crashed holder frees it after `lease_seconds`)."""
+
+    def __init__(self, redis: Redis, key: str, limit: int, *, lease_seconds: float = 120,
+                 wait_seconds: float = 30, poll_seconds: float = 0.05) -> None:
+        self.redis, self.key, self.limit = redis, key, limit
+        self.lease_seconds, self.wait_seconds, self.poll_seconds = (
+            lease_seconds, wait_seconds, poll_seconds)
+        self._script = redis.register_script(_ACQUIRE)
+
+    def _try(self, member: str) -> bool:
+        now = time.time()
+        got = self._script(keys=[self.key], args=[
+            now, self.limit, now + self.lease_seconds, member, int(self.lease_seconds * 2000)])
+        return bool(got)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        member = uuid.uuid4().hex
+        deadline = time.monotonic() + self.wait_seconds
+        while not self._try(member):
+            if time.monotonic() >= deadline:
+                raise TransientError(f"mailbox busy: {self.limit} Graph requests in flight",
+                                     retry_after=5)
+            time.sleep(self.poll_seconds)
+        try:
+            yield
+        finally:
+            self.redis.zrem(self.key, member)
+
+
+class NoSlots:
+    """No limit (a single-process tool, or a test's control)."""
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        yield
+
+
+class NotFound(PermanentError):
+    """The message named does not exist in the mailbox."""
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _error_code(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("error", {}).get("code", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+class GraphMailbox:
+    """A rep's Microsoft 365 mailbox (the Mailbox port)."""
+
+    def __init__(self, *, base_url: str, address: str, tokens: MsalTokens,
+                 http: requests.Session, timeout: float, slots: RedisSlots | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.address = address
+        self.tokens, self.http, self.timeout = tokens, http, timeout
+        self.slots: RedisSlots | NoSlots = slots or NoSlots()
+        self.clock = clock
+
+    # ------------------------------------------------------------------ HTTP
+    def _request(self, method: str, path: str, *, sending: bool = False,
+                 json: Any = None, params: dict[str, str] | None = None) -> requests.Response:
+        try:
+            with self.slots.slot():
+                resp = self._once(method, path, json=json, params=params, force=False)
+                if resp.status_code == 401:
+                    # The access token was refused before anything happened: refresh, retry once.
+                    resp = self._once(method, path, json=json, params=params, force=True)
+        except MailboxError:
+            raise
+        except requests.RequestException as exc:
+            raise TransientError(f"Graph unreachable: {type(exc).__name__}: {exc}",
+                                 may_have_sent=sending) from exc
+        if resp.status_code >= 400:
+            raise self._classify(resp, sending=sending)
+        return resp
+
+    def _once(self, method: str, path: str, *, json: Any, params: dict[str, str] | None,
+              force: bool) -> requests.Response:
+        headers = {"Authorization": "Bearer " + self.tokens.get(force_refresh=force),
+                   "Prefer": 'IdType="ImmutableId"'}
+        return self.http.request(method, self.base_url + path, json=json, params=params,
+                                 headers=headers, timeout=self.timeout)
+
+    def _classify(self, resp: requests.Response, *, sending: bool) -> MailboxError:
+        status, code = resp.status_code, _error_code(resp)
+        message = f"Graph {status} {code}".strip()
+        retry_after = _retry_after(resp)
+        if status == 401:
+            return AuthError(message)
+        if status == 403:
+            if code in ("ErrorAccessDenied", "Authorization_RequestDenied", "AccessDenied"):
+                return AuthError(message)  # a permission was withdrawn
+            return PermanentError(message)
+        if status in (429, 503, 504) or status >= 500:
+            # A throttled or failed send has been reported delivered anyway: reconcile first.
+            if sending:
+                return TransientError(message, retry_after=retry_after, may_have_sent=True)
+            if status == 429 and retry_after is not None and retry_after >= _LONG_PAUSE:
+                return MailboxPaused(message, until=self.clock() + timedelta(seconds=retry_after))
+            return TransientError(message, retry_after=retry_after)
+        if status == 404 and sending:
+            return TransientError(message, may_have_sent=True)  # the draft is gone: sent?
+        if status == 404:
+            return NotFound(message)
+        return PermanentError(message)
+
+    # ------------------------------------------------------------------ the port
+    def create_draft(self, message: OutgoingMessage) -> DraftRef:
+        headers = [{"name": SEND_ID_HEADER, "value": message.send_id}]
+        # Graph takes only x- headers in JSON; others (List-Unsubscribe) cannot be set here.
+        headers += [{"name": k, "value": v} for k, v in message.extra_headers
+                    if k.lower().startswith("x-")]
+        body = {"contentType": "HTML", "content": message.html}
+        to = [{"emailAddress": {"address": message.to_addr}}]
+        draft: dict[str, Any] | None = None
+        if message.reply_to_provider_id:
+            try:
+                draft = self._request(
+                    "POST", f"/me/messages/{quote(message.reply_to_provider_id, safe='')}"
+                    "/createReply",
+                    json={"message": {"toRecipients": to, "subject": message.subject,
+                                      "body": body, "internetMessageHeaders": headers}},
+                ).json()
+            except NotFound as exc:
+                # The earlier message is gone from the rep's mailbox; send a plain email.
+                log.warning("createReply failed (%s): sending without the thread", exc)
+        if draft is None:
+            draft = self._request("POST", "/me/messages", json={
+                "subject": message.subject, "body": body, "toRecipients": to,
+                "internetMessageHeaders": headers}).json()
+        return DraftRef(draft_id=draft["id"], message_id=draft["id"],
+                        rfc_message_id=draft.get("internetMessageId"),
+                        thread_id=draft.get("conversationId"))
+
+    def send_draft(self, draft: DraftRef) -> SentRef:
+        self._request("POST", f"/me/messages/{quote(draft.draft_id, safe='')}/send",
+                      sending=True)
+        # The immutable id and internetMessageId survive the move to Sent Items.
+        return SentRef(message_id=draft.draft_id, thread_id=draft.thread_id,
+                       rfc_message_id=draft.rfc_message_id, sent_at=self.clock())
+
+    def find_sent(self, send_id: str, *, since: datetime) -> SentRef | None:
+        flt = (f"singleValueExtendedProperties/Any(ep: ep/id eq 'String {PS_INTERNET_HEADERS}"
+               f" Name {SEND_ID_HEADER}' and ep/value eq '{send_id.replace(chr(39), '')}')")
+        found = self._request("GET", "/me/mailFolders/sentitems/messages", params={
+            "$filter": flt, "$select": "id,internetMessageId,conversationId,sentDateTime",
+            "$top": "5"}).json().get("value", [])
+        for item in found:
+            sent_at = _parse_time(item.get("sentDateTime"))
+            if sent_at is None or sent_at >= since:
+                return SentRef(message_id=item["id"], thread_id=item.get("conversationId"),
+                               rfc_message_id=item.get("internetMessageId"), sent_at=sent_at)
+        return None
+
+    def find_by_internet_message_id(self, rfc_message_id: str) -> SentRef | None:
+        found = self._request("GET", "/me/mailFolders/sentitems/messages", params={
+            "$filter": f"internetMessageId eq '{rfc_message_id.replace(chr(39), '')}'",
+            "$select": "id,internetMessageId,conversationId,sentDateTime"}).json()["value"]
+        if not found:
+            return None
+        item = found[0]
+        return SentRef(message_id=item["id"], thread_id=item.get("conversationId"),
+                       rfc_message_id=item.get("internetMessageId"),
+                       sent_at=_parse_time(item.get("sentDateTime")))
+
+    def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
+        item = self._request("GET", f"/me/messages/{quote(message_id, safe='')}",
+                             params={"$select": "internetMessageHeaders"}).json()
+        wanted = {n.lower(): n for n in names}
+        return {wanted[h["name"].lower()]: h["value"]
+                for h in item.get("internetMessageHeaders", []) if h["name"].lower() in wanted}
+
+    def me_address(self) -> str:
+        me = self._request("GET", "/me").json()
+        return str(me.get("mail") or me.get("userPrincipalName")).lower()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow) -> GraphMailbox:
+    """The PROVIDERS factory. A refreshed (rotated) cache is written back onto the row, in the
+    caller's session (the job commits it)."""
+    settings = runtime.settings
+    try:
+        grant = load_microsoft(settings, row)
+    except MissingGrant as exc:
+        raise AuthError(str(exc)) from exc
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(grant.cache)
+    http = http_session(settings)
+
+    def store(new: MicrosoftGrant) -> None:
+        # Stored at once in a transaction of its own: a rotated refresh token must survive
+        # whatever happens to the send (and the caller's session may be closed already).
+        from addin_server.models import Mailbox as MailboxModel
+
+        with runtime.sessions.begin() as own:
+            fresh = own.get(MailboxModel, row.id)
+            if fresh is not None:
+                save_microsoft(settings, fresh, new)
+        save_microsoft(settings, row, new)  # keep the caller's copy in step
+
+    try:
+        app = msal_app(settings, cache, http)  # fetches the authority's metadata
+    except (requests.RequestException, ValueError) as exc:
+        raise TransientError(f"Microsoft sign-in unreachable: {exc}") from exc
+    tokens = MsalTokens(app, cache, grant, store)
+    slots = RedisSlots(runtime.redis(), f"graph-slots:{row.id}", settings.graph_max_concurrency)
+    return GraphMailbox(base_url=settings.graph_base_url, address=row.address, tokens=tokens,
+                        http=http, timeout=settings.mailbox_http_timeout, slots=slots,
+                        clock=runtime.now)

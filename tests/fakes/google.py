@@ -1,0 +1,601 @@
+"""A fake Google: OAuth consent + token endpoint and the Gmail API (v1 wire format), in memory.
+
+Point the real libraries at it:
+- google-auth-oauthlib Flow: client config `auth_uri=fake.auth_uri`, `token_uri=fake.token_uri`;
+- google.oauth2.credentials.Credentials(token_uri=fake.token_uri, ...);
+- googleapiclient build("gmail", "v1", client_options={"api_endpoint": fake.api_endpoint}).
+
+What it models (each a documented Gmail behaviour, see the reference):
+- drafts.create / drafts.send (sending consumes the draft: a second send of the same id is 404),
+  messages.send, messages.get (format metadata with metadataHeaders / full / raw / minimal),
+  messages.list (labelIds, pageToken, newest first), threads.get, history.list (404 when the
+  start id is older than what it keeps), users.getProfile;
+- a sent message joins the sender's thread only when threadId is given AND In-Reply-To/References
+  name a message of that thread AND the subject matches (ignoring Re:);
+- Gmail replaces the client's Message-ID (`keep_client_message_id=False`, the default), so the
+  caller has to read the real one back;
+- scopes per method (gmail.send cannot read; gmail.metadata cannot read bodies);
+- delivery: every recipient address gets an INBOX copy in its own fake mailbox.
+
+Test controls: `consent()`, `revoke()`, `expire_access_tokens()`, `fail()`, `drop_after()`,
+`mailbox()`, `recipient_view()`, `deliver()` (an incoming email, e.g. a reply), `calls`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from werkzeug.wrappers import Request, Response
+
+from tests.fakes.mail import Delivered, RecipientView, base_subject, msg_ids, parse
+
+G = "https://www.googleapis.com/auth/"
+MAIL = "https://mail.google.com/"
+SEND_SCOPES = {G + "gmail.send", G + "gmail.compose", G + "gmail.modify", MAIL}
+DRAFT_SCOPES = {G + "gmail.compose", G + "gmail.modify", MAIL}
+META_SCOPES = {G + "gmail.metadata", G + "gmail.readonly", G + "gmail.modify", MAIL}
+BODY_SCOPES = {G + "gmail.readonly", G + "gmail.modify", MAIL}
+PROFILE_SCOPES = META_SCOPES | DRAFT_SCOPES
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class GMessage:
+    id: str
+    thread_id: str
+    labels: set[str]
+    raw: bytes
+    internal_ms: int
+    history_id: int
+
+    @property
+    def parsed(self) -> EmailMessage:
+        return parse(self.raw)
+
+
+@dataclass
+class GMailbox:
+    address: str
+    messages: dict[str, GMessage] = field(default_factory=dict)  # insertion = time order
+    drafts: dict[str, str] = field(default_factory=dict)  # draft id -> message id
+    history: list[tuple[int, str, str]] = field(default_factory=list)  # (id, kind, message id)
+    history_id: int = 1000
+    oldest_history_id: int = 1000  # history before this is "expired" (404)
+
+    def thread(self, thread_id: str) -> list[GMessage]:
+        return [m for m in self.messages.values() if m.thread_id == thread_id]
+
+    def sent(self) -> list[GMessage]:
+        return [m for m in self.messages.values() if "SENT" in m.labels]
+
+    def inbox(self) -> list[GMessage]:
+        return [m for m in self.messages.values() if "INBOX" in m.labels]
+
+
+class GmailHttpError(Exception):
+    def __init__(self, status: int, message: str, reason: str = "", status_text: str = "",
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.status_text = status, reason, status_text
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body = {"error": {"code": self.status, "message": str(self), "errors": [
+            {"message": str(self), "domain": "global", "reason": self.reason or "failed"}],
+            "status": self.status_text}}
+        return Response(json.dumps(body), status=self.status, headers=self.headers,
+                        mimetype="application/json")
+
+
+@dataclass
+class _Grant:
+    address: str
+    scopes: list[str]
+    client_id: str
+    revoked: bool = False
+
+
+@dataclass
+class _Fault:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class GoogleFake:
+    """The state of a fake Google and its WSGI app (`fake.wsgi`). Thread-safe."""
+
+    def __init__(self, *, client_id: str = "test-client.apps.googleusercontent.com",
+                 client_secret: str = "test-secret") -> None:
+        self.client_id, self.client_secret = client_id, client_secret
+        self.base_url = ""  # set by the fixture once the server runs
+        self.keep_client_message_id = False
+        # When mail is stored (internalDate, Date); tokens expire on real time. Tests may set
+        # it to their frozen clock.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # True: the token endpoint returns no refresh token (as when consent is not re-shown).
+        self.withhold_refresh_token = False
+        self._lock = threading.RLock()
+        self._boxes: dict[str, GMailbox] = {}
+        self._codes: dict[str, dict[str, Any]] = {}
+        self._refresh: dict[str, _Grant] = {}
+        self._access: dict[str, tuple[_Grant, float]] = {}
+        self._faults: dict[str, list[_Fault]] = {}
+        self._drops: dict[str, int] = {}
+        self._ids = itertools.count(0x18C0000000000000 + secrets.randbelow(1 << 40))
+        self._grants: dict[str, list[_Grant]] = {}
+        self.calls: list[str] = []  # route keys in order, e.g. "token.refresh", "drafts.send"
+        self.token_requests: list[dict[str, str]] = []
+        self.api_headers: list[dict[str, str]] = []
+
+    # ---------------------------------------------------------------- URLs
+    @property
+    def auth_uri(self) -> str:
+        return f"{self.base_url}/o/oauth2/auth"
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.base_url}/token"
+
+    @property
+    def api_endpoint(self) -> str:
+        return self.base_url
+
+    # ---------------------------------------------------------------- test controls
+    def mailbox(self, address: str) -> GMailbox:
+        with self._lock:
+            return self._boxes.setdefault(address.lower(), GMailbox(address.lower()))
+
+    def recipient_view(self, address: str) -> RecipientView:
+        box = self.mailbox(address)
+        return RecipientView(address, [Delivered(m.parsed) for m in box.inbox()])
+
+    def consent(self, auth_url: str, address: str, *, granted: Iterable[str] | None = None,
+                deny: bool = False) -> str:
+        """The user signs in as `address` and clicks Allow on the consent screen for the URL our
+        app redirected to. Returns the URL Google redirects the browser back to."""
+        q = {k: v[0] for k, v in parse_qs(urlparse(auth_url).query).items()}
+        assert q["client_id"] == self.client_id, "unknown client_id"
+        assert q.get("response_type") == "code"
+        redirect = q["redirect_uri"]
+        if deny:
+            denied = {"error": "access_denied", "state": q.get("state", "")}
+            return f"{redirect}?{urlencode(denied)}"
+        scopes = list(granted) if granted is not None else q["scope"].split()
+        code = secrets.token_urlsafe(16)
+        with self._lock:
+            first = not self._grants.get(address.lower())
+            self._codes[code] = {
+                "address": address.lower(), "scopes": scopes, "redirect_uri": redirect,
+                "challenge": q.get("code_challenge"), "method": q.get("code_challenge_method"),
+                # Google returns a refresh token only for offline access at first consent or
+                # when prompt=consent forces the screen again.
+                "offline": q.get("access_type") == "offline"
+                and (first or "consent" in q.get("prompt", "").split()),
+            }
+        back = {"state": q.get("state", ""), "code": code, "scope": " ".join(scopes)}
+        return f"{redirect}?{urlencode(back)}"
+
+    def revoke(self, address: str) -> None:
+        """The user removed the app's access (or changed their password): every token dies."""
+        with self._lock:
+            for grant in self._grants.get(address.lower(), []):
+                grant.revoked = True
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            self._access = {t: (g, 0.0) for t, (g, _) in self._access.items()}
+
+    def fail(self, route: str, status: int, message: str = "", *, reason: str = "",
+             headers: dict[str, str] | None = None, times: int = 1,
+             body: dict[str, Any] | None = None) -> None:
+        """The next `times` calls of `route` (e.g. "drafts.send", "token.refresh") fail."""
+        payload = body or {"error": {"code": status, "message": message, "errors": [
+            {"message": message, "domain": "usageLimits" if status == 429 else "global",
+             "reason": reason or "failed"}]}}
+        with self._lock:
+            self._faults.setdefault(route, []).extend(
+                [_Fault(status, payload, headers or {})] * times)
+
+    def drop_after(self, route: str, times: int = 1) -> None:
+        """The next `times` calls of `route` are carried out, then the connection is closed
+        before any response is written (the response is lost)."""
+        with self._lock:
+            self._drops[route] = self._drops.get(route, 0) + times
+
+    def deliver(self, to: str, message: EmailMessage, *, labels: Iterable[str] = ("INBOX",)
+                ) -> GMessage:
+        """An email arrives in `to`'s mailbox from outside (e.g. the contact's reply)."""
+        if message["Message-ID"] is None:
+            message["Message-ID"] = make_msgid(domain="example.net")
+        with self._lock:
+            box = self.mailbox(to)
+            return self._store(box, message.as_bytes(), set(labels), None, incoming=True)
+
+    def seed_grant(self, address: str, scopes: Iterable[str]) -> str:
+        """A refresh token as if the user had consented earlier (no browser step)."""
+        with self._lock:
+            grant = _Grant(address.lower(), list(scopes), self.client_id)
+            self._grants.setdefault(grant.address, []).append(grant)
+            token = "1//" + secrets.token_urlsafe(24)
+            self._refresh[token] = grant
+            return token
+
+    # ---------------------------------------------------------------- storage
+    def _new_id(self) -> str:
+        return f"{next(self._ids):016x}"
+
+    def _bump(self, box: GMailbox, kind: str, message_id: str) -> int:
+        box.history_id += 1
+        box.history.append((box.history_id, kind, message_id))
+        return box.history_id
+
+    def _store(self, box: GMailbox, raw: bytes, labels: set[str], thread_hint: str | None,
+               *, incoming: bool = False) -> GMessage:
+        parsed = parse(raw)
+        # The sender's own message joins a thread only through threadId; a received one is
+        # threaded on its headers and subject.
+        thread_id = (self._thread_for(box, parsed, thread_hint) if thread_hint or incoming
+                     else None)
+        mid = self._new_id()
+        msg = GMessage(mid, thread_id or mid, labels, raw, int(self.clock().timestamp() * 1000), 0)
+        box.messages[mid] = msg
+        msg.history_id = self._bump(box, "messageAdded", mid)
+        return msg
+
+    def _thread_for(self, box: GMailbox, parsed: EmailMessage, hint: str | None) -> str | None:
+        """Gmail's documented rule for the sender (hint = threadId given); for a received
+        message Gmail threads on the headers and the subject."""
+        refs = set(msg_ids(str(parsed["References"] or ""))
+                   + msg_ids(str(parsed["In-Reply-To"] or "")))
+        subject = base_subject(str(parsed["Subject"] or ""))
+        candidates = ([hint] if hint else
+                      list(dict.fromkeys(m.thread_id for m in box.messages.values())))
+        for tid in candidates:
+            thread = box.thread(tid)
+            if not thread:
+                continue
+            ids = {str(m.parsed["Message-ID"]) for m in thread}
+            if refs & ids and any(base_subject(str(m.parsed["Subject"] or "")) == subject
+                                  for m in thread):
+                return tid
+        return None
+
+    def _send(self, box: GMailbox, raw: bytes, thread_hint: str | None) -> GMessage:
+        parsed = parse(raw)
+        if not self.keep_client_message_id or parsed["Message-ID"] is None:
+            del parsed["Message-ID"]
+            parsed["Message-ID"] = f"<CAFAKE{secrets.token_hex(12)}@mail.gmail.com>"
+        if parsed["Date"] is None:
+            parsed["Date"] = format_datetime(self.clock())
+        raw = parsed.as_bytes()
+        sent = self._store(box, raw, {"SENT"}, thread_hint)
+        recipients = [a for _, a in getaddresses([str(parsed["To"] or ""),
+                                                  str(parsed["Cc"] or "")])]
+        for rcpt in recipients:
+            if rcpt.lower() == box.address:
+                continue
+            self._store(self.mailbox(rcpt), raw, {"INBOX", "UNREAD"}, None, incoming=True)
+        return sent
+
+    # ---------------------------------------------------------------- WSGI
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        try:
+            route, response = self._dispatch(request)
+        except GmailHttpError as exc:
+            response, route = exc.response(), ""
+        if route and self._take_drop(route):
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        return response(environ, start_response)
+
+    def _take_drop(self, route: str) -> bool:
+        with self._lock:
+            if self._drops.get(route, 0) > 0:
+                self._drops[route] -= 1
+                return True
+        return False
+
+    def _fault(self, route: str) -> None:
+        with self._lock:
+            self.calls.append(route)
+            queue = self._faults.get(route)
+            fault = queue.pop(0) if queue else None
+        if fault is not None:
+            raise _Injected(fault)
+
+    def _dispatch(self, request: Request) -> tuple[str, Response]:
+        path = request.path
+        try:
+            if path == "/token" and request.method == "POST":
+                return self._token(request)
+            m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(.+)", path)
+            if m:
+                return self._gmail(request, m.group(1), m.group(2))
+        except _Injected as inj:
+            return "", Response(json.dumps(inj.fault.body), status=inj.fault.status,
+                                headers=inj.fault.headers, mimetype="application/json")
+        return "", Response(json.dumps({"error": {"code": 404, "message": "Not Found"}}),
+                            status=404, mimetype="application/json")
+
+    # ---------------------------------------------------------------- OAuth token endpoint
+    def _token(self, request: Request) -> tuple[str, Response]:
+        form = request.form.to_dict()
+        self.token_requests.append({k: v for k, v in form.items()})
+        grant_type = form.get("grant_type")
+        route = "token.code" if grant_type == "authorization_code" else "token.refresh"
+        self._fault(route)
+
+        def err(code: str, desc: str, status: int = 400) -> tuple[str, Response]:
+            return route, Response(json.dumps({"error": code, "error_description": desc}),
+                                   status=status, mimetype="application/json")
+
+        if request.authorization is not None and request.authorization.type == "basic":
+            # client_secret_basic (requests-oauthlib's default) as well as client_secret_post
+            form.setdefault("client_id", request.authorization.username or "")
+            form.setdefault("client_secret", request.authorization.password or "")
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id,
+                                                                   self.client_secret):
+            return err("invalid_client", "The OAuth client was not found.", 401)
+        with self._lock:
+            if grant_type == "authorization_code":
+                data = self._codes.pop(form.get("code", ""), None)
+                if data is None or data["redirect_uri"] != form.get("redirect_uri"):
+                    return err("invalid_grant", "Malformed auth code.")
+                if data["challenge"]:
+                    verifier = form.get("code_verifier", "")
+                    digest = b64url(hashlib.sha256(verifier.encode()).digest()).rstrip("=")
+                    if data["method"] != "S256" or digest != data["challenge"]:
+                        return err("invalid_grant", "Invalid code verifier.")
+                grant = _Grant(data["address"], data["scopes"], self.client_id)
+                self._grants.setdefault(grant.address, []).append(grant)
+                body: dict[str, Any] = self._access_token(grant)
+                if data["offline"] and not self.withhold_refresh_token:
+                    refresh = "1//" + secrets.token_urlsafe(24)
+                    self._refresh[refresh] = grant
+                    body["refresh_token"] = refresh
+                return route, Response(json.dumps(body), mimetype="application/json")
+            if grant_type == "refresh_token":
+                found = self._refresh.get(form.get("refresh_token", ""))
+                if found is None or found.revoked:
+                    return err("invalid_grant", "Token has been expired or revoked.")
+                return route, Response(json.dumps(self._access_token(found)),
+                                       mimetype="application/json")
+        return err("unsupported_grant_type", "Invalid grant_type")
+
+    def _access_token(self, grant: _Grant) -> dict[str, Any]:
+        token = "ya29." + secrets.token_urlsafe(24)
+        self._access[token] = (grant, time.time() + 3599)
+        return {"access_token": token, "expires_in": 3599, "scope": " ".join(grant.scopes),
+                "token_type": "Bearer"}
+
+    # ---------------------------------------------------------------- Gmail API
+    def _user(self, request: Request, user_id: str) -> tuple[_Grant, GMailbox]:
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip()
+        with self._lock:
+            found = self._access.get(token)
+        if found is None or found[1] < time.time() or found[0].revoked:
+            raise GmailHttpError(401, "Request had invalid authentication credentials. Expected "
+                                 "OAuth 2 access token, login cookie or other valid authentication"
+                                 " credential.", "authError", "UNAUTHENTICATED",
+                                 {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'})
+        grant = found[0]
+        if user_id not in ("me", grant.address):
+            raise GmailHttpError(403, "Delegation denied for " + grant.address, "forbidden",
+                                 "PERMISSION_DENIED")
+        return grant, self.mailbox(grant.address)
+
+    @staticmethod
+    def _need(grant: _Grant, allowed: set[str]) -> None:
+        if not allowed & set(grant.scopes):
+            raise GmailHttpError(403, "Request had insufficient authentication scopes.",
+                                 "insufficientPermissions", "PERMISSION_DENIED")
+
+    def _gmail(self, request: Request, user_id: str, rest: str) -> tuple[str, Response]:
+        self.api_headers.append(dict(request.headers))
+        grant, box = self._user(request, user_id)
+        method = request.method
+        body = request.get_json(silent=True) or {}
+        routes: list[tuple[str, str, str, Callable[..., Any], set[str]]] = [
+            ("GET", r"profile", "profile", self._profile, PROFILE_SCOPES),
+            ("POST", r"drafts", "drafts.create", self._drafts_create, DRAFT_SCOPES),
+            ("POST", r"drafts/send", "drafts.send", self._drafts_send, DRAFT_SCOPES),
+            ("GET", r"drafts/([^/]+)", "drafts.get", self._drafts_get, DRAFT_SCOPES),
+            ("POST", r"messages/send", "messages.send", self._messages_send, SEND_SCOPES),
+            ("GET", r"messages", "messages.list", self._messages_list, META_SCOPES),
+            ("GET", r"messages/([^/]+)", "messages.get", self._messages_get, META_SCOPES),
+            ("GET", r"threads/([^/]+)", "threads.get", self._threads_get, META_SCOPES),
+            ("GET", r"history", "history.list", self._history, META_SCOPES),
+        ]
+        for verb, pattern, route, handler, scopes in routes:
+            m = re.fullmatch(pattern, rest)
+            if m and verb == method:
+                self._need(grant, scopes)
+                self._fault(route)
+                with self._lock:
+                    result = handler(box, grant, request, body, *m.groups())
+                return route, Response(json.dumps(result), mimetype="application/json")
+        raise GmailHttpError(404, "Not Found", "notFound", "NOT_FOUND")
+
+    def _profile(self, box: GMailbox, *_: Any) -> dict[str, Any]:
+        return {"emailAddress": box.address, "messagesTotal": len(box.messages),
+                "threadsTotal": len({m.thread_id for m in box.messages.values()}),
+                "historyId": str(box.history_id)}
+
+    @staticmethod
+    def _raw_of(message: dict[str, Any]) -> bytes:
+        raw = message.get("raw")
+        if not raw:
+            raise GmailHttpError(400, "Invalid value at 'message.raw'", "invalidArgument",
+                                 "INVALID_ARGUMENT")
+        return unb64url(raw)
+
+    def _drafts_create(self, box: GMailbox, grant: _Grant, request: Request,
+                       body: dict[str, Any]) -> dict[str, Any]:
+        message = body.get("message") or {}
+        raw = self._raw_of(message)
+        hint = message.get("threadId")
+        if hint and not box.thread(hint):
+            raise GmailHttpError(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        msg = self._store(box, raw, {"DRAFT"}, hint)
+        draft_id = "r" + str(int(msg.id, 16) % 10**19)
+        box.drafts[draft_id] = msg.id
+        return {"id": draft_id, "message": {"id": msg.id, "threadId": msg.thread_id,
+                                            "labelIds": sorted(msg.labels)}}
+
+    def _drafts_get(self, box: GMailbox, grant: _Grant, request: Request, body: dict[str, Any],
+                    draft_id: str) -> dict[str, Any]:
+        mid = box.drafts.get(draft_id)
+        if mid is None:
+            raise GmailHttpError(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        msg = box.messages[mid]
+        return {"id": draft_id, "message": self._resource(msg, "minimal", [])}
+
+    def _drafts_send(self, box: GMailbox, grant: _Grant, request: Request,
+                     body: dict[str, Any]) -> dict[str, Any]:
+        draft_id = body.get("id", "")
+        mid = box.drafts.pop(draft_id, None)
+        if mid is None:  # sent already (a draft is consumed by sending) or deleted
+            raise GmailHttpError(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        draft = box.messages.pop(mid)
+        sent = self._send(box, draft.raw, draft.thread_id if draft.thread_id != draft.id else None)
+        return {"id": sent.id, "threadId": sent.thread_id, "labelIds": sorted(sent.labels)}
+
+    def _messages_send(self, box: GMailbox, grant: _Grant, request: Request,
+                       body: dict[str, Any]) -> dict[str, Any]:
+        raw = self._raw_of(body)
+        hint = body.get("threadId")
+        sent = self._send(box, raw, hint)
+        return {"id": sent.id, "threadId": sent.thread_id, "labelIds": sorted(sent.labels)}
+
+    def _message(self, box: GMailbox, mid: str) -> GMessage:
+        msg = box.messages.get(mid)
+        if msg is None:
+            raise GmailHttpError(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        return msg
+
+    def _resource(self, msg: GMessage, fmt: str, wanted: list[str]) -> dict[str, Any]:
+        parsed = msg.parsed
+        out: dict[str, Any] = {
+            "id": msg.id, "threadId": msg.thread_id, "labelIds": sorted(msg.labels),
+            "snippet": _snippet(parsed), "historyId": str(msg.history_id),
+            "internalDate": str(msg.internal_ms), "sizeEstimate": len(msg.raw),
+        }
+        if fmt == "raw":
+            out["raw"] = b64url(msg.raw)
+        elif fmt in ("metadata", "full"):
+            headers = [{"name": k, "value": str(v)} for k, v in parsed.items()]
+            if fmt == "metadata" and wanted:
+                names = {w.lower() for w in wanted}
+                headers = [h for h in headers if h["name"].lower() in names]
+            out["payload"] = {"partId": "", "mimeType": parsed.get_content_type(),
+                              "filename": "", "headers": headers}
+            if fmt == "full":
+                out["payload"]["parts"] = [
+                    {"partId": str(i), "mimeType": p.get_content_type(),
+                     "headers": [{"name": k, "value": str(v)} for k, v in p.items()],
+                     "body": {"size": len(p.get_payload(decode=True) or b""),
+                              "data": b64url(p.get_payload(decode=True) or b"")}}
+                    for i, p in enumerate(parsed.walk()) if not p.is_multipart()]
+        return out
+
+    def _messages_get(self, box: GMailbox, grant: _Grant, request: Request,
+                      body: dict[str, Any], mid: str) -> dict[str, Any]:
+        fmt = request.args.get("format", "full")
+        if fmt in ("full", "raw") and not BODY_SCOPES & set(grant.scopes):
+            raise GmailHttpError(403, f"Metadata scope doesn't allow format {fmt.upper()}",
+                                 "forbidden", "PERMISSION_DENIED")
+        return self._resource(self._message(box, mid), fmt,
+                              request.args.getlist("metadataHeaders"))
+
+    def _messages_list(self, box: GMailbox, grant: _Grant, request: Request,
+                       body: dict[str, Any]) -> dict[str, Any]:
+        if request.args.get("q") and not BODY_SCOPES & set(grant.scopes):
+            raise GmailHttpError(403, "Metadata scope does not support 'q' parameter",
+                                 "forbidden", "PERMISSION_DENIED")
+        labels = set(request.args.getlist("labelIds"))
+        size = min(int(request.args.get("maxResults", 100)), 500)
+        start = int(request.args.get("pageToken", 0) or 0)
+        found = [m for m in reversed(list(box.messages.values()))
+                 if labels <= m.labels and "DRAFT" not in m.labels - labels]
+        page = found[start:start + size]
+        out: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.thread_id} for m in page],
+                               "resultSizeEstimate": len(found)}
+        if start + size < len(found):
+            out["nextPageToken"] = str(start + size)
+        if not page:
+            del out["messages"]
+        return out
+
+    def _threads_get(self, box: GMailbox, grant: _Grant, request: Request,
+                     body: dict[str, Any], tid: str) -> dict[str, Any]:
+        msgs = [m for m in box.thread(tid) if "DRAFT" not in m.labels]
+        if not msgs:
+            raise GmailHttpError(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        fmt = request.args.get("format", "full")
+        wanted = request.args.getlist("metadataHeaders")
+        return {"id": tid, "historyId": str(max(m.history_id for m in msgs)),
+                "messages": [self._resource(m, fmt, wanted) for m in msgs]}
+
+    def _history(self, box: GMailbox, grant: _Grant, request: Request,
+                 body: dict[str, Any]) -> dict[str, Any]:
+        start = int(request.args.get("startHistoryId", "0"))
+        if start < box.oldest_history_id:
+            raise GmailHttpError(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        label = request.args.get("labelId")
+        size = min(int(request.args.get("maxResults", 100)), 500)
+        offset = int(request.args.get("pageToken", 0) or 0)
+        entries = []
+        for hid, kind, mid in box.history:
+            msg = box.messages.get(mid)
+            if hid <= start or msg is None or (label and label not in msg.labels):
+                continue
+            ref = {"id": msg.id, "threadId": msg.thread_id, "labelIds": sorted(msg.labels)}
+            entries.append({"id": str(hid), "messages": [ref],
+                            _HISTORY_KEYS[kind]: [{"message": ref}]})
+        page = entries[offset:offset + size]
+        out: dict[str, Any] = {"historyId": str(box.history_id)}
+        if page:
+            out["history"] = page
+        if offset + size < len(entries):
+            out["nextPageToken"] = str(offset + size)
+        return out
+
+
+_HISTORY_KEYS = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDeleted"}
+
+
+class _Injected(Exception):
+    def __init__(self, fault: _Fault) -> None:
+        self.fault = fault
+
+
+def _snippet(parsed: EmailMessage) -> str:
+    part = parsed.get_body(preferencelist=("plain",))
+    text = str(part.get_content()) if part is not None else ""  # type: ignore[attr-defined]
+    return " ".join(text.split())[:200]
