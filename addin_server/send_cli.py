@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from addin_server.cli import runtime
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @click.option("--fork", is_flag=True,
               help="Fork a work horse per job (RQ's Worker) instead of running jobs in-process.")
@@ -38,6 +40,7 @@ def worker_command(burst: bool, fork: bool, name: str | None) -> None:
 
 
 @click.command("dispatch")
+@with_appcontext
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 @click.option("--interval", default=1.0, show_default=True, type=float,
               help="Seconds between passes.")
@@ -70,6 +73,7 @@ def dispatch_command(once: bool, interval: float) -> None:
 
 
 @click.command("why")
+@with_appcontext
 @click.argument("send_id", type=int)
 def why_command(send_id: int) -> None:
     """Explain a send: state, due time, reason, attempts, its RQ job, history."""
@@ -122,6 +126,7 @@ DEMO_EMAIL = "demo@example.test"
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """A demo rep (local mailbox), a two-email campaign launched on three people, due now.
     Prints an API token as the last line (a new one on each run)."""

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 from rq import Queue
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus, SendState
 from addin_server.models import Enrollment, Event, LocalMessage, Send, SentMessage
 from addin_server.runtime import Runtime
-from tests.conftest import Actor, FrozenClock
+from tests.conftest import Actor, FrozenClock, make_actor
 from tests.sending import (
     cycle,
     drain,
@@ -225,3 +226,28 @@ def test_a_stale_job_hash_with_the_same_id_does_not_block_the_send(
         assert states(runtime) == {"sent": 2}
     finally:
         other.empty()
+
+
+def test_sends_without_a_mailbox_wait_and_go_from_the_one_connected(
+    runtime: Runtime, client: FlaskClient, clock: FrozenClock
+) -> None:
+    from addin_server.enums import MailboxProvider
+    from addin_server.mailbox_state import reconnect_mailbox
+    from addin_server.models import Mailbox
+
+    actor = make_actor(runtime, client, "bo@acme.test", local_mailbox=False)
+    cid = make_campaign(actor)
+    launch(actor, cid, people(2))
+    clock.advance(hours=1)
+    assert dispatch.tick(runtime).promoted == 0
+    listed = actor.get("/api/v1/sends").json["sends"]
+    assert [s["reason"] for s in listed] == ["no mailbox connected: connect Gmail or Outlook "
+                                             "to send"] * 2
+    with runtime.sessions.begin() as s:
+        box = Mailbox(rep_id=actor.rep_id, provider=MailboxProvider.LOCAL,
+                      address="bo@acme.test", created_at=clock.at, updated_at=clock.at)
+        s.add(box)
+        s.flush()
+        assert reconnect_mailbox(s, box, clock.at) == 2
+    cycle(runtime, 1)
+    assert states(runtime) == {"sent": 2}

@@ -292,3 +292,27 @@ def test_two_dispatchers_at_once(
     assert_each_sent_once(rt, fake, n)
     for r in runtimes:
         r.engine.dispose()
+
+
+def test_sigterm_lets_the_current_send_finish(
+    runtime: Runtime, rep: Actor, settings: Settings, fake: FakeProviderServer,
+    workers: Workers,
+) -> None:
+    due_sends(rep, 1)
+    with runtime.sessions() as s:
+        (send_id,) = s.scalars(select(Send.id))
+    requests.post(fake.url + "/_hold", json={"send_id": send_id}, timeout=5)
+    workers.start(1)
+    (worker,) = workers.procs
+    dispatch.tick(Runtime.from_settings(settings, clock=ShiftedClock()))
+    end = time.monotonic() + 60
+    while not stats(fake)["held"]:
+        assert time.monotonic() < end, "the send never reached the provider"
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)  # warm shutdown, in the middle of the send call
+    time.sleep(0.5)
+    assert worker.poll() is None  # still finishing its send
+    requests.post(fake.url + "/_release", timeout=5)
+    assert worker.wait(30) == 0
+    assert states(runtime) == {"sent": 1}
+    assert stats(fake)["accepted"] == {str(send_id): 1}
