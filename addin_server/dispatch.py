@@ -127,23 +127,39 @@ def enqueue(rt: Runtime, ids: list[int]) -> int:
 
 def _drop_dead_job(redis: Redis, queue: Queue, jid: str) -> bool:
     """A job hash that is not live on our queue blocks a unique enqueue: delete it."""
-    job = Job.fetch_many([jid], connection=redis)[0]
-    if job is None:
-        return True
-    if _is_live(job, queue, None) or job.get_status(refresh=False) == JobStatus.STARTED:
+    ((status, origin),) = job_states(redis, [jid])
+    if _is_live(jid, status, origin, queue, None) or (
+            status == JobStatus.STARTED and origin == queue.name):
         return False
-    job.delete(remove_from_queue=True)
+    _delete_job(redis, queue, jid)
     return True
 
 
-def _is_live(job: Job, queue: Queue, queued_ids: set[str] | None) -> bool:
+def job_states(redis: Redis, ids: list[str]) -> list[tuple[str | None, str | None]]:
+    """(status, origin) of each job, read raw: after a FLUSHDB a finishing worker can leave a
+    partial hash (only its heartbeat) that RQ's Job.fetch refuses to load."""
+    pipe = redis.pipeline(transaction=False)
+    for jid in ids:
+        pipe.hmget(Job.key_for(jid), "status", "origin")
+    return [(s.decode() if s else None, o.decode() if o else None) for s, o in pipe.execute()]
+
+
+def _delete_job(redis: Redis, queue: Queue, jid: str) -> None:
+    pipe = redis.pipeline(transaction=False)
+    pipe.delete(Job.key_for(jid))
+    pipe.lrem(queue.key, 0, jid)
+    pipe.execute()
+
+
+def _is_live(jid: str, status: str | None, origin: str | None, queue: Queue,
+             queued_ids: set[str] | None) -> bool:
     """The job will run: it is waiting on our queue. A hash that says `queued` but belongs to
     another queue, or is missing from ours (a partial loss), will not."""
-    if job.origin != queue.name or job.get_status(refresh=False) not in LIVE_JOB:
+    if origin != queue.name or status not in LIVE_JOB:
         return False
-    if job.get_status(refresh=False) != JobStatus.QUEUED or queued_ids is None:
+    if status != JobStatus.QUEUED or queued_ids is None:
         return True
-    return job.id in queued_ids
+    return jid in queued_ids
 
 
 def _queued_ids(queue: Queue, limit: int = 50_000) -> set[str] | None:
@@ -173,17 +189,16 @@ def requeue_lost(rt: Runtime, now: datetime) -> int:
     redis = rt.redis()
     queue = Queue(settings.queue_name, connection=redis)
     queued_ids = _queued_ids(queue)
-    jobs = Job.fetch_many([job_id(i) for i, _ in rows], connection=redis)
+    ids = [job_id(i) for i, _ in rows]
     lost: list[int] = []
-    for (send_id, enqueued_at), job in zip(rows, jobs, strict=True):
-        if job is not None and _is_live(job, queue, queued_ids):
+    for (send_id, enqueued_at), jid, (status, origin) in zip(
+            rows, ids, job_states(redis, ids), strict=True):
+        if _is_live(jid, status, origin, queue, queued_ids):
             continue
-        status = job.get_status(refresh=False) if job is not None else None
-        if (status == JobStatus.STARTED and job is not None and job.origin == queue.name
+        if (status == JobStatus.STARTED and origin == queue.name
                 and enqueued_at is not None and enqueued_at > dead_start):
-            continue
-        if job is not None:
-            job.delete(remove_from_queue=True)
+            continue  # a worker has it; if that worker is dead the row says so in time
+        _delete_job(redis, queue, jid)
         lost.append(send_id)
     if lost:
         with session_scope(rt.sessions) as session:

@@ -77,7 +77,6 @@ def dispatch_command(once: bool, interval: float) -> None:
 @click.argument("send_id", type=int)
 def why_command(send_id: int) -> None:
     """Explain a send: state, due time, reason, attempts, its RQ job, history."""
-    from rq.job import Job
     from sqlalchemy import select
 
     from addin_server import dispatch
@@ -110,9 +109,9 @@ def why_command(send_id: int) -> None:
             ("message", f"{send.provider_message_id} {send.rfc_message_id}"
              if send.provider_message_id else "-"),
         ]
-        job = Job.fetch_many([dispatch.job_id(send_id)], connection=rt.redis())[0]
+        ((status, origin),) = dispatch.job_states(rt.redis(), [dispatch.job_id(send_id)])
         lines.append(("RQ job", f"{dispatch.job_id(send_id)}: "
-                      + (job.get_status(refresh=False) or "?" if job else "none")))
+                      + (f"{status or '?'} on queue {origin}" if status or origin else "none")))
         for label, value in lines:
             click.echo(f"{label:>12}: {value}")
         click.echo("     history:")

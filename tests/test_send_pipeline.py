@@ -251,3 +251,28 @@ def test_sends_without_a_mailbox_wait_and_go_from_the_one_connected(
         assert reconnect_mailbox(s, box, clock.at) == 2
     cycle(runtime, 1)
     assert states(runtime) == {"sent": 2}
+
+
+def test_a_partial_job_hash_left_by_a_flush_does_not_break_the_dispatcher(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    """After FLUSHDB a worker finishing a job writes its heartbeat into a new, partial hash
+    that RQ's Job.fetch cannot load; the dispatcher reads job states raw."""
+    cid = make_campaign(rep)
+    launch(rep, cid, people(2))
+    first, second = sorted(s.id for s in _all_sends(runtime))
+    redis = runtime.redis()
+    redis.hset(f"rq:job:send-{first}", "last_heartbeat", "2026-11-24T08:00:00Z")
+    clock.advance(hours=1)
+    assert dispatch.tick(runtime).promoted == 2
+    redis.delete(f"rq:queue:{runtime.settings.queue_name}")
+    redis.hset(f"rq:job:send-{second}", "last_heartbeat", "2026-11-24T08:00:00Z")
+    clock.advance(seconds=runtime.settings.requeue_after_seconds + 1)
+    assert dispatch.tick(runtime).requeued == 2
+    drain(runtime)
+    assert states(runtime) == {"sent": 2}
+
+
+def _all_sends(rt: Runtime) -> list[Send]:
+    with rt.sessions() as s:
+        return list(s.scalars(select(Send)))

@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,16 +114,6 @@ def workers(settings: Settings, fake: FakeProviderServer, tmp_path: Path) -> Ite
     Queue(settings.queue_name, connection=Runtime.from_settings(settings).redis()).empty()
 
 
-@dataclass
-class ShiftedClock:
-    """The real clock plus an offset that recovery passes push forward."""
-
-    offset: timedelta = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
 def stats(fake: FakeProviderServer) -> dict[str, Any]:
     return dict(requests.get(fake.url + "/_stats", timeout=5).json())
 
@@ -137,15 +126,21 @@ def due_sends(rep: Actor, n: int) -> None:
 
 def drive(settings: Settings, n: int, during: Callable[[int], None] | None = None) -> Runtime:
     """Run the dispatcher until all n sends are sent (or the deadline). `during(sent)` runs
-    after each pass (the test's fault: a kill, a FLUSHDB)."""
-    clock = ShiftedClock()
-    rt = Runtime.from_settings(settings, clock=clock)
-    recovery = timedelta(seconds=settings.send_lease_seconds + settings.reconcile_grace_seconds
-                         + settings.requeue_after_seconds + settings.send_job_timeout_seconds)
+    after each pass (the test's fault: a kill, a FLUSHDB).
+
+    Passes use the real clock. When nothing has moved for a while, the rest waits on a lease,
+    a grace period or a lost job: then two recovery passes run with `now` pushed past the
+    lease, the grace period and the requeue threshold, each further than any before, so that
+    what one recovery pass stamped (a grace period) is due at the next. Normal passes stay on
+    the real clock, so live workers' leases are not expired by them.
+    """
+    rt = Runtime.from_settings(settings)
+    step = timedelta(seconds=settings.send_lease_seconds + settings.reconcile_grace_seconds
+                     + settings.requeue_after_seconds + settings.send_job_timeout_seconds)
     end = time.monotonic() + DEADLINE
-    last, still = -1, 0
+    last, still, recoveries = -1, 0, 0
     while time.monotonic() < end:
-        dispatch.tick(rt)
+        dispatch.tick(rt, datetime.now(UTC))
         sent = states(rt).get("sent", 0)
         if sent == n:
             return rt
@@ -156,12 +151,9 @@ def drive(settings: Settings, n: int, during: Callable[[int], None] | None = Non
         if os.environ.get("PROOF_TRACE"):
             print(f"{time.monotonic():.1f} {dict(states(rt))}", flush=True)
         if still >= 15:
-            # Nothing moved for a while: the rest waits on a lease, a grace period or a lost
-            # job. Recovery passes with time pushed forward (always further than before).
-            clock.offset += recovery
-            dispatch.tick(rt)
-            clock.offset += recovery
-            dispatch.tick(rt)
+            for _ in range(2):
+                recoveries += 1
+                dispatch.tick(rt, datetime.now(UTC) + recoveries * step)
             still = 0
         time.sleep(0.1)
     raise AssertionError(f"not all sent by the deadline: {states(rt)}")
@@ -304,7 +296,7 @@ def test_sigterm_lets_the_current_send_finish(
     requests.post(fake.url + "/_hold", json={"send_id": send_id}, timeout=5)
     workers.start(1)
     (worker,) = workers.procs
-    dispatch.tick(Runtime.from_settings(settings, clock=ShiftedClock()))
+    dispatch.tick(Runtime.from_settings(settings))
     end = time.monotonic() + 60
     while not stats(fake)["held"]:
         assert time.monotonic() < end, "the send never reached the provider"
