@@ -126,18 +126,45 @@ def enqueue(rt: Runtime, ids: list[int]) -> int:
 
 
 def _drop_dead_job(redis: Redis, queue: Queue, jid: str) -> bool:
-    """A job hash that is not live on our queue blocks a unique enqueue: delete it."""
-    ((status, origin),) = job_states(redis, [jid])
-    if _is_live(jid, status, origin, queue, None) or (
-            status == JobStatus.STARTED and origin == queue.name):
+    """A job hash that is not live on our queue blocks a unique enqueue: delete it. (Called
+    right after a promotion: a hash of ours that says queued or started is taken as live.)"""
+    snapshot = queue_snapshot(redis, queue, [jid], with_lists=False)
+    status, origin = snapshot.states[0]
+    if origin == queue.name and status in LIVE_JOB | {JobStatus.STARTED}:
         return False
     _delete_job(redis, queue, jid)
     return True
 
 
+@dataclass
+class QueueSnapshot:
+    """Job states and the queue's lists, read in one MULTI/EXEC so that a job a worker is
+    taking (queue list -> intermediate list -> started) is seen in one place or the other."""
+
+    states: list[tuple[str | None, str | None]]  # (status, origin) per job id, read raw
+    waiting: set[str] | None  # ids on the queue list (None: not read, too long)
+    taken: set[str]  # ids a worker has popped (RQ's intermediate list) but not yet started
+
+
+def queue_snapshot(redis: Redis, queue: Queue, ids: list[str], *,
+                   with_lists: bool = True, limit: int = 50_000) -> QueueSnapshot:
+    """Raw reads: after a FLUSHDB a finishing worker can leave a partial hash (only its
+    heartbeat) that RQ's Job.fetch refuses to load."""
+    with_lists = with_lists and queue.count <= limit
+    pipe = redis.pipeline(transaction=True)
+    for jid in ids:
+        pipe.hmget(Job.key_for(jid), "status", "origin")
+    if with_lists:
+        pipe.lrange(queue.key, 0, -1)
+        pipe.lrange(queue.intermediate_queue_key, 0, -1)
+    out = pipe.execute()
+    states = [(s.decode() if s else None, o.decode() if o else None) for s, o in out[:len(ids)]]
+    if not with_lists:
+        return QueueSnapshot(states, None, set())
+    return QueueSnapshot(states, {i.decode() for i in out[-2]}, {i.decode() for i in out[-1]})
+
+
 def job_states(redis: Redis, ids: list[str]) -> list[tuple[str | None, str | None]]:
-    """(status, origin) of each job, read raw: after a FLUSHDB a finishing worker can leave a
-    partial hash (only its heartbeat) that RQ's Job.fetch refuses to load."""
     pipe = redis.pipeline(transaction=False)
     for jid in ids:
         pipe.hmget(Job.key_for(jid), "status", "origin")
@@ -148,25 +175,23 @@ def _delete_job(redis: Redis, queue: Queue, jid: str) -> None:
     pipe = redis.pipeline(transaction=False)
     pipe.delete(Job.key_for(jid))
     pipe.lrem(queue.key, 0, jid)
+    pipe.lrem(queue.intermediate_queue_key, 0, jid)
     pipe.execute()
 
 
-def _is_live(jid: str, status: str | None, origin: str | None, queue: Queue,
-             queued_ids: set[str] | None) -> bool:
-    """The job will run: it is waiting on our queue. A hash that says `queued` but belongs to
-    another queue, or is missing from ours (a partial loss), will not."""
-    if origin != queue.name or status not in LIVE_JOB:
-        return False
-    if status != JobStatus.QUEUED or queued_ids is None:
+def _job_is_live(jid: str, status: str | None, origin: str | None, snapshot: QueueSnapshot,
+                 recent: bool, queue: Queue) -> bool:
+    """Will this job still run? Waiting on our queue list: yes. Taken by a worker (popped or
+    started): yes while the row is recent; after the job timeout its worker is gone."""
+    if origin != queue.name:
+        return False  # missing, or another queue's leftover with the same id
+    if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
         return True
-    return jid in queued_ids
-
-
-def _queued_ids(queue: Queue, limit: int = 50_000) -> set[str] | None:
-    """The job ids waiting on the queue, or None when it is too long to list each pass."""
-    if queue.count > limit:
-        return None
-    return set(queue.get_job_ids())
+    if status == JobStatus.QUEUED and (snapshot.waiting is None or jid in snapshot.waiting):
+        return True
+    if status in (JobStatus.QUEUED, JobStatus.STARTED) and recent:
+        return jid in snapshot.taken or status == JobStatus.STARTED
+    return False
 
 
 def requeue_lost(rt: Runtime, now: datetime) -> int:
@@ -188,16 +213,14 @@ def requeue_lost(rt: Runtime, now: datetime) -> int:
         return 0
     redis = rt.redis()
     queue = Queue(settings.queue_name, connection=redis)
-    queued_ids = _queued_ids(queue)
     ids = [job_id(i) for i, _ in rows]
+    snapshot = queue_snapshot(redis, queue, ids)
     lost: list[int] = []
-    for (send_id, enqueued_at), jid, (status, origin) in zip(
-            rows, ids, job_states(redis, ids), strict=True):
-        if _is_live(jid, status, origin, queue, queued_ids):
+    for (send_id, enqueued_at), jid, (status, origin) in zip(rows, ids, snapshot.states,
+                                                             strict=True):
+        recent = enqueued_at is not None and enqueued_at > dead_start
+        if _job_is_live(jid, status, origin, snapshot, recent, queue):
             continue
-        if (status == JobStatus.STARTED and origin == queue.name
-                and enqueued_at is not None and enqueued_at > dead_start):
-            continue  # a worker has it; if that worker is dead the row says so in time
         _delete_job(redis, queue, jid)
         lost.append(send_id)
     if lost:
