@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from addin_server.db import session_scope
 from addin_server.delivery import mark_sent
-from addin_server.enums import MailboxStatus, SendState
+from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendState
 from addin_server.mailbox_state import disconnect_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import AuthError, MailboxError
-from addin_server.models import Mailbox, Send
+from addin_server.models import Enrollment, Mailbox, Send
 from addin_server.outbox import log_many, move, sendable
 from addin_server.runtime import Runtime
 
@@ -281,6 +281,11 @@ def reconcile(rt: Runtime, now: datetime) -> tuple[int, int]:
                 continue
             if ref is not None:
                 found += mark_sent(session, send_id, ref, now, note="found in Sent items")
+            elif not _enrollment_live(session, send_id):
+                # It did not go out, and the person left the campaign meanwhile.
+                move(session, send_id, (SendState.UNKNOWN,), SendState.CANCELLED, now,
+                     "not found in Sent items; the enrollment has ended", lease_until=None,
+                     reason="the enrollment ended before it could be sent")
             else:
                 # Not in Sent items after the grace period: it did not go out. The recorded
                 # draft (if any) is kept: sending that same draft cannot make a second copy.
@@ -288,3 +293,9 @@ def reconcile(rt: Runtime, now: datetime) -> tuple[int, int]:
                                 now, "not found in Sent items: will send again",
                                 lease_until=None, reason="")
     return found, retried
+
+
+def _enrollment_live(session: Session, send_id: int) -> bool:
+    status = session.scalar(select(Enrollment.status).join(
+        Send, Send.enrollment_id == Enrollment.id).where(Send.id == send_id))
+    return status in LIVE_ENROLLMENT

@@ -276,3 +276,26 @@ def test_a_partial_job_hash_left_by_a_flush_does_not_break_the_dispatcher(
 def _all_sends(rt: Runtime) -> list[Send]:
     with rt.sessions() as s:
         return list(s.scalars(select(Send)))
+
+
+def test_unknown_send_of_an_ended_enrollment_is_cancelled_when_not_found(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    from addin_server.outbox import claim
+
+    cid = make_campaign(rep)
+    (eid,) = launch(rep, cid, people(1))
+    clock.advance(hours=1)
+    (send_id,) = dispatch.tick(runtime).enqueued
+    with runtime.sessions.begin() as s:  # a worker claims it, then dies
+        send = s.get(Send, send_id)
+        assert send is not None
+        assert claim(s, send, runtime.now(), runtime.settings.send_lease_seconds)
+    assert rep.post(f"/api/v1/enrollments/{eid}/stop").status_code == 200
+    clock.advance(seconds=runtime.settings.send_lease_seconds + 1)
+    dispatch.tick(runtime)
+    clock.advance(seconds=runtime.settings.reconcile_grace_seconds + 1)
+    dispatch.tick(runtime)
+    send = only_send(runtime)
+    assert send.state == SendState.CANCELLED
+    assert [t for _, t in history(runtime, send_id)][-2:] == ["unknown", "cancelled"]
