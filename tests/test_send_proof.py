@@ -150,7 +150,7 @@ def drive(settings: Settings, n: int, during: Callable[[int], None] | None = Non
         last = sent
         if os.environ.get("PROOF_TRACE"):
             print(f"{time.monotonic():.1f} {dict(states(rt))}", flush=True)
-        if still >= 15:
+        if still >= 8:
             for _ in range(2):
                 recoveries += 1
                 dispatch.tick(rt, datetime.now(UTC) + recoveries * step)
