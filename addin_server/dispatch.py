@@ -216,13 +216,24 @@ def requeue_lost(rt: Runtime, now: datetime) -> int:
     ids = [job_id(i) for i, _ in rows]
     snapshot = queue_snapshot(redis, queue, ids)
     lost: list[int] = []
+    waiting: list[int] = []
     for (send_id, enqueued_at), jid, (status, origin) in zip(rows, ids, snapshot.states,
                                                              strict=True):
         recent = enqueued_at is not None and enqueued_at > dead_start
         if _job_is_live(jid, status, origin, snapshot, recent, queue):
+            if snapshot.waiting is not None and jid in snapshot.waiting:
+                waiting.append(send_id)
             continue
         _delete_job(redis, queue, jid)
         lost.append(send_id)
+    if waiting:
+        # Seen waiting on the queue now: not looked at again for another threshold, so a long
+        # backlog costs one check per row per threshold, not one per pass. (Rows a worker has
+        # taken keep their time: the dead-worker rule above counts from it.)
+        with session_scope(rt.sessions) as session:
+            session.execute(
+                update(Send).where(Send.id.in_(waiting), Send.state == SendState.QUEUED)
+                .values(enqueued_at=now).execution_options(synchronize_session=False))
     if lost:
         with session_scope(rt.sessions) as session:
             session.execute(

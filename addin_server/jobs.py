@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import content, templates
 from addin_server.config import Settings
-from addin_server.db import rowcount, session_scope
+from addin_server.db import rowcount
 from addin_server.delivery import fail, hold, mark_sent
 from addin_server.enums import SendState
 from addin_server.mailbox_state import disconnect_mailbox
@@ -37,7 +39,7 @@ from addin_server.mailboxes.base import (
     TransientError,
 )
 from addin_server.mailboxes.connect import pause_mailbox
-from addin_server.models import Enrollment, Rep, Send
+from addin_server.models import Enrollment, Rep, Send, Task
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
 from addin_server.runtime import Runtime
@@ -72,64 +74,87 @@ def send_email(send_id: int) -> str:
 
 
 def run_send(rt: Runtime, send_id: int) -> str:
-    """Send one due send once. Returns what happened, for logs and tests."""
-    prepared = _claim_and_render(rt, send_id)
-    if isinstance(prepared, str):
-        return prepared
-    message, mailbox_row, draft_id, attempt = prepared
+    """Send one due send once. Returns what happened, for logs and tests.
+
+    One session, committed at three points: the claim (with the rendered text), the draft id
+    (before the call that sends), the outcome.
+    """
     with rt.sessions() as session:
-        mailbox = open_mailbox(rt, session, mailbox_row)
+        with _unit(session):
+            prepared = _claim_and_render(rt, session, send_id)
+        if isinstance(prepared, str):
+            return prepared
+        message, mailbox_row, draft_id, attempt = prepared
+        try:
+            mailbox = open_mailbox(rt, session, mailbox_row)
+            if draft_id is None:
+                draft = mailbox.create_draft(message)
+                with _unit(session):
+                    if not _record_draft(session, rt.now(), send_id, attempt, draft):
+                        return "lease lost before sending"  # the draft stays unsent
+            else:
+                draft = DraftRef(draft_id=draft_id)  # recorded by an earlier attempt
+            sent = mailbox.send_draft(draft)
+        except MailboxError as exc:
+            session.rollback()
+            with _unit(session):
+                return after_error(session, rt.settings, send_id, attempt, exc, rt.now())
+        except Exception:
+            # Unclassified (a bug, a dropped connection): it may have gone out. Reconcile first.
+            session.rollback()
+            with _unit(session):
+                _to_unknown(session, rt.settings, send_id, attempt, "unexpected error", rt.now())
+            raise
+        sent = _read_back(mailbox, sent)
+        # The campaign and its steps stay loaded; what others may have changed meanwhile
+        # (the enrollment, the send, a task) is read again.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Enrollment | Send | Task | MailboxRow):
+                session.expire(obj)
+        with _unit(session):
+            if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
+                return "sent"
+        return "sent (recorded by another party)"
+
+
+@contextmanager
+def _unit(session: Session) -> Iterator[None]:
+    """One of the job's transactions: commit on success, roll back on error."""
     try:
-        if draft_id is None:
-            draft = mailbox.create_draft(message)
-            if not _record_draft(rt, send_id, attempt, draft):
-                return "lease lost before sending"  # the draft stays unsent: nothing went out
-        else:
-            draft = DraftRef(draft_id=draft_id)  # a draft recorded by an earlier attempt
-        sent = mailbox.send_draft(draft)
-    except MailboxError as exc:
-        with session_scope(rt.sessions) as session:
-            return after_error(session, rt.settings, send_id, attempt, exc, rt.now())
-    except Exception:
-        # Unclassified (a bug, a dropped connection): it may have gone out. Reconcile first.
-        with session_scope(rt.sessions) as session:
-            _to_unknown(session, rt.settings, send_id, attempt, "unexpected error", rt.now())
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
         raise
-    sent = _read_back(mailbox, sent)
-    with session_scope(rt.sessions) as session:
-        if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
-            return "sent"
-    return "sent (recorded by another party)"
 
 
 def _claim_and_render(
-    rt: Runtime, send_id: int
+    rt: Runtime, session: Session, send_id: int
 ) -> str | tuple[OutgoingMessage, MailboxRow, str | None, int]:
-    with session_scope(rt.sessions) as session:
-        now = rt.now()
-        send = session.get(Send, send_id)
-        if send is None:
-            return "no such send"
-        if send.state not in DUE_STATES:
-            return f"left: {send.state.value}"
-        if not claim(session, send, now, rt.settings.send_lease_seconds):
-            session.expire(send)
-            reason = waiting_reason(session, send, now)
-            if send.state == SendState.QUEUED:
-                # Not ours to send now: back to the outbox, where the dispatcher finds it when
-                # it can go (a worker clock behind the dispatcher's also ends here).
-                move(session, send_id, (SendState.QUEUED,), SendState.SCHEDULED, now,
-                     reason or "not claimable", reason=reason)
-            return f"left: {reason or 'taken by another worker'}"
-        attempt = send.attempts
-        try:
-            message = outgoing(session, rt.settings, send)
-        except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
-            hold(session, send_id, f"cannot be written: {exc}", now, attempt=attempt)
-            return "held"
-        mailbox_row = session.get(MailboxRow, send.mailbox_id)
-        assert mailbox_row is not None
-        return message, mailbox_row, send.draft_id, attempt
+    now = rt.now()
+    send = session.get(Send, send_id)
+    if send is None:
+        return "no such send"
+    if send.state not in DUE_STATES:
+        return f"left: {send.state.value}"
+    if not claim(session, send, now, rt.settings.send_lease_seconds):
+        session.expire(send)
+        reason = waiting_reason(session, send, now)
+        if send.state == SendState.QUEUED:
+            # Not ours to send now: back to the outbox, where the dispatcher finds it when it
+            # can go (a worker clock behind the dispatcher's also ends here).
+            move(session, send_id, (SendState.QUEUED,), SendState.SCHEDULED, now,
+                 reason or "not claimable", reason=reason)
+        return f"left: {reason or 'taken by another worker'}"
+    attempt = send.attempts
+    try:
+        message = outgoing(session, rt.settings, send)
+    except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
+        hold(session, send_id, f"cannot be written: {exc}", now, attempt=attempt)
+        return "held"
+    mailbox_row = session.get(MailboxRow, send.mailbox_id)
+    assert mailbox_row is not None
+    return message, mailbox_row, send.draft_id, attempt
 
 
 def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessage:
@@ -168,17 +193,18 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
     )
 
 
-def _record_draft(rt: Runtime, send_id: int, attempt: int, draft: DraftRef) -> bool:
-    with session_scope(rt.sessions) as session:
-        changed = rowcount(session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.state == SendState.SENDING, Send.attempts == attempt)
-            .values(draft_id=draft.draft_id, updated_at=rt.now())
-        ))
-        if changed:
-            log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, rt.now(),
-                f"draft {draft.draft_id} created")
-        return bool(changed)
+def _record_draft(session: Session, now: datetime, send_id: int, attempt: int,
+                  draft: DraftRef) -> bool:
+    changed = rowcount(session.execute(
+        update(Send)
+        .where(Send.id == send_id, Send.state == SendState.SENDING, Send.attempts == attempt)
+        .values(draft_id=draft.draft_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+    if changed:
+        log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, now,
+            f"draft {draft.draft_id} created")
+    return bool(changed)
 
 
 def _read_back(mailbox: Mailbox, sent: SentRef) -> SentRef:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, update
 from sqlalchemy.orm import Session
 
 from addin_server.db import rowcount
@@ -82,23 +82,22 @@ def move(
     With `attempt`, only the worker holding that attempt may move it. False when the row was
     not in such a state (someone else moved it first): the caller then does nothing more.
     """
-    # With one possible origin the log needs no read; otherwise read the state (same
-    # transaction, and the UPDATE below re-checks it).
-    current = from_states[0] if len(from_states) == 1 else session.scalar(
-        select(Send.state).where(Send.id == send_id))
-    conditions = [Send.id == send_id, Send.state.in_(from_states)]
-    if attempt is not None:
-        conditions.append(Send.attempts == attempt)
-    changed = rowcount(session.execute(
-        update(Send).where(*conditions)
-        .values(state=to_state, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    ))
-    if not changed:
-        return False
-    log(session, send_id, current.value if current else "", to_state.value, now, note)
-    _expire(session, send_id)
-    return True
+    # One conditional UPDATE per possible origin, in order: the first that matches says where
+    # the row came from (no read that could race with the UPDATE).
+    for origin in from_states:
+        conditions = [Send.id == send_id, Send.state == origin]
+        if attempt is not None:
+            conditions.append(Send.attempts == attempt)
+        changed = rowcount(session.execute(
+            update(Send).where(*conditions)
+            .values(state=to_state, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        ))
+        if changed:
+            log(session, send_id, origin.value, to_state.value, now, note)
+            _expire(session, send_id)
+            return True
+    return False
 
 
 def _expire(session: Session, send_id: int) -> None:

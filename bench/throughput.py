@@ -61,7 +61,7 @@ def main() -> None:
                 seed_due_sends(rt, args.sends)
                 workers = procs.start_workers(count, run)
                 already = 0 if not rates else sum(args.sends for _ in rates)
-                seconds = dispatch_until_sent(rt, already + args.sends, interval=0.02)
+                seconds = dispatch_until_sent(rt, already + args.sends, interval=0.2)
                 rates[count] = args.sends / seconds
                 procs.stop(workers)
             floor_after = bare_loop(fake, args.sends)

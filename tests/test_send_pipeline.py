@@ -173,7 +173,8 @@ def test_expired_lease_is_reconciled_not_resent(
         message = outgoing(s, runtime.settings, send)
         box = open_local(runtime, s, s.get(Mailbox, send.mailbox_id))  # type: ignore[arg-type]
     draft = box.create_draft(message)
-    assert _record_draft(runtime, ids[0], 1, draft)
+    with runtime.sessions.begin() as s:
+        assert _record_draft(s, runtime.now(), ids[0], 1, draft)
     box.send_draft(draft)
     # ...and the second send was claimed but its worker died before creating anything.
     with runtime.sessions.begin() as s:
