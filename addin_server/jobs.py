@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from addin_server import content, templates
 from addin_server.config import Settings
@@ -39,7 +39,7 @@ from addin_server.mailboxes.base import (
     TransientError,
 )
 from addin_server.mailboxes.connect import pause_mailbox
-from addin_server.models import Enrollment, Rep, Send, Task
+from addin_server.models import Campaign, Enrollment, Rep, Send, Task
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
 from addin_server.runtime import Runtime
@@ -160,7 +160,10 @@ def _claim_and_render(
 def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessage:
     """The email of a claimed send, rendered now (an email task's text as the rep wrote it);
     what will go out is stored on the row (the next reply quotes exactly that)."""
-    enrollment = session.get(Enrollment, send.enrollment_id)
+    # The person, campaign and steps in two queries rather than one per relation.
+    enrollment = session.get(Enrollment, send.enrollment_id, options=[
+        joinedload(Enrollment.person),
+        joinedload(Enrollment.campaign).selectinload(Campaign.steps)])
     assert enrollment is not None
     rep = session.get(Rep, enrollment.rep_id)
     mailbox = session.get(MailboxRow, send.mailbox_id)

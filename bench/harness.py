@@ -158,3 +158,10 @@ def percentile(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def machine_note() -> str:
+    """The machine's load while measuring: figures from a shared, busy machine are not the
+    figures of an idle one (every round trip then waits for a time slice)."""
+    one, five, _ = os.getloadavg()
+    return f"(machine: {os.cpu_count()} cores, load average {one:.1f} / {five:.1f} over 1 / 5 min)"

@@ -20,7 +20,14 @@ from addin_server import dispatch
 from addin_server.enums import SendState
 from addin_server.models import Send
 from addin_server.runtime import Runtime
-from bench.harness import Processes, bench_settings, percentile, pg_schema, seed_due_sends
+from bench.harness import (
+    Processes,
+    bench_settings,
+    machine_note,
+    percentile,
+    pg_schema,
+    seed_due_sends,
+)
 from bench.throughput import MESSAGE
 from tests.fake_provider import FakeProviderMailbox
 
@@ -75,6 +82,7 @@ def main() -> None:
     late = [(sent - due).total_seconds() for due, sent in rows]
     print(f"{len(late)} of {n} sends at {args.rate}/s with {args.workers} workers, dispatcher "
           f"every {args.interval} s")
+    print(machine_note())
     print(f"lateness: p50 {percentile(late, 50):.2f} s, p99 {percentile(late, 99):.2f} s, "
           f"max {max(late):.2f} s; target p99 <= 2 s: "
           f"{'met' if percentile(late, 99) <= 2 else 'NOT met'}")

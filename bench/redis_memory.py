@@ -20,7 +20,14 @@ from sqlalchemy import text
 
 from addin_server import dispatch
 from addin_server.runtime import Runtime
-from bench.harness import bench_settings, median, percentile, pg_schema, seed_due_sends
+from bench.harness import (
+    bench_settings,
+    machine_note,
+    median,
+    percentile,
+    pg_schema,
+    seed_due_sends,
+)
 
 
 def db_bytes(redis: Redis, pattern: str = "*") -> int:
@@ -113,6 +120,7 @@ def main() -> None:
             redis.delete(key)
         rt.engine.dispose()
     mb = 1024 * 1024
+    print(machine_note())
     print(f"Redis memory, {args.future:,} future + {args.due} due sends in PostgreSQL: "
           f"{after / mb:6.2f} MB in our Redis database "
           f"({jobs / mb:.2f} MB of it for the {args.due} due jobs); target < 20 MB")

@@ -18,6 +18,7 @@ from bench.harness import (
     Processes,
     bench_settings,
     dispatch_until_sent,
+    machine_note,
     pg_schema,
     seed_due_sends,
 )
@@ -73,6 +74,7 @@ def main() -> None:
     for count, rate in rates.items():
         print(f"pipeline, {count} worker{'s' if count > 1 else ' '}:              {rate:7.1f} "
               f"sends/s = {100 * rate / floor:5.1f}% of the floor")
+    print(machine_note())
     if 2 in rates:
         verdict = "met" if rates[2] >= 0.5 * floor else "NOT met"
         print(f"target (2 workers >= 50% of the floor): {verdict}")
