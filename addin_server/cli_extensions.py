@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from flask import Flask
 
+from addin_server.crm import cli as crm_cli
+
 
 def register_all(app: Flask) -> None:
     """Each part adds its own `app.cli.add_command(...)` below."""
+    from addin_server.manifests import render_manifests
+
+    app.cli.add_command(render_manifests)
+    from addin_server.outlook_sync import sync_outlook_sent_command
+
+    app.cli.add_command(sync_outlook_sent_command)
     from addin_server.mailboxes.keys import rotate_keys_command
 
     app.cli.add_command(rotate_keys_command)
+    from addin_server.demo import seed_demo_command  # web app: the demo rep's sample work
+
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(crm_cli.crm_sync)
     __import__("addin_server.send_cli", fromlist=["register"]).register(app)

@@ -72,6 +72,10 @@ class Settings:
     # "module:function" building every Mailbox adapter instead of the provider's (tests, bench).
     mailbox_factory: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Outlook add-in: the delegated scope our API exposes (the `scp` a pane token must carry),
+    # and the app registration the pane's MSAL.js signs in with (defaults to the API's own).
+    outlook_api_scope: str = "access_as_user"
+    outlook_client_id: str = ""
     # Send pipeline (see README "Sending"). A claimed send holds a lease this long; RQ's job
     # timeout is below it, so a lease only expires when its worker is gone.
     send_lease_seconds: int = 300
@@ -98,6 +102,20 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
+    # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
+    # at a local fake's self-signed certificate).
+    demo_rep_email: str = "demo@example.com"
+    google_ca_bundle: str = ""
+    # Salesforce sync: the sandbox login host, HTTP timeout (s), the Task field holding our key
+    # (an External ID field enables upsert), the prefix of our keys (one per installation),
+    # how often changed Tasks are pulled (s), and the RQ queue ("" = queue_name).
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
+    salesforce_timeout: float = 20.0
+    salesforce_key_field: str = "Campaign_Sync_Key__c"
+    salesforce_key_prefix: str = "as"
+    salesforce_poll_seconds: int = 120
+    crm_queue_name: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -141,6 +159,8 @@ class Settings:
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", d.salesforce_login_url),
             salesforce_api_version=env.get("SALESFORCE_API_VERSION", d.salesforce_api_version),
             mailbox_factory=env.get("MAILBOX_FACTORY", ""),
+            outlook_api_scope=env.get("OUTLOOK_API_SCOPE", d.outlook_api_scope),
+            outlook_client_id=env.get("OUTLOOK_CLIENT_ID", ""),
             send_lease_seconds=_int(env.get("SEND_LEASE_SECONDS"), d.send_lease_seconds),
             send_job_timeout_seconds=_int(env.get("SEND_JOB_TIMEOUT_SECONDS"),
                                           d.send_job_timeout_seconds),
@@ -163,6 +183,16 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
+            google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
+            salesforce_sandbox_login_url=env.get(
+                "SALESFORCE_SANDBOX_LOGIN_URL", d.salesforce_sandbox_login_url).rstrip("/"),
+            salesforce_timeout=float(env.get("SALESFORCE_TIMEOUT") or d.salesforce_timeout),
+            salesforce_key_field=env.get("SALESFORCE_KEY_FIELD", d.salesforce_key_field),
+            salesforce_key_prefix=env.get("SALESFORCE_KEY_PREFIX", d.salesforce_key_prefix),
+            salesforce_poll_seconds=_int(env.get("SALESFORCE_POLL_SECONDS"),
+                                         d.salesforce_poll_seconds),
+            crm_queue_name=env.get("CRM_QUEUE_NAME", ""),
         )
 
     @property

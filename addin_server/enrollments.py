@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enums import (
     LIVE_ENROLLMENT,
@@ -95,6 +96,7 @@ def end(
         .values(status=TaskStatus.CANCELLED, updated_at=now)
         .execution_options(synchronize_session="fetch")
     ))
+    crm_outbox.note_enrollment_tasks(session, enrollment.org_id, enrollment.id, now)
     feed.record(
         session, org_id=enrollment.org_id, type=event_type, at=now,
         rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,
@@ -135,7 +137,7 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
     return None
 
 
-def _send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> str:
+def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> str:
     if send.state == SendState.SENT and send.sent_at:
         return f"sent {_fmt(send.sent_at, tz)}"
     if send.state in (SendState.FAILED, SendState.CANCELLED, SendState.HELD):
@@ -182,7 +184,7 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
         if pos in sends:
             send = sends[pos]
             mailbox = mailboxes.get(send.mailbox_id) if send.mailbox_id else None
-            reason = _send_reason(send, mailbox, tz, now)
+            reason = send_reason(send, mailbox, tz, now)
             if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
                 reason = "paused: " + reason
             views.append(StepView(**common, status=send.state.value, due_at=send.due_at,

@@ -71,3 +71,30 @@ class MailboxProvider(StrEnum):
 class MailboxStatus(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
+
+
+# --- Salesforce sync (crm/) ---
+
+
+class CrmStatus(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+class CrmLinkKind(StrEnum):
+    """What a sync row mirrors: a task of ours, an email that went out, a reply we detected."""
+
+    TASK = "task"
+    SENT = "sent"
+    REPLY = "reply"
+
+
+class CrmLinkState(StrEnum):
+    """pending (something to push) -> synced; `skipped` needs no push (no Contact or Lead to log
+    on), `failed` was refused by Salesforce for good, `removed` was deleted in Salesforce."""
+
+    PENDING = "pending"
+    SYNCED = "synced"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    REMOVED = "removed"

@@ -30,6 +30,8 @@ MAILBOX_PAUSED = "mailbox_paused"
 REPLIED = "replied"
 BOUNCED = "bounced"
 UNSUBSCRIBED = "unsubscribed"
+CRM_CONNECTED = "crm_connected"
+CRM_DISCONNECTED = "crm_disconnected"
 
 
 def record(

@@ -18,6 +18,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.crm import outbox as crm_outbox
 from addin_server.db import allocate_ids, among, bulk_insert, chunk_size
 from addin_server.enums import (
     LIVE_ENROLLMENT,
@@ -383,6 +384,7 @@ def launch(
                               "due_date": plan.due_date, "title": title,
                               "instructions": first.instructions})
         bulk_insert(session, _table(Task), task_rows)
+        crm_outbox.note_new_tasks(session, campaign.org_id, rep.id, enrolment_ids, now)
     # One feed event for the launch, not one per person: the feed says "launched on 10,000
     # people"; each person's later steps get their own events as they are scheduled.
     feed.record(

@@ -23,6 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from addin_server.db import Base, utcnow
 from addin_server.enums import (
+    CrmLinkKind,
+    CrmLinkState,
+    CrmStatus,
     EnrollmentStatus,
     MailboxProvider,
     MailboxStatus,
@@ -359,3 +362,84 @@ class LocalMessage(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+# --- Salesforce sync (crm/) ---
+
+
+class CrmConnection(Base):
+    """A rep's Salesforce connection: where the API is, who the rep is there, their tokens."""
+
+    __tablename__ = "crm_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), unique=True)
+    status: Mapped[CrmStatus] = mapped_column(
+        _enum(CrmStatus, "crm_status"), default=CrmStatus.CONNECTED
+    )
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    login_url: Mapped[str] = mapped_column(String(200))  # production or sandbox login host
+    instance_url: Mapped[str] = mapped_column(String(200))  # the API base
+    identity_url: Mapped[str] = mapped_column(String(300), default="")
+    sf_org_id: Mapped[str] = mapped_column(String(18), default="")
+    sf_user_id: Mapped[str] = mapped_column(String(18), default="")  # the OwnerId of our Tasks
+    # Fernet-encrypted (crypto.py); never logged.
+    refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # How a record is found again: "upsert" (External ID field), "field" (a plain custom text
+    # field), "description" (our key in the Description); None until Task is described.
+    key_mode: Mapped[str | None] = mapped_column(String(16))
+    # The org's rolling 24 h API allocation, from the last Sforce-Limit-Info header.
+    api_used: Mapped[int | None] = mapped_column(Integer)
+    api_limit: Mapped[int | None] = mapped_column(Integer)
+    api_seen_at: Mapped[datetime | None]
+    # Nothing is pushed before this (a limit back-off or REQUEST_LIMIT_EXCEEDED).
+    hold_until: Mapped[datetime | None]
+    # Tasks changed in Salesforce since this SystemModstamp are pulled next.
+    pull_cursor: Mapped[datetime | None]
+    pulled_at: Mapped[datetime | None]
+    # Activity (sent emails, replies) from this time on is logged.
+    activity_since: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CrmLink(Base):
+    """One thing of ours mirrored as one Salesforce Task. SQL is the truth: the row exists
+    (written in the transaction that made the change) before anything is pushed.
+
+    `version` grows with every local change; `pushed_version` is the last one Salesforce has.
+    """
+
+    __tablename__ = "crm_links"
+    __table_args__ = (
+        UniqueConstraint("kind", "local_id"),
+        Index("ix_crm_links_due", "state", "next_attempt_at"),
+        Index("ix_crm_links_sf_id", "sf_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    kind: Mapped[CrmLinkKind] = mapped_column(_enum(CrmLinkKind, "crm_link_kind"))
+    local_id: Mapped[int] = mapped_column(Integer)  # tasks.id, sent_messages.id or events.id
+    state: Mapped[CrmLinkState] = mapped_column(
+        _enum(CrmLinkState, "crm_link_state"), default=CrmLinkState.PENDING
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    pushed_version: Mapped[int] = mapped_column(Integer, default=0)
+    sf_id: Mapped[str | None] = mapped_column(String(18))
+    who_id: Mapped[str | None] = mapped_column(String(18))  # the Contact or Lead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# The sync's sweep links sent emails and replies of the last days that no hook linked: these
+# keep that scan to the recent rows.
+Index("ix_sent_messages_sent_at", SentMessage.sent_at)
+Index("ix_events_type_at", Event.type, Event.at)

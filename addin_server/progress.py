@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.crm import outbox as crm_outbox
 from addin_server.enums import (
     EnrollmentStatus,
     MailboxStatus,
@@ -191,6 +192,7 @@ def materialize(
     )
     session.add(row)
     session.flush()
+    crm_outbox.note_task(session, row)
     feed.record(
         session, org_id=enrollment.org_id, type=feed.TASK_CREATED, at=now,
         rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,

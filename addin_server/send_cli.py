@@ -1,4 +1,4 @@
-"""`addin-server worker`, `dispatch`, `why SEND_ID` and `seed-demo`."""
+"""`addin-server worker`, `dispatch` and `why SEND_ID`."""
 
 from __future__ import annotations
 
@@ -121,61 +121,6 @@ def why_command(send_id: int) -> None:
             click.echo(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {arrow:<24} {entry.note}")
 
 
-DEMO_EMAIL = "demo@example.test"
-
-
-@click.command("seed-demo")
-@with_appcontext
-def seed_demo_command() -> None:
-    """A demo rep (local mailbox), a two-email campaign launched on three people, due now.
-    Prints an API token as the last line (a new one on each run)."""
-    from sqlalchemy import select
-
-    from addin_server import launches
-    from addin_server.accounts import create_rep, issue_token
-    from addin_server.campaign_specs import parse_campaign
-    from addin_server.campaigns import create_campaign
-    from addin_server.db import session_scope
-    from addin_server.models import Rep
-    from addin_server.validation import Errors
-
-    rt = runtime()
-    now = rt.now()
-    with session_scope(rt.sessions) as session:
-        rep = session.scalar(select(Rep).where(Rep.email == DEMO_EMAIL))
-        if rep is None:
-            rep = create_rep(session, email=DEMO_EMAIL, org_name="Demo", now=now,
-                             name="Dana Demo", timezone="UTC", local_mailbox=True)
-            spec = parse_campaign({
-                "name": "Demo: intro and follow-up", "timezone": "UTC",
-                "settings": {"skip_weekends": False},
-                "steps": [
-                    {"day": 1, "type": "email", "send_option": "choose_at_launch",
-                     "subject": "Quick question, {{first_name}}",
-                     "body_html": "<p>Hi {{first_name | default: \"there\"}},</p><p>Is "
-                                  "{{company | default: \"your team\"}} looking at this?</p>"
-                                  "<p>{{sender_name}}</p>"},
-                    {"day": 2, "type": "email", "send_option": "same_time_as_previous",
-                     "reply_to_previous": True, "body_html": "<p>Following up on this.</p>"},
-                ],
-            }, default_timezone="UTC")
-            campaign = create_campaign(session, rep, spec, now)
-            errors = Errors()
-            people = launches.parse_people([
-                {"email": f"{n.lower()}@example.test", "first_name": n, "company": c}
-                for n, c in (("Ada", "Analytical"), ("Grace", "Cobol Inc"), ("Linus", ""))
-            ], errors, limit=10)
-            options = launches.LaunchOptions(start_date=None, first_send_at=now)
-            launches.launch(session, rep, campaign, people, options, now)
-            click.echo(f"demo rep {DEMO_EMAIL}: campaign {campaign.id!s} launched on "
-                       f"{len(people)} people (first emails due now)")
-        else:
-            click.echo(f"demo rep {DEMO_EMAIL} exists already")
-        token = issue_token(session, rep, now, label="seed-demo")
-        click.echo("API token (shown once):")
-        click.echo(token)
-
-
 def register(app: Flask) -> None:
-    for command in (worker_command, dispatch_command, why_command, seed_demo_command):
+    for command in (worker_command, dispatch_command, why_command):
         app.cli.add_command(command)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import feed
 from addin_server.content import EmailContent, build_email
+from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, SentMessage, Task
@@ -26,6 +27,7 @@ def _finish(session: Session, task: Task, status: TaskStatus, now: datetime) -> 
     if not changed:
         return False
     session.refresh(task)
+    crm_outbox.note_task(session, task)
     event = feed.TASK_COMPLETED if status == TaskStatus.COMPLETED else feed.TASK_SKIPPED
     enrollment = session.get(Enrollment, task.enrollment_id)
     assert enrollment is not None
@@ -106,4 +108,5 @@ def record_sent_email(
     )
     session.add(message)
     session.flush()
+    crm_outbox.note_sent(session, message, enrollment.rep_id)
     return message

@@ -1,5 +1,5 @@
-"""`addin-server seed-demo`, `dispatch --once`, `worker --burst` and `why`, through Flask's CLI
-runner on the test database and a real Redis."""
+"""`addin-server dispatch --once`, `worker --burst` and `why`, through Flask's CLI runner on
+the test database and a real Redis."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from addin_server import create_app
 from addin_server.cli import register_commands
 from addin_server.config import Settings
 from addin_server.runtime import Runtime
-from tests.conftest import FrozenClock
+from tests.conftest import Actor, FrozenClock
+from tests.sending import email_step, launch, make_campaign, people
 
 
 @pytest.fixture
@@ -36,36 +37,28 @@ def run(app: Flask, *args: str) -> str:
     return str(result.output)
 
 
-def test_seed_demo_then_dispatch_worker_and_why(cli_app: Flask, clock: FrozenClock) -> None:
-    out = run(cli_app, "seed-demo")
-    token = out.strip().splitlines()[-1]
-    assert token.startswith("as_")
-    assert "launched on 3 people" in out
+def test_dispatch_worker_and_why(cli_app: Flask, rep: Actor, clock: FrozenClock) -> None:
+    cid = make_campaign(rep, [email_step(1), email_step(2, send_option="same_time_as_previous",
+                                                        reply_to_previous=True, subject="")])
+    launch(rep, cid, people(3))
+    clock.advance(hours=1)
     assert "promoted 3," in run(cli_app, "dispatch", "--once")
     assert "promoted 0," in run(cli_app, "dispatch", "--once")  # queued once
     run(cli_app, "worker", "--burst")
-    client = cli_app.test_client()
-    messages = client.get("/api/v1/mailbox/messages",
-                          headers={"Authorization": f"Bearer {token}"}).json["messages"]
-    assert sorted(m["to"] for m in messages) == [
-        "ada@example.test", "grace@example.test", "linus@example.test"]
+    messages = rep.get("/api/v1/mailbox/messages").json["messages"]
+    assert sorted(m["to"] for m in messages) == [f"p{i}@corp.test" for i in range(3)]
     why = run(cli_app, "why", "1")
-    assert "state: sent" in why
+    assert "state: sent" in why and "attempts: 1" in why
     assert "queued -> sending" in why and "sending -> sent" in why
-    assert "attempts: 1" in why
-    # The second email is planned for the next day, at the same time, as a reply.
+    # The second email is planned for the next day at the same time, as a reply.
     why4 = run(cli_app, "why", "4")
     assert "state: scheduled" in why4 and "reason: not due yet" in why4
-    assert "2026-11-25 08:00:00 UTC" in why4
+    assert "2026-11-25 08:30:00 UTC" in why4
     clock.advance(days=1)
     run(cli_app, "dispatch", "--once")
     run(cli_app, "worker", "--burst")
-    messages = client.get("/api/v1/mailbox/messages",
-                          headers={"Authorization": f"Bearer {token}"}).json["messages"]
+    messages = rep.get("/api/v1/mailbox/messages").json["messages"]
     replies = [m for m in messages if m["subject"].startswith("Re: ")]
     assert len(replies) == 3 and all("In-Reply-To" in m["headers"] for m in replies)
-    # A second seed-demo only issues a new token.
-    again = run(cli_app, "seed-demo")
-    assert "exists already" in again and again.strip().splitlines()[-1] != token
     result = cli_app.test_cli_runner().invoke(args=["why", "999"])
     assert result.exit_code != 0 and "no send 999" in result.output

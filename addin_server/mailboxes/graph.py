@@ -320,6 +320,17 @@ class GraphMailbox:
         me = self._request("GET", "/me").json()
         return str(me.get("mail") or me.get("userPrincipalName")).lower()
 
+    def recent_sent(self, since: datetime, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Messages in Sent Items sent at or after `since`, newest first, as Graph returns them
+        (used to complete email tasks the rep wrote in Outlook: addin_server/outlook_sync.py)."""
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found = self._request("GET", "/me/mailFolders/sentitems/messages", params={
+            "$filter": f"sentDateTime ge {stamp}", "$orderby": "sentDateTime desc",
+            "$select": "id,subject,toRecipients,sentDateTime,conversationId,"
+                       "internetMessageId,body",
+            "$top": str(limit)}).json()
+        return list(found.get("value", []))
+
 
 def _parse_time(value: str | None) -> datetime | None:
     if not value:

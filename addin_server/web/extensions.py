@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
+from addin_server.web import crm as crm_web
+
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
+    from addin_server.web import outlook
+
+    outlook.register(app)
     __import__("addin_server.web.sends", fromlist=["register"]).register(app)
     from addin_server.web import oauth
 
     oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
+    from addin_server.web import pages  # the web app (sign-in, CSRF, pages)
+
+    pages.init_app(app)
+    app.register_blueprint(crm_web.crm)

@@ -97,6 +97,65 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_campaigns_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_campaigns_rep_id'), ['rep_id'], unique=False)
 
+    op.create_table('crm_connections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('rep_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('connected', 'disconnected', name='crm_status', native_enum=False, length=32), nullable=False),
+    sa.Column('status_reason', sa.Text(), nullable=False),
+    sa.Column('login_url', sa.String(length=200), nullable=False),
+    sa.Column('instance_url', sa.String(length=200), nullable=False),
+    sa.Column('identity_url', sa.String(length=300), nullable=False),
+    sa.Column('sf_org_id', sa.String(length=18), nullable=False),
+    sa.Column('sf_user_id', sa.String(length=18), nullable=False),
+    sa.Column('refresh_token', sa.LargeBinary(), nullable=True),
+    sa.Column('access_token', sa.LargeBinary(), nullable=True),
+    sa.Column('key_mode', sa.String(length=16), nullable=True),
+    sa.Column('api_used', sa.Integer(), nullable=True),
+    sa.Column('api_limit', sa.Integer(), nullable=True),
+    sa.Column('api_seen_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('hold_until', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pull_cursor', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pulled_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('activity_since', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('rep_id')
+    )
+    with op.batch_alter_table('crm_connections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_connections_org_id'), ['org_id'], unique=False)
+
+    op.create_table('crm_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('rep_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('task', 'sent', 'reply', name='crm_link_kind', native_enum=False, length=32), nullable=False),
+    sa.Column('local_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'synced', 'skipped', 'failed', 'removed', name='crm_link_state', native_enum=False, length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('pushed_version', sa.Integer(), nullable=False),
+    sa.Column('sf_id', sa.String(length=18), nullable=True),
+    sa.Column('who_id', sa.String(length=18), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.Column('next_attempt_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('kind', 'local_id')
+    )
+    with op.batch_alter_table('crm_links', schema=None) as batch_op:
+        batch_op.create_index('ix_crm_links_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_links_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_links_rep_id'), ['rep_id'], unique=False)
+        batch_op.create_index('ix_crm_links_sf_id', ['sf_id'], unique=False)
+
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -115,6 +174,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_org_id', ['org_id', 'id'], unique=False)
+        batch_op.create_index('ix_events_type_at', ['type', 'at'], unique=False)
 
     op.create_table('mailboxes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -242,6 +302,7 @@ def upgrade() -> None:
     with op.batch_alter_table('sent_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sent_messages_enrollment_id'), ['enrollment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sent_messages_rfc_message_id'), ['rfc_message_id'], unique=False)
+        batch_op.create_index('ix_sent_messages_sent_at', ['sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sent_messages_thread_id'), ['thread_id'], unique=False)
 
     op.create_table('tasks',
@@ -336,6 +397,7 @@ def downgrade() -> None:
     op.drop_table('tasks')
     with op.batch_alter_table('sent_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sent_messages_thread_id'))
+        batch_op.drop_index('ix_sent_messages_sent_at')
         batch_op.drop_index(batch_op.f('ix_sent_messages_rfc_message_id'))
         batch_op.drop_index(batch_op.f('ix_sent_messages_enrollment_id'))
 
@@ -365,9 +427,21 @@ def downgrade() -> None:
 
     op.drop_table('mailboxes')
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_type_at')
         batch_op.drop_index('ix_events_org_id')
 
     op.drop_table('events')
+    with op.batch_alter_table('crm_links', schema=None) as batch_op:
+        batch_op.drop_index('ix_crm_links_sf_id')
+        batch_op.drop_index(batch_op.f('ix_crm_links_rep_id'))
+        batch_op.drop_index(batch_op.f('ix_crm_links_org_id'))
+        batch_op.drop_index('ix_crm_links_due')
+
+    op.drop_table('crm_links')
+    with op.batch_alter_table('crm_connections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_connections_org_id'))
+
+    op.drop_table('crm_connections')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_campaigns_rep_id'))
         batch_op.drop_index(batch_op.f('ix_campaigns_org_id'))

@@ -1,0 +1,291 @@
+"""The web app's pages: Command Center, campaigns (builder, launch), compose, Live Feed,
+mailboxes. Server-rendered; the pages' scripts call the REST API for every change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    get_template_attribute,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+
+from addin_server import campaigns, templates
+from addin_server.enrollments import mailbox_reason
+from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
+from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
+from addin_server.tasks import compose
+from addin_server.web import command_center, feed_view
+from addin_server.web.auth import current_rep, login_required
+from addin_server.web.common import db, now, runtime
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/app-static")
+
+# The mailbox-connect flow (web/oauth.py, `GET /connect/<provider>`), by Mailbox.provider.
+CONNECT_ENDPOINT = "connect.start_in_browser"
+CONNECT_PROVIDERS = {"gmail": "google", "microsoft": "microsoft"}
+MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "unsubscribe_link")
+
+
+def init_app(app: Flask) -> None:
+    """Sign-in and CSRF (auth.py), then the pages."""
+    from addin_server.web import auth
+
+    auth.init_app(app)
+    app.register_blueprint(bp)
+
+
+@bp.app_template_filter("localtime")
+def _localtime(instant: datetime | None, tz: str) -> str:
+    """An instant in a zone, as reps read it: "Tue 24 Nov 09:30"."""
+    if instant is None:
+        return ""
+    return instant.astimezone(ZoneInfo(tz or "UTC")).strftime("%a %d %b %H:%M")
+
+
+@bp.app_context_processor
+def _layout_values() -> dict[str, Any]:
+    from addin_server.web.auth import signed_in_rep
+
+    if not has_request_context() or request.blueprint not in ("pages", "auth"):
+        return {"rep": None}
+    rep = signed_in_rep()
+    if rep is None:
+        return {"rep": None}
+    open_tasks = db().scalar(select(func.count(Task.id)).where(
+        Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)) or 0
+    boxes = list(db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)))
+    mailbox_alert = not boxes or any(mailbox_reason(b, now()) for b in boxes)
+    return {"rep": rep, "open_task_count": open_tasks, "mailbox_alert": mailbox_alert,
+            "feed_after": feed_view.last_id(db(), rep),
+            "feed_panel": feed_view.items(db(), feed_view.latest(
+                db(), rep, limit=12, types=feed_view.IMPORTANT), rep.timezone, now())}
+
+
+@bp.get("/")
+@login_required
+def home() -> ResponseReturnValue:
+    return redirect(url_for("pages.command"))
+
+
+# --- Command Center -------------------------------------------------------------------------
+
+
+@bp.get("/command")
+@login_required
+def command() -> ResponseReturnValue:
+    rep = current_rep()
+    view = request.args.get("view", "tasks")
+    if view not in ("tasks", "emails", "people"):
+        view = "tasks"
+    q = request.args.get("q", "").strip()[:200]
+    tab = request.args.get("state", "scheduled")
+    if tab not in command_center.EMAIL_TABS:
+        tab = "scheduled"
+    people_status = request.args.get("status", "live")
+    values: dict[str, Any] = {
+        "view": view, "q": q, "tab": tab, "people_status": people_status,
+        "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
+        "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
+    }
+    # Only the view shown is loaded; the other tabs show SQL counts.
+    if view == "tasks":
+        values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
+    elif view == "emails":
+        rows, values["email_counts"] = command_center.emails(db(), rep, now(), q)
+        values["emails"] = rows[tab]
+    else:
+        values["people"] = command_center.people(db(), rep, q, people_status)
+    return render_template("command.html", **values)
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+@bp.get("/campaigns")
+@login_required
+def campaign_list() -> ResponseReturnValue:
+    rep = current_rep()
+    items = campaigns.campaigns_for(db(), rep)
+    counts: dict[int, dict[str, int]] = {}
+    for cid, status, n in db().execute(
+        select(Enrollment.campaign_id, Enrollment.status, func.count())
+        .where(Enrollment.campaign_id.in_([c.id for c in items]))
+        .group_by(Enrollment.campaign_id, Enrollment.status)
+    ):
+        counts.setdefault(cid, {})[status.value] = n
+    return render_template("campaigns.html", campaigns=items, counts=counts)
+
+
+def _builder(campaign: Campaign | None) -> ResponseReturnValue:
+    rep = current_rep()
+    saved = list(db().scalars(select(Template).where(Template.org_id == rep.org_id)
+                              .order_by(Template.name)))
+    data = campaigns.campaign_json(campaign) if campaign else None
+    return render_template(
+        "builder.html", campaign=campaign, campaign_data=data,
+        templates=[campaigns.template_json(t) for t in saved],
+        timezones=sorted(available_timezones()), default_timezone=rep.timezone or "UTC",
+        merge_fields=MERGE_FIELDS,
+    )
+
+
+@bp.get("/campaigns/new")
+@login_required
+def campaign_new() -> ResponseReturnValue:
+    return _builder(None)
+
+
+def _owned_campaign(campaign_id: int) -> Campaign:
+    rep = current_rep()
+    campaign = db().get(Campaign, campaign_id)
+    if campaign is None or campaign.org_id != rep.org_id or (
+        not rep.is_admin and campaign.rep_id != rep.id
+    ):
+        abort(404)
+    return campaign
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@login_required
+def campaign_edit(campaign_id: int) -> ResponseReturnValue:
+    return _builder(_owned_campaign(campaign_id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/launch")
+@login_required
+def campaign_launch(campaign_id: int) -> ResponseReturnValue:
+    campaign = _owned_campaign(campaign_id)
+    first_email = next((s for s in campaign.steps if s.type == StepType.EMAIL), None)
+    option = first_email.send_option.value if first_email and first_email.send_option else None
+    today = now().astimezone(ZoneInfo(campaign.timezone)).date()
+    return render_template(
+        "launch.html", campaign=campaign, first_email=first_email, first_option=option,
+        needs_time=option == SendOption.CHOOSE_AT_LAUNCH.value,
+        may_time=option in (SendOption.CHOOSE_AT_LAUNCH.value, SendOption.FIXED_TIME.value),
+        today=today, max_people=runtime().settings.max_people_per_launch,
+    )
+
+
+# --- compose --------------------------------------------------------------------------------
+
+
+def _owned_task(task_id: int) -> Task:
+    rep = current_rep()
+    task = db().get(Task, task_id)
+    if task is None or task.org_id != rep.org_id or (not rep.is_admin and task.rep_id != rep.id):
+        abort(404)
+    return task
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task_page(task_id: int) -> ResponseReturnValue:
+    """An email task opens the compose window; other tasks show their instructions."""
+    rep = current_rep()
+    task = _owned_task(task_id)
+    enrollment = db().get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    email = missing = None
+    if task.type == StepType.EMAIL and task.status == TaskStatus.OPEN:
+        settings = runtime().settings
+        try:
+            email = compose(db(), task, rep, base_url=settings.public_base_url,
+                            secret_key=settings.secret_key)
+        except templates.MissingFields as exc:
+            missing = exc.names
+    send = db().scalar(select(Send).where(Send.task_id == task.id))
+    mailbox = db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)
+                           .order_by(Mailbox.id.desc())).first()
+    return render_template(
+        "task.html", task=task, enrollment=enrollment, person=enrollment.person,
+        campaign=enrollment.campaign, step=enrollment.campaign.steps[task.position],
+        email=email, body_html=templates.sanitize_html(email.body_html) if email else "",
+        prompts=(templates.find_prompts(email.subject) + templates.find_prompts(email.body_html))
+        if email else [],
+        missing=missing, send=send, mailbox=mailbox,
+        mailbox_problem=mailbox_reason(mailbox, now()),
+        next_task_id=command_center.next_task_id(db(), rep, task),
+        today=command_center.rep_today(rep, now()),
+        tomorrow=command_center.rep_today(rep, now()) + timedelta(days=1),
+    )
+
+
+# --- Live Feed ------------------------------------------------------------------------------
+
+
+@bp.get("/feed")
+@login_required
+def feed_page() -> ResponseReturnValue:
+    rep = current_rep()
+    events = feed_view.latest(db(), rep, limit=200, types=None)
+    return render_template("feed.html", items=feed_view.items(db(), events, rep.timezone, now()),
+                           kinds=list(feed_view.KINDS))
+
+
+@bp.get("/feed/poll")
+@login_required
+def feed_poll() -> ResponseReturnValue:
+    """New events as rendered rows, for the feed page and the compact panel."""
+    rep = current_rep()
+    try:
+        after_id = max(int(request.args.get("after", 0)), 0)
+    except ValueError:
+        after_id = 0
+    compact = request.args.get("compact") == "1"
+    events, cursor, more = feed_view.after(db(), rep, after_id,
+                                     types=feed_view.IMPORTANT if compact else None)
+    rows = feed_view.items(db(), events, rep.timezone, now())
+    macro = get_template_attribute("_feed.html", "feed_item")
+    return jsonify({
+        "after": cursor,
+        "more": more,
+        "items": [{"id": i.id, "kind": i.kind, "html": str(macro(i, compact))}
+                  for i in rows],
+    })
+
+
+# --- mailboxes ------------------------------------------------------------------------------
+
+
+def _connect_url(provider: str) -> str | None:
+    """The connect link for a provider, when that flow is installed and configured."""
+    settings = runtime().settings
+    configured = {"gmail": settings.google_client_id,
+                  "microsoft": settings.microsoft_client_id}.get(provider)
+    if CONNECT_ENDPOINT not in current_app.view_functions or not configured:
+        return None
+    return url_for(CONNECT_ENDPOINT, provider=CONNECT_PROVIDERS[provider])
+
+
+@bp.get("/mailboxes")
+@login_required
+def mailboxes() -> ResponseReturnValue:
+    rep = current_rep()
+    rows = list(db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)
+                             .order_by(Mailbox.id)))
+    waiting = dict(db().execute(
+        select(Send.mailbox_id, func.count()).join(Enrollment, Enrollment.id == Send.enrollment_id)
+        .where(Enrollment.rep_id == rep.id, Enrollment.status == EnrollmentStatus.ACTIVE,
+               Send.state.in_(("scheduled", "queued", "held")))
+        .group_by(Send.mailbox_id)
+    ).all())
+    return render_template(
+        "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
+        connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
+        connected=MailboxStatus.CONNECTED, now=now(),
+    )

@@ -1,0 +1,152 @@
+// Command Center: one-click Done/Skip, a keyboard flow through the tasks (j/k, Enter, d, s),
+// bulk pause/resume/stop of selected people, and "why" for each person's steps.
+"use strict";
+
+(() => {
+  const rows = () => [...document.querySelectorAll(".task-row:not(.done)")];
+  let current = null;
+
+  function select(row, focus = true) {
+    if (current) current.classList.remove("selected");
+    current = row || null;
+    if (!current) return;
+    current.classList.add("selected");
+    if (focus) current.focus({ preventScroll: false });
+  }
+
+  function move(step) {
+    const list = rows();
+    if (!list.length) return;
+    const i = current ? list.indexOf(current) : -1;
+    select(list[Math.max(0, Math.min(list.length - 1, i + step))] || list[0]);
+  }
+
+  async function finish(row, action) {
+    const buttons = row.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    const res = await App.api("POST", `/api/v1/tasks/${row.dataset.taskId}/${action}`);
+    if (!res.ok) {
+      buttons.forEach((b) => { b.disabled = false; });
+      App.toast((res.data && res.data.errors && res.data.errors[0].message) || "That did not work", true);
+      return;
+    }
+    const list = rows();
+    const next = list[list.indexOf(row) + 1] || list[list.indexOf(row) - 1];
+    row.classList.add("done");
+    row.setAttribute("aria-disabled", "true");
+    App.toast(action === "complete" ? "Done. Next task selected." : "Skipped. Next task selected.");
+    setTimeout(() => {
+      const bucket = row.closest(".bucket");
+      row.remove();
+      const count = bucket && bucket.querySelector("h2 .count");
+      if (count) count.textContent = bucket.querySelectorAll(".task-row").length;
+    }, 600);
+    select(next);
+  }
+
+  document.addEventListener("click", (ev) => {
+    const btn = ev.target.closest(".task-row [data-action]");
+    if (btn) { ev.preventDefault(); finish(btn.closest(".task-row"), btn.dataset.action); return; }
+    const row = ev.target.closest(".task-row");
+    if (row && !ev.target.closest("a, button")) select(row);
+  });
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const typing = ev.target.closest("input, textarea, select, [contenteditable]");
+    if (ev.key === "/" && !typing) { ev.preventDefault(); document.getElementById("q").focus(); return; }
+    if (ev.key === "Escape" && typing) { ev.target.blur(); return; }
+    if (typing || !document.querySelector("[data-tasks]")) return;
+    const row = current && document.contains(current) ? current : null;
+    if (ev.key === "j" || ev.key === "ArrowDown") { ev.preventDefault(); move(1); }
+    else if (ev.key === "k" || ev.key === "ArrowUp") { ev.preventDefault(); move(-1); }
+    else if ((ev.key === "Enter" || ev.key === "o") && row && !ev.target.closest("a, button")) {
+      ev.preventDefault(); window.location.href = row.dataset.open;
+    } else if (ev.key === "d" && row) { ev.preventDefault(); finish(row, "complete"); }
+    else if (ev.key === "s" && row) { ev.preventDefault(); finish(row, "skip"); }
+  });
+
+  document.addEventListener("focusin", (ev) => {
+    const row = ev.target.closest(".task-row");
+    if (row && row !== current) select(row, false);
+  });
+
+  // First task selected on load so that the keyboard flow starts at once.
+  document.addEventListener("DOMContentLoaded", () => { const first = rows()[0]; if (first) select(first, false); });
+
+  // --- selection and bulk actions ---------------------------------------------------------
+  const bar = document.querySelector("[data-bulkbar]");
+  const boxes = () => [...document.querySelectorAll("[data-select-table] tbody input[data-enrollment]")];
+  const chosen = () => [...new Set(boxes().filter((b) => b.checked).map((b) => b.dataset.enrollment))];
+
+  function refreshBar() {
+    if (!bar) return;
+    const ids = chosen();
+    bar.hidden = ids.length === 0;
+    bar.querySelector("[data-bulk-count]").textContent = `${ids.length} ${ids.length === 1 ? "person" : "people"} selected`;
+    boxes().forEach((b) => b.closest("tr").classList.toggle("selected", b.checked));
+  }
+
+  document.addEventListener("change", (ev) => {
+    if (ev.target.matches("[data-select-all]")) boxes().forEach((b) => { b.checked = ev.target.checked; });
+    if (ev.target.matches("[data-select-all], input[data-enrollment]")) refreshBar();
+  });
+
+  if (bar) bar.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("[data-bulk]");
+    if (!btn) return;
+    const action = btn.dataset.bulk;
+    const ids = chosen();
+    if (action === "stop" && !confirm(`Stop the campaign for ${ids.length} ${ids.length === 1 ? "person" : "people"}? Their pending emails and tasks are cancelled.`)) return;
+    bar.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    let done = 0;
+    const failed = [];
+    for (const id of ids) {  // one at a time: each is its own small transaction
+      const res = await App.api("POST", `/api/v1/enrollments/${id}/${action}`);
+      if (res.ok) {
+        done += 1;
+        document.querySelectorAll(`[data-row-enrollment="${id}"] [data-status]`).forEach((el) => {
+          el.textContent = res.data.status; el.className = `state state-${res.data.status}`;
+        });
+      } else failed.push((res.data && res.data.errors && res.data.errors[0].message) || `error ${res.status}`);
+    }
+    bar.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    const verb = { pause: "Paused", resume: "Resumed", stop: "Stopped" }[action];
+    bar.querySelector("[data-bulk-result]").textContent =
+      `${verb} ${done}.` + (failed.length ? ` ${failed.length} not changed: ${[...new Set(failed)].join("; ")}` : "");
+    App.toast(`${verb} ${done} of ${ids.length}.`, failed.length > 0);
+  });
+
+  // --- why: each step of a person with its state and reason --------------------------------
+  document.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("[data-details]");
+    if (!btn) return;
+    const tr = btn.closest("tr");
+    const open = tr.nextElementSibling && tr.nextElementSibling.classList.contains("drawer-row");
+    if (open) { tr.nextElementSibling.remove(); btn.setAttribute("aria-expanded", "false"); return; }
+    const res = await App.api("GET", `/api/v1/enrollments/${btn.dataset.details}`);
+    if (!res.ok) { App.toast("Could not load the steps", true); return; }
+    const drawer = document.createElement("tr");
+    drawer.className = "drawer-row";
+    const td = document.createElement("td");
+    td.colSpan = tr.children.length;
+    const ul = document.createElement("ul");
+    ul.className = "why-list";
+    for (const s of res.data.steps) {
+      const li = document.createElement("li");
+      const cells = [`Step ${s.position + 1}`, `Day ${s.day} · ${s.type}`, s.status.replace("_", " "), s.reason || ""];
+      cells.forEach((text, i) => {
+        const span = document.createElement("span");
+        span.textContent = text;
+        if (i === 2) span.className = `state state-${s.status}`;
+        if (i === 3) span.className = "muted";
+        li.append(span);
+      });
+      ul.append(li);
+    }
+    td.append(ul);
+    drawer.append(td);
+    tr.after(drawer);
+    btn.setAttribute("aria-expanded", "true");
+  });
+})();
