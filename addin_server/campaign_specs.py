@@ -11,6 +11,7 @@ from datetime import time
 from typing import Any
 
 from addin_server import templates
+from addin_server.campaign_extra import parse_extra
 from addin_server.enums import SendOption, StepType
 from addin_server.validation import (
     Errors,
@@ -66,6 +67,7 @@ class CampaignSpec:
     timezone: str
     settings: Settings = field(default_factory=Settings)
     steps: tuple[StepSpec, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # Campaign.extra_settings
 
 
 def _enum_value(
@@ -226,6 +228,7 @@ def parse_campaign(data: Any, *, default_timezone: str) -> CampaignSpec:
     if data.get("timezone") is not None:
         tz = parse_timezone(data["timezone"], "timezone", errors) or tz
     settings = parse_settings(data.get("settings"), errors)
+    extra = parse_extra(data.get("settings"), errors)
     steps = parse_steps(data.get("steps"), errors)
     errors.raise_if_any()
-    return CampaignSpec(name=name, timezone=tz, settings=settings, steps=steps)
+    return CampaignSpec(name=name, timezone=tz, settings=settings, steps=steps, extra=extra)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addin_server import templates
+from addin_server.campaign_extra import parse_extra, settings_json
 from addin_server.campaign_specs import CampaignSpec, StepSpec, parse_settings, parse_steps
 from addin_server.campaign_specs import Settings as CampaignSettings
 from addin_server.enums import LIVE_ENROLLMENT
@@ -81,7 +82,7 @@ def create_campaign(session: Session, rep: Rep, spec: CampaignSpec, now: datetim
         org_id=rep.org_id, rep_id=rep.id, name=spec.name, timezone=spec.timezone,
         skip_weekends=s.skip_weekends, stop_on_reply=s.stop_on_reply,
         mark_success_on_reply=s.mark_success_on_reply, remove_on_bounce=s.remove_on_bounce,
-        use_recipient_timezone=s.use_recipient_timezone, extra_settings={},
+        use_recipient_timezone=s.use_recipient_timezone, extra_settings=dict(spec.extra),
         created_at=now, updated_at=now,
     )
     campaign.steps = _step_rows(spec.steps)
@@ -110,6 +111,7 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
         remove_on_bounce=campaign.remove_on_bounce,
         use_recipient_timezone=campaign.use_recipient_timezone,
     ))
+    extra = parse_extra(data.get("settings"), errors, base=campaign.extra_settings)
     steps = parse_steps(data["steps"], errors) if "steps" in data else None
     errors.raise_if_any()
     if steps is not None:
@@ -124,6 +126,7 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     campaign.mark_success_on_reply = settings.mark_success_on_reply
     campaign.remove_on_bounce = settings.remove_on_bounce
     campaign.use_recipient_timezone = settings.use_recipient_timezone
+    campaign.extra_settings = extra
     if steps is not None:
         new_rows = _step_rows(steps)
         old = {s.position: s for s in campaign.steps}
@@ -175,6 +178,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
             "mark_success_on_reply": campaign.mark_success_on_reply,
             "remove_on_bounce": campaign.remove_on_bounce,
             "use_recipient_timezone": campaign.use_recipient_timezone,
+            **settings_json(campaign.extra_settings),
         },
         "steps": [step_json(s) for s in campaign.steps],
     }

@@ -22,4 +22,7 @@ def register_all(app: Flask) -> None:
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(crm_cli.crm_sync)
+    from addin_server.gmail_commands import register as register_gmail_commands
+
+    register_gmail_commands(app)
     __import__("addin_server.send_cli", fromlist=["register"]).register(app)

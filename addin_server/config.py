@@ -102,6 +102,11 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
+    # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
+    # "" = no such emails.
+    smtp_url: str = ""
+    mail_from: str = ""
     # Web app: the rep that the development one-click sign-in uses (only when dev_mode is on),
     # and a CA bundle to trust for Google's OAuth endpoints ("" = the system's; tests point it
     # at a local fake's self-signed certificate).
@@ -116,6 +121,18 @@ class Settings:
     salesforce_key_prefix: str = "as"
     salesforce_poll_seconds: int = 120
     crm_queue_name: str = ""
+    # Replies (reply detection). The poll runs at most this often per mailbox; push, when
+    # configured, triggers it at once (the poll stays as the fallback).
+    reply_poll_seconds: int = 300
+    # Gmail users.watch: the Pub/Sub topic ("projects/P/topics/T"; "" = no push) and the
+    # token the push subscription's endpoint URL carries (?token=...).
+    gmail_pubsub_topic: str = ""
+    push_token: str = ""
+    # Graph change notifications: our public HTTPS base for /push/graph ("" = no push).
+    graph_notification_base_url: str = ""
+    # Gmail add-on: how often the dispatcher queues a look at Sent items for email tasks the
+    # reps sent from Gmail.
+    sent_sync_seconds: int = 300
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -183,6 +200,8 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            smtp_url=env.get("SMTP_URL", ""),
+            mail_from=env.get("MAIL_FROM", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),
             google_ca_bundle=env.get("GOOGLE_CA_BUNDLE", ""),
             salesforce_sandbox_login_url=env.get(
@@ -193,6 +212,11 @@ class Settings:
             salesforce_poll_seconds=_int(env.get("SALESFORCE_POLL_SECONDS"),
                                          d.salesforce_poll_seconds),
             crm_queue_name=env.get("CRM_QUEUE_NAME", ""),
+            reply_poll_seconds=_int(env.get("REPLY_POLL_SECONDS"), d.reply_poll_seconds),
+            gmail_pubsub_topic=env.get("GMAIL_PUBSUB_TOPIC", ""),
+            push_token=env.get("PUSH_TOKEN", ""),
+            graph_notification_base_url=env.get("GRAPH_NOTIFICATION_BASE_URL", "").rstrip("/"),
+            sent_sync_seconds=_int(env.get("SENT_SYNC_SECONDS"), d.sent_sync_seconds),
         )
 
     @property

@@ -26,14 +26,19 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from addin_server import gmail_sent
 from addin_server.db import session_scope
 from addin_server.delivery import mark_sent
 from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendState
+from addin_server.inbox_jobs import enqueue_polls
+from addin_server.mailbox_pacing import pace_due
 from addin_server.mailbox_state import disconnect_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import AuthError, MailboxError
+from addin_server.mailboxes.notify import notify_disconnected
 from addin_server.models import Enrollment, Mailbox, Send
 from addin_server.outbox import log_many, move, sendable
+from addin_server.replies import resume_due
 from addin_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,9 @@ class TickResult:
     requeued: int = 0
     promoted: int = 0
     enqueued: list[int] = field(default_factory=list)
+    resumed: int = 0
+    paced: int = 0
+    polls: int = 0
 
     def __str__(self) -> str:
         return (f"promoted {self.promoted}, requeued {self.requeued}, leases expired "
@@ -70,6 +78,15 @@ def tick(rt: Runtime, now: datetime | None = None) -> TickResult:
     result.expired = expire_leases(rt, now)
     result.reconciled_sent, result.reconciled_retry = reconcile(rt, now)
     result.requeued = requeue_lost(rt, now)
+    # Out-of-office pauses that ran out resume; then each mailbox keeps only what its cap,
+    # pacing and the sending windows allow now (the rest is rescheduled with the reason);
+    # reply polls that are due go onto the queue; reps whose mailbox was disconnected are told.
+    with session_scope(rt.sessions) as session:
+        result.resumed = resume_due(session, now)
+        result.paced = pace_due(session, now)
+    result.polls = enqueue_polls(rt, now)
+    notify_disconnected(rt, now)  # email reps whose mailbox was disconnected (SMTP_URL)
+    gmail_sent.schedule_sync(rt, now)  # email tasks reps sent from Gmail (throttled, a job)
     batch = rt.settings.dispatch_batch_size
     while True:
         with session_scope(rt.sessions) as session:

@@ -154,6 +154,12 @@ def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> 
     return f"scheduled for {_fmt(send.due_at, tz)}"
 
 
+def _paused(enrollment: Enrollment, tz: str) -> str:
+    if enrollment.paused_until is not None:  # an out-of-office reply paused it
+        return f"paused until {_fmt(enrollment.paused_until, tz)} (out of office): "
+    return "paused: "
+
+
 def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepView]:
     """Every step with its state, its time (real or forecast) and, when pending, why."""
     campaign = enrollment.campaign
@@ -186,7 +192,7 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             mailbox = mailboxes.get(send.mailbox_id) if send.mailbox_id else None
             reason = send_reason(send, mailbox, tz, now)
             if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
-                reason = "paused: " + reason
+                reason = _paused(enrollment, tz) + reason
             views.append(StepView(**common, status=send.state.value, due_at=send.due_at,
                                   due_date=send.due_at.astimezone(cal.tz).date(),
                                   reason=reason, send_id=send.id))
@@ -206,8 +212,16 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             continue
         reason = gate or "planned"
         if enrollment.status == EnrollmentStatus.PAUSED:
-            reason = "paused by the rep"
+            reason = (_paused(enrollment, tz).rstrip(": ") if enrollment.paused_until
+                      else "paused by the rep")
         due_at = plan.due_at if is_automatic(step) else None
+        if due_at is not None:
+            # The sending window and holidays move it as they will when it is scheduled.
+            from addin_server.mailbox_pacing import window_due
+
+            due_at, moved = window_due(campaign, person.timezone if person else None, due_at)
+            if moved and reason == "planned":
+                reason = f"planned: {moved}"
         if due_at is not None and reason == "planned":
             reason = f"planned for {_fmt(due_at, tz)}"
         elif step.type != StepType.EMAIL or not is_automatic(step):

@@ -32,6 +32,9 @@ BOUNCED = "bounced"
 UNSUBSCRIBED = "unsubscribed"
 CRM_CONNECTED = "crm_connected"
 CRM_DISCONNECTED = "crm_disconnected"
+# Replies, bounces, automatic replies (issue 9)
+AUTO_REPLY = "auto_reply"
+OUT_OF_OFFICE = "out_of_office"
 
 
 def record(

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
-from addin_server import content, templates
+from addin_server import content, presend, templates
 from addin_server.config import Settings
 from addin_server.db import rowcount
 from addin_server.delivery import fail, hold, mark_sent
 from addin_server.enums import SendState
-from addin_server.mailbox_state import disconnect_mailbox
+from addin_server.mailbox_state import disconnect_mailbox, pause_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import (
     AuthError,
@@ -38,11 +38,11 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
-from addin_server.mailboxes.connect import pause_mailbox
 from addin_server.models import Campaign, Enrollment, Rep, Send, Task
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
 from addin_server.runtime import Runtime
+from addin_server.suppressions import list_unsubscribe_headers
 
 log_ = logging.getLogger(__name__)
 
@@ -79,6 +79,10 @@ def run_send(rt: Runtime, send_id: int) -> str:
     One session, committed at three points: the claim (with the rendered text), the draft id
     (before the call that sends), the outcome.
     """
+    # Suppressed / unsubscribed / blocked / bounced, or a reply just arrived: not sent.
+    stop = presend.check(rt, send_id)
+    if stop:
+        return f"left: {stop}"
     with rt.sessions() as session:
         with _unit(session):
             prepared = _claim_and_render(rt, session, send_id)
@@ -181,8 +185,6 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
         if step.reply_to_previous and previous is not None:
             reply = content.reply_context(previous)
         text = templates.html_to_text(send.body_html)
-    unsubscribe = content.unsubscribe_url(settings.public_base_url, settings.secret_key,
-                                          enrollment.org_id, enrollment.person.email)
     same_box = reply is not None and reply.mailbox_id == mailbox.id
     return OutgoingMessage(
         send_id=str(send.id), from_addr=mailbox.address, from_name=rep.name or rep.email,
@@ -191,8 +193,10 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
         references=reply.references if reply else "",
         thread_id=reply.thread_id if reply and same_box else None,
         reply_to_provider_id=reply.provider_message_id if reply and same_box else None,
-        extra_headers=(("List-Unsubscribe", f"<{unsubscribe}>"),
-                       ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
+        extra_headers=list_unsubscribe_headers(
+            base_url=settings.public_base_url, secret_key=settings.secret_key,
+            org_id=enrollment.org_id, email=enrollment.person.email,
+            mailbox_address=mailbox.address),
     )
 
 
@@ -264,7 +268,7 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
         return "mailbox disconnected"
     if isinstance(exc, MailboxPaused):
         reason = f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M} UTC: {exc}"
-        pause_mailbox(session, mailbox, exc.until, now)
+        pause_mailbox(session, mailbox, exc.until, str(exc), now)
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
              attempt=attempt, lease_until=None, reason=reason,
              due_at=max(send.due_at, exc.until))

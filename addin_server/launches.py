@@ -28,6 +28,7 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
+from addin_server.mailbox_pacing import window_due
 from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
 from addin_server.progress import (
     calendar_for,
@@ -38,6 +39,7 @@ from addin_server.progress import (
     zone_for,
 )
 from addin_server.scheduling import Launch, Plan, plan_step
+from addin_server.suppressions import blocked_reasons
 from addin_server.validation import (
     Errors,
     get_str,
@@ -314,10 +316,14 @@ def launch(
             among(session, Enrollment.person_id, list(chunk)),
             Enrollment.status.in_(LIVE_ENROLLMENT))))
     to_enrol: list[PersonInput] = []
+    # Unsubscribed, suppressed, blocked domain or bounced: never emailed (suppressions.py).
+    blocked = blocked_reasons(session, campaign.org_id, [p.email for p in unique])
     for p in unique:
         pid, unsub, _tz = known[p.email]
         if unsub is not None:
             result.skipped.append((p.email, "unsubscribed"))
+        elif p.email in blocked:
+            result.skipped.append((p.email, blocked[p.email]))
         elif pid in live:
             result.skipped.append((p.email, "already active in this campaign"))
         else:
@@ -366,13 +372,18 @@ def launch(
     if is_automatic(first):
         mailbox = rep_mailbox(session, rep.id)
         send_rows = []
+        windowed: dict[str, tuple[datetime, str]] = {}  # per zone, like the plans
         for eid, p in zip(enrolment_ids, to_enrol, strict=True):
             plan = plan_for(known[p.email][2])
             assert plan.due_at is not None
+            zone = zone_for(campaign, known[p.email][2])
+            if zone not in windowed:
+                windowed[zone] = window_due(campaign, known[p.email][2], plan.due_at)
+            due_at, reason = windowed[zone]
             send_rows.append({**common, "enrollment_id": eid,
                               "mailbox_id": mailbox.id if mailbox else None,
                               "state": SendState.SCHEDULED, "planned_at": plan.planned_at,
-                              "due_at": plan.due_at})
+                              "due_at": due_at, "reason": reason})
         bulk_insert(session, _table(Send), send_rows)
     else:
         title = task_title(first, 0)

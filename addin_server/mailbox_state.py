@@ -1,7 +1,6 @@
-"""A mailbox's ability to send, as the send pipeline changes it: disconnected (the grant is
-gone), reconnected. Sends of a mailbox that cannot send wait as `scheduled` (never failed) and
-go out once it can. (Pausing is `mailboxes.connect.pause_mailbox`.) These functions take a
-Session and never commit.
+"""A mailbox's ability to send: disconnected (the grant is gone), paused by the provider until a
+time, reconnected. Sends of a mailbox that cannot send wait as `scheduled` (never failed) and go
+out once it can. These functions take a Session and never commit.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 from addin_server import feed
 from addin_server.db import rowcount
 from addin_server.enums import PENDING_SEND, MailboxStatus, SendState
-from addin_server.mailboxes.connect import mark_connected
 from addin_server.models import Enrollment, Mailbox, Rep, Send
 
 
@@ -41,6 +39,19 @@ def disconnect_mailbox(session: Session, mailbox: Mailbox, reason: str, now: dat
     return bool(changed)
 
 
+def pause_mailbox(session: Session, mailbox: Mailbox, until: datetime, reason: str,
+                  now: datetime) -> None:
+    """The provider stopped this mailbox's sending until `until` (e.g. Gmail's daily limit)."""
+    if mailbox.paused_until is not None and mailbox.paused_until >= until:
+        return
+    mailbox.paused_until = until
+    mailbox.status_reason = reason
+    mailbox.updated_at = now
+    session.flush()
+    _event(session, mailbox, feed.MAILBOX_PAUSED, now, reason=reason,
+           until=until.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
 def assign_mailbox(session: Session, mailbox: Mailbox, now: datetime) -> int:
     """Give the rep's pending sends that have no mailbox yet this one. Returns how many."""
     enrollment_ids = select(Enrollment.id).where(Enrollment.rep_id == mailbox.rep_id)
@@ -54,14 +65,18 @@ def assign_mailbox(session: Session, mailbox: Mailbox, now: datetime) -> int:
 
 
 def reconnect_mailbox(session: Session, mailbox: Mailbox, now: datetime) -> int:
-    """The rep connected (or reconnected) this mailbox: it can send again (the feed is told by
-    `mailboxes.connect.mark_connected`), its waiting sends lose their "disconnected" reason and
-    go out on the dispatcher's next pass (a send that fell due meanwhile goes now), and sends
-    that had no mailbox get this one. Returns how many sends resume."""
-    rep = session.get(Rep, mailbox.rep_id)
-    assert rep is not None
-    mark_connected(session, rep, mailbox, now)
+    """The rep connected (or reconnected) this mailbox: it can send again, its waiting sends
+    resume (a send that fell due meanwhile goes now), and sends that had no mailbox get it.
+
+    The OAuth code calls this after storing the new grant. Returns how many sends resume.
+    """
+    was = mailbox.status
+    mailbox.status = MailboxStatus.CONNECTED
+    mailbox.status_reason = ""
+    mailbox.updated_at = now
     session.flush()
+    if was != MailboxStatus.CONNECTED:
+        _event(session, mailbox, feed.MAILBOX_RECONNECTED, now)
     resumed = rowcount(session.execute(
         update(Send)
         .where(Send.mailbox_id == mailbox.id, Send.state == SendState.SCHEDULED)
@@ -69,3 +84,8 @@ def reconnect_mailbox(session: Session, mailbox: Mailbox, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     ))
     return resumed + assign_mailbox(session, mailbox, now)
+
+
+def connected_mailbox_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Mailbox.id).where(
+        Mailbox.status == MailboxStatus.CONNECTED)))

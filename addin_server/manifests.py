@@ -18,6 +18,7 @@ Renderer = Callable[[str], dict[str, str | bytes]]
 RENDERERS: tuple[str, ...] = (
     "addin_server.manifests_outlook:render",
     "addin_server.manifests_outlook_json:render",
+    "addin_server.manifests_gmail:render",
 )
 
 

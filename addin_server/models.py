@@ -106,6 +106,16 @@ class Mailbox(Base):
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Mailboxes part: when the rep was emailed that this mailbox is disconnected (once per
+    # disconnection; a reconnect clears it).
+    disconnect_notified_at: Mapped[datetime | None]
+    # Pacing (replies/caps part): after `batch_size` sends in a row, wait `batch_wait_seconds`.
+    batch_size: Mapped[int | None] = mapped_column(Integer)
+    batch_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Push for reply detection (Gmail users.watch / Graph subscription), when configured.
+    push_id: Mapped[str | None] = mapped_column(String(200))
+    push_expires_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]  # last reply poll
 
 
 class Template(Base):
@@ -299,6 +309,10 @@ class Task(Base):
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Gmail add-on: the thread of that draft (its sent message stays in it) and when it was
+    # made (Sent items are searched from then on).
+    draft_thread_id: Mapped[str | None] = mapped_column(String(200))
+    draft_created_at: Mapped[datetime | None]
 
 
 class SentMessage(Base):
@@ -443,3 +457,70 @@ class CrmLink(Base):
 # keep that scan to the recent rows.
 Index("ix_sent_messages_sent_at", SentMessage.sent_at)
 Index("ix_events_type_at", Event.type, Event.at)
+
+
+# --- Replies, bounces, unsubscribes (issue 9) ------------------------------------------------
+
+
+class Suppression(Base):
+    """An address of the organisation that is never emailed: unsubscribed or added by hand."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    email: Mapped[str] = mapped_column(String(320))  # lower case
+    reason: Mapped[str] = mapped_column(String(32))  # "unsubscribed" | "manual" | "bounced"
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlockedDomain(Base):
+    """A domain the organisation never emails (a customer, a competitor); admins manage it."""
+
+    __tablename__ = "blocked_domains"
+    __table_args__ = (UniqueConstraint("org_id", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    domain: Mapped[str] = mapped_column(String(253))  # lower case, no leading "@"
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonAddress(Base):
+    """Another address of the same person: a reply from it counts as theirs."""
+
+    __tablename__ = "person_addresses"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))  # lower case
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundMessage(Base):
+    """An inbound message already looked at, once per mailbox: polls, pushes and the pre-send
+    check may all see it, and it must be acted on once."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("mailbox_id", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id"))
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(200))
+    rfc_message_id: Mapped[str | None] = mapped_column(String(998))
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    kind: Mapped[str] = mapped_column(String(32))  # inbound.Kind, or "ignored"
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime]

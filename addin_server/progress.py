@@ -66,8 +66,14 @@ def zone_for(campaign: Campaign, person_timezone: str | None) -> str:
 
 
 def calendar_for(campaign: Campaign, person_timezone: str | None) -> CampaignCalendar:
+    # Holidays of the campaign's countries (extra_settings.holiday_countries) are no campaign
+    # days, for a few years around the campaign's creation.
+    from addin_server.campaign_extra import holidays_of
+
+    year = campaign.created_at.year if campaign.created_at else date.today().year
     return CampaignCalendar(
-        tz=ZoneInfo(zone_for(campaign, person_timezone)), skip_weekends=campaign.skip_weekends
+        tz=ZoneInfo(zone_for(campaign, person_timezone)), skip_weekends=campaign.skip_weekends,
+        holidays=holidays_of(campaign.extra_settings, year),
     )
 
 
@@ -161,12 +167,19 @@ def materialize(
     row: Send | Task
     if is_automatic(step):
         assert plan.due_at is not None
+        # Into the campaign's sending window and off its holidays (mailbox_pacing.py).
+        from addin_server.mailbox_pacing import window_due
+
+        person = session.get(Person, enrollment.person_id)
+        due_at, reason = window_due(enrollment.campaign, person.timezone if person else None,
+                                    plan.due_at)
         row = Send(
             **common,
             mailbox_id=mailbox_id,
             state=SendState.SCHEDULED,
             planned_at=plan.planned_at,
-            due_at=plan.due_at,
+            due_at=due_at,
+            reason=reason,
             created_at=now,
             updated_at=now,
         )
@@ -176,7 +189,7 @@ def materialize(
             session, org_id=enrollment.org_id, type=feed.EMAIL_SCHEDULED, at=now,
             rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,
             enrollment_id=enrollment.id, person_id=enrollment.person_id, send_id=row.id,
-            position=step.position, due_at=plan.due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            position=step.position, due_at=due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         return row
     row = Task(

@@ -6,9 +6,10 @@ own compose form completes when the rep clicks Done, or when the message shows u
 the use case that records each matched message (a later "reply to previous" threads on it) and
 completes its task.
 
-Call site: addin_server/outlook_sync.py lists the rep's recent Sent Items through the Graph
+Call sites: addin_server/outlook_sync.py lists the rep's recent Sent Items through the Graph
 adapter (`GraphMailbox.recent_sent`), reads them with `sent_items_from_graph`, and calls
-`complete_from_sent`, one transaction per rep.
+`complete_from_sent`, one transaction per rep; addin_server/gmail_sent.py does the same for
+Gmail (email tasks written from the Gmail add-on's drafts or by hand in Gmail).
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ def _expected(
         content = tasks.compose(session, task, rep, base_url=base_url, secret_key=secret_key)
     except (templates.MissingFields, ValueError):
         return None  # the rep cannot have sent it from our compose either; Done still works
-    thread = content.reply.thread_id if content.reply is not None else None
+    # The conversation the message will be in: the Gmail draft the add-on made for the task
+    # (a sent draft keeps its thread, whatever the rep changed), else the one a reply answers.
+    thread = task.draft_thread_id or (
+        content.reply.thread_id if content.reply is not None else None)
     return OpenEmailTask(task.id, content.to, content.subject, task.created_at, thread), content
 
 

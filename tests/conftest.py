@@ -36,6 +36,7 @@ from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
     google_fake,
     graph_runtime,
     microsoft_fake,
+    smtp_fake,
 )
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -168,6 +169,9 @@ class Actor:
 
     def patch(self, url: str, **kw: Any) -> Any:
         return self.client.patch(url, headers=self.headers, **kw)
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, headers=self.headers, **kw)
 
 
 def make_actor(

@@ -12,6 +12,7 @@ from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import (
     SEND_ID_HEADER,
     AuthError,
+    DraftRef,
     MailboxPaused,
     OutgoingMessage,
     PermanentError,
@@ -241,3 +242,21 @@ def test_a_bad_reply_request_is_not_silently_unthreaded(
     with pytest.raises(PermanentError):
         mailbox.create_draft(_reply("102", m1, s1, "", "<p>Again</p>"))
     assert google_fake.calls.count("drafts.create") == 2  # the first email, then this one
+
+
+def test_a_mailbox_without_a_usable_grant_raises_auth_error_on_use(
+    gmail_runtime: Runtime, google_fake: GoogleFake
+) -> None:
+    from addin_server import crypto
+    from addin_server.enums import MailboxProvider
+    from addin_server.models import Mailbox
+
+    never = Mailbox(provider=MailboxProvider.GMAIL, address=REP)
+    with pytest.raises(AuthError, match="no stored grant"):
+        open_mailbox(gmail_runtime, None, never).create_draft(_first())  # type: ignore[arg-type]
+    row = connected_gmail_row(gmail_runtime.settings, google_fake, REP)
+    other_key = gmail_runtime.settings.with_(encryption_keys=(crypto.new_key(),))
+    gmail_runtime.settings = other_key  # ENCRYPTION_KEYS lost the key that wrote the grant
+    with pytest.raises(AuthError, match="cannot be decrypted"):
+        open_mailbox(gmail_runtime, None, row).send_draft(DraftRef("r1"))  # type: ignore[arg-type]
+    assert google_fake.calls == []

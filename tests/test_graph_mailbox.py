@@ -337,3 +337,15 @@ def test_a_bad_reply_request_is_not_silently_unthreaded(
     with pytest.raises(PermanentError):
         mailbox.create_draft(_reply("102", m1, s1, "<p>Again</p>"))
     assert microsoft_fake.calls.count("messages.create") == 1  # only the first email
+
+
+def test_an_unreachable_authority_is_transient_on_use(
+    graph_runtime: Runtime, microsoft_fake: MicrosoftFake
+) -> None:
+    row = _row(graph_runtime, microsoft_fake)
+    graph_runtime.settings = graph_runtime.settings.with_(
+        microsoft_authority="https://127.0.0.1:9/" + microsoft_fake.tenant)
+    mailbox = open_mailbox(graph_runtime, None, row)  # type: ignore[arg-type]
+    with pytest.raises(TransientError, match="unreachable") as exc:
+        mailbox.create_draft(_first())
+    assert exc.value.may_have_sent is False

@@ -1,16 +1,18 @@
-"""The mailbox use cases the pipeline and the connect flow share: a provider's pause shows on
-every waiting send, connecting a first mailbox picks up the sends that waited for one."""
+"""The mailbox use cases the connect flow relies on: a provider's pause shows on every waiting
+send, connecting a first mailbox picks up the sends that waited for one."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from addin_server import feed
 from addin_server.enums import MailboxProvider, MailboxStatus
-from addin_server.mailboxes.connect import attach_mailbox, pause_mailbox
+from addin_server.mailbox_state import pause_mailbox, reconnect_mailbox
+from addin_server.mailboxes.connect import attach_mailbox
 from addin_server.models import Event, Mailbox, Rep, Send
 from addin_server.runtime import Runtime
 from tests.conftest import make_actor
@@ -33,8 +35,8 @@ def test_a_provider_pause_shows_on_every_waiting_send(
     with runtime.sessions.begin() as s:
         row = s.scalar(select(Mailbox).where(Mailbox.provider == MailboxProvider.GMAIL))
         assert row is not None
-        pause_mailbox(s, row, until, runtime.now())
-        pause_mailbox(s, row, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), runtime.now())
+        pause_mailbox(s, row, until, "429 Retry after", runtime.now())
+        pause_mailbox(s, row, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), "429", runtime.now())
     for enrolled in launched.json["enrollments"]:
         view = rep.get(f"/api/v1/enrollments/{enrolled['id']}").json
         assert view["steps"][0]["reason"] == "mailbox paused by Gmail until 2026-11-24 14:05 UTC"
@@ -61,8 +63,32 @@ def test_connecting_a_first_mailbox_adopts_the_sends_that_waited(
         again = attach_mailbox(s, runtime.settings, rep_row, MailboxProvider.MICROSOFT,
                                "ann@acme.test", runtime.now())
         assert again.id == row.id
+        reconnect_mailbox(s, row, runtime.now())
         mailbox_id = row.id
     with runtime.sessions() as s:
         assert [x.mailbox_id for x in s.scalars(select(Send))] == [mailbox_id]
     step = rep.get(f"/api/v1/enrollments/{eid}").json["steps"][0]
     assert "scheduled for" in step["reason"]
+
+
+def test_the_rep_is_emailed_once_per_disconnection_and_again_after_a_relay_failure(
+    runtime: Runtime, client: FlaskClient, smtp_fake: Any
+) -> None:
+    from addin_server.mailboxes.notify import notify_disconnected
+
+    rt = runtime
+    rt.settings = rt.settings.with_(smtp_url=smtp_fake.url, mail_from="ops@acme.test")
+    rep = make_actor(rt, client, "ann@acme.test", local_mailbox=False)
+    with rt.sessions.begin() as s:
+        s.add(Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.MICROSOFT,
+                      address="ann@contoso.test", status=MailboxStatus.DISCONNECTED,
+                      status_reason="invalid_grant", created_at=rt.now(), updated_at=rt.now()))
+    smtp_fake.refuse = True  # the relay is down: nobody is marked as told
+    assert notify_disconnected(rt, rt.now()) == 0
+    smtp_fake.refuse = False
+    assert notify_disconnected(rt, rt.now()) == 1
+    assert notify_disconnected(rt, rt.now()) == 0  # once per disconnection
+    (msg,) = smtp_fake.messages
+    assert (msg["From"], msg["To"]) == ("ops@acme.test", "ann@acme.test")
+    assert "invalid_grant" in msg.get_content()
+    assert "https://campaigns.example.test/connect/microsoft" in msg.get_content()

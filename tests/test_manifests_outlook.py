@@ -122,7 +122,8 @@ def test_command_writes_the_manifest(tmp_path: Path) -> None:
     result = CliRunner().invoke(render_manifests, ["--base-url", BASE, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / FILE_NAME).read_text() == render(BASE)[FILE_NAME]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [PACKAGE_NAME, JSON_NAME, FILE_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gmail-addon-deployment.json", PACKAGE_NAME, JSON_NAME, FILE_NAME]
     refused = CliRunner().invoke(render_manifests, ["--base-url", "http://addin.example.com",
                                                     "--out", str(tmp_path / "no")])
     assert refused.exit_code == 2 and "https" in refused.output

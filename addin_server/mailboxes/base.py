@@ -112,3 +112,25 @@ class Mailbox(Protocol):
     def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
         """Some headers of a message, by provider id."""
         ...
+
+
+class UnavailableMailbox:
+    """A mailbox that could not be opened (no stored grant, the sign-in service unreachable):
+    every call raises the classified error, so that the pipeline handles it exactly like a
+    failure of the call itself (a held send, a retry) instead of a crash while opening."""
+
+    def __init__(self, address: str, error: MailboxError) -> None:
+        self.address = address
+        self.error = error
+
+    def create_draft(self, message: OutgoingMessage) -> DraftRef:
+        raise self.error
+
+    def send_draft(self, draft: DraftRef) -> SentRef:
+        raise self.error
+
+    def find_sent(self, send_id: str, *, since: datetime) -> SentRef | None:
+        raise self.error
+
+    def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
+        raise self.error

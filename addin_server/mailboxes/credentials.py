@@ -36,7 +36,13 @@ class MicrosoftGrant:
 def _load(settings: Settings, row: Mailbox) -> dict[str, Any]:
     if not row.credentials:
         raise MissingGrant(f"mailbox {row.id} has no stored grant")
-    data: dict[str, Any] = json.loads(crypto.decrypt(settings, row.credentials))
+    try:
+        data: dict[str, Any] = json.loads(crypto.decrypt(settings, row.credentials))
+    except crypto.SecretsUnavailable as exc:
+        # The sends wait (held as for a disconnected mailbox) rather than fail: restoring the
+        # key or reconnecting the mailbox resumes them.
+        raise MissingGrant(f"the stored grant of mailbox {row.id} cannot be decrypted with "
+                           f"ENCRYPTION_KEYS ({exc})") from exc
     return data
 
 

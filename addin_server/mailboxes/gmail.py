@@ -36,6 +36,7 @@ from addin_server.mailboxes.base import (
     PermanentError,
     SentRef,
     TransientError,
+    UnavailableMailbox,
 )
 from addin_server.mailboxes.credentials import MissingGrant, load_google
 from addin_server.mailboxes.mime import build_mime
@@ -203,7 +204,7 @@ class GmailMailbox:
             userId="me", id=message_id, format="metadata", metadataHeaders=names), read=True)
         return result
 
-    def _sent_ids(self, since: datetime) -> Iterator[str]:
+    def _sent_ids(self) -> Iterator[str]:
         """Ids of SENT messages, newest first (messages.list needs no `q`: gmail.metadata
         does not allow it)."""
         token: str | None = None
@@ -219,7 +220,7 @@ class GmailMailbox:
                 return
 
     def find_sent(self, send_id: str, *, since: datetime) -> SentRef | None:
-        for message_id in self._sent_ids(since):
+        for message_id in self._sent_ids():
             meta = self._metadata(message_id, [SEND_ID_HEADER, "Message-ID"])
             sent_at = _internal_date(meta)
             if sent_at is not None and sent_at < since:
@@ -263,12 +264,14 @@ def call_classified(fn: Callable[[], T], *, sending: bool = False) -> T:
         raise classify(exc, sending=sending) from exc
 
 
-def open_gmail(runtime: Runtime, session: Session, row: MailboxRow) -> GmailMailbox:
-    """The PROVIDERS factory: the adapter for a connected Gmail mailbox row."""
+def open_gmail(runtime: Runtime, session: Session, row: MailboxRow
+               ) -> GmailMailbox | UnavailableMailbox:
+    """The PROVIDERS factory: the adapter for a connected Gmail mailbox row (opening makes no
+    network call; a missing grant surfaces as AuthError on the first call)."""
     settings = runtime.settings
     try:
         grant = load_google(settings, row)
     except MissingGrant as exc:
-        raise AuthError(str(exc)) from exc
+        return UnavailableMailbox(row.address, AuthError(str(exc)))
     creds = google_credentials(settings, grant.refresh_token, list(grant.scopes))
     return GmailMailbox(gmail_service(settings, creds), row.address)

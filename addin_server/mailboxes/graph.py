@@ -28,6 +28,7 @@ from urllib.parse import quote, urlparse
 
 import msal
 import requests
+from sqlalchemy import inspect as sa_inspect
 
 from addin_server.config import Settings
 from addin_server.mailboxes.base import (
@@ -40,6 +41,7 @@ from addin_server.mailboxes.base import (
     PermanentError,
     SentRef,
     TransientError,
+    UnavailableMailbox,
 )
 from addin_server.mailboxes.credentials import (
     MicrosoftGrant,
@@ -338,33 +340,37 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow) -> GraphMailbox:
-    """The PROVIDERS factory. A refreshed (rotated) cache is written back onto the row, in the
-    caller's session (the job commits it)."""
+def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow
+                   ) -> GraphMailbox | UnavailableMailbox:
+    """The PROVIDERS factory. A refreshed (rotated) msal cache is stored at once. Failures while
+    opening (no grant, the authority unreachable) surface on the first call."""
     settings = runtime.settings
     try:
         grant = load_microsoft(settings, row)
     except MissingGrant as exc:
-        raise AuthError(str(exc)) from exc
+        return UnavailableMailbox(row.address, AuthError(str(exc)))
     cache = msal.SerializableTokenCache()
     cache.deserialize(grant.cache)
     http = http_session(settings)
 
     def store(new: MicrosoftGrant) -> None:
-        # Stored at once in a transaction of its own: a rotated refresh token must survive
-        # whatever happens to the send (and the caller's session may be closed already).
+        save_microsoft(settings, row, new)
+        if sa_inspect(row).session is not None:
+            return  # attached to the caller's live session, which commits it
+        # A detached row (the pipeline opens the adapter in a session it closes before
+        # sending): store the rotated refresh token at once, in a transaction of its own.
         from addin_server.models import Mailbox as MailboxModel
 
         with runtime.sessions.begin() as own:
             fresh = own.get(MailboxModel, row.id)
             if fresh is not None:
                 save_microsoft(settings, fresh, new)
-        save_microsoft(settings, row, new)  # keep the caller's copy in step
 
     try:
         app = msal_app(settings, cache, http)  # fetches the authority's metadata
     except (requests.RequestException, ValueError) as exc:
-        raise TransientError(f"Microsoft sign-in unreachable: {exc}") from exc
+        return UnavailableMailbox(row.address,
+                                  TransientError(f"Microsoft sign-in unreachable: {exc}"))
     tokens = MsalTokens(app, cache, grant, store)
     slots = RedisSlots(runtime.redis(), f"graph-slots:{row.id}", settings.graph_max_concurrency)
     return GraphMailbox(base_url=settings.graph_base_url, address=row.address, tokens=tokens,

@@ -20,3 +20,11 @@ def register_all(app: Flask) -> None:
 
     pages.init_app(app)
     app.register_blueprint(crm_web.crm)
+    from addin_server.web import push, replies_api, unsubscribe  # replies part
+
+    unsubscribe.register(app)
+    replies_api.register(app)
+    push.register(app)
+    from addin_server.web.gmail import register_gmail
+
+    register_gmail(app)

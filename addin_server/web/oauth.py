@@ -32,8 +32,9 @@ from addin_server import crypto
 from addin_server.accounts import rep_for_token
 from addin_server.config import Settings
 from addin_server.enums import MailboxProvider
+from addin_server.mailbox_state import reconnect_mailbox
 from addin_server.mailboxes.base import MailboxError
-from addin_server.mailboxes.connect import attach_mailbox, mark_connected
+from addin_server.mailboxes.connect import attach_mailbox
 from addin_server.mailboxes.credentials import (
     MicrosoftGrant,
     MissingGrant,
@@ -150,7 +151,8 @@ def _finish_google(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str
     except MissingGrant as exc:
         raise ConnectFailed("Google sent no refresh token: remove this app's access in your "
                             "Google account, then connect again") from exc
-    mark_connected(db(), rep, row, now())
+    reconnect_mailbox(db(), row, now())  # connected; held and mailbox-less sends resume
+    row.disconnect_notified_at = None  # a later disconnection is told again
     return address
 
 
@@ -192,7 +194,8 @@ def _finish_microsoft(settings: Settings, rep: Rep, pending: dict[str, Any]) -> 
     grant = MicrosoftGrant(cache.serialize(), str(accounts[0]["home_account_id"]), username)
     if not save_microsoft(settings, row, grant):
         raise ConnectFailed("Microsoft sent no refresh token (offline access): connect again")
-    mark_connected(db(), rep, row, now())
+    reconnect_mailbox(db(), row, now())  # connected; held and mailbox-less sends resume
+    row.disconnect_notified_at = None  # a later disconnection is told again
     return address.lower()
 
 
@@ -252,7 +255,6 @@ def start_from_api(provider: str) -> ResponseReturnValue:
     except ConnectFailed as exc:
         return {"errors": [{"field": "provider", "message": str(exc)}]}, exc.status
     return {"authorization_url": url}, 200
-
 
 
 @connect.get("/<provider>/callback")

@@ -38,7 +38,13 @@ SEND_OPTIONS = ["choose_at_launch", "fixed_time", "same_time_as_previous", "manu
 SCHEMAS: dict[str, Schema] = {
     "Errors": obj(["errors"], errors=arr(obj(["field", "message"], field=STR, message=STR))),
     "Settings": obj([], skip_weekends=BOOL, stop_on_reply=BOOL, mark_success_on_reply=BOOL,
-                    remove_on_bounce=BOOL, use_recipient_timezone=BOOL),
+                    remove_on_bounce=BOOL, use_recipient_timezone=BOOL,
+                    reply_from_same_domain=BOOL, stop_other_campaigns_on_reply=BOOL,
+                    sending_window={"type": ["object", "null"], "properties": {
+                        "days": arr({"enum": ["mon", "tue", "wed", "thu", "fri", "sat",
+                                              "sun"]}),
+                        "start": STR, "end": STR}},
+                    holiday_countries=arr(STR)),
     "StepIn": obj(
         ["day", "type"], day={"type": "integer", "minimum": 1}, type={"enum": STEP_TYPES},
         send_option={"enum": [*SEND_OPTIONS, None]},
@@ -293,6 +299,13 @@ def paths() -> dict[str, Schema]:
     }
 
 
+def _all_paths() -> dict[str, Schema]:
+    from addin_server.web import openapi_replies  # replies/unsubscribe/caps part
+
+    SCHEMAS.update(openapi_replies.SCHEMAS)
+    return {**paths(), **openapi_replies.paths()}
+
+
 def document(base_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -310,5 +323,5 @@ def document(base_url: str) -> dict[str, Any]:
             "responses": {"Errors": {"description": "An error; `field` names the input",
                                      **_json(ref("Errors"))}},
         },
-        "paths": paths(),
+        "paths": _all_paths(),
     }

@@ -158,3 +158,12 @@ def graph_runtime(microsoft_fake: MicrosoftFake, tmp_path: Path, clock: Any,
     rt.redis().delete(*rt.redis().keys("graph-slots:*") or ["-"])
     yield rt
     rt.engine.dispose()
+
+
+@pytest.fixture
+def smtp_fake() -> Iterator[Any]:
+    """A local SMTP relay that keeps what it receives (`.messages`, `.url`, `.refuse`)."""
+    from tests.fakes.smtp import serve_smtp
+
+    with serve_smtp() as fake:
+        yield fake

@@ -134,6 +134,7 @@ class GoogleFake:
         self.keep_client_message_id = False
         # When mail is stored (internalDate, Date); tokens expire on real time. Tests may set
         # it to their frozen clock.
+        self.watches: dict[str, dict[str, Any]] = {}  # address -> users.watch body
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # True: the token endpoint returns no refresh token (as when consent is not re-shown).
         self.withhold_refresh_token = False
@@ -431,6 +432,7 @@ class GoogleFake:
             ("GET", r"messages/([^/]+)", "messages.get", self._messages_get, META_SCOPES),
             ("GET", r"threads/([^/]+)", "threads.get", self._threads_get, META_SCOPES),
             ("GET", r"history", "history.list", self._history, META_SCOPES),
+            ("POST", r"watch", "watch", self._watch, META_SCOPES),
         ]
         for verb, pattern, route, handler, scopes in routes:
             m = re.fullmatch(pattern, rest)
@@ -441,6 +443,16 @@ class GoogleFake:
                     result = handler(box, grant, request, body, *m.groups())
                 return route, Response(json.dumps(result), mimetype="application/json")
         raise GmailHttpError(404, "Not Found", "notFound", "NOT_FOUND")
+
+    def _watch(self, box: GMailbox, grant: _Grant, request: Request,
+               body: dict[str, Any]) -> dict[str, Any]:
+        """users.watch: INBOX changes published to a Pub/Sub topic for 7 days."""
+        topic = str(body.get("topicName", ""))
+        if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+            raise GmailHttpError(400, "Invalid topicName", "invalidArgument", "INVALID_ARGUMENT")
+        self.watches[box.address] = body
+        expiration = int(self.clock().timestamp() * 1000) + 7 * 24 * 3600 * 1000
+        return {"historyId": str(box.history_id), "expiration": str(expiration)}
 
     def _profile(self, box: GMailbox, *_: Any) -> dict[str, Any]:
         return {"emailAddress": box.address, "messagesTotal": len(box.messages),

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -134,6 +134,7 @@ class GraphMailbox:
     user_id: str
     messages: dict[str, GraphMessage] = field(default_factory=dict)  # immutable id -> message
     in_flight: int = 0
+    delta_generation: int = 0  # delta tokens of an earlier generation are forgotten (410)
 
     def folder(self, name: str) -> list[GraphMessage]:
         return [m for m in self.messages.values() if m.folder == name]
@@ -149,7 +150,6 @@ class GraphMailbox:
 class _User:
     address: str
     oid: str
-    revoked: bool = False
     interaction_required: bool = False
 
 
@@ -176,6 +176,7 @@ class MicrosoftFake:
         self.ca_file = ""  # the self-signed certificate clients must trust
         self.concurrency_limit = 4
         # When mail is created and sent; tokens expire on real time (msal checks them so).
+        self.subscriptions: dict[str, dict[str, Any]] = {}  # id -> subscription
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.max_in_flight = 0
         self._lock = threading.RLock()
@@ -228,6 +229,7 @@ class MicrosoftFake:
         assert urlparse(auth_uri).path == f"/{self.tenant}/oauth2/v2.0/authorize", auth_uri
         assert q["client_id"] == self.client_id
         code = secrets.token_urlsafe(16)
+        self._user(address).interaction_required = False  # they just signed in interactively
         with self._lock:
             self._codes[code] = {"user": self._user(address), "redirect_uri": q["redirect_uri"],
                                  "challenge": q.get("code_challenge"),
@@ -237,8 +239,12 @@ class MicrosoftFake:
         return f"{q['redirect_uri']}?{urlencode(back)}"
 
     def revoke(self, address: str) -> None:
-        """The admin revoked sessions / the password changed: refresh and access tokens die."""
-        self._user(address).revoked = True
+        """The admin revoked sessions / the password changed: every refresh and access token
+        issued so far dies (a new sign-in gets new ones)."""
+        user = self._user(address)
+        with self._lock:
+            self._refresh = {t: u for t, u in self._refresh.items() if u is not user}
+            self._access = {t: v for t, v in self._access.items() if v[0] is not user}
 
     def require_interaction(self, address: str) -> None:
         """A conditional-access change (MFA) means the user must sign in again."""
@@ -254,6 +260,42 @@ class MicrosoftFake:
     def drop_after(self, route: str, times: int = 1) -> None:
         with self._lock:
             self._drops[route] = self._drops.get(route, 0) + times
+
+    def deliver(self, to: str, message: EmailMessage) -> GraphMessage:
+        """An email arrives in `to`'s inbox from outside (a reply, a bounce, an automatic
+        reply). Exchange files it in the conversation of a message it names, if any."""
+        with self._lock:
+            box = self.mailbox(to)
+            refs = msg_ids(str(message["References"] or "")) + msg_ids(
+                str(message["In-Reply-To"] or ""))
+            conv = next((m.conversation_id for m in box.messages.values()
+                         if m.internet_message_id in refs), None)
+            standard = {"from", "to", "subject", "message-id", "date", "in-reply-to",
+                        "references", "content-type", "mime-version",
+                        "content-transfer-encoding"}
+            custom = [(k, str(v)) for k, v in message.items() if k.lower() not in standard]
+            part = message.get_body(preferencelist=("plain", "html"))
+            body = str(part.get_content()) if part is not None else ""  # type: ignore[attr-defined]
+            html_body = part is not None and part.get_content_type() == "text/html"
+            name, address = getaddresses([str(message["From"] or "")])[0]
+            imm, rest = self._new_ids()
+            msg = GraphMessage(
+                imm, rest, "inbox", str(message["Subject"] or ""),
+                "html" if html_body else "text", body, address.lower(), name,
+                [(n, a) for n, a in getaddresses([str(message["To"] or "")])],
+                conv or "AAQkAGI2" + secrets.token_urlsafe(16),
+                str(message["Message-ID"] or make_msgid(domain="example.net")), custom,
+                (msg_ids(str(message["In-Reply-To"] or "")) or [None])[0],
+                msg_ids(str(message["References"] or "")), created=self.clock(),
+                sent=self.clock(), raw=message.as_bytes())
+            box.messages[imm] = msg
+            return msg
+
+    def expire_delta(self, address: str) -> None:
+        """Exchange dropped the sync state: every delta token so far is answered 410."""
+        box = self.mailbox(address)
+        with self._lock:
+            box.delta_generation += 1
 
     def hold(self) -> threading.Event:
         """Graph requests wait until the returned event is set (to observe concurrency)."""
@@ -349,7 +391,7 @@ class MicrosoftFake:
                 return route, _json(self._tokens(data["user"], data["nonce"], form))
             if grant_type == "refresh_token":
                 user = self._refresh.get(form.get("refresh_token", ""))
-                if user is None or user.revoked:
+                if user is None:
                     return err("invalid_grant", "AADSTS50173: The provided grant has expired due "
                                "to it being revoked, a fresh auth token is needed.", [50173],
                                "bad_token")
@@ -391,7 +433,7 @@ class MicrosoftFake:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         with self._lock:
             found = self._access.get(token)
-        if found is None or found[1] < time.time() or found[0].revoked:
+        if found is None or found[1] < time.time():
             raise GraphError(401, "InvalidAuthenticationToken",
                              "Access token has expired or is not yet valid.")
         box = self.mailbox(found[0].address)
@@ -409,6 +451,9 @@ class MicrosoftFake:
             ("PATCH", r"/me/messages/([^/]+)", "messages.patch", self._patch),
             ("GET", r"/me/messages", "messages.list", self._list),
             ("GET", r"/me/mailFolders/([^/]+)/messages", "messages.list", self._list),
+            ("GET", r"/me/mailFolders/([^/]+)/messages/delta", "messages.delta", self._delta),
+            ("POST", r"/subscriptions", "subscriptions.create", self._subscribe),
+            ("PATCH", r"/subscriptions/([^/]+)", "subscriptions.update", self._resubscribe),
         ]
         for verb, pattern, route, handler in routes:
             m = re.fullmatch(pattern, path)
@@ -631,6 +676,58 @@ class MicrosoftFake:
         return 200, {"@odata.context": f"{self.graph_base_url}/$metadata#users('{box.user_id}')"
                      "/messages", "value": [self._resource(m, immutable, select)
                                             for m in msgs[:top]]}
+
+
+    def _delta(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+               immutable: bool, folder: str) -> tuple[int, dict[str, Any]]:
+        """Inbox delta (messages added): a round without a token lists everything, then a
+        @odata.deltaLink; pages of 10 linked by @odata.nextLink ($skiptoken)."""
+        if folder.strip("'\"()").lower() != "inbox":
+            raise GraphError(400, "BadRequest", "this fake serves the inbox delta only")
+        inbox = box.folder("inbox")
+        skip = request.args.get("$skiptoken")
+        if skip is not None:
+            start, end = (int(x) for x in skip.split("_"))
+        else:
+            token = request.args.get("$deltatoken")
+            start, end = 0, len(inbox)
+            if token is not None:
+                generation, _, seen = token.partition(".")
+                if int(generation) != box.delta_generation:
+                    raise GraphError(410, "SyncStateNotFound",
+                                     "The sync state generation is not found.")
+                start = int(seen)
+        page = inbox[start:min(end, start + 10)]
+        link = f"{self.graph_base_url}/me/mailFolders/inbox/messages/delta"
+        out: dict[str, Any] = {"value": [{"id": m.immutable_id if immutable else m.rest_id}
+                                         for m in page]}
+        if start + 10 < end:
+            out["@odata.nextLink"] = f"{link}?$skiptoken={start + 10}_{end}"
+        else:
+            out["@odata.deltaLink"] = f"{link}?$deltatoken={box.delta_generation}.{end}"
+        return 200, out
+
+
+    def _subscribe(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                   immutable: bool) -> tuple[int, dict[str, Any]]:
+        """POST /subscriptions (created mail in a folder). Real Graph first POSTs a
+        validationToken to notificationUrl; tests call the endpoint themselves."""
+        for key in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not body.get(key):
+                raise GraphError(400, "InvalidRequest", f"{key} is required")
+        if not str(body["notificationUrl"]).startswith("https://"):
+            raise GraphError(400, "InvalidRequest", "notificationUrl must be https")
+        sub = {**body, "id": secrets.token_hex(16)}
+        self.subscriptions[sub["id"]] = sub
+        return 201, sub
+
+    def _resubscribe(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                     immutable: bool, sub_id: str) -> tuple[int, dict[str, Any]]:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None:
+            raise GraphError(404, "ResourceNotFound", "The object was not found.")
+        sub.update({k: v for k, v in body.items() if k == "expirationDateTime"})
+        return 200, sub
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -74,6 +74,18 @@ def upgrade() -> None:
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_rep_id'), ['rep_id'], unique=False)
 
+    op.create_table('blocked_domains',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('domain', sa.String(length=253), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['reps.id'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('org_id', 'domain')
+    )
     op.create_table('campaigns',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -190,12 +202,45 @@ def upgrade() -> None:
     sa.Column('min_gap_seconds', sa.Integer(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disconnect_notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('batch_size', sa.Integer(), nullable=True),
+    sa.Column('batch_wait_seconds', sa.Integer(), nullable=False),
+    sa.Column('push_id', sa.String(length=200), nullable=True),
+    sa.Column('push_expires_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('mailboxes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_mailboxes_rep_id'), ['rep_id'], unique=False)
 
+    op.create_table('person_addresses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('org_id', 'email')
+    )
+    with op.batch_alter_table('person_addresses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_addresses_person_id'), ['person_id'], unique=False)
+
+    op.create_table('suppressions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('reason', sa.String(length=32), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['reps.id'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('org_id', 'email')
+    )
     op.create_table('templates',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -279,6 +324,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'position')
     )
+    op.create_table('inbound_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('mailbox_id', sa.Integer(), nullable=False),
+    sa.Column('provider_message_id', sa.String(length=200), nullable=False),
+    sa.Column('thread_id', sa.String(length=200), nullable=True),
+    sa.Column('rfc_message_id', sa.String(length=998), nullable=True),
+    sa.Column('from_addr', sa.String(length=320), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('enrollment_id', sa.Integer(), nullable=True),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('received_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('mailbox_id', 'provider_message_id')
+    )
     op.create_table('sent_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -320,6 +386,8 @@ def upgrade() -> None:
     sa.Column('completed_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('draft_thread_id', sa.String(length=200), nullable=True),
+    sa.Column('draft_created_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
@@ -402,6 +470,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sent_messages_enrollment_id'))
 
     op.drop_table('sent_messages')
+    op.drop_table('inbound_messages')
     op.drop_table('steps')
     with op.batch_alter_table('local_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_local_messages_thread_id'))
@@ -422,6 +491,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_templates_org_id'))
 
     op.drop_table('templates')
+    op.drop_table('suppressions')
+    with op.batch_alter_table('person_addresses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_addresses_person_id'))
+
+    op.drop_table('person_addresses')
     with op.batch_alter_table('mailboxes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mailboxes_rep_id'))
 
@@ -447,6 +521,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_campaigns_org_id'))
 
     op.drop_table('campaigns')
+    op.drop_table('blocked_domains')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_rep_id'))
 

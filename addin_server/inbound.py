@@ -1,0 +1,440 @@
+"""What an inbound email is: a human reply, an automatic reply (out of office or other), or a
+bounce. Pure functions on stdlib `email` messages; no database, no clock.
+
+The rules, strongest signal first:
+- bounce: a DSN (`multipart/report; report-type=delivery-status`, RFC 3464) whose action is
+  `failed`, or a message from mailer-daemon / postmaster with a typical subject (non-standard
+  bounces). The failed recipient comes from the DSN's Final-Recipient / Original-Recipient,
+  else `X-Failed-Recipients`, else the returned headers' `To`, else the addresses in the text.
+  A DSN whose action is only `delayed` is an automatic message, not a bounce.
+- automatic reply: `Auto-Submitted` other than `no` (RFC 3834), `X-Autoreply`, `X-Autorespond`,
+  `Precedence: auto_reply | bulk | junk | list`, `X-Auto-Response-Suppress` together with an
+  automatic-reply subject, or a typical automatic-reply subject in several languages. Among
+  them, out of office when the subject or text says so; then a return date when one is written.
+- anything else is a human reply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from enum import StrEnum
+
+SEND_ID_HEADER = "X-Campaign-Send-Id"  # mirrors mailboxes.base (kept import-free: pure module)
+
+
+class Kind(StrEnum):
+    HUMAN = "human"
+    AUTO_REPLY = "auto_reply"
+    OUT_OF_OFFICE = "out_of_office"
+    BOUNCE = "bounce"
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: Kind
+    why: str  # which signal decided, for the Live Feed and for debugging
+    failed_recipients: tuple[str, ...] = ()  # bounces: lower case addresses
+    # Bounces: the returned message's ids, when the DSN carries its headers.
+    original_message_id: str | None = None
+    original_send_id: str | None = None
+    return_date: date | None = None  # out of office: the first day the person is back
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+_DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"(undeliverable|undelivered mail|delivery status notification \((failure|delay)\)|"
+    r"mail delivery (failed|failure|subsystem)|returned mail|delivery (has )?failed|"
+    r"failure notice|non[- ]?remis|unzustellbar|no se puede entregar|non recapitabile|"
+    r"onbestelbaar|address not found)",
+    re.I,
+)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto(matic)?[- ]?(reply|response)|autoreply|auto:|"
+    r"out of (the )?office|away from (the )?office|on (vacation|holiday|leave)|"
+    r"r[ée]ponse automatique|(absence|absent|abwesenheit|ooo)\s*(?:[:\-–]|$)|"
+    r"automatische antwort|"
+    r"abwesenheitsnotiz|respuesta autom[aá]tica|fuera de la oficina|ausente|"
+    r"risposta automatica|fuori ufficio|automatisch antwoord|afwezig|niet aanwezig|"
+    r"resposta autom[aá]tica|fora do escrit[oó]rio|autosvar|fr[aå]nv(aro|ærende)|"
+    r"automaattinen vastaus|poza biurem|odpowied[zź] automatyczna)",
+    re.I,
+)
+_OOO_WORDS = re.compile(
+    r"(out of (the )?office|\booo\b|away from (the|my) (office|desk)|on (annual )?leave|"
+    r"on (vacation|holiday)|parental leave|maternity leave|r[ée]ponse automatique|absent|"
+    r"absence|cong[ée]s?|abwesend|abwesenheit|urlaub|nicht im b[üu]ro|ausente|vacaciones|"
+    r"fuera de la oficina|fuori ufficio|in ferie|assente|afwezig|vakantie|niet aanwezig|"
+    r"f[ée]rias|fora do escrit[oó]rio|ledig|semester|fr[aå]nvarande|lomalla|urlop)",
+    re.I,
+)
+
+
+def _header(msg: Message, name: str) -> str:
+    value = msg.get(name)
+    return str(value).strip() if value is not None else ""
+
+
+def addresses(msg: Message, name: str) -> list[str]:
+    """The addresses of an address header, lower case."""
+    values = [str(v) for v in msg.get_all(name, [])]
+    return [addr.lower() for _, addr in getaddresses(values) if "@" in addr]
+
+
+def sender(msg: Message) -> str:
+    found = addresses(msg, "From")
+    return found[0] if found else ""
+
+
+def message_ids(value: str) -> list[str]:
+    """`<a@b> <c@d>` (In-Reply-To, References) as a list, angle brackets kept."""
+    return re.findall(r"<[^<>\s]+>", value or "")
+
+
+def text_of(msg: Message, limit: int = 20_000) -> str:
+    """The readable text of a message: text/plain parts, else text/html without tags. Attached
+    messages (a bounce's returned copy) are left out; only the first `limit` characters."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in _parts(msg):
+        ctype = part.get_content_type()
+        if ctype not in ("text/plain", "text/html"):
+            continue
+        if part.get_content_disposition() == "attachment":
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            content = payload.decode(charset, errors="replace")
+        except LookupError:
+            content = payload.decode("utf-8", errors="replace")
+        (plain if ctype == "text/plain" else html).append(content)
+    if plain:
+        out = "\n".join(plain)
+    else:
+        out = re.sub(r"<[^>]+>", " ", "\n".join(html))
+        out = re.sub(r"&nbsp;", " ", out)
+    return out[:limit]
+
+
+def _parts(msg: Message) -> list[Message]:
+    """The leaf parts, not descending into attached messages (message/*)."""
+    if msg.is_multipart():
+        if msg.get_content_maintype() == "message":
+            return []
+        out: list[Message] = []
+        payload = msg.get_payload()
+        assert isinstance(payload, list)
+        for sub in payload:
+            if isinstance(sub, Message):
+                out.extend(_parts(sub))
+        return out
+    return [msg]
+
+
+def _find_parts(msg: Message, ctype: str) -> list[Message]:
+    return [part for part in msg.walk() if part.get_content_type() == ctype]
+
+
+# --- bounces -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dsn:
+    recipients: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+def _dsn(msg: Message) -> _Dsn | None:
+    """Recipients and actions of the message/delivery-status part, if there is one."""
+    parts = _find_parts(msg, "message/delivery-status")
+    if not parts:
+        return None
+    recipients: list[str] = []
+    actions: list[str] = []
+    for part in parts:
+        blocks = part.get_payload()
+        if not isinstance(blocks, list):
+            # Some senders put the fields in a single text payload: read it as header blocks.
+            from email import message_from_string
+
+            text = str(blocks)
+            blocks = [message_from_string(chunk) for chunk in re.split(r"\n\s*\n", text)]
+        for block in blocks:
+            if not isinstance(block, Message):
+                continue
+            action = _header(block, "Action").lower()
+            recipient = _dsn_address(_header(block, "Final-Recipient")) or _dsn_address(
+                _header(block, "Original-Recipient"))
+            if recipient:
+                recipients.append(recipient)
+                actions.append(action or "failed")
+    return _Dsn(tuple(recipients), tuple(actions))
+
+
+def _dsn_address(value: str) -> str | None:
+    """`rfc822; user@example.com` -> `user@example.com`."""
+    if not value:
+        return None
+    _, _, address = value.partition(";")
+    address = (address or value).strip().strip("<>").lower()
+    return address if "@" in address else None
+
+
+def _returned_headers(msg: Message) -> Message | None:
+    """The returned message's headers: a message/rfc822 or text/rfc822-headers part."""
+    from email import message_from_string
+
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                inner = payload[0]
+                assert isinstance(inner, Message)
+                return inner
+        if ctype == "text/rfc822-headers":
+            raw = part.get_payload(decode=True)
+            if isinstance(raw, bytes):
+                return message_from_string(raw.decode("utf-8", errors="replace"))
+    return None
+
+
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def _text_recipients(text: str, exclude: set[str]) -> list[str]:
+    """Addresses named in a non-standard bounce's text, daemon and known parties left out."""
+    found: list[str] = []
+    for match in _ADDRESS.finditer(text):
+        addr = match.group(0).strip(".").lower()
+        if addr in exclude or _DAEMON.match(addr) or addr in found:
+            continue
+        found.append(addr)
+    return found
+
+
+def _bounce(msg: Message) -> Classification | None:
+    ctype = msg.get_content_type()
+    report = ctype == "multipart/report" and str(
+        msg.get_param("report-type") or "").lower() == "delivery-status"
+    dsn = _dsn(msg)
+    from_daemon = bool(_DAEMON.match(sender(msg)))
+    subject = _header(msg, "Subject")
+    if not report and dsn is None and not (
+            from_daemon and (_BOUNCE_SUBJECT.search(subject) or _find_parts(msg, "message/rfc822"))
+    ) and not _header(msg, "X-Failed-Recipients"):
+        return None
+    returned = _returned_headers(msg)
+    original_id = message_ids(_header(returned, "Message-ID")) if returned else []
+    send_id = _header(returned, SEND_ID_HEADER) if returned else ""
+    if dsn is not None and dsn.recipients and all(a in ("delayed", "relayed", "delivered",
+                                                         "expanded") for a in dsn.actions):
+        return Classification(Kind.AUTO_REPLY, f"delivery report ({', '.join(dsn.actions)})")
+    if dsn is not None and dsn.recipients:
+        failed = tuple(r for r, a in zip(dsn.recipients, dsn.actions, strict=True)
+                       if a == "failed")
+        why = "DSN (multipart/report, delivery-status)"
+    else:
+        failed = tuple(a.lower() for a in addresses(msg, "X-Failed-Recipients"))
+        why = "X-Failed-Recipients header"
+        if not failed and returned is not None:
+            failed = tuple(addresses(returned, "To"))
+            why = "non-standard bounce: the returned message's To"
+        if not failed:
+            exclude = set(addresses(msg, "To")) | {sender(msg)}
+            failed = tuple(_text_recipients(text_of(msg), exclude)[:1])
+            why = "non-standard bounce: address in the text"
+    return Classification(
+        Kind.BOUNCE, why, failed_recipients=failed,
+        original_message_id=original_id[0] if original_id else None,
+        original_send_id=send_id or None,
+    )
+
+
+# --- automatic replies ---------------------------------------------------------------------------
+
+
+def _auto_signal(msg: Message) -> str | None:
+    auto = _header(msg, "Auto-Submitted").lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
+        if _header(msg, name):
+            return f"{name} header"
+    precedence = _header(msg, "Precedence").lower()
+    if precedence in ("auto_reply", "bulk", "junk", "list"):
+        return f"Precedence: {precedence}"
+    if _AUTO_SUBJECT.search(_header(msg, "Subject")):
+        return "automatic-reply subject"
+    return None
+
+
+def classify(msg: Message) -> Classification:
+    """Human reply, automatic reply, out of office (with a return date when written) or bounce."""
+    bounce = _bounce(msg)
+    if bounce is not None:
+        return bounce
+    signal = _auto_signal(msg)
+    if signal is None:
+        return Classification(Kind.HUMAN, "no automatic-message signal")
+    subject = _header(msg, "Subject")
+    text = text_of(msg)
+    # Only the part above any quote says what this message is about.
+    own = _strip_quote(text)
+    if _OOO_WORDS.search(subject) or _OOO_WORDS.search(own[:3000]):
+        sent = received_date(msg)
+        return Classification(Kind.OUT_OF_OFFICE, signal,
+                              return_date=return_date(subject + "\n" + own, sent))
+    return Classification(Kind.AUTO_REPLY, signal)
+
+
+def own_text(msg: Message) -> str:
+    """The message's own words: its text above any quoted earlier message, spaces squeezed."""
+    return " ".join(_strip_quote(text_of(msg)).split())
+
+
+def _strip_quote(text: str) -> str:
+    cut = re.search(r"(^>|^-{2,}\s*original message|^on .{0,200} wrote:|^le .{0,200} a écrit)",
+                    text, re.I | re.M)
+    return text[: cut.start()] if cut else text
+
+
+def received_date(msg: Message) -> date | None:
+    value = _header(msg, "Date")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).date()
+    except (TypeError, ValueError):
+        return None
+
+
+# --- return dates ---------------------------------------------------------------------------------
+
+_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    [
+        "january jan janvier janv januar jän enero ene gennaio gen januari janeiro",
+        "february feb février fevrier févr fevr februar febrero febbraio februari fevereiro fev",
+        "march mar mars märz maerz marzo maart março marco",
+        "april apr avril avr abril aprile",
+        "may mai mayo maggio mei maio",
+        "june jun juin juni junio giugno junho",
+        "july jul juillet juil juli julio luglio julho",
+        "august aug août aout agosto augustus ago",
+        "september sep sept septembre septiembre settembre setembro set",
+        "october oct octobre oktober octubre ottobre okt oktober outubro out",
+        "november nov novembre noviembre novembre novembro",
+        "december dec décembre decembre déc dezember diciembre dicembre dic dezembro dez",
+    ],
+    start=1,
+):
+    for _name in _names.split():
+        _MONTHS.setdefault(_name, _number)
+
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+_DAY = r"(?P<d>[0-3]?\d)(?:st|nd|rd|th|er|e|\.|º)?"
+_YEAR = r"(?:,?\s*(?P<y>\d{4}))?"
+_DATE_PATTERNS = [
+    re.compile(r"(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2}))"),
+    re.compile(_DAY + r"\s*(?:de\s+|of\s+)?(?P<m>" + _MONTH_RE + r")\.?(?:\s+de)?" + _YEAR + r"\b",
+               re.I),
+    re.compile(r"(?P<m>" + _MONTH_RE + r")\.?\s+" + _DAY + _YEAR + r"\b", re.I),
+    re.compile(r"(?P<nd>[0-3]?\d)[./](?P<nm>[01]?\d)(?:[./](?P<ny>\d{2,4}))?\b"),
+]
+# A cue says the date is the day back ("back on") or the last day away ("until").
+_BACK_CUES = re.compile(
+    r"\b(back (?:in the office )?(?:on|by)?|return(?:ing)? (?:to the office )?(?:on)?|"
+    r"returns? on|in the office (?:on|from)|available (?:again )?(?:on|from)|"
+    r"de retour (?:au bureau )?(?:le|à partir du)?|retour (?:prévu )?le|à partir du|"
+    r"zurück (?:am|ab)?|wieder (?:im büro )?(?:am|ab)?|ab dem|ab|"
+    r"de vuelta (?:el)?|regreso (?:el)?|a partir del|"
+    r"di ritorno (?:il)?|rientro (?:il)?|"
+    r"terug (?:op)?|vanaf|de volta (?:em|no dia)?)\s*",
+    re.I,
+)
+_UNTIL_CUES = re.compile(
+    r"\b(until|till|through|thru|to|jusqu'?au|jusqu’au|au|bis (?:zum|einschließlich)?|bis|"
+    r"hasta (?:el)?|fino al|al|tot en met|tot|até)\s*",
+    re.I,
+)
+_WEEKDAY = re.compile(
+    r"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lunes|"
+    r"martes|miércoles|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|"
+    r"maandag|dinsdag|woensdag|donderdag|vrijdag|segunda|terça|quarta|quinta|sexta)"
+    r"(?:[- ]feira)?,?\s*(?:the\s+|den\s+|le\s+|el\s+|il\s+)?",
+    re.I,
+)
+
+
+def _date_at(text: str, pos: int, sent: date | None) -> date | None:
+    """A date written right at `pos` (after an optional weekday)."""
+    rest = text[pos: pos + 60]
+    weekday = _WEEKDAY.match(rest)
+    if weekday:
+        rest = rest[weekday.end():]
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(rest)
+        if m:
+            found = _to_date(m, sent)
+            if found is not None:
+                return found
+    return None
+
+
+def _to_date(m: re.Match[str], sent: date | None) -> date | None:
+    groups = m.groupdict()
+    try:
+        if groups.get("iso"):
+            return date(int(groups["iy"]), int(groups["im"]), int(groups["id"]))
+        if groups.get("nd"):
+            day, month, year = int(groups["nd"]), int(groups["nm"]), groups.get("ny")
+        else:
+            day = int(groups["d"])
+            month = _MONTHS[groups["m"].lower()]
+            year = groups.get("y")
+        if year is not None:
+            y = int(year)
+            return date(y + 2000 if y < 100 else y, month, day)
+        base = sent or date.today()  # only when the message has no Date header
+        candidate = date(base.year, month, day)
+        if candidate < base - timedelta(days=7):  # "back on 3 January" written in December
+            candidate = date(base.year + 1, month, day)
+        return candidate
+    except (ValueError, KeyError):
+        return None
+
+
+def return_date(text: str, sent: date | None) -> date | None:
+    """The first day back, when an out-of-office message writes one.
+
+    "back on 2 December" and "de retour le 3 décembre" give that day; "until 1 December" and
+    "jusqu'au 2 décembre" give the day after. Numeric dates are read day first (02.12.2026,
+    02/12/2026), as most of the world writes them; ISO dates are read as such. A date before
+    the message or more than a year after it is ignored.
+    """
+    flat = re.sub(r"\s+", " ", text)
+    found: list[tuple[int, date]] = []
+    for cues, shift in ((_BACK_CUES, 0), (_UNTIL_CUES, 1)):
+        for cue in cues.finditer(flat):
+            day = _date_at(flat, cue.end(), sent)
+            if day is None:
+                continue
+            day += timedelta(days=shift)
+            if sent is not None and not (sent <= day <= sent + timedelta(days=366)):
+                continue
+            found.append((cue.start(), day))
+    if not found:
+        return None
+    # Several cues ("away from 1 Dec until 5 Dec, back on 6 Dec"): the latest date wins, as a
+    # person is not back before the end of what they wrote.
+    return max(day for _, day in found)

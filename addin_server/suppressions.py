@@ -1,0 +1,154 @@
+"""Who is never emailed: unsubscribes, the organisation's suppression list, blocked domains and
+bounced addresses. Checked at launch (people skipped with a reason) and again right before each
+send (`send_blocker`). Use cases take a Session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from addin_server import enrollments, feed
+from addin_server.content import unsubscribe_token
+from addin_server.db import among, chunk_size, rowcount
+from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
+from addin_server.models import BlockedDomain, Enrollment, Person, Suppression
+from addin_server.replies import suppress
+
+UNSUBSCRIBED = "unsubscribed"
+SUPPRESSED = "suppressed"
+BLOCKED_DOMAIN = "blocked domain"
+BOUNCED = "bounced"
+
+
+def domain_of(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
+def blocked_reasons(session: Session, org_id: int, emails: Iterable[str]) -> dict[str, str]:
+    """For each address that must not be emailed, why: unsubscribed, suppressed, blocked
+    domain or bounced. Addresses not in the result may be emailed. A few queries per chunk."""
+    wanted = sorted({e.lower() for e in emails})
+    if not wanted:
+        return {}
+    reasons: dict[str, str] = {}
+    domains = set(session.scalars(select(BlockedDomain.domain).where(
+        BlockedDomain.org_id == org_id)))
+    size = chunk_size(session)
+    for i in range(0, len(wanted), size):
+        chunk = wanted[i: i + size]
+        for email, reason in session.execute(select(Suppression.email, Suppression.reason).where(
+                Suppression.org_id == org_id, among(session, Suppression.email, chunk))):
+            reasons[email] = {"unsubscribed": UNSUBSCRIBED, "bounced": BOUNCED}.get(
+                reason, SUPPRESSED)
+        for email, unsub, bounced in session.execute(
+                select(Person.email, Person.unsubscribed_at, Person.bounced_at).where(
+                    Person.org_id == org_id, among(session, Person.email, chunk))):
+            if unsub is not None:
+                reasons[email] = UNSUBSCRIBED
+            elif bounced is not None:
+                reasons.setdefault(email, BOUNCED)
+    for email in wanted:
+        if email not in reasons and _blocked(email, domains):
+            reasons[email] = BLOCKED_DOMAIN
+    return reasons
+
+
+def _blocked(email: str, domains: set[str]) -> bool:
+    """The address's domain or any parent of it is blocked (blocking acme.com blocks
+    eu.acme.com)."""
+    parts = domain_of(email).split(".")
+    return any(".".join(parts[i:]) in domains for i in range(len(parts) - 1))
+
+
+def send_blocker(session: Session, org_id: int, email: str) -> str | None:
+    """Why an email to this address must not go out now, or None."""
+    return blocked_reasons(session, org_id, [email]).get(email.lower())
+
+
+def unsubscribe(session: Session, org_id: int, email: str, now: datetime, *,
+                source: str) -> bool:
+    """Record an unsubscribe (one-click POST, our page, or the rep): the address is suppressed,
+    the person marked, and their live enrollments end. False when it was already recorded."""
+    email = email.strip().lower()
+    new = suppress(session, org_id, email, "unsubscribed", now, note=source)
+    if not new:
+        existing = session.scalar(select(Suppression).where(Suppression.org_id == org_id,
+                                                            Suppression.email == email))
+        if existing is not None and existing.reason != "unsubscribed":
+            existing.reason, new = "unsubscribed", True
+    person = session.scalar(select(Person).where(Person.org_id == org_id, Person.email == email))
+    if person is None:
+        return new
+    if person.unsubscribed_at is None:
+        person.unsubscribed_at = now
+        new = True
+    live = list(session.scalars(select(Enrollment).where(
+        Enrollment.person_id == person.id, Enrollment.status.in_(LIVE_ENROLLMENT))))
+    for e in live:
+        enrollments.end(session, e, now, status=EnrollmentStatus.UNSUBSCRIBED,
+                        reason="unsubscribed")
+    if new:
+        feed.record(session, org_id=org_id, type=feed.UNSUBSCRIBED, at=now, person_id=person.id,
+                    rep_id=live[0].rep_id if live else None,
+                    campaign_id=live[0].campaign_id if live else None,
+                    email=email, source=source, enrollments_ended=len(live))
+    return new
+
+
+def remove_suppression(session: Session, org_id: int, email: str) -> bool:
+    """Take an address off the list. An unsubscribe stays on the person (only they can undo
+    it by writing in); a manual entry or a bounce may be lifted."""
+    email = email.strip().lower()
+    row = session.scalar(select(Suppression).where(Suppression.org_id == org_id,
+                                                   Suppression.email == email))
+    if row is None:
+        return False
+    if row.reason == "unsubscribed":
+        raise enrollments.Conflict("an unsubscribe is the person's choice: it cannot be lifted")
+    session.delete(row)
+    if row.reason == "bounced":
+        person = session.scalar(select(Person).where(Person.org_id == org_id,
+                                                     Person.email == email))
+        if person is not None:
+            person.bounced_at = None
+    return True
+
+
+def add_blocked_domain(session: Session, org_id: int, domain: str, now: datetime, *,
+                       rep_id: int, note: str = "") -> bool:
+    domain = domain.strip().lower().lstrip("@")
+    if session.scalar(select(BlockedDomain.id).where(BlockedDomain.org_id == org_id,
+                                                      BlockedDomain.domain == domain)):
+        return False
+    session.add(BlockedDomain(org_id=org_id, domain=domain, note=note, created_by=rep_id,
+                              created_at=now))
+    session.flush()
+    return True
+
+
+def remove_blocked_domain(session: Session, org_id: int, domain: str) -> bool:
+    domain = domain.strip().lower().lstrip("@")
+    return rowcount(session.execute(delete(BlockedDomain).where(
+        BlockedDomain.org_id == org_id, BlockedDomain.domain == domain))) > 0
+
+
+def list_unsubscribe_headers(
+    *, base_url: str, secret_key: str, org_id: int, email: str, mailbox_address: str
+) -> tuple[tuple[str, str], ...]:
+    """RFC 2369 / RFC 8058 headers for every campaign email (OutgoingMessage.extra_headers).
+
+    The https URL takes the one-click POST; the mailto goes to the sending mailbox itself with
+    the token in the subject, where reply detection reads it (replies.process_inbound), so no
+    extra inbox is needed.
+    """
+    token = unsubscribe_token(secret_key, org_id, email)
+    url = f"{base_url}/u/{token}"
+    mailto = f"mailto:{mailbox_address}?subject=unsubscribe%20{token}"
+    return (
+        ("List-Unsubscribe", f"<{url}>, <{mailto}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    )

@@ -1,0 +1,75 @@
+"""The public unsubscribe endpoint, /u/<token> (no login: the signed token is the right).
+
+GET shows a page with a confirm button (a link scanner that follows links must not
+unsubscribe anyone). POST unsubscribes: our page's button, or a mail provider's RFC 8058
+one-click request (`List-Unsubscribe=One-Click` in a bare form POST, no cookies). The token is
+the `{{unsubscribe_link}}` of content.unsubscribe_url, signed with the secret key.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template_string
+from flask.typing import ResponseReturnValue
+
+from addin_server import suppressions
+from addin_server.content import read_unsubscribe_token
+from addin_server.web.common import db, now, runtime
+
+bp = Blueprint("unsubscribe", __name__)
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{ title }}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}
+button{font:inherit;padding:.5rem 1.25rem;border-radius:.375rem;border:1px solid #1f4fd1;
+background:#1f4fd1;color:#fff;cursor:pointer}</style></head>
+<body><main>
+<h1>{{ title }}</h1>
+{% if state == "ask" %}
+<p>Stop emails to <strong>{{ email }}</strong>?</p>
+<form method="post"><input type="hidden" name="confirm" value="1">
+<button type="submit">Unsubscribe</button></form>
+{% elif state == "done" %}
+<p><strong>{{ email }}</strong> will not receive these emails any more.</p>
+{% else %}
+<p>This unsubscribe link is not valid. If you copied it, check that it is complete.</p>
+{% endif %}
+</main></body></html>"""
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _page(state: str, email: str = "", status: int = 200) -> ResponseReturnValue:
+    titles = {"ask": "Unsubscribe", "done": "You are unsubscribed", "bad": "Link not valid"}
+    html = render_template_string(PAGE, title=titles[state], state=state, email=email)
+    return html, status, {"Content-Type": "text/html; charset=utf-8",
+                          "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@bp.get("/u/<token>")
+def ask(token: str) -> ResponseReturnValue:
+    found = read_unsubscribe_token(runtime().settings.secret_key, token)
+    if found is None:
+        return _page("bad", status=404)
+    return _page("ask", found[1])
+
+
+@bp.post("/u/<token>")
+def confirm(token: str) -> ResponseReturnValue:
+    found = read_unsubscribe_token(runtime().settings.secret_key, token)
+    if found is None:
+        return _page("bad", status=404)
+    org_id, email = found
+    suppressions.unsubscribe(db(), org_id, email, now(), source="one-click" if _one_click()
+                             else "unsubscribe page")
+    return _page("done", email)
+
+
+def _one_click() -> bool:
+    from flask import request
+
+    return request.form.get("List-Unsubscribe") == "One-Click"
