@@ -25,3 +25,4 @@ def register_all(app: Flask) -> None:
     from addin_server.gmail_commands import register as register_gmail_commands
 
     register_gmail_commands(app)
+    __import__("addin_server.send_cli", fromlist=["register"]).register(app)

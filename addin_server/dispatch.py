@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session
 from addin_server import gmail_sent
 from addin_server.db import session_scope
 from addin_server.delivery import mark_sent
-from addin_server.enums import MailboxStatus, SendState
+from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendState
 from addin_server.inbox_jobs import enqueue_polls
 from addin_server.mailbox_pacing import pace_due
 from addin_server.mailbox_state import disconnect_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import AuthError, MailboxError
 from addin_server.mailboxes.notify import notify_disconnected
-from addin_server.models import Mailbox, Send
+from addin_server.models import Enrollment, Mailbox, Send
 from addin_server.outbox import log_many, move, sendable
 from addin_server.replies import resume_due
 from addin_server.runtime import Runtime
@@ -137,20 +137,78 @@ def enqueue(rt: Runtime, ids: list[int]) -> int:
                 added += 1
                 break
             except DuplicateJobError:
-                if not _drop_dead_job(redis, job_id(send_id)):
+                if not _drop_dead_job(redis, queue, job_id(send_id)):
                     break  # queued or running already
     return added
 
 
-def _drop_dead_job(redis: Redis, jid: str) -> bool:
-    """A finished/failed job hash blocks a unique enqueue; delete it if it is not live."""
-    job = Job.fetch_many([jid], connection=redis)[0]
-    if job is None:
-        return True
-    if job.get_status(refresh=False) in LIVE_JOB | {JobStatus.STARTED}:
+def _drop_dead_job(redis: Redis, queue: Queue, jid: str) -> bool:
+    """A job hash that is not live on our queue blocks a unique enqueue: delete it. (Called
+    right after a promotion: a hash of ours that says queued or started is taken as live.)"""
+    snapshot = queue_snapshot(redis, queue, [jid], with_lists=False)
+    status, origin = snapshot.states[0]
+    if origin == queue.name and status in LIVE_JOB | {JobStatus.STARTED}:
         return False
-    job.delete(remove_from_queue=True)
+    _delete_job(redis, queue, jid)
     return True
+
+
+@dataclass
+class QueueSnapshot:
+    """Job states and the queue's lists, read in one MULTI/EXEC so that a job a worker is
+    taking (queue list -> intermediate list -> started) is seen in one place or the other."""
+
+    states: list[tuple[str | None, str | None]]  # (status, origin) per job id, read raw
+    waiting: set[str] | None  # ids on the queue list (None: not read, too long)
+    taken: set[str]  # ids a worker has popped (RQ's intermediate list) but not yet started
+
+
+def queue_snapshot(redis: Redis, queue: Queue, ids: list[str], *,
+                   with_lists: bool = True, limit: int = 50_000) -> QueueSnapshot:
+    """Raw reads: after a FLUSHDB a finishing worker can leave a partial hash (only its
+    heartbeat) that RQ's Job.fetch refuses to load."""
+    with_lists = with_lists and queue.count <= limit
+    pipe = redis.pipeline(transaction=True)
+    for jid in ids:
+        pipe.hmget(Job.key_for(jid), "status", "origin")
+    if with_lists:
+        pipe.lrange(queue.key, 0, -1)
+        pipe.lrange(queue.intermediate_queue_key, 0, -1)
+    out = pipe.execute()
+    states = [(s.decode() if s else None, o.decode() if o else None) for s, o in out[:len(ids)]]
+    if not with_lists:
+        return QueueSnapshot(states, None, set())
+    return QueueSnapshot(states, {i.decode() for i in out[-2]}, {i.decode() for i in out[-1]})
+
+
+def job_states(redis: Redis, ids: list[str]) -> list[tuple[str | None, str | None]]:
+    pipe = redis.pipeline(transaction=False)
+    for jid in ids:
+        pipe.hmget(Job.key_for(jid), "status", "origin")
+    return [(s.decode() if s else None, o.decode() if o else None) for s, o in pipe.execute()]
+
+
+def _delete_job(redis: Redis, queue: Queue, jid: str) -> None:
+    pipe = redis.pipeline(transaction=False)
+    pipe.delete(Job.key_for(jid))
+    pipe.lrem(queue.key, 0, jid)
+    pipe.lrem(queue.intermediate_queue_key, 0, jid)
+    pipe.execute()
+
+
+def _job_is_live(jid: str, status: str | None, origin: str | None, snapshot: QueueSnapshot,
+                 recent: bool, queue: Queue) -> bool:
+    """Will this job still run? Waiting on our queue list: yes. Taken by a worker (popped or
+    started): yes while the row is recent; after the job timeout its worker is gone."""
+    if origin != queue.name:
+        return False  # missing, or another queue's leftover with the same id
+    if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.QUEUED and (snapshot.waiting is None or jid in snapshot.waiting):
+        return True
+    if status in (JobStatus.QUEUED, JobStatus.STARTED) and recent:
+        return jid in snapshot.taken or status == JobStatus.STARTED
+    return False
 
 
 def requeue_lost(rt: Runtime, now: datetime) -> int:
@@ -171,17 +229,28 @@ def requeue_lost(rt: Runtime, now: datetime) -> int:
     if not rows:
         return 0
     redis = rt.redis()
-    jobs = Job.fetch_many([job_id(i) for i, _ in rows], connection=redis)
+    queue = Queue(settings.queue_name, connection=redis)
+    ids = [job_id(i) for i, _ in rows]
+    snapshot = queue_snapshot(redis, queue, ids)
     lost: list[int] = []
-    for (send_id, enqueued_at), job in zip(rows, jobs, strict=True):
-        status = job.get_status(refresh=False) if job is not None else None
-        if status in LIVE_JOB:
+    waiting: list[int] = []
+    for (send_id, enqueued_at), jid, (status, origin) in zip(rows, ids, snapshot.states,
+                                                             strict=True):
+        recent = enqueued_at is not None and enqueued_at > dead_start
+        if _job_is_live(jid, status, origin, snapshot, recent, queue):
+            if snapshot.waiting is not None and jid in snapshot.waiting:
+                waiting.append(send_id)
             continue
-        if status == JobStatus.STARTED and enqueued_at is not None and enqueued_at > dead_start:
-            continue
-        if job is not None:
-            job.delete(remove_from_queue=True)
+        _delete_job(redis, queue, jid)
         lost.append(send_id)
+    if waiting:
+        # Seen waiting on the queue now: not looked at again for another threshold, so a long
+        # backlog costs one check per row per threshold, not one per pass. (Rows a worker has
+        # taken keep their time: the dead-worker rule above counts from it.)
+        with session_scope(rt.sessions) as session:
+            session.execute(
+                update(Send).where(Send.id.in_(waiting), Send.state == SendState.QUEUED)
+                .values(enqueued_at=now).execution_options(synchronize_session=False))
     if lost:
         with session_scope(rt.sessions) as session:
             session.execute(
@@ -240,6 +309,11 @@ def reconcile(rt: Runtime, now: datetime) -> tuple[int, int]:
                 continue
             if ref is not None:
                 found += mark_sent(session, send_id, ref, now, note="found in Sent items")
+            elif not _enrollment_live(session, send_id):
+                # It did not go out, and the person left the campaign meanwhile.
+                move(session, send_id, (SendState.UNKNOWN,), SendState.CANCELLED, now,
+                     "not found in Sent items; the enrollment has ended", lease_until=None,
+                     reason="the enrollment ended before it could be sent")
             else:
                 # Not in Sent items after the grace period: it did not go out. The recorded
                 # draft (if any) is kept: sending that same draft cannot make a second copy.
@@ -247,3 +321,9 @@ def reconcile(rt: Runtime, now: datetime) -> tuple[int, int]:
                                 now, "not found in Sent items: will send again",
                                 lease_until=None, reason="")
     return found, retried
+
+
+def _enrollment_live(session: Session, send_id: int) -> bool:
+    status = session.scalar(select(Enrollment.status).join(
+        Send, Send.enrollment_id == Enrollment.id).where(Send.id == send_id))
+    return status in LIVE_ENROLLMENT

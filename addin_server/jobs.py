@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from addin_server import content, presend, templates
 from addin_server.config import Settings
-from addin_server.db import rowcount, session_scope
+from addin_server.db import rowcount
 from addin_server.delivery import fail, hold, mark_sent
 from addin_server.enums import SendState
 from addin_server.mailbox_state import disconnect_mailbox, pause_mailbox
@@ -36,7 +38,7 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
-from addin_server.models import Enrollment, Rep, Send
+from addin_server.models import Campaign, Enrollment, Rep, Send, Task
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
 from addin_server.runtime import Runtime
@@ -72,74 +74,100 @@ def send_email(send_id: int) -> str:
 
 
 def run_send(rt: Runtime, send_id: int) -> str:
-    """Send one due send once. Returns what happened, for logs and tests."""
+    """Send one due send once. Returns what happened, for logs and tests.
+
+    One session, committed at three points: the claim (with the rendered text), the draft id
+    (before the call that sends), the outcome.
+    """
     # Suppressed / unsubscribed / blocked / bounced, or a reply just arrived: not sent.
     stop = presend.check(rt, send_id)
     if stop:
         return f"left: {stop}"
-    prepared = _claim_and_render(rt, send_id)
-    if isinstance(prepared, str):
-        return prepared
-    message, mailbox_row, draft_id, attempt = prepared
     with rt.sessions() as session:
-        mailbox = open_mailbox(rt, session, mailbox_row)
+        with _unit(session):
+            prepared = _claim_and_render(rt, session, send_id)
+        if isinstance(prepared, str):
+            return prepared
+        message, mailbox_row, draft_id, attempt = prepared
+        try:
+            mailbox = open_mailbox(rt, session, mailbox_row)
+            if draft_id is None:
+                draft = mailbox.create_draft(message)
+                with _unit(session):
+                    if not _record_draft(session, rt.now(), send_id, attempt, draft):
+                        return "lease lost before sending"  # the draft stays unsent
+            else:
+                draft = DraftRef(draft_id=draft_id)  # recorded by an earlier attempt
+            sent = mailbox.send_draft(draft)
+        except MailboxError as exc:
+            session.rollback()
+            with _unit(session):
+                return after_error(session, rt.settings, send_id, attempt, exc, rt.now())
+        except Exception:
+            # Unclassified (a bug, a dropped connection): it may have gone out. Reconcile first.
+            session.rollback()
+            with _unit(session):
+                _to_unknown(session, rt.settings, send_id, attempt, "unexpected error", rt.now())
+            raise
+        sent = _read_back(mailbox, sent)
+        # The campaign and its steps stay loaded; what others may have changed meanwhile
+        # (the enrollment, the send, a task) is read again.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Enrollment | Send | Task | MailboxRow):
+                session.expire(obj)
+        with _unit(session):
+            if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
+                return "sent"
+        return "sent (recorded by another party)"
+
+
+@contextmanager
+def _unit(session: Session) -> Iterator[None]:
+    """One of the job's transactions: commit on success, roll back on error."""
     try:
-        if draft_id is None:
-            draft = mailbox.create_draft(message)
-            if not _record_draft(rt, send_id, attempt, draft):
-                return "lease lost before sending"  # the draft stays unsent: nothing went out
-        else:
-            draft = DraftRef(draft_id=draft_id)  # a draft recorded by an earlier attempt
-        sent = mailbox.send_draft(draft)
-    except MailboxError as exc:
-        with session_scope(rt.sessions) as session:
-            return after_error(session, rt.settings, send_id, attempt, exc, rt.now())
-    except Exception:
-        # Unclassified (a bug, a dropped connection): it may have gone out. Reconcile first.
-        with session_scope(rt.sessions) as session:
-            _to_unknown(session, rt.settings, send_id, attempt, "unexpected error", rt.now())
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
         raise
-    sent = _read_back(mailbox, sent)
-    with session_scope(rt.sessions) as session:
-        if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
-            return "sent"
-    return "sent (recorded by another party)"
 
 
 def _claim_and_render(
-    rt: Runtime, send_id: int
+    rt: Runtime, session: Session, send_id: int
 ) -> str | tuple[OutgoingMessage, MailboxRow, str | None, int]:
-    with session_scope(rt.sessions) as session:
-        now = rt.now()
-        send = session.get(Send, send_id)
-        if send is None:
-            return "no such send"
-        if send.state not in DUE_STATES:
-            return f"left: {send.state.value}"
-        if claim(session, send_id, now, rt.settings.send_lease_seconds) is None:
-            session.refresh(send)
-            reason = waiting_reason(session, send, now)
-            if send.state == SendState.QUEUED:
-                # Not ours to send now: back to the outbox, where the dispatcher finds it when
-                # it can go (a worker clock behind the dispatcher's also ends here).
-                move(session, send_id, (SendState.QUEUED,), SendState.SCHEDULED, now,
-                     reason or "not claimable", reason=reason)
-            return f"left: {reason or 'taken by another worker'}"
-        attempt = send.attempts
-        try:
-            message = outgoing(session, rt.settings, send)
-        except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
-            hold(session, send_id, f"cannot be written: {exc}", now, attempt=attempt)
-            return "held"
-        mailbox_row = session.get(MailboxRow, send.mailbox_id)
-        assert mailbox_row is not None
-        return message, mailbox_row, send.draft_id, attempt
+    now = rt.now()
+    send = session.get(Send, send_id)
+    if send is None:
+        return "no such send"
+    if send.state not in DUE_STATES:
+        return f"left: {send.state.value}"
+    if not claim(session, send, now, rt.settings.send_lease_seconds):
+        session.expire(send)
+        reason = waiting_reason(session, send, now)
+        if send.state == SendState.QUEUED:
+            # Not ours to send now: back to the outbox, where the dispatcher finds it when it
+            # can go (a worker clock behind the dispatcher's also ends here).
+            move(session, send_id, (SendState.QUEUED,), SendState.SCHEDULED, now,
+                 reason or "not claimable", reason=reason)
+        return f"left: {reason or 'taken by another worker'}"
+    attempt = send.attempts
+    try:
+        message = outgoing(session, rt.settings, send)
+    except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
+        hold(session, send_id, f"cannot be written: {exc}", now, attempt=attempt)
+        return "held"
+    mailbox_row = session.get(MailboxRow, send.mailbox_id)
+    assert mailbox_row is not None
+    return message, mailbox_row, send.draft_id, attempt
 
 
 def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessage:
     """The email of a claimed send, rendered now (an email task's text as the rep wrote it);
     what will go out is stored on the row (the next reply quotes exactly that)."""
-    enrollment = session.get(Enrollment, send.enrollment_id)
+    # The person, campaign and steps in two queries rather than one per relation.
+    enrollment = session.get(Enrollment, send.enrollment_id, options=[
+        joinedload(Enrollment.person),
+        joinedload(Enrollment.campaign).selectinload(Campaign.steps)])
     assert enrollment is not None
     rep = session.get(Rep, enrollment.rep_id)
     mailbox = session.get(MailboxRow, send.mailbox_id)
@@ -172,17 +200,18 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
     )
 
 
-def _record_draft(rt: Runtime, send_id: int, attempt: int, draft: DraftRef) -> bool:
-    with session_scope(rt.sessions) as session:
-        changed = rowcount(session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.state == SendState.SENDING, Send.attempts == attempt)
-            .values(draft_id=draft.draft_id, updated_at=rt.now())
-        ))
-        if changed:
-            log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, rt.now(),
-                f"draft {draft.draft_id} created")
-        return bool(changed)
+def _record_draft(session: Session, now: datetime, send_id: int, attempt: int,
+                  draft: DraftRef) -> bool:
+    changed = rowcount(session.execute(
+        update(Send)
+        .where(Send.id == send_id, Send.state == SendState.SENDING, Send.attempts == attempt)
+        .values(draft_id=draft.draft_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+    if changed:
+        log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, now,
+            f"draft {draft.draft_id} created")
+    return bool(changed)
 
 
 def _read_back(mailbox: Mailbox, sent: SentRef) -> SentRef:

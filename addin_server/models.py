@@ -265,8 +265,8 @@ class Send(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # Send pipeline: when the dispatcher last handed it to RQ (a `queued` row older than a
-    # threshold with no live RQ job is enqueued again).
+    # Send pipeline: when the dispatcher handed it to RQ or last saw its job waiting there (a
+    # `queued` row older than a threshold with no live RQ job is enqueued again).
     enqueued_at: Mapped[datetime | None]
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, update
 from sqlalchemy.orm import Session
 
 from addin_server.db import rowcount
@@ -82,28 +82,35 @@ def move(
     With `attempt`, only the worker holding that attempt may move it. False when the row was
     not in such a state (someone else moved it first): the caller then does nothing more.
     """
-    current = session.scalar(select(Send.state).where(Send.id == send_id))
-    conditions = [Send.id == send_id, Send.state.in_(from_states)]
-    if attempt is not None:
-        conditions.append(Send.attempts == attempt)
-    changed = rowcount(session.execute(
-        update(Send).where(*conditions)
-        .values(state=to_state, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    ))
-    if not changed:
-        return False
-    log(session, send_id, current.value if current else "", to_state.value, now, note)
-    send = session.get(Send, send_id)
+    # One conditional UPDATE per possible origin, in order: the first that matches says where
+    # the row came from (no read that could race with the UPDATE).
+    for origin in from_states:
+        conditions = [Send.id == send_id, Send.state == origin]
+        if attempt is not None:
+            conditions.append(Send.attempts == attempt)
+        changed = rowcount(session.execute(
+            update(Send).where(*conditions)
+            .values(state=to_state, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        ))
+        if changed:
+            log(session, send_id, origin.value, to_state.value, now, note)
+            _expire(session, send_id)
+            return True
+    return False
+
+
+def _expire(session: Session, send_id: int) -> None:
+    """A loaded Send reloads its changed columns on next access (the UPDATEs bypass the ORM)."""
+    send = session.identity_map.get(session.identity_key(Send, (send_id,)))
     if send is not None:
-        session.refresh(send)
-    return True
+        session.expire(send)
 
 
-def claim(session: Session, send_id: int, now: datetime, lease_seconds: float) -> Send | None:
-    """Take a due send for sending: one conditional UPDATE. None when it is not ours to send
+def claim(session: Session, send: Send, now: datetime, lease_seconds: float) -> bool:
+    """Take a due send for sending: one conditional UPDATE. False when it is not ours to send
     (already taken, not due, or no longer sendable)."""
-    before = session.scalar(select(Send.state).where(Send.id == send_id))
+    before, send_id = send.state, send.id
     changed = rowcount(session.execute(
         update(Send)
         .where(Send.id == send_id, Send.state.in_(DUE_STATES), Send.due_at <= now, sendable(now))
@@ -112,13 +119,10 @@ def claim(session: Session, send_id: int, now: datetime, lease_seconds: float) -
         .execution_options(synchronize_session=False)
     ))
     if not changed:
-        return None
-    send = session.get(Send, send_id)
-    assert send is not None
-    session.refresh(send)
-    log(session, send_id, before.value if before else "", SendState.SENDING.value, now,
-        f"attempt {send.attempts}")
-    return send
+        return False
+    session.expire(send)
+    log(session, send_id, before.value, SendState.SENDING.value, now, f"attempt {send.attempts}")
+    return True
 
 
 def waiting_reason(session: Session, send: Send, now: datetime) -> str:

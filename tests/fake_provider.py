@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from addin_server.mailboxes.base import (
@@ -213,12 +213,20 @@ class FakeProvider:
         return _json({"ok": True})
 
 
+class QuietHandler(WSGIRequestHandler):
+    """No access log line per call (thousands per test)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class FakeProviderServer:
     """The fake served by werkzeug in a thread, for one test."""
 
     def __init__(self) -> None:
         self.provider = FakeProvider()
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.provider, threaded=True)
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.provider, threaded=True,
+                                                   request_handler=QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -315,7 +323,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    server = make_server("127.0.0.1", args.port, FakeProvider(), threaded=True)
+    server = make_server("127.0.0.1", args.port, FakeProvider(), threaded=True,
+                         request_handler=QuietHandler)
     print(f"http://127.0.0.1:{server.server_port}", flush=True)
     sys.stdout.flush()
     server.serve_forever()

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 from rq import Queue
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus, SendState
 from addin_server.models import Enrollment, Event, LocalMessage, Send, SentMessage
 from addin_server.runtime import Runtime
-from tests.conftest import Actor, FrozenClock
+from tests.conftest import Actor, FrozenClock, make_actor
 from tests.sending import (
     cycle,
     drain,
@@ -164,18 +165,22 @@ def test_expired_lease_is_reconciled_not_resent(
     ids = dispatch.tick(runtime).enqueued
     # Attempt on the first send: claimed, draft recorded, sent by the provider, then "crash".
     with runtime.sessions.begin() as s:
-        send = claim(s, ids[0], runtime.now(), runtime.settings.send_lease_seconds)
+        send = s.get(Send, ids[0])
         assert send is not None
+        assert claim(s, send, runtime.now(), runtime.settings.send_lease_seconds)
         from addin_server.jobs import outgoing
 
         message = outgoing(s, runtime.settings, send)
         box = open_local(runtime, s, s.get(Mailbox, send.mailbox_id))  # type: ignore[arg-type]
     draft = box.create_draft(message)
-    assert _record_draft(runtime, ids[0], 1, draft)
+    with runtime.sessions.begin() as s:
+        assert _record_draft(s, runtime.now(), ids[0], 1, draft)
     box.send_draft(draft)
     # ...and the second send was claimed but its worker died before creating anything.
     with runtime.sessions.begin() as s:
-        assert claim(s, ids[1], runtime.now(), runtime.settings.send_lease_seconds)
+        other = s.get(Send, ids[1])
+        assert other is not None
+        assert claim(s, other, runtime.now(), runtime.settings.send_lease_seconds)
     Queue(runtime.settings.queue_name, connection=runtime.redis()).empty()
     clock.advance(seconds=runtime.settings.send_lease_seconds + 1)
     assert dispatch.tick(runtime).expired == 2
@@ -194,3 +199,104 @@ def test_expired_lease_is_reconciled_not_resent(
         assert found is not None and found.rfc_message_id is not None
         assert s.scalar(select(SentMessage).where(SentMessage.rfc_message_id
                                                   == found.rfc_message_id)) is not None
+
+
+def test_a_stale_job_hash_with_the_same_id_does_not_block_the_send(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    """A `send-<id>` hash left on another queue (or lost from ours) says `queued` but will
+    never run: the dispatcher must not take it for a live job."""
+    cid = make_campaign(rep)
+    launch(rep, cid, people(1))
+    send = only_send(runtime)
+    other = Queue(f"{runtime.settings.queue_name}-other", connection=runtime.redis())
+    other.enqueue("addin_server.jobs.send_email", send.id, job_id=f"send-{send.id}")
+    try:
+        clock.advance(hours=1)
+        assert dispatch.tick(runtime).promoted == 1
+        assert drain(runtime) == 1
+        assert only_send(runtime).state == SendState.SENT
+        # And one on our queue's hash but missing from its list is found lost and re-enqueued.
+        launch(rep, make_campaign(rep), people(1, prefix="q"))
+        clock.advance(days=1)
+        (second,) = dispatch.tick(runtime).enqueued
+        runtime.redis().lrem(f"rq:queue:{runtime.settings.queue_name}", 0, f"send-{second}")
+        clock.advance(seconds=runtime.settings.requeue_after_seconds + 1)
+        assert dispatch.tick(runtime).requeued == 1
+        drain(runtime)
+        assert states(runtime) == {"sent": 2}
+    finally:
+        other.empty()
+
+
+def test_sends_without_a_mailbox_wait_and_go_from_the_one_connected(
+    runtime: Runtime, client: FlaskClient, clock: FrozenClock
+) -> None:
+    from addin_server.enums import MailboxProvider
+    from addin_server.mailbox_state import reconnect_mailbox
+    from addin_server.models import Mailbox
+
+    actor = make_actor(runtime, client, "bo@acme.test", local_mailbox=False)
+    cid = make_campaign(actor)
+    launch(actor, cid, people(2))
+    clock.advance(hours=1)
+    assert dispatch.tick(runtime).promoted == 0
+    listed = actor.get("/api/v1/sends").json["sends"]
+    assert [s["reason"] for s in listed] == ["no mailbox connected: connect Gmail or Outlook "
+                                             "to send"] * 2
+    with runtime.sessions.begin() as s:
+        box = Mailbox(rep_id=actor.rep_id, provider=MailboxProvider.LOCAL,
+                      address="bo@acme.test", created_at=clock.at, updated_at=clock.at)
+        s.add(box)
+        s.flush()
+        assert reconnect_mailbox(s, box, clock.at) == 2
+    cycle(runtime, 1)
+    assert states(runtime) == {"sent": 2}
+
+
+def test_a_partial_job_hash_left_by_a_flush_does_not_break_the_dispatcher(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    """After FLUSHDB a worker finishing a job writes its heartbeat into a new, partial hash
+    that RQ's Job.fetch cannot load; the dispatcher reads job states raw."""
+    cid = make_campaign(rep)
+    launch(rep, cid, people(2))
+    first, second = sorted(s.id for s in _all_sends(runtime))
+    redis = runtime.redis()
+    redis.hset(f"rq:job:send-{first}", "last_heartbeat", "2026-11-24T08:00:00Z")
+    clock.advance(hours=1)
+    assert dispatch.tick(runtime).promoted == 2
+    redis.delete(f"rq:queue:{runtime.settings.queue_name}")
+    redis.hset(f"rq:job:send-{second}", "last_heartbeat", "2026-11-24T08:00:00Z")
+    clock.advance(seconds=runtime.settings.requeue_after_seconds + 1)
+    assert dispatch.tick(runtime).requeued == 2
+    drain(runtime)
+    assert states(runtime) == {"sent": 2}
+
+
+def _all_sends(rt: Runtime) -> list[Send]:
+    with rt.sessions() as s:
+        return list(s.scalars(select(Send)))
+
+
+def test_unknown_send_of_an_ended_enrollment_is_cancelled_when_not_found(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    from addin_server.outbox import claim
+
+    cid = make_campaign(rep)
+    (eid,) = launch(rep, cid, people(1))
+    clock.advance(hours=1)
+    (send_id,) = dispatch.tick(runtime).enqueued
+    with runtime.sessions.begin() as s:  # a worker claims it, then dies
+        send = s.get(Send, send_id)
+        assert send is not None
+        assert claim(s, send, runtime.now(), runtime.settings.send_lease_seconds)
+    assert rep.post(f"/api/v1/enrollments/{eid}/stop").status_code == 200
+    clock.advance(seconds=runtime.settings.send_lease_seconds + 1)
+    dispatch.tick(runtime)
+    clock.advance(seconds=runtime.settings.reconcile_grace_seconds + 1)
+    dispatch.tick(runtime)
+    send = only_send(runtime)
+    assert send.state == SendState.CANCELLED
+    assert [t for _, t in history(runtime, send_id)][-2:] == ["unknown", "cancelled"]
