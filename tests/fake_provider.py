@@ -292,8 +292,9 @@ class FakeProviderMailbox:
             data = self._call("GET", "/sent", params={"send_id": send_id})
         except PermanentError:
             return None
+        sent_at = datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None
         return SentRef(message_id=data["id"], thread_id=data.get("threadId"),
-                       rfc_message_id=data.get("rfc_message_id"))
+                       rfc_message_id=data.get("rfc_message_id"), sent_at=sent_at)
 
     def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
         data = self._call("GET", f"/messages/{message_id}", params={"name": names})
