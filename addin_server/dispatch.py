@@ -40,6 +40,7 @@ from addin_server.models import Enrollment, Mailbox, Send
 from addin_server.outbox import log_many, move, sendable
 from addin_server.replies import resume_due
 from addin_server.runtime import Runtime
+from addin_server.tasks import announce_due_tasks
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class TickResult:
     resumed: int = 0
     paced: int = 0
     polls: int = 0
+    tasks_due: int = 0
 
     def __str__(self) -> str:
         return (f"promoted {self.promoted}, requeued {self.requeued}, leases expired "
@@ -84,6 +86,7 @@ def tick(rt: Runtime, now: datetime | None = None) -> TickResult:
     with session_scope(rt.sessions) as session:
         result.resumed = resume_due(session, now)
         result.paced = pace_due(session, now)
+        result.tasks_due = announce_due_tasks(session, now)
     result.polls = enqueue_polls(rt, now)
     notify_disconnected(rt, now)  # email reps whose mailbox was disconnected (SMTP_URL)
     gmail_sent.schedule_sync(rt, now)  # email tasks reps sent from Gmail (throttled, a job)

@@ -15,6 +15,7 @@ from addin_server.models import Event
 CAMPAIGN_LAUNCHED = "campaign_launched"
 EMAIL_SCHEDULED = "email_scheduled"
 TASK_CREATED = "task_created"
+TASK_DUE = "task_due"
 TASK_COMPLETED = "task_completed"
 TASK_SKIPPED = "task_skipped"
 ENROLLMENT_PAUSED = "enrollment_paused"

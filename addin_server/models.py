@@ -313,7 +313,8 @@ class Task(Base):
     # made (Sent items are searched from then on).
     draft_thread_id: Mapped[str | None] = mapped_column(String(200))
     draft_created_at: Mapped[datetime | None]
-
+    # When the Live Feed said the task is due (once; tasks.announce_due_tasks).
+    due_announced_at: Mapped[datetime | None]
 
 class SentMessage(Base):
     """An email that went out to a person: what a later "reply to previous" threads on and quotes,

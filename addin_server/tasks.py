@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from addin_server.content import EmailContent, build_email
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enums import StepType, TaskStatus
-from addin_server.models import Enrollment, Rep, SentMessage, Task
+from addin_server.models import Enrollment, Person, Rep, SentMessage, Task
 from addin_server.progress import advance
 
 
@@ -110,3 +111,37 @@ def record_sent_email(
     session.flush()
     crm_outbox.note_sent(session, message, enrollment.rep_id)
     return message
+
+
+def announce_due_tasks(session: Session, now: datetime, limit: int = 500) -> int:
+    """Say "task due" in the Live Feed once for each open task whose day has come in its rep's
+    time zone (the dispatcher tick calls this). Returns how many were announced."""
+    # Candidates by the earliest zone's date (UTC+14): the exact check is per rep below.
+    latest_today = (now + timedelta(hours=14)).date()
+    rows = session.execute(
+        select(Task, Rep.timezone, Person.email, Enrollment.campaign_id, Enrollment.person_id)
+        .join(Rep, Rep.id == Task.rep_id)
+        .join(Enrollment, Enrollment.id == Task.enrollment_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .where(Task.status == TaskStatus.OPEN, Task.due_announced_at.is_(None),
+               Task.due_date <= latest_today)
+        .order_by(Task.due_date, Task.id)
+        .limit(limit)
+    ).all()
+    announced = 0
+    for task, rep_tz, email, campaign_id, person_id in rows:
+        if task.due_date > now.astimezone(ZoneInfo(rep_tz)).date():
+            continue
+        claimed = rowcount(session.execute(
+            update(Task).where(Task.id == task.id, Task.due_announced_at.is_(None))
+            .values(due_announced_at=now).execution_options(synchronize_session=False)))
+        if not claimed:  # another dispatcher announced it
+            continue
+        feed.record(
+            session, org_id=task.org_id, type=feed.TASK_DUE, at=now, rep_id=task.rep_id,
+            campaign_id=campaign_id, enrollment_id=task.enrollment_id, person_id=person_id,
+            task_id=task.id, task_type=task.type.value, due_date=task.due_date.isoformat(),
+            email=email,
+        )
+        announced += 1
+    return announced

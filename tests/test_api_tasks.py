@@ -186,3 +186,26 @@ def test_task_list_rejects_bad_filters(rep: Actor) -> None:
     assert rep.get("/api/v1/tasks?status=weird").status_code == 422
     assert rep.get("/api/v1/tasks?limit=many").status_code == 422
     assert rep.get("/api/v1/feed?after=x").status_code == 422
+
+
+def test_the_feed_says_once_when_a_task_is_due(rep: Actor, runtime: Any,
+                                               clock: FrozenClock) -> None:
+    from addin_server.db import session_scope
+    from addin_server.tasks import announce_due_tasks
+
+    start(rep, [{"day": 1, "type": "linkedin"}], start_date="2026-11-25")
+    (task,) = open_tasks(rep)
+    assert task["due_date"] == "2026-11-25"
+    # Tuesday 24 Nov, 22:30 UTC: still Tuesday nowhere near the rep (Paris is 23:30).
+    clock.set(datetime(2026, 11, 24, 22, 30, tzinfo=UTC))
+    with session_scope(runtime.sessions) as s:
+        assert announce_due_tasks(s, clock()) == 0
+    # 23:30 UTC is 00:30 Wednesday in Paris: the task's day has come.
+    clock.set(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))
+    with session_scope(runtime.sessions) as s:
+        assert announce_due_tasks(s, clock()) == 1
+    with session_scope(runtime.sessions) as s:
+        assert announce_due_tasks(s, clock()) == 0  # once
+    due = [e for e in rep.get("/api/v1/feed").json["events"] if e["type"] == "task_due"]
+    assert [(e["task_id"], e["due_date"], e["email"]) for e in due] == [
+        (task["id"], "2026-11-25", "zoe@corp.test")]

@@ -19,7 +19,8 @@ from addin_server.models import Campaign, Event, Person, Rep
 
 # What the compact panel shows: what a rep acts on (the full page shows everything).
 IMPORTANT = (
-    feed.EMAIL_SENT, feed.REPLIED, feed.BOUNCED, feed.TASK_CREATED, feed.EMAIL_FAILED,
+    feed.EMAIL_SENT, feed.REPLIED, feed.BOUNCED, feed.TASK_CREATED, feed.TASK_DUE,
+    feed.EMAIL_FAILED,
     feed.EMAIL_HELD, feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED,
     feed.CAMPAIGN_LAUNCHED, feed.UNSUBSCRIBED,
 )
@@ -28,13 +29,13 @@ KINDS: dict[str, tuple[str, ...]] = {
     "sent": (feed.EMAIL_SENT,),
     "replied": (feed.REPLIED,),
     "bounced": (feed.BOUNCED, feed.EMAIL_FAILED, feed.EMAIL_HELD),
-    "tasks": (feed.TASK_CREATED, feed.TASK_COMPLETED, feed.TASK_SKIPPED),
+    "tasks": (feed.TASK_CREATED, feed.TASK_DUE, feed.TASK_COMPLETED, feed.TASK_SKIPPED),
     "mailbox": (feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED),
 }
 TONE = {
     feed.EMAIL_SENT: "ok", feed.REPLIED: "good", feed.BOUNCED: "bad", feed.EMAIL_FAILED: "bad",
     feed.MAILBOX_DISCONNECTED: "bad", feed.EMAIL_HELD: "warn", feed.MAILBOX_PAUSED: "warn",
-    feed.TASK_CREATED: "task", feed.UNSUBSCRIBED: "warn",
+    feed.TASK_CREATED: "task", feed.TASK_DUE: "task", feed.UNSUBSCRIBED: "warn",
 }
 
 
@@ -91,6 +92,8 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
         feed.EMAIL_SCHEDULED: f"Email to {who} scheduled",
         feed.TASK_CREATED: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who}, "
                            f"due {_day(data.get('due_date', ''))}",
+        feed.TASK_DUE: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who} "
+                       "is due today",
         feed.TASK_COMPLETED: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who} "
                              "done",
         feed.TASK_SKIPPED: f"{_TASK_NAMES.get(str(data.get('task_type')), 'Task')} for {who} "
@@ -121,7 +124,7 @@ def _when(local: datetime, today: date) -> str:
 
 
 def _link(event: Event) -> str | None:
-    if event.type == feed.TASK_CREATED and event.task_id:
+    if event.type in (feed.TASK_CREATED, feed.TASK_DUE) and event.task_id:
         return f"/tasks/{event.task_id}"
     if event.type.startswith("mailbox_"):
         return "/mailboxes"

@@ -388,6 +388,7 @@ def upgrade() -> None:
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('draft_thread_id', sa.String(length=200), nullable=True),
     sa.Column('draft_created_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_announced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
