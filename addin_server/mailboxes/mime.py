@@ -11,6 +11,13 @@ from email.utils import format_datetime, make_msgid
 
 from addin_server.mailboxes.base import SEND_ID_HEADER, OutgoingMessage
 
+# RFC 5322 allows lines up to 998 characters and asks for 78 where possible. The stdlib folds
+# a header at 78 by turning any longer word into an RFC 2047 encoded word, which is right for
+# a Subject but breaks a header holding a URL: List-Unsubscribe became `=?utf-8?q?=3Chttps...`,
+# which mail clients do not read as a link. Words up to 998 characters now stay as they are;
+# non-ASCII text is still encoded.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+
 
 def _domain(addr: str) -> str:
     return addr.rpartition("@")[2] or "localhost"
@@ -25,7 +32,7 @@ def build_mime(
 ) -> EmailMessage:
     """multipart/alternative (text/plain then HTML), threading headers for a reply, and our
     send-id header. `message_id` defaults to a new one (Gmail may replace it: read it back)."""
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=POLICY)
     user, _, domain = message.from_addr.partition("@")
     msg["From"] = Address(display_name=message.from_name, username=user, domain=domain)
     to_user, _, to_domain = message.to_addr.partition("@")
