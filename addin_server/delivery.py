@@ -24,12 +24,13 @@ from addin_server.tasks import complete_task, record_sent_email
 
 def _event(session: Session, send: Send, enrollment: Enrollment, type_: str, now: datetime,
            **data: object) -> None:
-    feed.record(
-        session, org_id=send.org_id, type=type_, at=now, rep_id=enrollment.rep_id,
-        campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id,
-        person_id=enrollment.person_id, send_id=send.id, task_id=send.task_id,
-        position=send.position, **data,
-    )
+    # record_many: one INSERT statement, not an ORM object for the flush (the send path).
+    feed.record_many(session, [{
+        "org_id": send.org_id, "type": type_, "at": now, "rep_id": enrollment.rep_id,
+        "campaign_id": enrollment.campaign_id, "enrollment_id": enrollment.id,
+        "person_id": enrollment.person_id, "send_id": send.id, "task_id": send.task_id,
+        "data": {"position": send.position, **data},
+    }])
 
 
 def references_for(session: Session, enrollment: Enrollment, position: int) -> str:

@@ -146,21 +146,19 @@ def poll(rt: Runtime, mailbox_id: int, reader: InboxReader | None = None) -> Pol
     return result
 
 
-def fresh_reply_check(rt: Runtime, enrollment_id: int, mailbox_id: int,
+def fresh_reply_check(rt: Runtime, enrollment_id: int, mailbox_id: int, threads: list[str],
                       reader: InboxReader | None = None) -> str | None:
-    """Right before an automatic send: read the person's threads now, apply what is there, and
-    say why the send must not go (the enrollment is no longer active), or None.
+    """Right before an automatic send: read the person's threads now (presend.reply_threads),
+    apply what is there, and say why the send must not go (the enrollment is no longer
+    active), or None. Called outside any transaction: it makes network calls.
 
     A failed read does not hold the send: the poll remains the safety net.
     """
+    if not threads:
+        return None
     with session_scope(rt.sessions) as session:
         row = session.get(MailboxRow, mailbox_id)
         if row is None:
-            return None
-        threads = sorted({t for t in session.scalars(select(SentMessage.thread_id).where(
-            SentMessage.enrollment_id == enrollment_id, SentMessage.mailbox_id == mailbox_id,
-            SentMessage.thread_id.is_not(None))) if t})
-        if not threads:
             return None
         try:
             reader = reader or reader_for(rt, session, row)

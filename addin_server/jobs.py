@@ -15,9 +15,10 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from addin_server import content, presend, templates
@@ -25,6 +26,7 @@ from addin_server.config import Settings
 from addin_server.db import rowcount
 from addin_server.delivery import fail, hold, mark_sent
 from addin_server.enums import SendState
+from addin_server.inbox import fresh_reply_check
 from addin_server.mailbox_state import disconnect_mailbox, pause_mailbox
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.base import (
@@ -38,9 +40,17 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
-from addin_server.models import Campaign, Enrollment, Rep, Send, Task
+from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
 from addin_server.models import Mailbox as MailboxRow
-from addin_server.outbox import DUE_STATES, claim, log, move, retry_delay, waiting_reason
+from addin_server.outbox import (
+    DUE_STATES,
+    SENDS,
+    claim,
+    log,
+    move,
+    retry_delay,
+    waiting_reason,
+)
 from addin_server.runtime import Runtime
 from addin_server.suppressions import list_unsubscribe_headers
 
@@ -76,28 +86,45 @@ def send_email(send_id: int) -> str:
 def run_send(rt: Runtime, send_id: int) -> str:
     """Send one due send once. Returns what happened, for logs and tests.
 
-    One session, committed at three points: the claim (with the rendered text), the draft id
-    (before the call that sends), the outcome.
+    One session, committed at three points: the checks and the claim (with the rendered
+    text), the draft id (before the call that sends), the outcome. When the person has threads
+    in a Gmail or Microsoft mailbox, a fresh reply check reads them between the checks and the
+    claim (no transaction is open across a network call).
     """
-    # Suppressed / unsubscribed / blocked / bounced, or a reply just arrived: not sent.
-    stop = presend.check(rt, send_id)
-    if stop:
-        return f"left: {stop}"
-    with rt.sessions() as session:
+    # One connection for the whole job: a session on the pool would check a connection out
+    # (and ping it) at each of its transactions.
+    with rt.engine.connect() as connection, rt.sessions(bind=connection) as session:
+        threads: list[str] = []
         with _unit(session):
-            prepared = _claim_and_render(rt, session, send_id)
+            job = _load(session, send_id)
+            if isinstance(job, str):
+                return job
+            # Suppressed / unsubscribed / blocked / bounced: not sent.
+            stop = presend.blocked(session, job.send, job.enrollment, job.person, rt.now())
+            if stop:
+                return f"left: {stop}"
+            threads = presend.reply_threads(session, job.enrollment.id, job.mailbox)
+            if not threads:
+                prepared = _claim_and_render(rt, session, job)
+        if threads:
+            # A reply that arrived since the last poll stops the send now.
+            stop = fresh_reply_check(rt, job.enrollment.id, job.mailbox.id, threads)
+            if stop:
+                return f"left: {stop}"
+            with _unit(session):
+                prepared = _claim_and_render(rt, session, job)
         if isinstance(prepared, str):
             return prepared
-        message, mailbox_row, draft_id, attempt = prepared
+        message, attempt = prepared
         try:
-            mailbox = open_mailbox(rt, session, mailbox_row)
-            if draft_id is None:
+            mailbox = open_mailbox(rt, session, job.mailbox)
+            if job.draft_id is None:
                 draft = mailbox.create_draft(message)
                 with _unit(session):
                     if not _record_draft(session, rt.now(), send_id, attempt, draft):
                         return "lease lost before sending"  # the draft stays unsent
             else:
-                draft = DraftRef(draft_id=draft_id)  # recorded by an earlier attempt
+                draft = DraftRef(draft_id=job.draft_id)  # recorded by an earlier attempt
             sent = mailbox.send_draft(draft)
         except MailboxError as exc:
             session.rollback()
@@ -111,9 +138,9 @@ def run_send(rt: Runtime, send_id: int) -> str:
             raise
         sent = _read_back(mailbox, sent)
         # The campaign and its steps stay loaded; what others may have changed meanwhile
-        # (the enrollment, the send, a task) is read again.
+        # (the enrollment, a task, the mailbox) is read again.
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Enrollment | Send | Task | MailboxRow):
+            if isinstance(obj, Enrollment | Task | MailboxRow):
                 session.expire(obj)
         with _unit(session):
             if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
@@ -132,16 +159,60 @@ def _unit(session: Session) -> Iterator[None]:
         raise
 
 
-def _claim_and_render(
-    rt: Runtime, session: Session, send_id: int
-) -> str | tuple[OutgoingMessage, MailboxRow, str | None, int]:
-    now = rt.now()
-    send = session.get(Send, send_id)
-    if send is None:
+@dataclass(frozen=True)
+class _Job:
+    """What the job reads once, at the start: the send and all it is written from."""
+
+    send: Send
+    enrollment: Enrollment
+    person: Person
+    rep: Rep
+    mailbox: MailboxRow
+    draft_id: str | None  # recorded by an earlier attempt: send that draft, make no other
+    # Held here so that it stays loaded: the session's identity map only holds weak references,
+    # and expiring the enrollment before the outcome would otherwise let it go.
+    campaign: Campaign
+
+
+# Built once: SQLAlchemy then reuses its cache key instead of walking the statement per job.
+_LOAD = (
+    select(Send, Enrollment, Person, Rep, MailboxRow)
+    .join(Enrollment, Enrollment.id == Send.enrollment_id)
+    .join(Person, Person.id == Enrollment.person_id)
+    .join(Rep, Rep.id == Enrollment.rep_id)
+    .outerjoin(MailboxRow, MailboxRow.id == Send.mailbox_id)
+    .options(joinedload(Enrollment.campaign).selectinload(Campaign.steps))
+    .where(Send.id == bindparam("send_id"))
+)
+
+
+def _load(session: Session, send_id: int) -> _Job | str:
+    """The send, its enrollment, person, campaign and steps, rep and mailbox: two queries."""
+    row = session.execute(_LOAD, {"send_id": send_id}).one_or_none()
+    if row is None:
         return "no such send"
+    send, enrollment, person, rep, mailbox = row
     if send.state not in DUE_STATES:
         return f"left: {send.state.value}"
-    if not claim(session, send, now, rt.settings.send_lease_seconds):
+    if mailbox is None:
+        return "left: no mailbox"  # the claim would refuse it too (not sendable)
+    return _Job(send, enrollment, person, rep, mailbox, send.draft_id, enrollment.campaign)
+
+
+def _claim_and_render(rt: Runtime, session: Session, job: _Job) -> str | tuple[
+        OutgoingMessage, int]:
+    now = rt.now()
+    send = job.send
+    send_id = send.id
+    # Rendered first, so that the claim stores the text in the same UPDATE.
+    rendered: tuple[OutgoingMessage, dict[str, str]] | Exception
+    try:
+        rendered = render(session, rt.settings, send, job.enrollment, job.rep, job.mailbox)
+    except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
+        rendered = exc
+    stored = rendered[1] if isinstance(rendered, tuple) else {}
+    attempt = claim(session, send, now, rt.settings.send_lease_seconds, **stored)
+    if attempt is None:
         session.expire(send)
         reason = waiting_reason(session, send, now)
         if send.state == SendState.QUEUED:
@@ -150,21 +221,14 @@ def _claim_and_render(
             move(session, send_id, (SendState.QUEUED,), SendState.SCHEDULED, now,
                  reason or "not claimable", reason=reason)
         return f"left: {reason or 'taken by another worker'}"
-    attempt = send.attempts
-    try:
-        message = outgoing(session, rt.settings, send)
-    except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
-        hold(session, send_id, f"cannot be written: {exc}", now, attempt=attempt)
+    if isinstance(rendered, Exception):
+        hold(session, send_id, f"cannot be written: {rendered}", now, attempt=attempt)
         return "held"
-    mailbox_row = session.get(MailboxRow, send.mailbox_id)
-    assert mailbox_row is not None
-    return message, mailbox_row, send.draft_id, attempt
+    return rendered[0], attempt
 
 
 def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessage:
-    """The email of a claimed send, rendered now (an email task's text as the rep wrote it);
-    what will go out is stored on the row (the next reply quotes exactly that)."""
-    # The person, campaign and steps in two queries rather than one per relation.
+    """The email of a claimed send, rendered now and stored on the row (see `render`)."""
     enrollment = session.get(Enrollment, send.enrollment_id, options=[
         joinedload(Enrollment.person),
         joinedload(Enrollment.campaign).selectinload(Campaign.steps)])
@@ -172,23 +236,36 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
     rep = session.get(Rep, enrollment.rep_id)
     mailbox = session.get(MailboxRow, send.mailbox_id)
     assert rep is not None and mailbox is not None
+    message, stored = render(session, settings, send, enrollment, rep, mailbox)
+    for key, value in stored.items():
+        setattr(send, key, value)
+    return message
+
+
+def render(session: Session, settings: Settings, send: Send, enrollment: Enrollment, rep: Rep,
+           mailbox: MailboxRow) -> tuple[OutgoingMessage, dict[str, str]]:
+    """The email of a send, rendered now (an email task's text as the rep wrote it), and the
+    columns to store on the row: what goes out is kept (the next reply quotes exactly that)."""
     step = enrollment.campaign.steps[send.position]
     reply: content.ReplyContext | None = None
+    stored: dict[str, str] = {}
     if send.task_id is None:
         email = content.build_email(session, enrollment, step, rep,
                                     base_url=settings.public_base_url,
                                     secret_key=settings.secret_key, keep_prompts=False)
-        send.to_addr, send.subject, send.body_html = email.to, email.subject, email.body_html
+        stored = {"to_addr": email.to, "subject": email.subject, "body_html": email.body_html}
+        to_addr, subject, html = email.to, email.subject, email.body_html
         reply, text = email.reply, email.body_text
     else:
         previous = content.previous_email(session, enrollment, step)
         if step.reply_to_previous and previous is not None:
             reply = content.reply_context(previous)
-        text = templates.html_to_text(send.body_html)
+        to_addr, subject, html = send.to_addr, send.subject, send.body_html
+        text = templates.html_to_text(html)
     same_box = reply is not None and reply.mailbox_id == mailbox.id
-    return OutgoingMessage(
+    message = OutgoingMessage(
         send_id=str(send.id), from_addr=mailbox.address, from_name=rep.name or rep.email,
-        to_addr=send.to_addr, subject=send.subject, html=send.body_html, text=text,
+        to_addr=to_addr, subject=subject, html=html, text=text,
         in_reply_to=reply.rfc_message_id if reply else None,
         references=reply.references if reply else "",
         thread_id=reply.thread_id if reply and same_box else None,
@@ -198,15 +275,16 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
             org_id=enrollment.org_id, email=enrollment.person.email,
             mailbox_address=mailbox.address),
     )
+    return message, stored
 
 
 def _record_draft(session: Session, now: datetime, send_id: int, attempt: int,
                   draft: DraftRef) -> bool:
-    changed = rowcount(session.execute(
-        update(Send)
-        .where(Send.id == send_id, Send.state == SendState.SENDING, Send.attempts == attempt)
+    changed = rowcount(session.connection().execute(
+        update(SENDS)
+        .where(SENDS.c.id == send_id, SENDS.c.state == SendState.SENDING,
+               SENDS.c.attempts == attempt)
         .values(draft_id=draft.draft_id, updated_at=now)
-        .execution_options(synchronize_session=False)
     ))
     if changed:
         log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, now,

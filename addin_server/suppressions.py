@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from addin_server import enrollments, feed
@@ -55,6 +55,28 @@ def blocked_reasons(session: Session, org_id: int, emails: Iterable[str]) -> dic
         if email not in reasons and _blocked(email, domains):
             reasons[email] = BLOCKED_DOMAIN
     return reasons
+
+
+def person_blocker(session: Session, person: Person) -> str | None:
+    """`send_blocker` for a loaded person, in one query (the send job's pre-send check): the
+    person row answers for unsubscribed and bounced, one UNION for the list and the domains."""
+    email = person.email.lower()
+    parts = domain_of(email).split(".")
+    parents = [".".join(parts[i:]) for i in range(len(parts) - 1)]
+    listed = {reason for (reason,) in session.execute(union_all(
+        select(Suppression.reason).where(Suppression.org_id == person.org_id,
+                                         Suppression.email == email),
+        select(literal("", Suppression.reason.type)).where(
+            BlockedDomain.org_id == person.org_id, BlockedDomain.domain.in_(parents)),
+    ))}
+    if person.unsubscribed_at is not None:
+        return UNSUBSCRIBED
+    suppressed = [r for r in listed if r]  # "" stands for a blocked domain
+    if suppressed:
+        return {"unsubscribed": UNSUBSCRIBED, "bounced": BOUNCED}.get(suppressed[0], SUPPRESSED)
+    if person.bounced_at is not None:
+        return BOUNCED
+    return BLOCKED_DOMAIN if "" in listed else None
 
 
 def _blocked(email: str, domains: set[str]) -> bool:

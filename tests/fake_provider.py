@@ -313,7 +313,9 @@ _sessions: dict[int, requests.Session] = {}
 def open_fake(runtime: Runtime, session: Session, row: MailboxRow) -> FakeProviderMailbox:
     """MAILBOX_FACTORY entry: every mailbox talks to the fake (one HTTP session per process)."""
     url = runtime.settings.extra.get("fake_provider_url") or os.environ["FAKE_PROVIDER_URL"]
-    http = _sessions.setdefault(os.getpid(), _session())
+    http = _sessions.get(os.getpid())
+    if http is None:  # not setdefault: that would build a Session on every call
+        http = _sessions[os.getpid()] = _session()
     return FakeProviderMailbox(url, row.address, http)
 
 
