@@ -25,16 +25,17 @@ log = logging.getLogger(__name__)
 def worker_command(burst: bool, fork: bool, name: str | None) -> None:
     """Run an RQ worker (with the scheduler) on the send queue. SIGTERM: finish the current job,
     then stop (a second signal stops at once; the outbox recovers that send)."""
-    from rq import Queue, SimpleWorker, Worker
+    from rq import Queue, Worker
 
     from addin_server import jobs
+    from addin_server.rq_worker import SendWorker
 
     rt = runtime()
     jobs.install_runtime(rt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     connection = rt.redis()
     queue = Queue(rt.settings.queue_name, connection=connection)
-    worker_class = Worker if fork else SimpleWorker
+    worker_class = Worker if fork else SendWorker
     worker = worker_class([queue], connection=connection, name=name)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 

@@ -7,12 +7,13 @@ from collections import Counter
 from typing import Any
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import func, select
 
 from addin_server import dispatch, jobs
 from addin_server.enums import SendState
 from addin_server.models import Send, SendLog
+from addin_server.rq_worker import SendWorker
 from addin_server.runtime import Runtime
 from tests.conftest import Actor
 
@@ -53,11 +54,12 @@ def redis_conn(rt: Runtime) -> redis.Redis:
 
 
 def drain(rt: Runtime) -> int:
-    """Run every job on the queue in this process (RQ's SimpleWorker, burst), with `rt`."""
+    """Run every job on the queue in this process (the worker command's class, burst), with
+    `rt`."""
     jobs.install_runtime(rt)
     queue = Queue(rt.settings.queue_name, connection=rt.redis())
     before = queue.count
-    SimpleWorker([queue], connection=rt.redis()).work(burst=True)
+    SendWorker([queue], connection=rt.redis()).work(burst=True)
     return before
 
 
