@@ -46,7 +46,6 @@ from addin_server.outbox import (
     DUE_STATES,
     SENDS,
     claim,
-    log,
     move,
     retry_delay,
     waiting_reason,
@@ -143,7 +142,8 @@ def run_send(rt: Runtime, send_id: int) -> str:
             if isinstance(obj, Enrollment | Task | MailboxRow):
                 session.expire(obj)
         with _unit(session):
-            if mark_sent(session, send_id, sent, rt.now(), attempt=attempt):
+            if mark_sent(session, send_id, sent, rt.now(), attempt=attempt,
+                         note=f"message {sent.message_id} (draft {draft.draft_id})"):
                 return "sent"
         return "sent (recorded by another party)"
 
@@ -280,16 +280,14 @@ def render(session: Session, settings: Settings, send: Send, enrollment: Enrollm
 
 def _record_draft(session: Session, now: datetime, send_id: int, attempt: int,
                   draft: DraftRef) -> bool:
-    changed = rowcount(session.connection().execute(
+    """The draft id, on the row only (the history names it with the outcome): one statement
+    before the call that sends."""
+    return bool(rowcount(session.connection().execute(
         update(SENDS)
         .where(SENDS.c.id == send_id, SENDS.c.state == SendState.SENDING,
                SENDS.c.attempts == attempt)
         .values(draft_id=draft.draft_id, updated_at=now)
-    ))
-    if changed:
-        log(session, send_id, SendState.SENDING.value, SendState.SENDING.value, now,
-            f"draft {draft.draft_id} created")
-    return bool(changed)
+    )))
 
 
 def _read_back(mailbox: Mailbox, sent: SentRef) -> SentRef:

@@ -44,20 +44,22 @@ def worker_command(burst: bool, fork: bool, name: str | None) -> None:
 @with_appcontext
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 @click.option("--interval", default=1.0, show_default=True, type=float,
-              help="Seconds between passes.")
+              help="Seconds between passes. Each pass promotes what is due; the repairs and "
+                   "the rest run at most once a second.")
 def dispatch_command(once: bool, interval: float) -> None:
     """Move due sends from the database onto RQ and repair what RQ lost (see README)."""
     from addin_server import dispatch
 
     rt = runtime()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    dispatcher = dispatch.Dispatcher(rt)
     stop = threading.Event()
     if not once:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     while True:
         try:
-            result = dispatch.tick(rt)
+            result = dispatcher.run_pass()
         except Exception:
             if once:
                 raise

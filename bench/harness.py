@@ -153,8 +153,9 @@ class Processes:
 def dispatch_until_sent(rt: Runtime, n: int, interval: float, timeout: float = 600) -> float:
     """Run dispatcher passes every `interval` s until n sends are sent; seconds taken."""
     start = time.perf_counter()
+    dispatcher = dispatch.Dispatcher(rt)  # as `addin-server dispatch --interval` runs it
     while sent_count(rt) < n:
-        dispatch.tick(rt, datetime.now(UTC))
+        dispatcher.run_pass(datetime.now(UTC))
         if time.perf_counter() - start > timeout:
             raise SystemExit(f"timed out: {sent_count(rt)}/{n} sent")
         time.sleep(interval)

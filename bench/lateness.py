@@ -68,8 +68,9 @@ def main() -> None:
                     "UPDATE sends SET due_at = :t0 + (id - (SELECT min(id) FROM sends)) "
                     "* (:step * interval '1 millisecond')"), {"t0": t0, "step": 1000 / args.rate})
             deadline = time.monotonic() + args.seconds + 300
+            dispatcher = dispatch.Dispatcher(rt)  # as `addin-server dispatch --interval` runs it
             while time.monotonic() < deadline:
-                dispatch.tick(rt, datetime.now(UTC))
+                dispatcher.run_pass(datetime.now(UTC))
                 with rt.sessions() as s:
                     rows: list[Any] = s.execute(select(Send.due_at, Send.sent_at).where(
                         Send.state == SendState.SENT)).all()

@@ -65,8 +65,7 @@ def test_task_send_goes_out_completes_the_task_and_the_reply_threads_on_it(
     cycle(runtime, 1)
     got = rep.get(f"/api/v1/sends/{send_id}").json
     assert got["state"] == "sent" and got["attempts"] == 1
-    assert [h["to"] for h in got["history"]] == ["scheduled", "queued", "sending", "sending",
-                                                 "sent"]
+    assert [h["to"] for h in got["history"]] == ["scheduled", "queued", "sending", "sent"]
     with runtime.sessions() as s:
         task = s.get(Task, task_id)
         assert task is not None and task.status == TaskStatus.COMPLETED

@@ -104,7 +104,7 @@ def test_server_error_on_the_send_call_is_reconciled_before_resending(
     assert send.draft_id == draft  # the same draft was sent: no second copy possible
     assert accepted(fake) == {str(send.id): 1}
     assert [t for _, t in history(runtime, send.id)] == [
-        "queued", "sending", "sending", "unknown", "scheduled", "queued", "sending", "sent"]
+        "queued", "sending", "unknown", "scheduled", "queued", "sending", "sent"]
 
 
 def test_error_after_the_provider_accepted_is_found_in_sent_items(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from addin_server import dispatch, feed
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus, SendState
-from addin_server.models import Enrollment, Event, LocalMessage, Send, SentMessage
+from addin_server.models import Enrollment, Event, LocalMessage, Send, SendLog, SentMessage
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, FrozenClock, make_actor
 from tests.sending import (
@@ -69,7 +69,12 @@ def test_due_send_goes_out_once_and_the_reply_threads_on_it(
     assert first.state == SendState.SENT
     assert first.subject == "Quick question, Zoe"
     assert first.rfc_message_id and first.rfc_message_id.startswith("<")
-    assert [t for _, t in history(runtime, first.id)] == ["queued", "sending", "sending", "sent"]
+    assert [t for _, t in history(runtime, first.id)] == ["queued", "sending", "sent"]
+    with runtime.sessions() as s:  # the draft it sent is on the row and in the history
+        note = s.scalars(select(SendLog.note).where(SendLog.send_id == first.id)
+                         .order_by(SendLog.id.desc())).first()
+    assert first.draft_id and note == f"message {first.provider_message_id} " \
+                                      f"(draft {first.draft_id})"
     with runtime.sessions() as s:
         (msg1,) = s.scalars(select(LocalMessage)).all()
         assert msg1.is_draft is False
@@ -300,3 +305,29 @@ def test_unknown_send_of_an_ended_enrollment_is_cancelled_when_not_found(
     send = only_send(runtime)
     assert send.state == SendState.CANCELLED
     assert [t for _, t in history(runtime, send_id)][-2:] == ["unknown", "cancelled"]
+
+
+def test_dispatcher_promotes_on_every_pass_and_repairs_on_full_passes(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    """`addin-server dispatch --interval 0.2`: due sends go onto RQ at every pass; expired
+    leases (and the other repairs) wait for the next full pass, at most a second away."""
+    from addin_server.outbox import claim
+
+    cid = make_campaign(rep)
+    launch(rep, cid, people(1))
+    clock.advance(hours=1)
+    dispatcher = dispatch.Dispatcher(runtime, housekeeping_every=3600)
+    (first,) = dispatcher.run_pass().enqueued
+    with runtime.sessions.begin() as s:  # a worker claims it, then dies
+        send = s.get(Send, first)
+        assert send is not None
+        assert claim(s, send, runtime.now(), runtime.settings.send_lease_seconds)
+    launch(rep, cid, people(1, prefix="q"))
+    clock.advance(seconds=runtime.settings.send_lease_seconds + 3600)
+    quick = dispatcher.run_pass()
+    assert quick.expired == 0 and len(quick.enqueued) == 1
+    assert states(runtime)["sending"] == 1
+    dispatcher._last_full -= 3600  # the monotonic clock moved on by the housekeeping period
+    assert dispatcher.run_pass().expired == 1
+    assert states(runtime)["unknown"] == 1
