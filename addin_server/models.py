@@ -207,6 +207,11 @@ class Enrollment(Base):
             sqlite_where=text("status IN ('active', 'paused')"),
             postgresql_where=text("status IN ('active', 'paused')"),
         ),
+        # The dispatcher's out-of-office resume looks for paused enrollments whose pause ran
+        # out at every full pass: without this it read the whole table (130 ms at 1,000,000).
+        # Not a partial index: the status arrives as a bound parameter, and a generic plan of
+        # a prepared statement cannot prove a partial index's predicate from one.
+        Index("ix_enrollments_status_paused_until", "status", "paused_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -238,6 +243,10 @@ class Send(Base):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "position"),
         Index("ix_sends_state_due", "state", "due_at"),
+        # Pacing reads a mailbox's sends in flight and sent since yesterday at every pass
+        # with something due: by mailbox alone that walked all its future sends (60 ms each
+        # at 1,000,000). Also serves every lookup by mailbox.
+        Index("ix_sends_mailbox_state_sent", "mailbox_id", "state", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -245,7 +254,7 @@ class Send(Base):
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
     position: Mapped[int] = mapped_column(Integer)
     # None until the rep connects a mailbox; such sends wait with a reason.
-    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
     state: Mapped[SendState] = mapped_column(_enum(SendState, "send_state"))
     planned_at: Mapped[datetime | None]  # the rules' time, before "past means now"

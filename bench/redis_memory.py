@@ -101,6 +101,14 @@ def main() -> None:
         jobs = db_bytes(redis, "rq:job:send-*") + db_bytes(redis, ours)
         after = db_bytes(redis)
         ticks = timed(lambda: dispatch.tick(rt, datetime.now(UTC)), args.ticks)
+        # The same, warm, when `due` more sends fall due (the first tick above also paid for
+        # this process's first queries: statement compilation, prepared statements).
+        with rt.engine.begin() as conn:
+            conn.execute(text(
+                "UPDATE sends SET due_at = :now WHERE id IN (SELECT id FROM sends "
+                "WHERE state = 'scheduled' ORDER BY due_at LIMIT :n)"),
+                {"now": datetime.now(UTC), "n": args.due})
+        warm = timed(lambda: dispatch.tick(rt, datetime.now(UTC)), 1)[0]
         with rt.engine.connect() as conn:
             floor = timed(lambda: conn.execute(text("SELECT 1")).scalar(), args.ticks)
         # What RQ would hold if the future sends were scheduled jobs instead of rows.
@@ -127,9 +135,10 @@ def main() -> None:
     print(f"  floor: our Redis database before the dispatcher ran: {before / mb:6.2f} MB")
     print(f"  as RQ scheduled jobs instead: {scheduled / sample * args.future / mb:8.1f} MB "
           f"(measured on {sample:,}, scaled)")
-    print(f"dispatcher tick with {args.future:,} future sends: first (promotes {args.due}) "
-          f"{first:.1f} ms; then median {median(ticks):.1f} ms, p95 "
-          f"{percentile(ticks, 95):.1f} ms over {args.ticks}; target < 50 ms")
+    print(f"dispatcher tick with {args.future:,} future sends: median {median(ticks):.1f} ms, "
+          f"p95 {percentile(ticks, 95):.1f} ms over {args.ticks}; promoting {args.due} "
+          f"{warm:.1f} ms (the process's first tick, promoting {args.due}: {first:.1f} ms); "
+          f"target < 50 ms")
     print(f"  floor: SELECT 1 round trip median {median(floor):.2f} ms")
 
 

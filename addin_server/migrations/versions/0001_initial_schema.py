@@ -283,6 +283,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_enrollments_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_rep_id'), ['rep_id'], unique=False)
+        batch_op.create_index('ix_enrollments_status_paused_until', ['status', 'paused_until'], unique=False)
         batch_op.create_index('uq_enrollment_live', ['campaign_id', 'person_id'], unique=True, sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
 
     op.create_table('local_messages',
@@ -430,7 +431,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('enrollment_id', 'position')
     )
     with op.batch_alter_table('sends', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sends_mailbox_id'), ['mailbox_id'], unique=False)
+        batch_op.create_index('ix_sends_mailbox_state_sent', ['mailbox_id', 'state', 'sent_at'], unique=False)
         batch_op.create_index('ix_sends_state_due', ['state', 'due_at'], unique=False)
 
     op.create_table('send_log',
@@ -457,7 +458,7 @@ def downgrade() -> None:
     op.drop_table('send_log')
     with op.batch_alter_table('sends', schema=None) as batch_op:
         batch_op.drop_index('ix_sends_state_due')
-        batch_op.drop_index(batch_op.f('ix_sends_mailbox_id'))
+        batch_op.drop_index('ix_sends_mailbox_state_sent')
 
     op.drop_table('sends')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
@@ -482,6 +483,7 @@ def downgrade() -> None:
     op.drop_table('local_messages')
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index('uq_enrollment_live', sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
+        batch_op.drop_index('ix_enrollments_status_paused_until')
         batch_op.drop_index(batch_op.f('ix_enrollments_rep_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_person_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_org_id'))
