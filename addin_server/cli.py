@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from addin_server import create_app
+from addin_server.config import ConfigError
 from addin_server.runtime import Runtime
 
 
@@ -92,4 +93,7 @@ cli = FlaskGroup(create_app=make_app, add_default_commands=True, load_dotenv=Fal
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ConfigError as exc:
+        raise SystemExit(f"addin-server: {exc}") from None

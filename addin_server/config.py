@@ -12,6 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+
+DEV_SECRET_KEY = "dev-not-secret"
+
+
+class ConfigError(RuntimeError):
+    """A setting the service cannot run without is missing or wrong; the message says which."""
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -34,7 +42,10 @@ class Settings:
     database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
     instance_path: str = "instance"
-    secret_key: str = "dev-not-secret"
+    # Signs sessions, unsubscribe links and OAuth state. No default: outside DEV_MODE a process
+    # without one refuses to start (see `require_secrets`), since a built-in key would let anyone
+    # forge a session cookie.
+    secret_key: str = ""
     # Fernet keys (url-safe base64, 32 bytes). The first encrypts; all decrypt (rotation).
     encryption_keys: tuple[str, ...] = ()
     public_base_url: str = "http://127.0.0.1:5000"
@@ -144,7 +155,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", ""),
             redis_url=env.get("REDIS_URL", d.redis_url),
             instance_path=instance,
-            secret_key=env.get("SECRET_KEY", d.secret_key),
+            secret_key=env.get("SECRET_KEY", "").strip(),
             encryption_keys=keys,
             public_base_url=env.get("PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
             queue_name=env.get("QUEUE_NAME", d.queue_name),
@@ -218,6 +229,32 @@ class Settings:
             graph_notification_base_url=env.get("GRAPH_NOTIFICATION_BASE_URL", "").rstrip("/"),
             sent_sync_seconds=_int(env.get("SENT_SYNC_SECONDS"), d.sent_sync_seconds),
         )
+
+    def require_secrets(self) -> Settings:
+        """These settings with their secrets checked: fail closed, never fall back to a default.
+
+        Outside DEV_MODE a missing SECRET_KEY or ENCRYPTION_KEYS raises ConfigError. In DEV_MODE
+        a missing SECRET_KEY becomes a fixed development key (the local service only).
+        """
+        if self.dev_mode:
+            return self if self.secret_key else replace(self, secret_key=DEV_SECRET_KEY)
+        if not self.secret_key:
+            raise ConfigError("SECRET_KEY is not set: set it to a long random value "
+                              "(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                              "or DEV_MODE=1 for local development")
+        if self.secret_key == DEV_SECRET_KEY:
+            raise ConfigError("SECRET_KEY is the development key: set a long random value")
+        if not self.encryption_keys:
+            raise ConfigError("ENCRYPTION_KEYS is not set: set it to a Fernet key (python -c "
+                              "'from cryptography.fernet import Fernet; "
+                              "print(Fernet.generate_key().decode())')")
+        for key in self.encryption_keys:
+            try:
+                Fernet(key.strip().encode())
+            except ValueError:
+                raise ConfigError("ENCRYPTION_KEYS holds a value that is not a Fernet key "
+                                  "(32 url-safe base64-encoded bytes)") from None
+        return self
 
     @property
     def effective_database_url(self) -> str:

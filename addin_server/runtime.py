@@ -28,6 +28,9 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Runtime:
+        """Every process (web, worker, dispatcher, CLI) starts here: secrets are checked first,
+        so a missing SECRET_KEY or ENCRYPTION_KEYS stops it (ConfigError) before anything runs."""
+        settings = settings.require_secrets()
         engine = make_engine(settings.effective_database_url)
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
                    clock=clock)

@@ -73,6 +73,7 @@ def measured(n: int, folder: Path) -> tuple[float, int, int]:
     with FakeServer(FakeSalesforce(clock=lambda: NOW)) as fake:
         settings = Settings(
             database_url=f"sqlite:///{folder / 'bench.sqlite3'}", instance_path=str(folder),
+            secret_key="bench-secret",
             encryption_keys=(crypto.new_key(),), salesforce_client_id=fake.client_id,
             salesforce_client_secret=fake.client_secret, salesforce_login_url=fake.url)
         rt = Runtime.from_settings(settings, clock=lambda: NOW)

@@ -27,6 +27,7 @@ from addin_server.accounts import create_rep
 from addin_server.campaign_specs import parse_campaign
 from addin_server.campaigns import create_campaign
 from addin_server.config import Settings
+from addin_server.crypto import new_key
 from addin_server.launches import LaunchOptions, PersonInput, launch
 from addin_server.migrate import upgrade
 from addin_server.runtime import Runtime
@@ -81,6 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, serve(CertsEndpoint([key])) as certs_url:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
         settings = Settings(database_url=url, instance_path=tmp, public_base_url=BASE,
+                            secret_key="bench-secret", encryption_keys=(new_key(),),
                             gmail_addon_service_account=SERVICE_ACCOUNT,
                             gmail_addon_oauth_client_id=CLIENT_ID,
                             google_certs_url=certs_url + "/certs")

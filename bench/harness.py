@@ -27,6 +27,7 @@ from addin_server.accounts import create_rep
 from addin_server.campaign_specs import parse_campaign
 from addin_server.campaigns import create_campaign
 from addin_server.config import Settings
+from addin_server.crypto import new_key
 from addin_server.db import make_engine
 from addin_server.enums import SendState
 from addin_server.launches import LaunchOptions, launch, parse_people
@@ -63,7 +64,8 @@ def pg_schema() -> Iterator[str]:
 def bench_settings(database_url: str, fake_url: str = "") -> Settings:
     return Settings(
         database_url=database_url, redis_url=REDIS_URL,
-        queue_name=f"bench-{uuid.uuid4().hex[:8]}", secret_key="bench",
+        queue_name=f"bench-{uuid.uuid4().hex[:8]}", secret_key="bench-secret",
+        encryption_keys=(new_key(),),
         public_base_url="https://campaigns.example.test",
         mailbox_factory="tests.fake_provider:open_fake" if fake_url else "",
         extra={"fake_provider_url": fake_url} if fake_url else {},
@@ -122,6 +124,7 @@ class Processes:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.database_url,
                "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name,
                "SECRET_KEY": settings.secret_key, "PUBLIC_BASE_URL": settings.public_base_url,
+               "ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
                "MAILBOX_FACTORY": "tests.fake_provider:open_fake",
                "FAKE_PROVIDER_URL": self.fake_url}
         started = [subprocess.Popen([sys.executable, "-m", "addin_server", "worker"],

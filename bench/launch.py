@@ -28,6 +28,7 @@ from sqlalchemy import Table, text
 from addin_server import create_app
 from addin_server.accounts import create_rep, issue_token
 from addin_server.config import Settings
+from addin_server.crypto import new_key
 from addin_server.db import bulk_insert, make_engine
 from addin_server.migrate import upgrade
 from addin_server.models import Enrollment, Person, Send
@@ -131,7 +132,8 @@ def table(model: Any) -> Table:
 
 def run(backend: str, n: int, repeat: int) -> None:
     with database(backend) as url:
-        settings = Settings(database_url=url, instance_path=tempfile.gettempdir())
+        settings = Settings(database_url=url, instance_path=tempfile.gettempdir(),
+                            secret_key="bench-secret", encryption_keys=(new_key(),))
         runtime = Runtime.from_settings(settings, clock=lambda: NOW)
         upgrade(runtime.engine)
         with runtime.sessions.begin() as s:

@@ -41,6 +41,8 @@ from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A fixed Fernet key for the test settings (outside DEV_MODE a runtime needs one).
+TEST_ENCRYPTION_KEY = "0Ew4cM5PHqkKxwBXGMgMh6ZV0yxqW4Ml5tkDw2yrI5Y="
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
@@ -117,6 +119,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         redis_url=REDIS_URL,
         instance_path=str(tmp_path / "instance"),
         secret_key="test-secret",
+        encryption_keys=(TEST_ENCRYPTION_KEY,),
         public_base_url="https://campaigns.example.test",
     )
 

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from addin_server.config import Settings
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, TEST_ENCRYPTION_KEY
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
@@ -111,5 +111,6 @@ def ms_settings(base: Settings, jwks_base: str) -> Settings:
 def ms_db_settings(database_url: str, tmp_path: Any, jwks_base: str, **kw: Any) -> Settings:
     base = Settings(database_url=database_url, redis_url=REDIS_URL,
                     instance_path=str(tmp_path / "instance"), secret_key="test-secret",
+                    encryption_keys=(TEST_ENCRYPTION_KEY,),
                     public_base_url="https://campaigns.example.test", **kw)
     return ms_settings(base, jwks_base)

@@ -53,7 +53,7 @@ def test_create_rep_refuses_bad_input(runtime: Runtime) -> None:
 
 
 def test_init_db_creates_the_schema_in_a_real_process(tmp_path: Path) -> None:
-    env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": ""}
+    env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "", "DEV_MODE": "1"}
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = str(root)
     done = subprocess.run([sys.executable, "-m", "addin_server", "init-db"], env=env,

@@ -72,6 +72,7 @@ class Workers:
             **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.database_url,
             "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name,
             "INSTANCE_PATH": settings.instance_path, "SECRET_KEY": settings.secret_key,
+            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
             "PUBLIC_BASE_URL": settings.public_base_url,
             "MAILBOX_FACTORY": "tests.fake_provider:open_fake", "FAKE_PROVIDER_URL": fake_url,
             # Retries of transient errors come quickly here; the rules are tested elsewhere.

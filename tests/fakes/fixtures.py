@@ -118,7 +118,7 @@ def _adapter_runtime(tmp_path: Path, clock: Any, sqlite_template: Path, **change
     shutil.copy(sqlite_template, db_file)
     base = Settings(database_url=f"sqlite:///{db_file}",
                     redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-                    instance_path=str(tmp_path / "instance"),
+                    instance_path=str(tmp_path / "instance"), secret_key="test-secret",
                     encryption_keys=(Fernet.generate_key().decode(),),
                     public_base_url="https://campaigns.example.test")
     return Runtime.from_settings(base.with_(**changes), clock=clock)
