@@ -11,12 +11,13 @@ from datetime import datetime
 from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from addin_server import enrollments, feed
-from addin_server.content import unsubscribe_token
+from addin_server import feed
+from addin_server.campaigns.rendering import unsubscribe_token
 from addin_server.db import among, chunk_size, rowcount
+from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
+from addin_server.inbound.rules import suppress
 from addin_server.models import BlockedDomain, Enrollment, Person, Suppression
-from addin_server.replies import suppress
 
 UNSUBSCRIBED = "unsubscribed"
 SUPPRESSED = "suppressed"

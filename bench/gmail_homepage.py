@@ -24,11 +24,11 @@ from flask import jsonify
 
 from addin_server import create_app
 from addin_server.accounts import create_rep
-from addin_server.campaign_specs import parse_campaign
-from addin_server.campaigns import create_campaign
+from addin_server.campaigns.definition import parse_campaign
+from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
 from addin_server.crypto import new_key
-from addin_server.launches import LaunchOptions, PersonInput, launch
+from addin_server.enrollments.launch import LaunchOptions, PersonInput, launch
 from addin_server.migrate import upgrade
 from addin_server.runtime import Runtime
 from tests.gmail_addon_support import (

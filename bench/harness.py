@@ -22,18 +22,18 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from addin_server import dispatch
 from addin_server.accounts import create_rep
-from addin_server.campaign_specs import parse_campaign
-from addin_server.campaigns import create_campaign
+from addin_server.campaigns.definition import parse_campaign
+from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
 from addin_server.crypto import new_key
 from addin_server.db import make_engine
+from addin_server.enrollments.launch import LaunchOptions, launch, parse_people
 from addin_server.enums import SendState
-from addin_server.launches import LaunchOptions, launch, parse_people
 from addin_server.migrate import upgrade
 from addin_server.models import Send
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
 from addin_server.validation import Errors
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from addin_server import dispatch
 from addin_server.enums import SendState
 from addin_server.models import Send
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
 from bench.harness import (
     Processes,
     bench_settings,

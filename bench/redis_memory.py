@@ -18,8 +18,8 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import text
 
-from addin_server import dispatch
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
 from bench.harness import (
     bench_settings,
     machine_note,
@@ -117,7 +117,7 @@ def main() -> None:
         later = datetime.now(UTC) + timedelta(days=1)
         pipe = redis.pipeline()
         for i in range(sample):
-            scratch.enqueue_at(later, "addin_server.jobs.send_email", i,
+            scratch.enqueue_at(later, "addin_server.sending.job.send_email", i,
                                job_id=f"scratch-{settings.queue_name}-{i}", pipeline=pipe)
         pipe.execute()
         scheduled = db_bytes(redis, f"rq:job:scratch-{settings.queue_name}-*") + db_bytes(

@@ -12,7 +12,7 @@ import argparse
 import time
 from dataclasses import replace
 
-from addin_server.mailboxes.base import OutgoingMessage
+from addin_server.mailboxes.port import OutgoingMessage
 from addin_server.runtime import Runtime
 from bench.harness import (
     Processes,

@@ -31,7 +31,8 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from addin_server.mailboxes.base import (
+from addin_server.mailboxes.mime import build_mime
+from addin_server.mailboxes.port import (
     AuthError,
     DraftRef,
     MailboxPaused,
@@ -40,7 +41,6 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
-from addin_server.mailboxes.mime import build_mime
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server.enrollments.advance import advance
+from addin_server.enrollments.tasks import record_sent_email
 from addin_server.enums import SendState
 from addin_server.models import Enrollment, Send
-from addin_server.progress import advance
-from addin_server.tasks import record_sent_email
 from tests.conftest import Actor
 from tests.test_api_campaigns import create
 

@@ -10,11 +10,12 @@ import redis
 from rq import Queue
 from sqlalchemy import func, select
 
-from addin_server import dispatch, jobs
 from addin_server.enums import SendState
 from addin_server.models import Send, SendLog
-from addin_server.rq_worker import SendWorker
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
+from addin_server.sending import job as jobs
+from addin_server.workers.worker import SendWorker
 from tests.conftest import Actor
 
 

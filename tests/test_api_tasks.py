@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server.enrollments.advance import advance
+from addin_server.enrollments.tasks import record_sent_email
 from addin_server.enums import SendState
 from addin_server.models import Enrollment, Send
-from addin_server.progress import advance
-from addin_server.tasks import record_sent_email
 from tests.conftest import Actor, FrozenClock, make_actor
 from tests.test_api_campaigns import create, email_step
 
@@ -191,7 +191,7 @@ def test_task_list_rejects_bad_filters(rep: Actor) -> None:
 def test_the_feed_says_once_when_a_task_is_due(rep: Actor, runtime: Any,
                                                clock: FrozenClock) -> None:
     from addin_server.db import session_scope
-    from addin_server.tasks import announce_due_tasks
+    from addin_server.enrollments.tasks import announce_due_tasks
 
     start(rep, [{"day": 1, "type": "linkedin"}], start_date="2026-11-25")
     (task,) = open_tasks(rep)

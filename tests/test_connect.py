@@ -14,8 +14,8 @@ from addin_server import crypto, feed
 from addin_server.config import Settings
 from addin_server.enums import MailboxProvider, MailboxStatus
 from addin_server.mailboxes import open_mailbox
-from addin_server.mailboxes.base import OutgoingMessage
 from addin_server.mailboxes.credentials import load_google, load_microsoft, save_google
+from addin_server.mailboxes.port import OutgoingMessage
 from addin_server.models import Event, Mailbox
 from addin_server.runtime import Runtime
 from tests.conftest import Actor
@@ -218,7 +218,7 @@ def test_unknown_provider_and_missing_configuration(
 def test_rotate_keys_re_encrypts_stored_grants(runtime: Runtime, rep: Actor) -> None:
     from cryptography.fernet import Fernet
 
-    from addin_server.mailboxes.keys import rotate_secrets
+    from addin_server.cli.keys import rotate_secrets
 
     old = runtime.settings
     with runtime.sessions.begin() as s:

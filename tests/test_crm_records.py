@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from addin_server.crm import records as rules
-from addin_server.crm.base import KeyFields
+from addin_server.crm.port import KeyFields
 from addin_server.enums import CrmLinkKind, StepType, TaskStatus
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from addin_server.crm.base import (
+from addin_server.crm.port import (
     CrmAuthError,
     CrmLimitError,
     CrmNotFound,

@@ -17,14 +17,15 @@ from sqlalchemy import func, select
 
 from addin_server import crypto, feed
 from addin_server.config import Settings
-from addin_server.crm import jobs, push, records, sweep
+from addin_server.crm import push, records, sweep
 from addin_server.crm.connections import open_crm
 from addin_server.crm.pull import pull
 from addin_server.crm.salesforce import key_marker
+from addin_server.enrollments.tasks import record_sent_email
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
 from addin_server.models import CrmConnection, CrmLink, Enrollment, Event, SentMessage, Task
 from addin_server.runtime import Runtime
-from addin_server.tasks import record_sent_email
+from addin_server.workers import crm as jobs
 from tests.conftest import Actor, FrozenClock, make_actor
 from tests.fakes.salesforce import FakeSalesforce, FakeServer
 
@@ -624,7 +625,7 @@ def test_a_detected_reply_is_logged_through_the_sweep(
 
 def test_jobs_are_enqueued_after_commit_and_a_worker_pushes_them(
         runtime: Runtime, rep: Actor, fake: FakeSalesforce, redis: Redis) -> None:
-    from addin_server.jobs import install_runtime
+    from addin_server.sending.job import install_runtime
 
     settings = runtime.settings
     install_runtime(runtime)  # the worker's jobs use the test's runtime (and frozen clock)
@@ -678,7 +679,7 @@ def test_a_rep_connecting_later_gets_open_tasks_not_old_history(
 
 def test_the_crm_sync_command_runs_a_pass(app: Any, runtime: Runtime, rep: Actor,
                                           fake: FakeSalesforce) -> None:
-    from addin_server import cli_extensions
+    from addin_server.cli import extensions as cli_extensions
 
     cli_extensions.register_all(app)
     connect(rep, fake)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from google.auth import transport
 
-from addin_server.google_tokens import CachingRequest, GoogleTokenVerifier, InvalidToken
+from addin_server.addins.gmail.tokens import CachingRequest, GoogleTokenVerifier, InvalidToken
 from gmail_addon import responses
 from gmail_addon import widgets as w
 from gmail_addon.endpoints import Endpoints

@@ -15,13 +15,17 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from addin_server.addins.gmail.gmail_api import gmail_service
 from addin_server.config import Settings
+from addin_server.enrollments.gmail_sent import (
+    GmailSentItems,
+    oldest_open_email_task,
+    sync_all,
+)
+from addin_server.enrollments.sent_items import complete_from_sent
 from addin_server.enums import MailboxProvider, MailboxStatus, TaskStatus
-from addin_server.gmail_addon_api import gmail_service
-from addin_server.gmail_sent import GmailSentItems, oldest_open_email_task, sync_all
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
-from addin_server.sent_matching import complete_from_sent
 from gmail_addon.endpoints import Endpoints
 from tests import gmail_schema
 from tests.conftest import Actor, make_actor
@@ -909,10 +913,12 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
     from cryptography.fernet import Fernet
     from rq import Queue, SimpleWorker
 
-    from addin_server import create_app, dispatch, jobs
-    from addin_server.gmail_sent import SYNC_JOB_ID, THROTTLE_KEY
+    from addin_server import create_app
+    from addin_server.enrollments.gmail_sent import SYNC_JOB_ID, THROTTLE_KEY
     from addin_server.mailboxes import open_mailbox
-    from addin_server.mailboxes.base import DraftRef
+    from addin_server.mailboxes.port import DraftRef
+    from addin_server.sending import dispatcher as dispatch
+    from addin_server.sending import job as jobs
     from tests.fakes.fixtures import connected_gmail_row, fake_settings
 
     google_fake.clock = clock

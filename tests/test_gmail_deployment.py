@@ -20,7 +20,7 @@ from gmail_addon.endpoints import Endpoints
 
 def render(tmp_path: Path, base_url: str) -> tuple[int, str, Path]:
     s = Settings(instance_path=str(tmp_path / "instance"),
-                 database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+                 database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", dev_mode=True)
     app = create_app(runtime=Runtime.from_settings(s))
     register_commands(app)
     out = tmp_path / "manifests"
@@ -81,7 +81,7 @@ def test_the_proto_check_catches_the_apps_script_spelling() -> None:
 
 
 def test_committed_example_is_up_to_date() -> None:
-    from addin_server.manifests_gmail import FILE_NAME, render
+    from addin_server.addins.gmail.manifest import FILE_NAME, render
 
     example = Path(__file__).resolve().parents[1] / "manifests" / "examples" / FILE_NAME
     assert example.read_text() == render("https://addin.example.com")[FILE_NAME], (

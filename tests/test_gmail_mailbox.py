@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from addin_server.campaigns.templates import quote_previous, reply_subject
 from addin_server.mailboxes import open_mailbox
-from addin_server.mailboxes.base import (
+from addin_server.mailboxes.gmail import GmailMailbox
+from addin_server.mailboxes.port import (
     SEND_ID_HEADER,
     AuthError,
     DraftRef,
@@ -19,9 +21,7 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
-from addin_server.mailboxes.gmail import GmailMailbox
 from addin_server.runtime import Runtime
-from addin_server.templates import quote_previous, reply_subject
 from tests.fakes.fixtures import connected_gmail_row
 from tests.fakes.google import G, GoogleFake
 

@@ -12,8 +12,11 @@ import msal
 import pytest
 
 from addin_server import crypto
+from addin_server.campaigns.templates import quote_previous, reply_subject
 from addin_server.mailboxes import open_mailbox
-from addin_server.mailboxes.base import (
+from addin_server.mailboxes.credentials import load_microsoft
+from addin_server.mailboxes.graph import GraphMailbox, NoSlots, RedisSlots
+from addin_server.mailboxes.port import (
     SEND_ID_HEADER,
     AuthError,
     MailboxPaused,
@@ -22,11 +25,8 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
 )
-from addin_server.mailboxes.credentials import load_microsoft
-from addin_server.mailboxes.graph import GraphMailbox, NoSlots, RedisSlots
 from addin_server.models import Mailbox
 from addin_server.runtime import Runtime
-from addin_server.templates import quote_previous, reply_subject
 from tests.fakes.fixtures import connected_microsoft_row, persist_row
 from tests.fakes.microsoft import MicrosoftFake
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from addin_server.inbound import Kind, classify, message_ids, return_date, sender
+from addin_server.inbound.classify import Kind, classify, message_ids, return_date, sender
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inbound"
 

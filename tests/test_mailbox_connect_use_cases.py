@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from addin_server import feed
 from addin_server.enums import MailboxProvider, MailboxStatus
-from addin_server.mailbox_state import pause_mailbox, reconnect_mailbox
 from addin_server.mailboxes.connect import attach_mailbox
+from addin_server.mailboxes.state import pause_mailbox, reconnect_mailbox
 from addin_server.models import Event, Mailbox, Rep, Send
 from addin_server.runtime import Runtime
 from tests.conftest import make_actor

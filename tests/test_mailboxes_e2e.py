@@ -15,11 +15,12 @@ from flask.testing import FlaskClient
 from rq import Queue
 from sqlalchemy import select
 
-from addin_server import crypto, dispatch, feed
+from addin_server import crypto, feed
 from addin_server.config import Settings
 from addin_server.enums import MailboxStatus, SendState
 from addin_server.models import Event, Mailbox, Send
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
 from tests.conftest import FrozenClock, make_actor
 from tests.fakes.fixtures import fake_settings
 from tests.fakes.google import GoogleFake

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from addin_server.manifests import render_manifests
-from addin_server.manifests_outlook import FILE_NAME, NS, check, manifest_id, render
-from addin_server.manifests_outlook_json import JSON_NAME, PACKAGE_NAME, build
-from addin_server.manifests_outlook_json import render as render_json
+from addin_server.addins.outlook.manifest_json import JSON_NAME, PACKAGE_NAME, build
+from addin_server.addins.outlook.manifest_json import render as render_json
+from addin_server.addins.outlook.manifest_xml import FILE_NAME, NS, check, manifest_id, render
+from addin_server.cli.manifests import render_manifests
 
 BASE = "https://addin.example.com"
 ROOT = Path(__file__).resolve().parents[1]

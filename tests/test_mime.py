@@ -3,8 +3,8 @@ from __future__ import annotations
 import email
 import email.policy
 
-from addin_server.mailboxes.base import SEND_ID_HEADER, OutgoingMessage
 from addin_server.mailboxes.mime import build_mime
+from addin_server.mailboxes.port import SEND_ID_HEADER, OutgoingMessage
 
 
 def test_reply_carries_the_whole_chain_and_both_parts() -> None:

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask, Response, request
 from jsonschema import Draft202012Validator
 
-from addin_server.web.openapi import document
+from addin_server.api.openapi import document
 from tests.conftest import Actor
 from tests.test_api_campaigns import create, email_step, six_steps
 

@@ -13,9 +13,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from addin_server.addins.outlook.auth import KeysUnavailable, TokenRejected, TokenValidator
 from addin_server.config import Settings
 from addin_server.models import Rep
-from addin_server.outlook_auth import KeysUnavailable, TokenRejected, TokenValidator
 from addin_server.runtime import Runtime
 from tests.conftest import make_actor
 from tests.outlook_support import (

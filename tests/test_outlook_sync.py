@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from addin_server import create_app
 from addin_server.cli import register_commands
+from addin_server.enrollments.outlook_sent import reps_to_sync, sync_sent_items
 from addin_server.enums import TaskStatus
 from addin_server.mailboxes import open_mailbox
-from addin_server.mailboxes.base import OutgoingMessage
 from addin_server.mailboxes.graph import GraphMailbox
+from addin_server.mailboxes.port import OutgoingMessage
 from addin_server.models import Mailbox, SentMessage, Task
-from addin_server.outlook_sync import reps_to_sync, sync_sent_items
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, FrozenClock, make_actor
 from tests.fakes.fixtures import connected_microsoft_row

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from addin_server.campaign_extra import holidays_of, parse_extra, window_of
-from addin_server.pacing import (
+from addin_server.campaigns.settings import holidays_of, parse_extra, window_of
+from addin_server.sending.pacing import (
     MailboxPace,
     SendingWindow,
     Waiting,

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import feed
 from addin_server.enums import EnrollmentStatus, SendState, TaskStatus
+from addin_server.inbound.rules import process_inbound, resume_due
 from addin_server.models import (
     Enrollment,
     Event,
@@ -20,7 +21,6 @@ from addin_server.models import (
     Suppression,
     Task,
 )
-from addin_server.replies import process_inbound, resume_due
 from tests.conftest import Actor, FrozenClock
 from tests.replies_support import campaign, fixture, launch, mark_sent, reply
 

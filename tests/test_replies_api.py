@@ -10,9 +10,9 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server.api.openapi import document
 from addin_server.models import Mailbox, Person
 from addin_server.runtime import Runtime
-from addin_server.web.openapi import document
 from tests.conftest import Actor, make_actor
 from tests.replies_support import campaign, launch
 from tests.test_openapi import recorded  # noqa: F401  (the fixture)

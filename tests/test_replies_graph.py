@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus
-from addin_server.inbox import poll
+from addin_server.inbound.poll import poll
 from addin_server.models import Mailbox, Person
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, FrozenClock
@@ -150,7 +150,7 @@ def test_change_notifications_subscribe_validate_and_trigger_the_poll(
     runtime: Runtime, graph_rep: tuple[Actor, int], microsoft_fake: MicrosoftFake,
     clock: FrozenClock, client: FlaskClient
 ) -> None:
-    from addin_server.push import client_state
+    from addin_server.inbound.push import client_state
     from tests.sending import drain
 
     runtime.settings = runtime.settings.with_(

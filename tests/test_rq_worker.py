@@ -12,7 +12,7 @@ import redis
 from rq import Queue
 from rq.suspension import resume, suspend
 
-from addin_server.rq_worker import SendWorker
+from addin_server.workers.worker import SendWorker
 from tests.conftest import REDIS_URL
 
 

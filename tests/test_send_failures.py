@@ -13,13 +13,14 @@ import requests
 from rq import Queue
 from sqlalchemy import select
 
-from addin_server import dispatch, feed
+from addin_server import feed
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendState
-from addin_server.mailbox_state import reconnect_mailbox
+from addin_server.mailboxes.state import reconnect_mailbox
 from addin_server.models import Enrollment, Event, Mailbox, Send
-from addin_server.outbox import retry_delay
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
+from addin_server.sending.outbox import retry_delay
 from tests.conftest import Actor, FrozenClock
 from tests.fake_provider import FakeProviderServer
 from tests.sending import cycle, email_step, history, launch, make_campaign, only_send

@@ -13,11 +13,12 @@ from flask.testing import FlaskClient
 from rq import Queue
 from sqlalchemy import select
 
-from addin_server import dispatch, feed
+from addin_server import feed
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus, SendState
 from addin_server.models import Enrollment, Event, LocalMessage, Send, SendLog, SentMessage
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
 from tests.conftest import Actor, FrozenClock, make_actor
 from tests.sending import (
     cycle,
@@ -159,10 +160,10 @@ def test_expired_lease_is_reconciled_not_resent(
     runtime: Runtime, rep: Actor, clock: FrozenClock
 ) -> None:
     """A worker died after the provider accepted the message, before it recorded that."""
-    from addin_server.jobs import _record_draft
     from addin_server.mailboxes.local import open_local
     from addin_server.models import Mailbox
-    from addin_server.outbox import claim
+    from addin_server.sending.job import _record_draft
+    from addin_server.sending.outbox import claim
 
     cid = make_campaign(rep)
     launch(rep, cid, people(2))
@@ -173,7 +174,7 @@ def test_expired_lease_is_reconciled_not_resent(
         send = s.get(Send, ids[0])
         assert send is not None
         assert claim(s, send, runtime.now(), runtime.settings.send_lease_seconds)
-        from addin_server.jobs import outgoing
+        from addin_server.sending.job import outgoing
 
         message = outgoing(s, runtime.settings, send)
         box = open_local(runtime, s, s.get(Mailbox, send.mailbox_id))  # type: ignore[arg-type]
@@ -215,7 +216,7 @@ def test_a_stale_job_hash_with_the_same_id_does_not_block_the_send(
     launch(rep, cid, people(1))
     send = only_send(runtime)
     other = Queue(f"{runtime.settings.queue_name}-other", connection=runtime.redis())
-    other.enqueue("addin_server.jobs.send_email", send.id, job_id=f"send-{send.id}")
+    other.enqueue("addin_server.sending.job.send_email", send.id, job_id=f"send-{send.id}")
     try:
         clock.advance(hours=1)
         assert dispatch.tick(runtime).promoted == 1
@@ -238,7 +239,7 @@ def test_sends_without_a_mailbox_wait_and_go_from_the_one_connected(
     runtime: Runtime, client: FlaskClient, clock: FrozenClock
 ) -> None:
     from addin_server.enums import MailboxProvider
-    from addin_server.mailbox_state import reconnect_mailbox
+    from addin_server.mailboxes.state import reconnect_mailbox
     from addin_server.models import Mailbox
 
     actor = make_actor(runtime, client, "bo@acme.test", local_mailbox=False)
@@ -287,7 +288,7 @@ def _all_sends(rt: Runtime) -> list[Send]:
 def test_unknown_send_of_an_ended_enrollment_is_cancelled_when_not_found(
     runtime: Runtime, rep: Actor, clock: FrozenClock
 ) -> None:
-    from addin_server.outbox import claim
+    from addin_server.sending.outbox import claim
 
     cid = make_campaign(rep)
     (eid,) = launch(rep, cid, people(1))
@@ -312,7 +313,7 @@ def test_dispatcher_promotes_on_every_pass_and_repairs_on_full_passes(
 ) -> None:
     """`addin-server dispatch --interval 0.2`: due sends go onto RQ at every pass; expired
     leases (and the other repairs) wait for the next full pass, at most a second away."""
-    from addin_server.outbox import claim
+    from addin_server.sending.outbox import claim
 
     cid = make_campaign(rep)
     launch(rep, cid, people(1))

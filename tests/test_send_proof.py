@@ -27,10 +27,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from addin_server import dispatch
 from addin_server.config import Settings
 from addin_server.models import Send, SendLog, SentMessage
 from addin_server.runtime import Runtime
+from addin_server.sending import dispatcher as dispatch
 from tests.conftest import Actor
 from tests.fake_provider import FakeProviderServer
 from tests.sending import launch, make_campaign, people, states

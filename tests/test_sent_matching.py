@@ -8,10 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from addin_server.enums import TaskStatus
-from addin_server.models import Mailbox, SentMessage, Task
-from addin_server.runtime import Runtime
-from addin_server.sent_matching import (
+from addin_server.enrollments.sent_items import (
     Match,
     OpenEmailTask,
     SentItem,
@@ -19,6 +16,9 @@ from addin_server.sent_matching import (
     match_sent,
     sent_items_from_graph,
 )
+from addin_server.enums import TaskStatus
+from addin_server.models import Mailbox, SentMessage, Task
+from addin_server.runtime import Runtime
 from tests.conftest import FrozenClock, load_rep, make_actor
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

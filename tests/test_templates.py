@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from addin_server.templates import (
+from addin_server.campaigns.templates import (
     MissingFields,
     PromptsLeft,
     TemplateError,

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.campaigns.rendering import unsubscribe_token
 from addin_server.config import Settings
-from addin_server.content import unsubscribe_token
 from addin_server.enums import EnrollmentStatus
+from addin_server.inbound.rules import process_inbound
 from addin_server.models import Enrollment, Event, Mailbox, Person, Send
-from addin_server.replies import process_inbound
 from addin_server.runtime import Runtime
 from addin_server.suppressions import list_unsubscribe_headers, send_blocker
 from tests.conftest import Actor, FrozenClock, make_actor

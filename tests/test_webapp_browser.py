@@ -283,7 +283,8 @@ def cycle(live: Live) -> None:
     """The pipeline, in this process: dispatcher ticks and a burst SimpleWorker."""
     from rq import Queue, SimpleWorker
 
-    from addin_server import dispatch, jobs
+    from addin_server.sending import dispatcher as dispatch
+    from addin_server.sending import job as jobs
 
     jobs.install_runtime(live.runtime)
     queue = Queue(live.runtime.settings.queue_name, connection=live.runtime.redis())
@@ -375,9 +376,9 @@ def test_feed_updates_without_reload(page: Any, live: Live) -> None:
 def seed_work(live: Live) -> None:
     """A campaign whose first step is an email task, launched on a few people, for the demo
     rep (made by the sign-in), through the domain functions."""
-    from addin_server.campaign_specs import parse_campaign
-    from addin_server.campaigns import create_campaign
-    from addin_server.launches import LaunchOptions, PersonInput, launch
+    from addin_server.campaigns.definition import parse_campaign
+    from addin_server.campaigns.service import create_campaign
+    from addin_server.enrollments.launch import LaunchOptions, PersonInput, launch
 
     now = live.runtime.now()
     with live.runtime.sessions.begin() as s:

@@ -210,10 +210,10 @@ def test_a_reply_task_composes_on_the_thread_with_the_sent_email_quoted(
 ) -> None:
     from sqlalchemy import select
 
+    from addin_server.enrollments.advance import advance
+    from addin_server.enrollments.tasks import record_sent_email
     from addin_server.enums import SendState
     from addin_server.models import Enrollment, Send
-    from addin_server.progress import advance
-    from addin_server.tasks import record_sent_email
 
     cid = create(rep, steps=[
         {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "09:30",

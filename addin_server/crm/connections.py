@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import crypto, feed
 from addin_server.crm import outbox
-from addin_server.crm.base import Crm, CrmAuthError, CrmPermanentError
+from addin_server.crm.port import Crm, CrmAuthError, CrmPermanentError
 from addin_server.crm.salesforce import SalesforceCrm, Tokens, refresh_tokens
 from addin_server.db import rowcount, session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus

@@ -174,7 +174,7 @@ def _after_commit(session: Session) -> None:
         target = _queue_target()
         if target is None:
             return  # the sweep pushes them
-        from addin_server.crm import jobs
+        from addin_server.workers import crm as jobs
 
         redis, queue = target
         for connection_id in sorted(batches):

@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server.crm import records as rules
-from addin_server.crm.base import CrmAuthError, CrmError, RemoteTask
 from addin_server.crm.connections import (
     CrmOpener,
     Reading,
@@ -22,6 +21,7 @@ from addin_server.crm.connections import (
     disconnect,
     save_reading,
 )
+from addin_server.crm.port import CrmAuthError, CrmError, RemoteTask
 from addin_server.db import session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
 from addin_server.models import CrmConnection, CrmLink, Task
@@ -76,7 +76,7 @@ def apply_changes(session: Session, rep_id: int, remote: list[RemoteTask], now: 
                   report: PullReport) -> None:
     """Closed there: complete_task here; deleted there: skip_task here. Applying a change
     twice does nothing (both are idempotent); other changes are ignored."""
-    from addin_server.tasks import complete_task, skip_task
+    from addin_server.enrollments.tasks import complete_task, skip_task
 
     report.seen += len(remote)
     ids = [r.id for r in remote if r.closed or r.deleted]

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from addin_server.crm import records as rules
-from addin_server.crm.base import (
+from addin_server.crm.connections import (
+    CrmOpener,
+    Reading,
+    default_opener,
+    disconnect,
+    save_reading,
+)
+from addin_server.crm.port import (
     Crm,
     CrmAuthError,
     CrmError,
@@ -28,13 +35,6 @@ from addin_server.crm.base import (
     ItemResult,
     KeyFields,
     Record,
-)
-from addin_server.crm.connections import (
-    CrmOpener,
-    Reading,
-    default_opener,
-    disconnect,
-    save_reading,
 )
 from addin_server.db import session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, StepType, TaskStatus

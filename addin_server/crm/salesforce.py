@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from addin_server.crm.base import (
+from addin_server.crm.port import (
     CrmAuthError,
     CrmError,
     CrmLimitError,

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from addin_server.mailboxes.base import Mailbox
+from addin_server.mailboxes.port import Mailbox
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -26,7 +26,9 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from addin_server.config import Settings
-from addin_server.mailboxes.base import (
+from addin_server.mailboxes.credentials import MissingGrant, load_google
+from addin_server.mailboxes.mime import build_mime
+from addin_server.mailboxes.port import (
     SEND_ID_HEADER,
     AuthError,
     DraftRef,
@@ -38,8 +40,6 @@ from addin_server.mailboxes.base import (
     TransientError,
     UnavailableMailbox,
 )
-from addin_server.mailboxes.credentials import MissingGrant, load_google
-from addin_server.mailboxes.mime import build_mime
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

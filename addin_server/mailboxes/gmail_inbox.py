@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
-from addin_server.inbox import HEADERS, Changes, CursorExpired, FetchedMessage
+from addin_server.inbound.poll import HEADERS, Changes, CursorExpired, FetchedMessage
 from addin_server.mailboxes.gmail import GmailMailbox, NotFound
 
 

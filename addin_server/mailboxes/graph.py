@@ -31,7 +31,13 @@ import requests
 from sqlalchemy import inspect as sa_inspect
 
 from addin_server.config import Settings
-from addin_server.mailboxes.base import (
+from addin_server.mailboxes.credentials import (
+    MicrosoftGrant,
+    MissingGrant,
+    load_microsoft,
+    save_microsoft,
+)
+from addin_server.mailboxes.port import (
     SEND_ID_HEADER,
     AuthError,
     DraftRef,
@@ -42,12 +48,6 @@ from addin_server.mailboxes.base import (
     SentRef,
     TransientError,
     UnavailableMailbox,
-)
-from addin_server.mailboxes.credentials import (
-    MicrosoftGrant,
-    MissingGrant,
-    load_microsoft,
-    save_microsoft,
 )
 
 if TYPE_CHECKING:

@@ -20,14 +20,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from addin_server.db import rowcount
-from addin_server.mailboxes.base import (
+from addin_server.mailboxes.mime import build_mime, new_message_id
+from addin_server.mailboxes.port import (
     DraftRef,
     OutgoingMessage,
     PermanentError,
     SentRef,
     TransientError,
 )
-from addin_server.mailboxes.mime import build_mime, new_message_id
 from addin_server.models import LocalMessage
 
 if TYPE_CHECKING:

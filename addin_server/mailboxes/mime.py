@@ -9,7 +9,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from addin_server.mailboxes.base import SEND_ID_HEADER, OutgoingMessage
+from addin_server.mailboxes.port import SEND_ID_HEADER, OutgoingMessage
 
 # RFC 5322 allows lines up to 998 characters and asks for 78 where possible. The stdlib folds
 # a header at 78 by turning any longer word into an RFC 2047 encoded word, which is right for

@@ -65,7 +65,7 @@ def register_web(app: Flask) -> None:
             session.commit()
         return response
 
-    from addin_server.web.api import api
+    from addin_server.api.resources import api
 
     app.register_blueprint(api)
     from addin_server.web import extensions

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 from flask import Flask
 
-from addin_server.web import crm as crm_web
+from addin_server.web import salesforce as crm_web
 
 
 def register_all(app: Flask) -> None:
     """Each part adds its own register call below."""
-    from addin_server.web import outlook
+    from addin_server.addins.outlook import routes as outlook
 
     outlook.register(app)
-    __import__("addin_server.web.sends", fromlist=["register"]).register(app)
-    from addin_server.web import oauth
+    __import__("addin_server.api.sends", fromlist=["register"]).register(app)
+    from addin_server.web import connect_mailbox as oauth
 
     oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
     from addin_server.web import pages  # the web app (sign-in, CSRF, pages)
 
     pages.init_app(app)
     app.register_blueprint(crm_web.crm)
-    from addin_server.web import push, replies_api, unsubscribe  # replies part
+    from addin_server.api import suppressions as replies_api  # replies part
+    from addin_server.web import unsubscribe
+    from addin_server.web import webhooks as push
 
     unsubscribe.register(app)
     replies_api.register(app)
     push.register(app)
-    from addin_server.web.gmail import register_gmail
+    from addin_server.addins.gmail.routes import register_gmail
 
     register_gmail(app)

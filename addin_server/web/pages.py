@@ -23,14 +23,16 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from addin_server import campaigns, templates
-from addin_server.enrollments import mailbox_reason
+from addin_server.campaigns import service as campaigns
+from addin_server.campaigns import templates
+from addin_server.enrollments.lifecycle import mailbox_reason
+from addin_server.enrollments.tasks import compose
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
-from addin_server.tasks import compose
-from addin_server.web import command_center, feed_view
-from addin_server.web.auth import current_rep, login_required
+from addin_server.web import command_center
+from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now, runtime
+from addin_server.web.signin import current_rep, login_required
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/app-static")
@@ -43,7 +45,7 @@ MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "u
 
 def init_app(app: Flask) -> None:
     """Sign-in and CSRF (auth.py), then the pages."""
-    from addin_server.web import auth
+    from addin_server.web import signin as auth
 
     auth.init_app(app)
     app.register_blueprint(bp)
@@ -59,7 +61,7 @@ def _localtime(instant: datetime | None, tz: str) -> str:
 
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
-    from addin_server.web.auth import signed_in_rep
+    from addin_server.web.signin import signed_in_rep
 
     if not has_request_context() or request.blueprint not in ("pages", "auth"):
         return {"rep": None}

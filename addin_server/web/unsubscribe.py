@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, render_template_string
 from flask.typing import ResponseReturnValue
 
 from addin_server import suppressions
-from addin_server.content import read_unsubscribe_token
+from addin_server.campaigns.rendering import read_unsubscribe_token
 from addin_server.web.common import db, now, runtime
 
 bp = Blueprint("unsubscribe", __name__)

@@ -1,0 +1,282 @@
+"""The Gmail add-on's HTTP endpoints (Google Workspace add-on, alternate runtime).
+
+Google POSTs an event to each trigger / button URL with `Authorization: Bearer <system ID
+token>`; every POST here is verified before anything else (401 otherwise). The rep is the
+verified `userIdToken`'s Google account, matched to a rep of ours. Handlers turn the event into
+a use case call and a card; the cards themselves are built by the pure functions of
+`gmail_addon/`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
+
+import gmail_addon
+from addin_server.addins.gmail import drafts as gmail_drafts
+from addin_server.addins.gmail import views as gmail_views
+from addin_server.addins.gmail.tokens import (
+    CertificatesUnavailable,
+    GoogleTokenVerifier,
+    GoogleUser,
+    InvalidToken,
+)
+from addin_server.enrollments import lifecycle as enrollments
+from addin_server.enrollments import tasks
+from addin_server.enums import StepType, TaskStatus
+from addin_server.models import Enrollment, Rep, Task
+from addin_server.web.common import db, now, runtime
+from gmail_addon import notices, responses
+from gmail_addon.endpoints import PATHS, PREFIX, Endpoints
+from gmail_addon.events import AddonEvent, parse_event
+from gmail_addon.tasks_card import homepage_card
+from gmail_addon.widgets import Json
+
+log = logging.getLogger(__name__)
+
+gmail = Blueprint("gmail", __name__, url_prefix=PREFIX)
+LOGO = Path(gmail_addon.__file__).resolve().parent / "logo.png"
+
+Handler = Callable[[Rep, AddonEvent], Json]
+
+
+def addon_base_url() -> str:
+    """The base of the add-on's URLs as Google calls them (and signs them as audience)."""
+    s = runtime().settings
+    return (s.gmail_addon_audience or s.public_base_url).rstrip("/")
+
+
+def endpoints() -> Endpoints:
+    return Endpoints(addon_base_url())
+
+
+def verifier() -> GoogleTokenVerifier:
+    v = current_app.extensions["gmail_verifier"]
+    assert isinstance(v, GoogleTokenVerifier)
+    return v
+
+
+def _audience() -> str:
+    # The URL Google called, as the public configuration spells it: behind a proxy Flask sees
+    # an internal host and scheme, and `request.full_path` ends with "?" without a query.
+    query = request.query_string.decode("latin-1")
+    return addon_base_url() + request.path + (f"?{query}" if query else "")
+
+
+def _unauthorized(message: str) -> ResponseReturnValue:
+    g.rollback = True
+    return jsonify({"errors": [{"field": "Authorization", "message": message}]}), 401
+
+
+@gmail.before_request
+def _verify_google() -> ResponseReturnValue | None:
+    if request.method != "POST":
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized("a Google ID token is required")
+    settings = runtime().settings
+    try:
+        verifier().verify_system_token(token.strip(), audience=_audience(),
+                                       service_account=settings.gmail_addon_service_account)
+    except InvalidToken as exc:
+        log.info("gmail add-on request refused: %s", exc)
+        return _unauthorized("the Google ID token is not valid for this add-on")
+    except CertificatesUnavailable:
+        log.warning("Google certificates unavailable")
+        g.rollback = True
+        return jsonify({"errors": [{"field": "", "message": "try again shortly"}]}), 503
+    g.event = parse_event(request.get_json(silent=True))
+    return None
+
+
+def _current_user(event: AddonEvent) -> GoogleUser | None:
+    try:
+        return verifier().verify_user_token(
+            event.user_id_token, client_id=runtime().settings.gmail_addon_oauth_client_id)
+    except (InvalidToken, CertificatesUnavailable) as exc:
+        log.info("gmail add-on user token refused: %s", exc)
+        return None
+
+
+def _endpoint(name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
+    """Register a handler: verified rep in, response out. An unknown or unconnected rep gets
+    the connect card; an unexpected failure gets a readable message, never a stack trace."""
+
+    def register(handler: Handler) -> Handler:
+        def view() -> ResponseReturnValue:
+            event: AddonEvent = g.event
+            user = _current_user(event)
+            rep = gmail_views.identify(db(), user) if user else None
+            problem = gmail_views.connection_problem(db(), rep) if rep else ""
+            # What identification learnt (a newly bound Google account) is kept now: handlers
+            # call Google, and no transaction is held across a network call.
+            db().commit()
+            if rep is None or problem:
+                card = notices.connect_card(endpoints(), email=user.email if user else "",
+                                            reason=problem)
+                return jsonify(responses.show(card) if trigger else responses.replace_card(card))
+            try:
+                return jsonify(handler(rep, event))
+            except Exception:
+                log.exception("gmail add-on %s failed", name)
+                g.rollback = True
+                text = "Something went wrong on our side. Please try again."
+                if trigger:
+                    return jsonify(responses.show(notices.error_card("Sorry", text, endpoints())))
+                return jsonify(responses.notify(text))
+
+        gmail.add_url_rule(PATHS[name], endpoint=name, view_func=view, methods=["POST"])
+        return handler
+
+    return register
+
+
+@gmail.get("/logo.png")
+def logo() -> ResponseReturnValue:
+    return send_file(LOGO, mimetype="image/png", max_age=86400)
+
+
+# --- homepage and tasks -----------------------------------------------------------------------
+
+
+def _home(rep: Rep, page: int) -> Json:
+    items, total, page = gmail_views.open_tasks_page(db(), rep, page)
+    return homepage_card(items, total=total, page=page,
+                         today=gmail_views.rep_today(rep, now()), e=endpoints())
+
+
+@_endpoint("homepage", trigger=True)
+def homepage(rep: Rep, event: AddonEvent) -> Json:
+    return responses.show(_home(rep, 0))
+
+
+@_endpoint("page", trigger=False)
+def page(rep: Rep, event: AddonEvent) -> Json:
+    return responses.replace_card(_home(rep, event.int_param("page") or 0))
+
+
+def _own_task(rep: Rep, event: AddonEvent) -> Task | None:
+    task_id = event.int_param("task_id")
+    task = db().get(Task, task_id) if task_id is not None else None
+    if task is None or task.org_id != rep.org_id or task.rep_id != rep.id:
+        return None
+    return task
+
+
+_GONE = {
+    TaskStatus.COMPLETED: "This task is already done.",
+    TaskStatus.SKIPPED: "This task was skipped already.",
+    TaskStatus.CANCELLED: "This task no longer exists: the person left the campaign.",
+}
+
+
+def _refreshed(rep: Rep, event: AddonEvent, notification: str) -> Json:
+    """Redraw the card the click came from (the task list, or the open message's card)."""
+    if event.param("view") == "message":
+        from addin_server.addins.gmail.message import message_card
+
+        return responses.replace_card(message_card(rep, event), notification)
+    return responses.replace_card(_home(rep, event.int_param("page") or 0), notification)
+
+
+def _finish(rep: Rep, event: AddonEvent, skip: bool) -> Json:
+    task = _own_task(rep, event)
+    if task is None:
+        return _refreshed(rep, event, "That task was not found.")
+    changed = (tasks.skip_task if skip else tasks.complete_task)(db(), task, now())
+    if not changed:
+        return _refreshed(rep, event, _GONE.get(task.status, "Nothing changed."))
+    return _refreshed(rep, event, "Task skipped." if skip else "Task done.")
+
+
+@_endpoint("done", trigger=False)
+def done(rep: Rep, event: AddonEvent) -> Json:
+    return _finish(rep, event, skip=False)
+
+
+@_endpoint("skip", trigger=False)
+def skip(rep: Rep, event: AddonEvent) -> Json:
+    return _finish(rep, event, skip=True)
+
+
+@_endpoint("write", trigger=False)
+def write(rep: Rep, event: AddonEvent) -> Json:
+    task = _own_task(rep, event)
+    if task is None or task.type != StepType.EMAIL:
+        return responses.notify("That email task was not found.")
+    if task.status != TaskStatus.OPEN:
+        return _refreshed(rep, event, _GONE.get(task.status, "This task is closed."))
+    try:
+        plan, adapter = gmail_drafts.prepare_task_draft(runtime(), db(), rep, task, event)
+        # No transaction is held across a call to a mailbox (on SQLite it would hold the write
+        # lock, and the local mailbox writes in its own transaction).
+        db().commit()
+        draft = gmail_drafts.create_draft(runtime(), event, plan, adapter)
+    except gmail_drafts.DraftProblem as exc:
+        if exc.scopes:
+            return responses.request_scopes(exc.scopes)
+        return responses.notify(str(exc))
+    gmail_drafts.remember_draft(task, draft, now())
+    return responses.open_draft(draft.draft_id, draft.thread_id or "",
+                                "Draft ready: it completes the task when you send it.")
+
+
+def _own_enrollment(rep: Rep, event: AddonEvent) -> Enrollment | None:
+    eid = event.int_param("enrollment_id")
+    enrollment = db().get(Enrollment, eid) if eid is not None else None
+    if enrollment is None or enrollment.org_id != rep.org_id or (
+            enrollment.rep_id != rep.id and not rep.is_admin):
+        return None
+    return enrollment
+
+
+def _change(rep: Rep, event: AddonEvent, what: str) -> Json:
+    enrollment = _own_enrollment(rep, event)
+    if enrollment is None:
+        return _refreshed(rep, event, "That campaign enrolment was not found.")
+    campaign = enrollment.campaign.name
+    try:
+        if what == "pause":
+            enrollments.pause(db(), enrollment, now())
+            text = f"Paused {campaign}."
+        elif what == "resume":
+            enrollments.resume(db(), enrollment, now())
+            text = f"Resumed {campaign}."
+        else:
+            enrollments.end(db(), enrollment, now())
+            text = f"Stopped {campaign}."
+    except enrollments.Conflict as exc:
+        text = f"Nothing changed: {exc}."
+    db().flush()
+    return _refreshed(rep, event, text)
+
+
+@_endpoint("pause", trigger=False)
+def pause(rep: Rep, event: AddonEvent) -> Json:
+    return _change(rep, event, "pause")
+
+
+@_endpoint("resume", trigger=False)
+def resume(rep: Rep, event: AddonEvent) -> Json:
+    return _change(rep, event, "resume")
+
+
+@_endpoint("stop", trigger=False)
+def stop(rep: Rep, event: AddonEvent) -> Json:
+    return _change(rep, event, "stop")
+
+
+def register_gmail(app: Flask, *, verifier: GoogleTokenVerifier | None = None) -> None:
+    rt = app.extensions["addin"]
+    app.extensions["gmail_verifier"] = verifier or GoogleTokenVerifier(rt.settings.google_certs_url)
+    # The message and compose endpoints live in their own module; importing it registers them.
+    from addin_server.addins.gmail import message as gmail_message  # noqa: F401
+
+    app.register_blueprint(gmail)
+
+

@@ -1,0 +1,248 @@
+"""The Outlook add-in: its task pane (static files from outlook_addin/) and the pane's API.
+
+The pane's API is the REST API's own views (same JSON, same ownership rules: 404 for anything
+of another rep or organisation) behind another authentication: a Microsoft Entra token for our
+API, checked by outlook_auth, instead of an API token. A few pane-only answers sit beside them:
+the sender's campaign status, the campaigns offered in "add to campaign", the pane's config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from addin_server.addins.outlook.auth import (
+    KeysUnavailable,
+    TokenRejected,
+    TokenValidator,
+    rep_for_identity,
+    scope_uri,
+)
+from addin_server.api import resources as rest
+from addin_server.campaigns import rendering as content
+from addin_server.campaigns import service as campaigns
+from addin_server.campaigns import templates
+from addin_server.enums import SendOption, StepType
+from addin_server.models import Campaign, Enrollment, Person, Task
+from addin_server.runtime import Runtime
+from addin_server.validation import Errors, parse_email
+from addin_server.web.common import ApiError, db, json_body, now, runtime
+
+ADDIN_DIR = Path(__file__).resolve().parents[3] / "outlook_addin"
+# Outlook on the web and the new Outlook host the pane in an iframe on these origins.
+FRAME_ANCESTORS = (
+    "'self' https://outlook.office.com https://outlook.office365.com https://outlook.live.com "
+    "https://outlook.cloud.microsoft https://*.outlook.com https://*.office.com "
+    "https://*.office365.com https://*.cloud.microsoft"
+)
+# Outlook's own limits on what displayNewMessageForm / displayReplyForm accept.
+MAX_SUBJECT = 255
+MAX_FORM_BODY = 32 * 1024
+PUBLIC_ENDPOINTS = {"outlook.config", "outlook.dev_token"}
+
+outlook = Blueprint("outlook", __name__, url_prefix="/outlook")
+
+
+def register(app: Flask) -> None:
+    rt = app.extensions["addin"]
+    assert isinstance(rt, Runtime)
+    app.extensions["outlook_auth"] = TokenValidator(rt.settings)
+    app.register_blueprint(outlook)
+
+
+def _validator() -> TokenValidator:
+    validator: TokenValidator = current_app.extensions["outlook_auth"]
+    return validator
+
+
+# --- the pane's pages and files ---------------------------------------------------------------
+
+
+@outlook.after_request
+def _frame_headers(response: Response) -> Response:
+    # Never X-Frame-Options here: Outlook frames the pane. Who may frame it is said by CSP.
+    response.headers.pop("X-Frame-Options", None)
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {FRAME_ANCESTORS}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/outlook/api/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@outlook.get("/taskpane.html")
+def taskpane() -> ResponseReturnValue:
+    return send_from_directory(ADDIN_DIR, "taskpane.html", max_age=0)
+
+
+@outlook.get("/auth-dialog.html")
+def auth_dialog() -> ResponseReturnValue:
+    return send_from_directory(ADDIN_DIR, "auth-dialog.html", max_age=0)
+
+
+@outlook.get("/static/<path:name>")
+def static(name: str) -> ResponseReturnValue:
+    # Icons must be cacheable for Outlook to show them; scripts change with releases.
+    max_age = 86400 if name.startswith("icons/") else 300
+    return send_from_directory(ADDIN_DIR, name, max_age=max_age)
+
+
+# --- authentication -------------------------------------------------------------------------
+
+
+@outlook.before_request
+def _authenticate() -> None:
+    if not request.path.startswith("/outlook/api/") or request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "sign in first (Authorization: Bearer <token>)", "Authorization")
+    try:
+        identity = _validator().validate(token.strip(), now())
+    except TokenRejected as exc:
+        raise ApiError(401, str(exc), "Authorization") from exc
+    except KeysUnavailable as exc:
+        raise ApiError(503, str(exc), "Authorization") from exc
+    rep = rep_for_identity(db(), identity)
+    if rep is None:
+        who = identity.username or identity.oid
+        raise ApiError(403, f"no rep is linked to the Microsoft account {who}: ask an admin "
+                       "to add you", "Authorization")
+    g.rep = rep
+
+
+@outlook.get("/api/config")
+def config() -> ResponseReturnValue:
+    """What the pane needs before it signs in."""
+    settings = runtime().settings
+    return jsonify({
+        "client_id": settings.outlook_client_id or settings.outlook_api_audience,
+        "authority": settings.microsoft_authority,
+        "scopes": [scope_uri(settings)],
+        "dev_mode": settings.dev_mode,
+        "dialog_url": f"{settings.public_base_url}/outlook/auth-dialog.html",
+        "limits": {"subject": MAX_SUBJECT, "form_body": MAX_FORM_BODY},
+    })
+
+
+@outlook.post("/api/dev/token")
+def dev_token() -> ResponseReturnValue:
+    """Development mode only: a locally signed token for a rep's address (no Entra needed)."""
+    validator = _validator()
+    if validator.dev_key is None:
+        raise ApiError(404, "not found")
+    data = json_body()
+    errors = Errors()
+    email = parse_email(data.get("email") if isinstance(data, dict) else None, "email", errors)
+    errors.raise_if_any()
+    assert email is not None
+    token = validator.dev_key.issue(runtime().settings, email, now())
+    return jsonify({"access_token": token, "token_type": "Bearer"})
+
+
+# --- the pane's API -------------------------------------------------------------------------
+
+
+@outlook.get("/api/me")
+def me() -> ResponseReturnValue:
+    return rest.me()
+
+
+@outlook.get("/api/tasks")
+def list_tasks() -> ResponseReturnValue:
+    return rest.list_tasks()
+
+
+@outlook.get("/api/tasks/<int:task_id>/compose")
+def compose(task_id: int) -> ResponseReturnValue:
+    response = rest.compose_task(task_id)
+    assert isinstance(response, Response)
+    data = response.get_json()
+    # A reply opened on the previous message through Outlook's reply form: Outlook quotes the
+    # earlier message itself, so the pane needs the new text without our quote.
+    data["reply_body_html"] = _reply_body(task_id) if data.get("reply_to") else None
+    data["limits"] = {"subject": MAX_SUBJECT, "form_body": MAX_FORM_BODY}
+    return jsonify(data)
+
+
+def _reply_body(task_id: int) -> str:
+    task = rest.owned(Task, task_id)
+    enrollment = db().get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    step = enrollment.campaign.steps[task.position]
+    settings = runtime().settings
+    values = content.merge_values(enrollment.person, rest.current_rep(),
+                                  base_url=settings.public_base_url,
+                                  secret_key=settings.secret_key)
+    return templates.render(content.step_source(step)[1], values, html=True, keep_prompts=True)
+
+
+@outlook.post("/api/tasks/<int:task_id>/complete")
+def complete(task_id: int) -> ResponseReturnValue:
+    return rest.complete_task(task_id)
+
+
+@outlook.post("/api/tasks/<int:task_id>/skip")
+def skip(task_id: int) -> ResponseReturnValue:
+    return rest.skip_task(task_id)
+
+
+@outlook.post("/api/sync-sent")
+def sync_sent() -> ResponseReturnValue:
+    """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
+    from addin_server.enrollments.outlook_sent import sync_sent_items
+
+    rep_id = rest.current_rep().id
+    db().commit()  # a first sign-in's link is written before the sync's own transactions
+    matches = sync_sent_items(runtime(), rep_id)
+    return jsonify({"completed": [m.task_id for m in matches]})
+
+
+@outlook.get("/api/contacts")
+def contact_status() -> ResponseReturnValue:
+    """The open message's sender: who they are to us and each of their campaigns."""
+    errors = Errors()
+    email = parse_email(request.args.get("email"), "email", errors)
+    errors.raise_if_any()
+    rep = rest.current_rep()
+    person = db().scalar(select(Person).where(Person.org_id == rep.org_id,
+                                              Person.email == email))
+    if person is None:
+        return jsonify({"email": email, "person": None, "enrollments": []})
+    query = select(Enrollment).where(Enrollment.person_id == person.id,
+                                     Enrollment.org_id == rep.org_id)
+    if not rep.is_admin:
+        query = query.where(Enrollment.rep_id == rep.id)
+    rows = db().scalars(query.order_by(Enrollment.id.desc()).limit(20))
+    return jsonify({
+        "email": email,
+        "person": rest.person_json(person),
+        "enrollments": [{**rest.enrollment_json(e), "campaign_name": e.campaign.name}
+                        for e in rows],
+    })
+
+
+def first_send_at_need(campaign: Campaign) -> str:
+    """Whether a launch of this campaign needs first_send_at: required, optional or none."""
+    first = next((s for s in campaign.steps if s.type == StepType.EMAIL), None)
+    if first is None or first.send_option == SendOption.MANUAL_TASK:
+        return "none"
+    return "required" if first.send_option == SendOption.CHOOSE_AT_LAUNCH else "optional"
+
+
+@outlook.get("/api/campaigns")
+def list_campaigns() -> ResponseReturnValue:
+    items = [c for c in campaigns.campaigns_for(db(), rest.current_rep()) if not c.archived]
+    return jsonify({"campaigns": [
+        {"id": c.id, "name": c.name, "timezone": c.timezone,
+         "first_send_at": first_send_at_need(c)}
+        for c in items
+    ]})
+
+
+@outlook.post("/api/campaigns/<int:campaign_id>/launch")
+def launch(campaign_id: int) -> ResponseReturnValue:
+    return rest.launch_campaign(campaign_id)

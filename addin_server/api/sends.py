@@ -1,0 +1,145 @@
+"""The send pipeline's API: send an email task from the compose window, the outbox for the
+Command Center, and what the local development mailbox sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from addin_server.api import resources as api_module
+from addin_server.api.resources import current_rep, owned
+from addin_server.enrollments import lifecycle as enrollments
+from addin_server.enums import MailboxProvider, SendState
+from addin_server.mailboxes.local import message_json
+from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
+from addin_server.sending.compose import ComposedEmail, TaskNotSendable, send_task_email
+from addin_server.validation import Errors, get_str, parse_instant
+from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
+
+sends_api = Blueprint("sends_api", __name__, url_prefix="/api/v1")
+sends_api.before_request(api_module._authenticate)
+
+
+def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
+    mailbox = db().get(Mailbox, send.mailbox_id) if send.mailbox_id else None
+    reason = send.reason
+    if send.state in (SendState.SCHEDULED, SendState.QUEUED) and not reason:
+        reason = enrollments.mailbox_reason(mailbox, now()) or (
+            "due now: waiting for a worker" if send.due_at <= now() else "scheduled")
+    body: dict[str, Any] = {
+        "id": send.id, "state": send.state.value, "due_at": iso(send.due_at),
+        "planned_at": iso(send.planned_at), "reason": reason, "attempts": send.attempts,
+        "lease_until": iso(send.lease_until), "enrollment_id": send.enrollment_id,
+        "position": send.position, "task_id": send.task_id, "mailbox_id": send.mailbox_id,
+        "to": send.to_addr or None, "subject": send.subject or None, "sent_at": iso(send.sent_at),
+        "message_id": send.rfc_message_id, "provider_message_id": send.provider_message_id,
+        "thread_id": send.thread_id,
+    }
+    if person is not None:
+        body["person"] = {"id": person.id, "email": person.email}
+    return body
+
+
+def owned_send(send_id: int) -> Send:
+    send = db().get(Send, send_id)
+    rep = current_rep()
+    if send is None or send.org_id != rep.org_id:
+        not_found()
+    if not rep.is_admin:
+        enrollment = db().get(Enrollment, send.enrollment_id)
+        if enrollment is None or enrollment.rep_id != rep.id:
+            not_found()
+    return send
+
+
+@sends_api.post("/tasks/<int:task_id>/send")
+def send_task(task_id: int) -> ResponseReturnValue:
+    task = owned(Task, task_id)
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(422, "the body must be a JSON object")
+    errors = Errors()
+    subject = get_str(data, "subject", "subject", errors, required=True, max_len=998,
+                      header=True)
+    body = get_str(data, "body_html", "body_html", errors, required=True, max_len=500_000)
+    send_at = None
+    if data.get("send_at") not in (None, ""):
+        send_at = parse_instant(data["send_at"], "send_at", errors)
+    errors.raise_if_any()
+    settings = runtime().settings
+    try:
+        send, created = send_task_email(
+            db(), task, ComposedEmail(subject, body, send_at), now(),
+            base_url=settings.public_base_url, secret_key=settings.secret_key)
+    except TaskNotSendable as exc:
+        raise ApiError(409, str(exc), "status") from exc
+    db().flush()
+    return jsonify({**send_json(send), "created": created}), 201 if created else 200
+
+
+@sends_api.get("/sends")
+def list_sends() -> ResponseReturnValue:
+    rep = current_rep()
+    query = (select(Send, Person).join(Enrollment, Enrollment.id == Send.enrollment_id)
+             .join(Person, Person.id == Enrollment.person_id).where(Send.org_id == rep.org_id))
+    if not rep.is_admin or request.args.get("mine") == "1":
+        query = query.where(Enrollment.rep_id == rep.id)
+    state = request.args.get("state")
+    if state:
+        wanted = state.split(",")
+        bad = [s for s in wanted if s not in {v.value for v in SendState}]
+        if bad:
+            raise ApiError(422, "must be among " + ", ".join(v.value for v in SendState),
+                           "state")
+        query = query.where(Send.state.in_([SendState(s) for s in wanted]))
+    try:
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError as exc:
+        raise ApiError(422, "limit and offset must be integers", "limit") from exc
+    rows = db().execute(query.order_by(Send.due_at, Send.id).limit(limit).offset(offset)).all()
+    return jsonify({"sends": [send_json(s, p) for s, p in rows]})
+
+
+@sends_api.get("/sends/<int:send_id>")
+def get_send(send_id: int) -> ResponseReturnValue:
+    send = owned_send(send_id)
+    history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
+                           .order_by(SendLog.id))
+    return jsonify({**send_json(send), "history": [
+        {"at": iso(h.at), "from": h.from_state or None, "to": h.to_state, "note": h.note}
+        for h in history]})
+
+
+def _local_mailbox_ids() -> list[int]:
+    return list(db().scalars(select(Mailbox.id).where(
+        Mailbox.rep_id == current_rep().id, Mailbox.provider == MailboxProvider.LOCAL)))
+
+
+@sends_api.get("/mailbox/messages")
+def local_messages() -> ResponseReturnValue:
+    """What the rep's local development mailbox sent (newest first); `drafts=1` adds drafts."""
+    query = select(LocalMessage).where(LocalMessage.mailbox_id.in_(_local_mailbox_ids()))
+    if request.args.get("drafts") != "1":
+        query = query.where(LocalMessage.is_draft.is_(False))
+    try:
+        limit = min(int(request.args.get("limit", 100)), 1000)
+    except ValueError as exc:
+        raise ApiError(422, "limit must be an integer", "limit") from exc
+    rows = db().scalars(query.order_by(LocalMessage.id.desc()).limit(limit))
+    return jsonify({"messages": [message_json(m) for m in rows]})
+
+
+@sends_api.get("/mailbox/messages/<int:message_id>/raw")
+def local_message_raw(message_id: int) -> ResponseReturnValue:
+    row = db().get(LocalMessage, message_id)
+    if row is None or row.mailbox_id not in _local_mailbox_ids():
+        not_found()
+    return Response(row.raw, mimetype="message/rfc822")
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(sends_api)

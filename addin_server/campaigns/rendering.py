@@ -1,0 +1,161 @@
+"""What an email step says to one person: merge values, subject, body, and the reply context.
+
+Used by the send job (automatic emails, prompts refused) and by every compose window (email
+tasks, prompts kept for the rep to replace).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addin_server.campaigns import templates
+from addin_server.models import Enrollment, Person, Rep, SentMessage, Step
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """The email a reply step answers: the one actually sent to this person."""
+
+    rfc_message_id: str | None
+    references: str  # the chain before this reply, space separated, with angle brackets
+    thread_id: str | None
+    provider_message_id: str | None
+    mailbox_id: int
+    subject: str
+    body_html: str
+    sent_at_iso: str
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    to: str
+    subject: str
+    body_html: str
+    body_text: str
+    reply: ReplyContext | None
+
+
+def unsubscribe_token(secret_key: str, org_id: int, email: str) -> str:
+    return URLSafeSerializer(secret_key, salt="unsubscribe").dumps([org_id, email])
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[int, str] | None:
+    from itsdangerous import BadSignature
+
+    try:
+        org_id, email = URLSafeSerializer(secret_key, salt="unsubscribe").loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return int(org_id), str(email)
+
+
+def unsubscribe_url(base_url: str, secret_key: str, org_id: int, email: str) -> str:
+    return f"{base_url}/u/{unsubscribe_token(secret_key, org_id, email)}"
+
+
+def merge_values(
+    person: Person, rep: Rep, *, base_url: str, secret_key: str
+) -> dict[str, str | None]:
+    values: dict[str, str | None] = {
+        str(k).lower(): (None if v is None else str(v)) for k, v in (person.fields or {}).items()
+    }
+    values.update(
+        first_name=person.first_name,
+        last_name=person.last_name,
+        company=person.company,
+        title=person.title,
+        email=person.email,
+        sender_name=rep.name or rep.email,
+        sender_email=rep.email,
+        unsubscribe_link=unsubscribe_url(base_url, secret_key, person.org_id, person.email),
+    )
+    return values
+
+
+def step_source(step: Step) -> tuple[str, str]:
+    """The subject and body templates of a step: its own, or its saved template's."""
+    if step.template is not None:
+        return step.template.subject, step.template.body_html
+    return step.subject, step.body_html
+
+
+def previous_email(session: Session, enrollment: Enrollment, step: Step) -> SentMessage | None:
+    if step.position == 0:
+        return None
+    return session.scalar(
+        select(SentMessage).where(
+            SentMessage.enrollment_id == enrollment.id,
+            SentMessage.position == step.position - 1,
+        )
+    )
+
+
+def reply_context(previous: SentMessage) -> ReplyContext:
+    return ReplyContext(
+        rfc_message_id=previous.rfc_message_id,
+        references=previous.references,
+        thread_id=previous.thread_id,
+        provider_message_id=previous.provider_message_id,
+        mailbox_id=previous.mailbox_id,
+        subject=previous.subject,
+        body_html=previous.body_html,
+        sent_at_iso=previous.sent_at.isoformat(),
+    )
+
+
+def build_email(
+    session: Session,
+    enrollment: Enrollment,
+    step: Step,
+    rep: Rep,
+    *,
+    base_url: str,
+    secret_key: str,
+    keep_prompts: bool,
+) -> EmailContent:
+    """Render a step for its person. Raises templates.MissingFields / PromptsLeft."""
+    person = enrollment.person
+    values = merge_values(person, rep, base_url=base_url, secret_key=secret_key)
+    subject_src, body_src = step_source(step)
+    missing: list[str] = []
+    body = _render(body_src, values, missing, html=True, keep_prompts=keep_prompts)
+    reply: ReplyContext | None = None
+    if step.reply_to_previous:
+        previous = previous_email(session, enrollment, step)
+        if previous is not None:
+            reply = reply_context(previous)
+            subject = templates.reply_subject(previous.subject)
+            body = templates.quote_previous(body, previous.body_html, previous.sent_at,
+                                            rep.name or rep.email)
+        else:
+            # The previous email was skipped: nothing to thread on, so this one starts afresh
+            # with the previous step's subject.
+            prev_step = enrollment.campaign.steps[step.position - 1]
+            subject = _render(step_source(prev_step)[0], values, missing, html=False,
+                              keep_prompts=keep_prompts)
+    else:
+        subject = _render(subject_src, values, missing, html=False, keep_prompts=keep_prompts)
+    if missing:
+        raise templates.MissingFields(sorted(set(missing)))
+    return EmailContent(
+        to=person.email,
+        subject=subject,
+        body_html=body,
+        body_text=templates.html_to_text(body),
+        reply=reply,
+    )
+
+
+def _render(
+    text: str, values: dict[str, str | None], missing: list[str], **kwargs: Any
+) -> str:
+    try:
+        return templates.render(text, values, **kwargs)
+    except templates.MissingFields as exc:
+        missing.extend(exc.names)
+        return ""

@@ -1,0 +1,210 @@
+"""Use cases on campaigns and templates: create, change, read. They never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from addin_server.campaigns import templates
+from addin_server.campaigns.definition import (
+    CampaignSpec,
+    StepSpec,
+    parse_settings,
+    parse_steps,
+)
+from addin_server.campaigns.definition import Settings as CampaignSettings
+from addin_server.campaigns.settings import parse_extra, settings_json
+from addin_server.enums import LIVE_ENROLLMENT
+from addin_server.models import Campaign, Enrollment, Rep, Step, Template
+from addin_server.validation import Errors, get_str, parse_timezone
+
+
+def _check_template_ids(session: Session, org_id: int, steps: tuple[StepSpec, ...]) -> None:
+    errors = Errors()
+    for i, step in enumerate(steps):
+        if step.template_id is None:
+            continue
+        template = session.get(Template, step.template_id)
+        if template is None or template.org_id != org_id:
+            errors.add(f"steps[{i}].template_id", "no such template")
+            continue
+        manual = step.is_manual
+        for part, text in (("subject", template.subject), ("body_html", template.body_html)):
+            for problem in templates.check_template(text, allow_prompts=manual):
+                errors.add(f"steps[{i}].template_id", f"template {part}: {problem.message}")
+        if not step.reply_to_previous and not template.subject.strip():
+            errors.add(f"steps[{i}].template_id", "the template has no subject")
+    errors.raise_if_any()
+
+
+def _step_rows(steps: tuple[StepSpec, ...]) -> list[Step]:
+    return [
+        Step(
+            position=i,
+            day=s.day,
+            type=s.type,
+            send_option=s.send_option,
+            send_time=s.send_time.strftime("%H:%M") if s.send_time else None,
+            reply_to_previous=s.reply_to_previous,
+            subject=s.subject,
+            body_html=s.body_html,
+            template_id=s.template_id,
+            instructions=s.instructions,
+        )
+        for i, s in enumerate(steps)
+    ]
+
+
+def _check_live_positions(
+    session: Session, campaign: Campaign, steps: tuple[StepSpec, ...]
+) -> None:
+    """People part-way through keep their place: the steps they are on, and those before,
+    must still exist with the same type (a pending send or task belongs to that step)."""
+    furthest = session.scalar(
+        select(func.max(Enrollment.current_position)).where(
+            Enrollment.campaign_id == campaign.id, Enrollment.status.in_(LIVE_ENROLLMENT))
+    )
+    if furthest is None:
+        return
+    errors = Errors()
+    if len(steps) <= furthest:
+        errors.add("steps", f"people are on step {furthest + 1} of this campaign: keep at least "
+                   f"{furthest + 1} steps, or stop them first")
+    for old in campaign.steps[: furthest + 1]:
+        if old.position < len(steps) and steps[old.position].type != old.type:
+            errors.add(f"steps[{old.position}].type", "people are on or past this step: its "
+                       "type cannot change")
+    errors.raise_if_any()
+
+
+def create_campaign(session: Session, rep: Rep, spec: CampaignSpec, now: datetime) -> Campaign:
+    _check_template_ids(session, rep.org_id, spec.steps)
+    s = spec.settings
+    campaign = Campaign(
+        org_id=rep.org_id, rep_id=rep.id, name=spec.name, timezone=spec.timezone,
+        skip_weekends=s.skip_weekends, stop_on_reply=s.stop_on_reply,
+        mark_success_on_reply=s.mark_success_on_reply, remove_on_bounce=s.remove_on_bounce,
+        use_recipient_timezone=s.use_recipient_timezone, extra_settings=dict(spec.extra),
+        created_at=now, updated_at=now,
+    )
+    campaign.steps = _step_rows(spec.steps)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_campaign(session: Session, campaign: Campaign, data: Any, now: datetime) -> None:
+    """PATCH: change what is given. Steps are replaced as a whole list; people already in the
+    campaign keep their progress by position (their pending email is rendered from the new
+    step when it goes)."""
+    errors = Errors()
+    if not isinstance(data, dict):
+        errors.add("", "the body must be a JSON object")
+        errors.raise_if_any()
+    if "name" in data:
+        name = get_str(data, "name", "name", errors, required=True, max_len=200).strip()
+        if not name and "name" not in {e.field for e in errors.items}:
+            errors.add("name", "must not be empty")
+    if "timezone" in data:
+        parse_timezone(data["timezone"], "timezone", errors)
+    settings = parse_settings(data.get("settings"), errors, base=CampaignSettings(
+        skip_weekends=campaign.skip_weekends, stop_on_reply=campaign.stop_on_reply,
+        mark_success_on_reply=campaign.mark_success_on_reply,
+        remove_on_bounce=campaign.remove_on_bounce,
+        use_recipient_timezone=campaign.use_recipient_timezone,
+    ))
+    extra = parse_extra(data.get("settings"), errors, base=campaign.extra_settings)
+    steps = parse_steps(data["steps"], errors) if "steps" in data else None
+    errors.raise_if_any()
+    if steps is not None:
+        _check_template_ids(session, campaign.org_id, steps)
+        _check_live_positions(session, campaign, steps)
+    if "name" in data:
+        campaign.name = data["name"].strip()
+    if "timezone" in data:
+        campaign.timezone = data["timezone"]
+    campaign.skip_weekends = settings.skip_weekends
+    campaign.stop_on_reply = settings.stop_on_reply
+    campaign.mark_success_on_reply = settings.mark_success_on_reply
+    campaign.remove_on_bounce = settings.remove_on_bounce
+    campaign.use_recipient_timezone = settings.use_recipient_timezone
+    campaign.extra_settings = extra
+    if steps is not None:
+        new_rows = _step_rows(steps)
+        old = {s.position: s for s in campaign.steps}
+        for row in new_rows:
+            if row.position in old:  # update in place: the (campaign, position) key stays
+                target = old.pop(row.position)
+                for attr in ("day", "type", "send_option", "send_time", "reply_to_previous",
+                             "subject", "body_html", "template_id", "instructions"):
+                    setattr(target, attr, getattr(row, attr))
+            else:
+                campaign.steps.append(row)
+        for leftover in old.values():
+            campaign.steps.remove(leftover)
+    campaign.updated_at = now
+    session.flush()
+
+
+def campaigns_for(session: Session, rep: Rep) -> list[Campaign]:
+    query = select(Campaign).where(Campaign.org_id == rep.org_id)
+    if not rep.is_admin:
+        query = query.where(Campaign.rep_id == rep.id)
+    return list(session.scalars(query.order_by(Campaign.id)))
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    return {
+        "position": step.position,
+        "day": step.day,
+        "type": step.type.value,
+        "send_option": step.send_option.value if step.send_option else None,
+        "send_time": step.send_time,
+        "reply_to_previous": step.reply_to_previous,
+        "subject": step.subject,
+        "body_html": step.body_html,
+        "template_id": step.template_id,
+        "instructions": step.instructions,
+    }
+
+
+def campaign_json(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "timezone": campaign.timezone,
+        "owner_id": campaign.rep_id,
+        "settings": {
+            "skip_weekends": campaign.skip_weekends,
+            "stop_on_reply": campaign.stop_on_reply,
+            "mark_success_on_reply": campaign.mark_success_on_reply,
+            "remove_on_bounce": campaign.remove_on_bounce,
+            "use_recipient_timezone": campaign.use_recipient_timezone,
+            **settings_json(campaign.extra_settings),
+        },
+        "steps": [step_json(s) for s in campaign.steps],
+    }
+
+
+def parse_template(data: Any) -> tuple[str, str, str]:
+    """A saved template's name, subject and body; prompts are allowed (a template may serve a
+    manual step); a step that is automatic refuses a template with prompts when saved."""
+    errors = Errors()
+    if not isinstance(data, dict):
+        errors.add("", "the body must be a JSON object")
+        errors.raise_if_any()
+    name = get_str(data, "name", "name", errors, required=True, max_len=200).strip()
+    subject = get_str(data, "subject", "subject", errors, max_len=998, header=True)
+    body = get_str(data, "body_html", "body_html", errors, required=True, max_len=200_000)
+    for where, text in (("subject", subject), ("body_html", body)):
+        for problem in templates.check_template(text, allow_prompts=True):
+            errors.add(where, problem.message)
+    errors.raise_if_any()
+    return name, subject, templates.sanitize_html(body)
+
+
+def template_json(t: Template) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "subject": t.subject, "body_html": t.body_html}

@@ -1,0 +1,147 @@
+"""Use cases on the rep's tasks: complete, skip, compose, and record an email the rep sent."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from addin_server import feed
+from addin_server.campaigns.rendering import EmailContent, build_email
+from addin_server.crm import outbox as crm_outbox
+from addin_server.db import rowcount
+from addin_server.enrollments.advance import advance
+from addin_server.enums import StepType, TaskStatus
+from addin_server.models import Enrollment, Person, Rep, SentMessage, Task
+
+
+def _finish(session: Session, task: Task, status: TaskStatus, now: datetime) -> bool:
+    # A conditional UPDATE, so that a double click or two clients at once finish it once.
+    changed = rowcount(session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == TaskStatus.OPEN)
+        .values(status=status, completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+    if not changed:
+        return False
+    session.refresh(task)
+    crm_outbox.note_task(session, task)
+    event = feed.TASK_COMPLETED if status == TaskStatus.COMPLETED else feed.TASK_SKIPPED
+    enrollment = session.get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    feed.record(
+        session, org_id=task.org_id, type=event, at=now, rep_id=task.rep_id,
+        campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id,
+        person_id=enrollment.person_id, task_id=task.id, task_type=task.type.value,
+    )
+    if enrollment.current_position == task.position:
+        advance(session, enrollment, now)
+    return True
+
+
+def complete_task(session: Session, task: Task, now: datetime) -> bool:
+    """Mark a task done and move its person on. False when it was not open (nothing changed)."""
+    return _finish(session, task, TaskStatus.COMPLETED, now)
+
+
+def skip_task(session: Session, task: Task, now: datetime) -> bool:
+    """Skip a task; the person moves on to the next step. False when it was not open."""
+    return _finish(session, task, TaskStatus.SKIPPED, now)
+
+
+def compose(
+    session: Session, task: Task, rep: Rep, *, base_url: str, secret_key: str
+) -> EmailContent:
+    """The email task as the rep's compose window opens it: prompts kept for the rep."""
+    if task.type != StepType.EMAIL:
+        raise ValueError("only email tasks have an email to compose")
+    enrollment = session.get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    step = enrollment.campaign.steps[task.position]
+    return build_email(
+        session, enrollment, step, rep, base_url=base_url, secret_key=secret_key,
+        keep_prompts=True,
+    )
+
+
+def record_sent_email(
+    session: Session,
+    *,
+    enrollment: Enrollment,
+    position: int,
+    mailbox_id: int,
+    to_addr: str,
+    subject: str,
+    body_html: str,
+    sent_at: datetime,
+    provider_message_id: str | None,
+    thread_id: str | None,
+    rfc_message_id: str | None,
+    references: str,
+) -> SentMessage:
+    """Keep what went out, so that a later "reply to previous" threads on it and quotes it.
+
+    Idempotent per (enrollment, position): a second report of the same email changes nothing.
+    """
+    existing = session.scalar(
+        select(SentMessage).where(
+            SentMessage.enrollment_id == enrollment.id, SentMessage.position == position
+        )
+    )
+    if existing is not None:
+        return existing
+    message = SentMessage(
+        org_id=enrollment.org_id,
+        enrollment_id=enrollment.id,
+        position=position,
+        mailbox_id=mailbox_id,
+        to_addr=to_addr,
+        subject=subject,
+        body_html=body_html,
+        provider_message_id=provider_message_id,
+        thread_id=thread_id,
+        rfc_message_id=rfc_message_id,
+        references=references,
+        sent_at=sent_at,
+    )
+    session.add(message)
+    session.flush()
+    crm_outbox.note_sent(session, message, enrollment.rep_id)
+    return message
+
+
+def announce_due_tasks(session: Session, now: datetime, limit: int = 500) -> int:
+    """Say "task due" in the Live Feed once for each open task whose day has come in its rep's
+    time zone (the dispatcher tick calls this). Returns how many were announced."""
+    # Candidates by the earliest zone's date (UTC+14): the exact check is per rep below.
+    latest_today = (now + timedelta(hours=14)).date()
+    rows = session.execute(
+        select(Task, Rep.timezone, Person.email, Enrollment.campaign_id, Enrollment.person_id)
+        .join(Rep, Rep.id == Task.rep_id)
+        .join(Enrollment, Enrollment.id == Task.enrollment_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .where(Task.status == TaskStatus.OPEN, Task.due_announced_at.is_(None),
+               Task.due_date <= latest_today)
+        .order_by(Task.due_date, Task.id)
+        .limit(limit)
+    ).all()
+    announced = 0
+    for task, rep_tz, email, campaign_id, person_id in rows:
+        if task.due_date > now.astimezone(ZoneInfo(rep_tz)).date():
+            continue
+        claimed = rowcount(session.execute(
+            update(Task).where(Task.id == task.id, Task.due_announced_at.is_(None))
+            .values(due_announced_at=now).execution_options(synchronize_session=False)))
+        if not claimed:  # another dispatcher announced it
+            continue
+        feed.record(
+            session, org_id=task.org_id, type=feed.TASK_DUE, at=now, rep_id=task.rep_id,
+            campaign_id=campaign_id, enrollment_id=task.enrollment_id, person_id=person_id,
+            task_id=task.id, task_type=task.type.value, due_date=task.due_date.isoformat(),
+            email=email,
+        )
+        announced += 1
+    return announced

@@ -1,0 +1,116 @@
+"""An email task sent from our compose window: the rep's text becomes a row in the outbox.
+
+The row is keyed by (enrollment, position) like every send, so a double click, a retried request
+or two tabs make one send. The pipeline sends it like any other; when it has gone out, the task
+is completed and the person moves on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from addin_server.campaigns import templates
+from addin_server.campaigns.rendering import merge_values
+from addin_server.enrollments.advance import rep_mailbox
+from addin_server.enums import SendState, StepType, TaskStatus
+from addin_server.models import Enrollment, Rep, Send, Task
+from addin_server.sending.outbox import log
+from addin_server.validation import FieldError, ValidationFailed
+
+
+class TaskNotSendable(Exception):
+    """The task is not an open email task."""
+
+
+@dataclass(frozen=True)
+class ComposedEmail:
+    subject: str
+    body_html: str
+    send_at: datetime | None
+
+
+def render_composed(
+    email: ComposedEmail, enrollment: Enrollment, rep: Rep, *, base_url: str, secret_key: str
+) -> tuple[str, str]:
+    """Fill any merge fields left in the rep's text. Raises ValidationFailed naming the field
+    when a prompt is left, a template is malformed or a field has no value."""
+    values = merge_values(enrollment.person, rep, base_url=base_url, secret_key=secret_key)
+    errors: list[FieldError] = []
+    rendered: dict[str, str] = {}
+    for name, text, html in (("subject", email.subject, False),
+                             ("body_html", email.body_html, True)):
+        prompts = templates.find_prompts(text)
+        if prompts:
+            errors.append(FieldError(name, "replace the prompts before sending: "
+                                     + "; ".join(prompts)))
+            continue
+        problems = templates.check_template(text, allow_prompts=False)
+        if problems:
+            errors.extend(FieldError(name, p.message) for p in problems)
+            continue
+        try:
+            rendered[name] = templates.render(text, values, html=html, keep_prompts=False)
+        except templates.MissingFields as exc:
+            errors.append(FieldError(name, "no value for: " + ", ".join(exc.names)))
+    if errors:
+        raise ValidationFailed(errors)
+    return rendered["subject"], templates.sanitize_html(rendered["body_html"])
+
+
+def send_task_email(
+    session: Session, task: Task, email: ComposedEmail, now: datetime, *, base_url: str,
+    secret_key: str,
+) -> tuple[Send, bool]:
+    """Put the rep's email for this task in the outbox. Returns (send, created); an existing
+    send for the task is returned unchanged unless it failed or was held (then it is
+    rescheduled with the new text)."""
+    if task.type != StepType.EMAIL or task.status != TaskStatus.OPEN:
+        raise TaskNotSendable(f"the task is a {task.type.value} task, {task.status.value}")
+    enrollment = session.get(Enrollment, task.enrollment_id)
+    rep = session.get(Rep, task.rep_id)
+    assert enrollment is not None and rep is not None
+    subject, body = render_composed(email, enrollment, rep, base_url=base_url,
+                                    secret_key=secret_key)
+    due = max(email.send_at or now, now).astimezone(UTC)
+    existing = _existing(session, task)
+    if existing is not None:
+        return _retry_existing(session, existing, subject, body, due, now), False
+    mailbox = rep_mailbox(session, task.rep_id)
+    send = Send(org_id=task.org_id, enrollment_id=task.enrollment_id, position=task.position,
+                mailbox_id=mailbox.id if mailbox else None, task_id=task.id,
+                state=SendState.SCHEDULED, planned_at=None, due_at=due,
+                to_addr=enrollment.person.email, subject=subject, body_html=body,
+                created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(send)
+            session.flush()
+    except IntegrityError:
+        # Another request for the same task won the race: that one is the send.
+        existing = _existing(session, task)
+        assert existing is not None
+        return existing, False
+    log(session, send.id, "", SendState.SCHEDULED.value, now, "sent from the compose window")
+    return send, True
+
+
+def _existing(session: Session, task: Task) -> Send | None:
+    return session.scalar(select(Send).where(Send.enrollment_id == task.enrollment_id,
+                                             Send.position == task.position))
+
+
+def _retry_existing(session: Session, send: Send, subject: str, body: str, due: datetime,
+                    now: datetime) -> Send:
+    if send.state not in (SendState.FAILED, SendState.HELD):
+        return send
+    log(session, send.id, send.state.value, SendState.SCHEDULED.value, now,
+        "sent again from the compose window")
+    send.state = SendState.SCHEDULED
+    send.subject, send.body_html, send.due_at = subject, body, due
+    send.reason, send.draft_id, send.updated_at = "", None, now
+    return send

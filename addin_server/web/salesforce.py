@@ -1,0 +1,202 @@
+"""Connect Salesforce: the OAuth web server flow with PKCE, and the connection's status.
+
+The rep is the web session's (session["rep_id"]) or an API token's. The `state` parameter is
+signed and names the rep, the login host and a nonce; the PKCE verifier is derived from the
+nonce with the server's secret, so that nothing has to be kept between the two legs (the flow
+works from an API token, which has no cookie) and the verifier never leaves the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import requests
+from flask import Blueprint, g, jsonify, redirect, render_template_string, request, session
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import validate_csrf
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from wtforms import ValidationError
+
+from addin_server.accounts import rep_for_token
+from addin_server.crm import connections, outbox, salesforce
+from addin_server.crm.port import CrmAuthError, CrmError, CrmPermanentError
+from addin_server.crypto import SecretsUnavailable
+from addin_server.models import CrmConnection, Rep
+from addin_server.web.common import ApiError, db, iso, now, runtime
+
+crm = Blueprint("crm", __name__, url_prefix="/crm/salesforce")
+
+STATE_MAX_AGE = 600  # seconds between the connect click and the callback
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Salesforce</title></head><body><main><h1>{{ title }}</h1><p>{{ message }}</p>
+<p><a href="/">Back to campaigns</a></p></main></body></html>"""
+
+
+def _rep() -> Rep:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    rep = None
+    if scheme.lower() == "bearer" and token.strip():
+        rep = rep_for_token(db(), token.strip(), now())
+        g.crm_by_token = rep is not None
+    # A state-changing call from a page must carry the web app's CSRF token.
+    if rep is None and session.get("rep_id") is not None and (
+            request.method in ("GET", "HEAD") or _csrf_ok()):
+        rep = db().get(Rep, session["rep_id"])
+    if rep is None:
+        raise ApiError(401, "sign in, or send an API token (Authorization: Bearer <token>)",
+                       "Authorization")
+    return rep
+
+
+def _csrf_ok() -> bool:
+    """The web app's CSRF token (Flask-WTF), from the X-CSRFToken header or the form."""
+    token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token") or ""
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(runtime().settings.secret_key, salt="salesforce-connect")
+
+
+def _verifier(nonce: str) -> str:
+    key = runtime().settings.secret_key.encode()
+    mac = hmac.new(key, f"salesforce-pkce:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters
+
+
+def _redirect_uri() -> str:
+    return f"{runtime().settings.public_base_url}/crm/salesforce/callback"
+
+
+def _login_url(sandbox: bool) -> str:
+    settings = runtime().settings
+    return settings.salesforce_sandbox_login_url if sandbox else settings.salesforce_login_url
+
+
+def _page(title: str, message: str, status: int) -> ResponseReturnValue:
+    if request.accept_mimetypes.best == "application/json":
+        key = "connected" if status == 200 else "error"
+        return jsonify({key: message} if status == 200 else {
+            "errors": [{"field": "", "message": message}]}), status
+    return render_template_string(_PAGE, title=title, message=message), status
+
+
+@crm.get("/connect")
+def connect() -> ResponseReturnValue:
+    """Start the flow: a redirect to Salesforce (JSON `authorize_url` for API-token callers)."""
+    rep = _rep()
+    settings = runtime().settings
+    if not settings.salesforce_client_id:
+        raise ApiError(503, "Salesforce is not configured on this server (SALESFORCE_CLIENT_ID)")
+    sandbox = request.args.get("sandbox", "") in ("1", "true", "yes")
+    nonce = secrets.token_urlsafe(16)
+    state = _serializer().dumps({"r": rep.id, "s": int(sandbox), "n": nonce})
+    url = salesforce.authorize_url(_login_url(sandbox), client_id=settings.salesforce_client_id,
+                                   redirect_uri=_redirect_uri(), state=state,
+                                   verifier=_verifier(nonce))
+    if g.get("crm_by_token") or request.args.get("format") == "json":
+        return jsonify({"authorize_url": url})
+    return redirect(url, code=302)
+
+
+def _state() -> dict[str, Any]:
+    try:
+        data = _serializer().loads(request.args.get("state", ""), max_age=STATE_MAX_AGE)
+    except SignatureExpired as exc:
+        raise ApiError(400, "the connect link expired: start again", "state") from exc
+    except BadSignature as exc:
+        raise ApiError(400, "the state parameter is not ours", "state") from exc
+    if not isinstance(data, dict) or not {"r", "s", "n"} <= data.keys():
+        raise ApiError(400, "the state parameter is not ours", "state")
+    return data
+
+
+@crm.get("/callback")
+def callback() -> ResponseReturnValue:
+    """Salesforce sends the rep back here with a code: exchange it and keep the grant."""
+    if request.args.get("error"):
+        description = request.args.get("error_description") or request.args["error"]
+        return _page("Salesforce not connected", f"Salesforce said: {description}", 400)
+    try:
+        data = _state()
+    except ApiError as exc:
+        return _page("Salesforce not connected", exc.errors[0].message, 400)
+    signed_in = session.get("rep_id")
+    if signed_in is not None and signed_in != data["r"]:
+        return _page("Salesforce not connected", "this link was made for another user", 403)
+    rep = db().get(Rep, data["r"])
+    code = request.args.get("code", "")
+    if rep is None or not code:
+        return _page("Salesforce not connected", "the callback has no code", 400)
+    rt = runtime()
+    settings = rt.settings
+    login_url = _login_url(bool(data["s"]))
+    try:
+        tokens = salesforce.exchange_code(
+            requests.Session(), login_url, client_id=settings.salesforce_client_id,
+            client_secret=settings.salesforce_client_secret, code=code,
+            redirect_uri=_redirect_uri(), verifier=_verifier(str(data["n"])),
+            timeout=settings.salesforce_timeout)
+        if not salesforce.signature_ok(settings.salesforce_client_secret, tokens):
+            return _page("Salesforce not connected", "the token answer was not signed by "
+                         "Salesforce for this app", 502)
+        connections.save_connection(db(), rt, rep, tokens, login_url, now())
+    except connections.OtherOrg:
+        return _page("Salesforce not connected", "you are connected to another Salesforce "
+                     "org: disconnect it first", 409)
+    except CrmAuthError as exc:
+        return _page("Salesforce not connected", f"Salesforce refused the code: {exc}", 400)
+    except CrmPermanentError as exc:
+        return _page("Salesforce not connected", str(exc), 400)
+    except CrmError as exc:
+        return _page("Salesforce not connected", f"Salesforce could not be reached: {exc}", 502)
+    except SecretsUnavailable:
+        return _page("Salesforce not connected", "this server has no ENCRYPTION_KEYS to keep "
+                     "the grant safely", 503)
+    return _page("Salesforce connected", f"Tasks and email activity now sync to "
+                 f"{tokens.instance_url}.", 200)
+
+
+def _connection(rep: Rep) -> CrmConnection | None:
+    return db().scalar(select(CrmConnection).where(CrmConnection.rep_id == rep.id))
+
+
+@crm.get("")
+def status() -> ResponseReturnValue:
+    rep = _rep()
+    conn = _connection(rep)
+    if conn is None:
+        return jsonify({"connected": False, "status": "not_connected"})
+    return jsonify({
+        "connected": conn.status.value == "connected",
+        "status": conn.status.value,
+        "reason": conn.status_reason,
+        "instance_url": conn.instance_url,
+        "user_id": conn.sf_user_id,
+        "api_usage": {"used": conn.api_used, "limit": conn.api_limit,
+                      "seen_at": iso(conn.api_seen_at)},
+        "pulled_at": iso(conn.pulled_at),
+        "sync": outbox.counts(db(), rep.id),
+    })
+
+
+@crm.post("/disconnect")
+def disconnect() -> ResponseReturnValue:
+    """Forget the grant; sync work waits until the rep connects again."""
+    rep = _rep()
+    conn = _connection(rep)
+    if conn is None:
+        raise ApiError(404, "Salesforce is not connected", "connection")
+    connections.disconnect(db(), conn, "disconnected by the rep", now())
+    return jsonify({"connected": False, "status": conn.status.value})

@@ -1,0 +1,329 @@
+"""Signing in to the web app: Google or Microsoft (OpenID Connect), the development one-click
+sign-in, the session cookie, and CSRF on every write.
+
+Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure behind https). CSRF:
+Flask-WTF checks the token on every non-GET request to the pages and to the REST API when the
+API is called with the session cookie rather than a bearer token (the pages' own fetch calls
+send it in `X-CSRFToken`); it then sets `g.csrf_ok`, which the API requires for session writes.
+The check is not switched on app-wide, so that the add-in endpoints (which authenticate every
+request with a bearer token and carry no cookie) are not affected.
+
+The mailbox-connect OAuth flows live elsewhere; this module shares only the client settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+import requests
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+
+from addin_server.cli.demo import demo_rep
+from addin_server.config import Settings
+from addin_server.models import Rep
+from addin_server.web.common import ApiError, db, now, runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__, template_folder="templates")
+csrf = CSRFProtect()
+
+# Blueprints whose writes always need the CSRF token.
+PAGE_BLUEPRINTS = frozenset({"auth", "pages"})
+GOOGLE_SCOPES = [
+    "openid",
+    "https://www.googleapis.com/auth/userinfo.email",
+    "https://www.googleapis.com/auth/userinfo.profile",
+]
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+def init_app(app: Flask) -> None:
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    # The token lives as long as the session: a page left open all day still works.
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    csrf.init_app(app)
+    app.before_request(_check_csrf)
+    app.register_blueprint(bp)
+
+
+def _has_bearer() -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.blueprint in PAGE_BLUEPRINTS:
+        csrf.protect()  # CSRFError (400) when missing or wrong
+        return
+    if request.path.startswith("/api/") and not _has_bearer() and "rep_id" in session:
+        try:
+            csrf.protect()
+        except CSRFError as exc:
+            raise ApiError(403, "the CSRF token is missing or invalid: reload the page",
+                           "X-CSRFToken") from exc
+        g.csrf_ok = True
+
+
+# --- the signed-in rep ------------------------------------------------------------------------
+
+
+def signed_in_rep() -> Rep | None:
+    if "web_rep" not in g:
+        rep_id = session.get("rep_id")
+        g.web_rep = db().get(Rep, rep_id) if isinstance(rep_id, int) else None
+    rep: Rep | None = g.web_rep
+    return rep
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if signed_in_rep() is None:
+            return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def current_rep() -> Rep:
+    rep = signed_in_rep()
+    assert rep is not None, "use @login_required"
+    return rep
+
+
+def _sign_in(rep: Rep) -> ResponseReturnValue:
+    target = _safe_next(session.get("oidc", {}).get("next") or request.form.get("next"))
+    session.clear()  # a fresh session (and CSRF token) for the new identity
+    session["rep_id"] = rep.id
+    session.permanent = True
+    return redirect(target)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site; anything else (//evil, https://...) goes home."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("pages.home")
+    return target
+
+
+def _settings() -> Settings:
+    return runtime().settings
+
+
+def _http(ca_bundle: str) -> requests.Session:
+    http = requests.Session()
+    if ca_bundle:
+        http.verify = ca_bundle
+        # Otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment win over `verify`.
+        http.trust_env = False
+    return http
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@bp.get("/signin")
+def signin() -> ResponseReturnValue:
+    if signed_in_rep() is not None:
+        return redirect(_safe_next(request.args.get("next")))
+    s = _settings()
+    return render_template(
+        "signin.html",
+        google=bool(s.google_client_id),
+        microsoft=bool(s.microsoft_client_id),
+        dev_mode=s.dev_mode,
+        demo_email=s.demo_rep_email,
+        next=request.args.get("next", ""),
+    )
+
+
+@bp.post("/signout")
+def signout() -> ResponseReturnValue:
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("auth.signin"))
+
+
+@bp.post("/signin/dev")
+def signin_dev() -> ResponseReturnValue:
+    """One click, as the demo rep: only when the service runs in local development mode."""
+    s = _settings()
+    if not s.dev_mode:
+        abort(404)
+    return _sign_in(demo_rep(db(), s, now()))
+
+
+def _refuse(message: str) -> ResponseReturnValue:
+    session.pop("oidc", None)
+    flash(message, "error")
+    return redirect(url_for("auth.signin"))
+
+
+def _find_rep(*, email: str, match: Callable[[Any], Any], link: Callable[[Rep], None]
+              ) -> Rep | None:
+    """The rep known by this provider identity, else the rep with this address (whose identity
+    is then remembered). No rep is created here: an admin adds reps to an organisation."""
+    session_ = db()
+    rep = session_.scalar(select(Rep).where(match(Rep)))
+    if rep is None and email:
+        rep = session_.scalar(select(Rep).where(Rep.email == email.lower()))
+        if rep is not None:
+            link(rep)
+    return rep
+
+
+# --- Google ---------------------------------------------------------------------------------
+
+
+def _google_flow(code_verifier: str | None = None) -> Any:
+    from google_auth_oauthlib.flow import Flow
+
+    s = _settings()
+    config = {"web": {
+        "client_id": s.google_client_id, "client_secret": s.google_client_secret,
+        "auth_uri": s.google_auth_uri, "token_uri": s.google_token_uri,
+    }}
+    return Flow.from_client_config(
+        config, scopes=GOOGLE_SCOPES,
+        redirect_uri=s.public_base_url + url_for("auth.google_callback"),
+        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None,
+    )
+
+
+@bp.post("/signin/google")
+def signin_google() -> ResponseReturnValue:
+    if not _settings().google_client_id:
+        abort(404)
+    flow = _google_flow()
+    nonce = secrets.token_urlsafe(16)
+    url, state = flow.authorization_url(prompt="select_account", nonce=nonce)
+    session["oidc"] = {"provider": "google", "state": state, "nonce": nonce,
+                       "verifier": flow.code_verifier, "next": request.form.get("next", "")}
+    return redirect(url)
+
+
+@bp.get("/signin/google/callback")
+def google_callback() -> ResponseReturnValue:
+    from google.auth.transport.requests import Request
+    from google.oauth2 import id_token
+
+    started = session.get("oidc") or {}
+    if started.get("provider") != "google" or request.args.get("state") != started.get("state"):
+        return _refuse("The sign-in was not started here or has expired; try again.")
+    if "code" not in request.args:
+        return _refuse("Google did not sign you in: " + request.args.get("error", "no code"))
+    s = _settings()
+    flow = _google_flow(started["verifier"])
+    try:
+        token = flow.fetch_token(code=request.args["code"],
+                                 verify=s.google_ca_bundle or True)
+        claims = id_token.verify_token(
+            token["id_token"], Request(session=_http(s.google_ca_bundle)),
+            audience=s.google_client_id, certs_url=s.google_certs_url)
+    except Exception as exc:  # oauthlib, transport and token errors all mean "not signed in"
+        log.warning("Google sign-in failed: %s: %s", type(exc).__name__, exc)
+        return _refuse("Google sign-in failed; try again.")
+    if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started["nonce"]:
+        return _refuse("Google sign-in failed: the identity token does not match.")
+    if not claims.get("email_verified"):
+        return _refuse("Your Google address is not verified.")
+    sub, email = str(claims["sub"]), str(claims.get("email", ""))
+
+    def link(rep: Rep) -> None:
+        if rep.google_sub is None:
+            rep.google_sub = sub
+
+    rep = _find_rep(email=email, match=lambda r: r.google_sub == sub, link=link)
+    if rep is None or rep.google_sub != sub:
+        return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
+    return _sign_in(rep)
+
+
+# --- Microsoft ------------------------------------------------------------------------------
+
+
+def _msal_app() -> Any:
+    import msal
+
+    s = _settings()
+    kwargs: dict[str, Any] = {}
+    if urlsplit(s.microsoft_authority).hostname != "login.microsoftonline.com":
+        # A sovereign cloud or a local fake: msal would otherwise ask login.microsoftonline.com
+        # about the authority.
+        kwargs.update(validate_authority=False, instance_discovery=False)
+    return msal.ConfidentialClientApplication(
+        s.microsoft_client_id, client_credential=s.microsoft_client_secret,
+        authority=s.microsoft_authority, http_client=_http(s.microsoft_ca_bundle), **kwargs,
+    )
+
+
+@bp.post("/signin/microsoft")
+def signin_microsoft() -> ResponseReturnValue:
+    if not _settings().microsoft_client_id:
+        abort(404)
+    flow = _msal_app().initiate_auth_code_flow(
+        scopes=[], redirect_uri=_settings().public_base_url + url_for("auth.microsoft_callback"),
+        prompt="select_account",
+    )
+    session["oidc"] = {"provider": "microsoft", "flow": flow,
+                       "next": request.form.get("next", "")}
+    return redirect(flow["auth_uri"])
+
+
+@bp.get("/signin/microsoft/callback")
+def microsoft_callback() -> ResponseReturnValue:
+    started = session.get("oidc") or {}
+    if started.get("provider") != "microsoft":
+        return _refuse("The sign-in was not started here or has expired; try again.")
+    try:
+        result = _msal_app().acquire_token_by_auth_code_flow(
+            started["flow"], request.args.to_dict())
+    except ValueError:  # msal: state mismatch or a reused flow
+        return _refuse("Microsoft sign-in failed; try again.")
+    claims = result.get("id_token_claims") if isinstance(result, dict) else None
+    if not claims or "error" in result:
+        return _refuse("Microsoft did not sign you in: "
+                       + str(result.get("error_description") or result.get("error")))
+    oid, tid = str(claims.get("oid", "")), str(claims.get("tid", ""))
+    allowed = _settings().outlook_allowed_tenants
+    if not oid or not tid or (allowed and tid not in allowed):
+        return _refuse("This Microsoft account's organisation is not allowed here.")
+    email = str(claims.get("email") or claims.get("preferred_username") or "")
+
+    def link(rep: Rep) -> None:
+        if rep.ms_oid is None:
+            rep.ms_oid, rep.ms_tid = oid, tid
+
+    rep = _find_rep(email=email,
+                    match=lambda r: (r.ms_oid == oid) & (r.ms_tid == tid), link=link)
+    if rep is None or (rep.ms_oid, rep.ms_tid) != (oid, tid):
+        return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
+    return _sign_in(rep)

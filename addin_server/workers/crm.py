@@ -1,0 +1,115 @@
+"""RQ entry points of the Salesforce sync. Jobs carry ids only; the rows are the truth.
+
+Job ids are deterministic (`crm-<link id>`, `crm-batch-<connection id>`, `crm-pull-<connection
+id>`) and enqueued with unique=True, so a second enqueue while one waits is dropped. Finished
+jobs keep no result (result_ttl=0), so that the id is free for the row's next change at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+
+from addin_server.crm import pull as pulling
+from addin_server.crm import push
+from addin_server.crm.sweep import Enqueuer
+from addin_server.db import session_scope
+from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT = 600  # well above the HTTP timeouts: a batch makes a handful of calls
+FAILURE_TTL = 3600  # a crashed job frees its id after an hour (the sweep retries the row)
+
+def _current_runtime() -> Runtime:
+    """The worker process's runtime: the send pipeline's (addin_server.jobs), shared."""
+    from addin_server.sending.job import worker_runtime
+
+    return worker_runtime()
+
+
+def _enqueue(redis: Any, queue: str, func: str, arg: int, job_id: str) -> bool:
+    try:
+        Queue(queue, connection=redis).enqueue(
+            func, arg, job_id=job_id, unique=True, result_ttl=0, failure_ttl=FAILURE_TTL,
+            job_timeout=JOB_TIMEOUT)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def enqueue_push(redis: Any, queue: str, link_id: int) -> bool:
+    return _enqueue(redis, queue, "addin_server.workers.crm.push_link", link_id, f"crm-{link_id}")
+
+
+def enqueue_batch(redis: Any, queue: str, connection_id: int) -> bool:
+    return _enqueue(redis, queue, "addin_server.workers.crm.push_batch", connection_id,
+                    f"crm-batch-{connection_id}")
+
+
+def enqueue_pull(redis: Any, queue: str, connection_id: int) -> bool:
+    return _enqueue(redis, queue, "addin_server.workers.crm.pull", connection_id,
+                    f"crm-pull-{connection_id}")
+
+
+def run_push_link(runtime: Runtime, link_id: int) -> push.PushReport:
+    """Push one row; again if it changed while it was being pushed (a few times at most)."""
+    with session_scope(runtime.sessions) as s:
+        connection_id = push.connection_of_link(s, link_id)
+    total = push.PushReport()
+    if connection_id is None:
+        return total  # the rep has not connected yet: the row waits
+    for _ in range(3):
+        report = push.push_links(runtime, connection_id, [link_id])
+        total.add(report)
+        if not report.pushed:
+            break
+    return total
+
+
+def push_link(link_id: int) -> None:
+    run_push_link(_current_runtime(), link_id)
+
+
+def push_batch(connection_id: int) -> None:
+    push.push_due(_current_runtime(), connection_id)
+
+
+def pull(connection_id: int) -> None:
+    pulling.pull(_current_runtime(), connection_id)
+
+
+class RqEnqueuer(Enqueuer):
+    """The sweep's work goes to RQ."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.redis = runtime.redis()
+        self.queue = runtime.settings.crm_queue_name or runtime.settings.queue_name
+
+    def push(self, link_id: int) -> None:
+        enqueue_push(self.redis, self.queue, link_id)
+
+    def batch(self, connection_id: int) -> None:
+        enqueue_batch(self.redis, self.queue, connection_id)
+
+    def pull(self, connection_id: int) -> None:
+        enqueue_pull(self.redis, self.queue, connection_id)
+
+
+class InlineEnqueuer(Enqueuer):
+    """The sweep's work done in this process (`crm-sync --inline`: no worker needed)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def push(self, link_id: int) -> None:
+        run_push_link(self.runtime, link_id)
+
+    def batch(self, connection_id: int) -> None:
+        push.push_due(self.runtime, connection_id)
+
+    def pull(self, connection_id: int) -> None:
+        pulling.pull(self.runtime, connection_id)
