@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from addin_server.campaigns.templates import quote_previous, reply_subject
+from addin_server.campaigns.quoting import quote_previous, reply_subject
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.gmail import GmailMailbox
 from addin_server.mailboxes.port import (

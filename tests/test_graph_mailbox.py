@@ -12,7 +12,7 @@ import msal
 import pytest
 
 from addin_server import crypto
-from addin_server.campaigns.templates import quote_previous, reply_subject
+from addin_server.campaigns.quoting import quote_previous, reply_subject
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.credentials import load_microsoft
 from addin_server.mailboxes.graph import GraphMailbox, NoSlots, RedisSlots

@@ -7,15 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from addin_server.campaigns.settings import holidays_of, parse_extra, window_of
-from addin_server.sending.pacing import (
-    MailboxPace,
-    SendingWindow,
-    Waiting,
-    assign_slots,
-    next_allowed,
-    per_day,
-)
+from addin_server.campaigns.calendar import SendingWindow, holidays_of, next_allowed, window_of
+from addin_server.campaigns.settings import parse_extra
+from addin_server.sending.pacing import MailboxPace, Waiting, assign_slots, per_day
 from addin_server.validation import Errors
 
 PARIS = ZoneInfo("Europe/Paris")

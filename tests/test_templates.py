@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from addin_server.campaigns.quoting import quote_previous, reply_subject
 from addin_server.campaigns.templates import (
     MissingFields,
     PromptsLeft,
@@ -14,12 +15,10 @@ from addin_server.campaigns.templates import (
     check_template,
     field_names,
     find_prompts,
-    html_to_text,
-    quote_previous,
     render,
-    reply_subject,
     sanitize_html,
 )
+from addin_server.html_text import html_to_text
 
 # --------------------------------------------------------------------------------------------
 # check_template

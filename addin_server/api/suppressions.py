@@ -28,7 +28,7 @@ from addin_server.models import (
     Rep,
     Suppression,
 )
-from addin_server.sending import pacing_outbox as mailbox_pacing
+from addin_server.sending import pacing as mailbox_pacing
 from addin_server.validation import Errors, get_str, parse_email
 from addin_server.web.common import ApiError, db, iso, json_body, not_found, now
 

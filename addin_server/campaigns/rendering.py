@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server.campaigns import templates
+from addin_server.campaigns.quoting import quote_previous, reply_subject
+from addin_server.html_text import html_to_text
 from addin_server.models import Enrollment, Person, Rep, SentMessage, Step
 
 
@@ -129,8 +131,8 @@ def build_email(
         previous = previous_email(session, enrollment, step)
         if previous is not None:
             reply = reply_context(previous)
-            subject = templates.reply_subject(previous.subject)
-            body = templates.quote_previous(body, previous.body_html, previous.sent_at,
+            subject = reply_subject(previous.subject)
+            body = quote_previous(body, previous.body_html, previous.sent_at,
                                             rep.name or rep.email)
         else:
             # The previous email was skipped: nothing to thread on, so this one starts afresh
@@ -146,7 +148,7 @@ def build_email(
         to=person.email,
         subject=subject,
         body_html=body,
-        body_text=templates.html_to_text(body),
+        body_text=html_to_text(body),
         reply=reply,
     )
 

@@ -10,13 +10,11 @@ Pure: no database.
 
 from __future__ import annotations
 
-from datetime import date, time
-from functools import lru_cache
 from typing import Any
 
 import holidays as holidays_lib
 
-from addin_server.sending.pacing import DAY_NAMES, SendingWindow
+from addin_server.campaigns.calendar import DAY_NAMES, split_country
 from addin_server.validation import Errors, parse_hhmm
 
 BOOL_KEYS = ("reply_from_same_domain", "stop_other_campaigns_on_reply")
@@ -66,11 +64,6 @@ def _check_window(window: Any, errors: Errors) -> bool:
     return len(errors.items) == before
 
 
-def _split(code: str) -> tuple[str, str | None]:
-    country, _, subdiv = code.upper().partition("-")
-    return country, subdiv or None
-
-
 def _check_countries(codes: Any, errors: Errors) -> bool:
     where = "settings.holiday_countries"
     if not isinstance(codes, list) or len(codes) > 10:
@@ -83,39 +76,12 @@ def _check_countries(codes: Any, errors: Errors) -> bool:
             errors.add(f"{where}[{i}]", "must be a string")
             ok = False
             continue
-        country, subdiv = _split(code)
+        country, subdiv = split_country(code)
         if country not in supported or (subdiv is not None and subdiv not in supported[country]):
             errors.add(f"{where}[{i}]", f"{code!r} is not a supported country (ISO 3166, "
                        "optionally -SUBDIVISION)")
             ok = False
     return ok
-
-
-def window_of(extra: dict[str, Any] | None) -> SendingWindow | None:
-    raw = (extra or {}).get("sending_window")
-    if not raw:
-        return None
-    h1, m1 = raw["start"].split(":")
-    h2, m2 = raw["end"].split(":")
-    return SendingWindow(days=frozenset(DAY_NAMES.index(d) for d in raw["days"]),
-                         start=time(int(h1), int(m1)), end=time(int(h2), int(m2)))
-
-
-@lru_cache(maxsize=256)
-def _holiday_dates(code: str, first_year: int, last_year: int) -> frozenset[date]:
-    country, subdiv = _split(code)
-    found = holidays_lib.country_holidays(country, subdiv=subdiv,
-                                          years=range(first_year, last_year + 1))
-    return frozenset(found.keys())
-
-
-def holidays_of(extra: dict[str, Any] | None, around: int) -> frozenset[date]:
-    """Public holidays of the campaign's countries from the year before `around` to two
-    years after (a campaign lasts months, not years)."""
-    dates: frozenset[date] = frozenset()
-    for code in (extra or {}).get("holiday_countries", []):
-        dates |= _holiday_dates(code, around - 1, around + 2)
-    return dates
 
 
 def flag(extra: dict[str, Any] | None, key: str) -> bool:

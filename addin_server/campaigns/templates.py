@@ -1,4 +1,6 @@
-"""Templates: merge fields, defaults, prompts, sanitising, quoting the previous email. Pure.
+"""Templates: merge fields, defaults, prompts and sanitising. Pure.
+
+Quoting the previous email is in quoting.py; the text alternative in addin_server/html_text.py.
 
 Syntax: `{{first_name}}`, `{{ company | default: "your team" }}`, prompts `{{! one line about
 their industry }}` that the rep must replace, and `{{unsubscribe_link}}`.
@@ -20,8 +22,6 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from html.parser import HTMLParser
 
 import nh3
 
@@ -73,7 +73,7 @@ _FILTER_RE = re.compile(r"\s*(?P<filter>[A-Za-z_][A-Za-z0-9_]*)?\s*(?P<colon>:)?
 _SNIPPET_MAX = 60
 # Everything `str.splitlines` breaks on (none of it may reach a header), with the blanks
 # around it, so that a folded header line becomes one space.
-_LINE_BREAKS_RE = re.compile("[ \t]*[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+[ \t]*")
+LINE_BREAKS_RE = re.compile("[ \t]*[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prom
         raise MissingFields(sorted(missing))
     result = "".join(out)
     if not html:
-        result = _LINE_BREAKS_RE.sub(" ", result)
+        result = LINE_BREAKS_RE.sub(" ", result)
     return result
 
 
@@ -267,7 +267,7 @@ def _escape_value(value: str, html: bool) -> str:
     if html:
         # Also for unsubscribe_link: an escaped URL is the same URL in text and in attributes.
         return html_lib.escape(value, quote=True)
-    return _LINE_BREAKS_RE.sub(" ", value)
+    return LINE_BREAKS_RE.sub(" ", value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,178 +367,3 @@ def _restore_expression(body: str, token: _Token, in_tag: bool) -> str:
     for char, entity in (("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#39;")):
         content = content.replace(char, entity)
     return body[token.start : arg_start] + "'" + content + "'" + body[arg_end : token.end]
-
-
-# --------------------------------------------------------------------------------------------
-# Text alternative
-
-
-_BLOCK_TAGS = {
-    "address", "article", "aside", "dd", "div", "dl", "dt", "figcaption", "figure", "footer",
-    "header", "li", "main", "nav", "pre", "section", "tr",
-}  # fmt: skip
-_PARAGRAPH_TAGS = {
-    "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ol", "p", "table", "ul",
-}  # fmt: skip
-_SKIP_TAGS = {"head", "script", "style", "title", "template"}
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[tuple[int, str]] = []  # (blockquote depth, text)
-        self.current: list[str] = []
-        self.depth = 0
-        self.skip = 0
-        self.links: list[tuple[str, list[str]]] = []  # open <a>: href, text seen inside
-        self.lists: list[list[int]] = []  # open lists: [next number], or [-1] for <ul>
-        self.cells_in_row = 0
-
-    # Line handling ----------------------------------------------------------------------
-    def _text(self, data: str) -> None:
-        self.current.append(data)
-        for _href, seen in self.links:
-            seen.append(data)
-
-    def _break(self) -> None:
-        line = re.sub(r"\s+", " ", "".join(self.current)).strip()
-        self.current = []
-        if line:
-            self.lines.append((self.depth, line))
-
-    def _paragraph(self) -> None:
-        self._break()
-        self.lines.append((self.depth, ""))
-
-    # Parser callbacks -------------------------------------------------------------------
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self.skip += 1
-            return
-        if self.skip:
-            return
-        if tag == "br":
-            self._break()
-        elif tag == "blockquote":
-            self._paragraph()
-            self.depth += 1
-        elif tag in _PARAGRAPH_TAGS:
-            self._paragraph()
-        elif tag in _BLOCK_TAGS:
-            self._break()
-        if tag == "tr":
-            self.cells_in_row = 0
-        elif tag in ("td", "th"):
-            if self.cells_in_row:
-                self._text(" ")
-            self.cells_in_row += 1
-        elif tag in ("ul", "ol"):
-            self.lists.append([1 if tag == "ol" else -1])
-        elif tag == "li":
-            if self.lists and self.lists[-1][0] > 0:
-                self._text(f"{self.lists[-1][0]}. ")
-                self.lists[-1][0] += 1
-            else:
-                self._text("- ")
-        elif tag == "a":
-            self.links.append((dict(attrs).get("href") or "", []))
-        elif tag == "img":
-            alt = (dict(attrs).get("alt") or "").strip()
-            if alt:
-                self._text(alt)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self.skip = max(0, self.skip - 1)
-            return
-        if self.skip:
-            return
-        if tag == "a" and self.links:
-            href, seen = self.links.pop()
-            label = re.sub(r"\s+", " ", "".join(seen)).strip()
-            target = href.strip()
-            if target.lower().startswith("mailto:") and target[7:] == label:
-                target = label
-            if target and target != label:
-                self._text(f" ({target})" if label else target)
-        elif tag in ("ul", "ol") and self.lists:
-            self.lists.pop()
-        if tag == "blockquote":
-            self._paragraph()
-            self.depth = max(0, self.depth - 1)
-        elif tag in _PARAGRAPH_TAGS:
-            self._paragraph()
-        elif tag in _BLOCK_TAGS:
-            self._break()
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self._text(data)
-
-    def text(self) -> str:
-        self._break()
-        out: list[str] = []
-        blank_depth: int | None = None
-        for depth, line in self.lines:
-            if not line:
-                blank_depth = depth if blank_depth is None else min(blank_depth, depth)
-                continue
-            if blank_depth is not None and out:
-                out.append(("> " * blank_depth).rstrip())
-            blank_depth = None
-            out.append("> " * depth + line)
-        return "\n".join(out).strip()
-
-
-def html_to_text(body: str) -> str:
-    """A readable text/plain alternative of an HTML body."""
-    parser = _TextExtractor()
-    parser.feed(body)
-    parser.close()
-    return parser.text()
-
-
-# --------------------------------------------------------------------------------------------
-# Replies
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _gmail_date(moment: datetime) -> str:
-    """`Thu, Nov 26, 2026 at 9:30 AM`, in English whatever the locale."""
-    hour = moment.hour % 12 or 12
-    half = "AM" if moment.hour < 12 else "PM"
-    return (
-        f"{_DAYS[moment.weekday()]}, {_MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
-        f" at {hour}:{moment.minute:02d} {half}"
-    )
-
-
-def quote_previous(new_html: str, previous_html: str, sent_at: datetime, sender: str) -> str:
-    """`new_html` followed by the previous email quoted Gmail-style.
-
-    `sent_at` must be aware; it is shown in its own time zone. `previous_html` is inserted as
-    given (it is the HTML that was actually sent).
-    """
-    if sent_at.tzinfo is None or sent_at.utcoffset() is None:
-        raise ValueError("sent_at must be an aware datetime")
-    return (
-        f"{new_html}"
-        '<div class="gmail_quote"><div class="gmail_attr">'
-        f"On {_gmail_date(sent_at)}, {html_lib.escape(sender, quote=True)} wrote:<br></div>"
-        '<blockquote class="gmail_quote" '
-        'style="margin:0 0 0 .8ex;border-left:1px #ccc solid;padding-left:1ex">'
-        f"{previous_html}</blockquote></div>"
-    )
-
-
-_REPLY_PREFIX_RE = re.compile(r"\A\s*(?:re\s*:\s*)+", re.I)
-
-
-def reply_subject(previous_subject: str) -> str:
-    """`Re: <previous subject>` without stacking `Re: Re:`; line breaks become spaces."""
-    subject = _LINE_BREAKS_RE.sub(" ", previous_subject).strip()
-    subject = _REPLY_PREFIX_RE.sub("", subject)
-    return f"Re: {subject}".rstrip()

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from addin_server.campaigns.templates import html_to_text
 from addin_server.crm.port import KeyFields, Record
 from addin_server.crm.salesforce import key_marker
 from addin_server.enums import CrmLinkKind, StepType, TaskStatus
+from addin_server.html_text import html_to_text
 
 SUBJECT_MAX = 255
 DESCRIPTION_MAX = 32_000

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.campaigns.calendar import calendar_for
 from addin_server.campaigns.timing import (
-    CampaignCalendar,
     Completion,
     Launch,
     Plan,
@@ -31,7 +31,7 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
-from addin_server.models import Campaign, Enrollment, Mailbox, Person, Send, SentMessage, Step, Task
+from addin_server.models import Enrollment, Mailbox, Person, Send, SentMessage, Step, Task
 
 
 def parse_hhmm(value: str | None) -> time | None:
@@ -56,25 +56,6 @@ def step_timings(steps: list[Step]) -> list[StepTiming]:
 
 def is_automatic(step: Step) -> bool:
     return step.type == StepType.EMAIL and step.send_option != SendOption.MANUAL_TASK
-
-
-def zone_for(campaign: Campaign, person_timezone: str | None) -> str:
-    """The zone a person's steps are timed in: theirs when the campaign asks and it is known."""
-    if campaign.use_recipient_timezone and person_timezone:
-        return person_timezone
-    return campaign.timezone
-
-
-def calendar_for(campaign: Campaign, person_timezone: str | None) -> CampaignCalendar:
-    # Holidays of the campaign's countries (extra_settings.holiday_countries) are no campaign
-    # days, for a few years around the campaign's creation.
-    from addin_server.campaigns.settings import holidays_of
-
-    year = campaign.created_at.year if campaign.created_at else date.today().year
-    return CampaignCalendar(
-        tz=ZoneInfo(zone_for(campaign, person_timezone)), skip_weekends=campaign.skip_weekends,
-        holidays=holidays_of(campaign.extra_settings, year),
-    )
 
 
 def launch_of(enrollment: Enrollment) -> Launch:
@@ -168,7 +149,7 @@ def materialize(
     if is_automatic(step):
         assert plan.due_at is not None
         # Into the campaign's sending window and off its holidays (mailbox_pacing.py).
-        from addin_server.sending.pacing_outbox import window_due
+        from addin_server.campaigns.calendar import window_due
 
         person = session.get(Person, enrollment.person_id)
         due_at, reason = window_due(enrollment.campaign, person.timezone if person else None,

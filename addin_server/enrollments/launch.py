@@ -18,17 +18,11 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.campaigns.calendar import calendar_for, window_due, zone_for
 from addin_server.campaigns.timing import Launch, Plan, plan_step
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import allocate_ids, among, bulk_insert, chunk_size
-from addin_server.enrollments.advance import (
-    calendar_for,
-    is_automatic,
-    rep_mailbox,
-    step_timings,
-    task_title,
-    zone_for,
-)
+from addin_server.enrollments.advance import is_automatic, rep_mailbox, step_timings, task_title
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     EnrollmentStatus,
@@ -38,7 +32,6 @@ from addin_server.enums import (
     TaskStatus,
 )
 from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
-from addin_server.sending.pacing_outbox import window_due
 from addin_server.suppressions import blocked_reasons
 from addin_server.validation import (
     Errors,

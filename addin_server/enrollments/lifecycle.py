@@ -10,16 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.campaigns.calendar import calendar_for
 from addin_server.campaigns.timing import forecast
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
-from addin_server.enrollments.advance import (
-    calendar_for,
-    completions,
-    is_automatic,
-    launch_of,
-    step_timings,
-)
+from addin_server.enrollments.advance import completions, is_automatic, launch_of, step_timings
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     PENDING_SEND,
@@ -217,7 +212,7 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
         due_at = plan.due_at if is_automatic(step) else None
         if due_at is not None:
             # The sending window and holidays move it as they will when it is scheduled.
-            from addin_server.sending.pacing_outbox import window_due
+            from addin_server.campaigns.calendar import window_due
 
             due_at, moved = window_due(campaign, person.timezone if person else None, due_at)
             if moved and reason == "planned":

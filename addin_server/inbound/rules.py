@@ -27,11 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from addin_server import feed
+from addin_server.campaigns.calendar import calendar_for
 from addin_server.campaigns.settings import flag
 from addin_server.campaigns.timing import CampaignCalendar, is_campaign_day, local_instant
 from addin_server.crm import outbox as crm_outbox
 from addin_server.enrollments import lifecycle as enrollments
-from addin_server.enrollments.advance import calendar_for
 from addin_server.enums import LIVE_ENROLLMENT, PENDING_SEND, EnrollmentStatus, SendState
 from addin_server.inbound.classify import Classification, Kind, classify
 from addin_server.inbound.matching import (

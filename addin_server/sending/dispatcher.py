@@ -40,7 +40,7 @@ from addin_server.models import Enrollment, Mailbox, Send
 from addin_server.runtime import Runtime
 from addin_server.sending.delivery import mark_sent
 from addin_server.sending.outbox import log_many, move, sendable
-from addin_server.sending.pacing_outbox import pace_due
+from addin_server.sending.pacing import pace_due
 from addin_server.workers.polls import enqueue_polls
 
 log = logging.getLogger(__name__)

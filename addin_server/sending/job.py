@@ -26,6 +26,7 @@ from addin_server.campaigns import templates
 from addin_server.config import Settings
 from addin_server.db import rowcount
 from addin_server.enums import SendState
+from addin_server.html_text import html_to_text
 from addin_server.inbound.poll import fresh_reply_check
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.port import (
@@ -263,7 +264,7 @@ def render(session: Session, settings: Settings, send: Send, enrollment: Enrollm
         if step.reply_to_previous and previous is not None:
             reply = content.reply_context(previous)
         to_addr, subject, html = send.to_addr, send.subject, send.body_html
-        text = templates.html_to_text(html)
+        text = html_to_text(html)
     same_box = reply is not None and reply.mailbox_id == mailbox.id
     message = OutgoingMessage(
         send_id=str(send.id), from_addr=mailbox.address, from_name=rep.name or rep.email,

@@ -1,11 +1,16 @@
-"""Sending windows, daily caps and pacing. Pure functions: `now` and zones are arguments.
+"""Daily caps and pacing of a mailbox's automatic emails.
 
-A campaign may have a sending window (days of the week and hours, read in the person's zone
-when the campaign uses it, else the campaign's). A mailbox may have a daily cap (counted per
-day in the rep's zone), a minimum gap between two emails, and batches (after `batch_size`
-emails in a row, a wait of `batch_wait`). `assign_slots` gives every waiting send the instant
-it can go under all of these, in priority order (older enrolments first, then later steps),
-and says why when that is later than it was due.
+A mailbox may have a daily cap (counted per day in the rep's zone), a minimum gap between two
+emails, and batches (after `batch_size` emails in a row, a wait of `batch_wait`).
+
+- `assign_slots` (pure: `now` and zones are arguments) gives every waiting send the instant it
+  can go under all of these and the campaigns' sending windows, in priority order (older
+  enrolments first, then later steps), and says why when that is later than it was due.
+- `pace_due`: before the dispatcher promotes due sends, each mailbox keeps only what its cap,
+  gap, batches and the windows allow now; the rest is rescheduled to its slot with the reason.
+- `forecast`: sends due and expected per day for the next days of a mailbox.
+
+Functions that take a Session never commit. Windows and holidays are in campaigns/calendar.py.
 """
 
 from __future__ import annotations
@@ -17,59 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from addin_server.campaigns.calendar import SendingWindow, calendar_for, next_allowed, window_of
 from addin_server.campaigns.timing import local_instant
-
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-@dataclass(frozen=True)
-class SendingWindow:
-    """Allowed days (0 = Monday) and hours [start, end) in local time."""
-
-    days: frozenset[int] = frozenset(range(5))
-    start: time = time(8, 0)
-    end: time = time(18, 0)
-
-    def describe(self) -> str:
-        days = sorted(self.days)
-        if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
-            names = f"{DAY_NAMES[days[0]].title()}-{DAY_NAMES[days[-1]].title()}"
-        else:
-            names = ",".join(DAY_NAMES[d].title() for d in days)
-        return f"{names} {self.start:%H:%M}-{self.end:%H:%M}"
-
-
-def _allowed_day(d: date, window: SendingWindow | None, holidays: frozenset[date]) -> bool:
-    if d in holidays:
-        return False
-    return window is None or d.weekday() in window.days
-
-
-def next_allowed(
-    instant: datetime,
-    window: SendingWindow | None,
-    tz: ZoneInfo,
-    holidays: frozenset[date] = frozenset(),
-) -> datetime:
-    """The first instant at or after `instant` inside the window, on a day that is no holiday.
-
-    Window edges are wall-clock times in `tz`, so they stay put across DST changes (08:00 is
-    07:00 UTC in winter and 06:00 UTC in summer in Paris).
-    """
-    if window is None and not holidays:
-        return instant
-    local = instant.astimezone(tz)
-    d = local.date()
-    for _ in range(400):
-        if _allowed_day(d, window, holidays):
-            if window is None:
-                return instant if d == local.date() else local_instant(d, time(0, 0), tz)
-            opens = local_instant(d, window.start, tz)
-            closes = local_instant(d, window.end, tz)
-            if instant < closes:
-                return max(instant, opens)
-        d += timedelta(days=1)
-    raise ValueError("the sending window allows no day within a year")
+from addin_server.enums import EnrollmentStatus, SendState
+from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send
 
 
 @dataclass(frozen=True)
@@ -226,3 +185,111 @@ def per_day(slots: Iterable[datetime], tz: ZoneInfo, start: date, days: int) -> 
 
 def utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
+
+
+IN_FLIGHT = (SendState.QUEUED, SendState.SENDING, SendState.UNKNOWN)
+
+
+def pace_of(session: Session, mailbox: Mailbox) -> MailboxPace:
+    rep = session.get(Rep, mailbox.rep_id)
+    return MailboxPace(
+        tz=ZoneInfo(rep.timezone if rep else "UTC"), daily_cap=mailbox.daily_cap,
+        min_gap=timedelta(seconds=mailbox.min_gap_seconds or 0),
+        batch_size=mailbox.batch_size,
+        batch_wait=timedelta(seconds=mailbox.batch_wait_seconds or 0),
+        address=mailbox.address,
+    )
+
+
+def history(session: Session, mailbox: Mailbox, pace: MailboxPace, now: datetime
+            ) -> list[datetime]:
+    """What counts against the cap, the gap and the batch: emails sent since yesterday's local
+    midnight, and those in flight (counted as going now)."""
+    since = local_instant(now.astimezone(pace.tz).date() - timedelta(days=1), time(0), pace.tz)
+    sent = session.scalars(select(Send.sent_at).where(
+        Send.mailbox_id == mailbox.id, Send.state == SendState.SENT, Send.sent_at >= since))
+    flying = session.scalar(select(func.count()).select_from(Send).where(
+        Send.mailbox_id == mailbox.id, Send.state.in_(IN_FLIGHT))) or 0
+    return [s for s in sent if s is not None] + [now] * flying
+
+
+def waiting(session: Session, mailbox: Mailbox, until: datetime) -> list[Waiting]:
+    """The mailbox's scheduled automatic sends of active enrollments due by `until`. An email
+    the rep wrote and sent from a task goes when they said: it counts, it is not held."""
+    rows = session.execute(
+        select(Send.id, Send.due_at, Send.position, Enrollment.created_at, Campaign,
+               Person.timezone)
+        .join(Enrollment, Enrollment.id == Send.enrollment_id)
+        .join(Campaign, Campaign.id == Enrollment.campaign_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .where(Send.mailbox_id == mailbox.id, Send.state == SendState.SCHEDULED,
+               Send.task_id.is_(None),
+               Send.due_at <= until, Enrollment.status == EnrollmentStatus.ACTIVE,
+               Person.unsubscribed_at.is_(None))
+    ).all()
+    calendars: dict[tuple[int, str | None], Waiting] = {}
+    out = []
+    for send_id, due_at, position, enrolled_at, campaign, person_tz in rows:
+        key = (campaign.id, person_tz)
+        if key not in calendars:
+            cal = calendar_for(campaign, person_tz)
+            calendars[key] = Waiting(0, due_at, enrolled_at, 0, cal.tz,
+                                     window_of(campaign.extra_settings), cal.holidays)
+        proto = calendars[key]
+        out.append(Waiting(send_id, due_at, enrolled_at, position, proto.tz, proto.window,
+                           proto.holidays))
+    return out
+
+
+def pace_due(session: Session, now: datetime) -> int:
+    """Reschedule due sends that their mailbox's cap, gap, batches or window hold back, to
+    the slot they will get, with the reason. Returns how many moved."""
+    mailbox_ids = set(session.scalars(
+        select(Send.mailbox_id).where(Send.state == SendState.SCHEDULED, Send.due_at <= now,
+                                      Send.mailbox_id.is_not(None)).distinct()))
+    moved = 0
+    for mailbox_id in sorted(i for i in mailbox_ids if i is not None):
+        mailbox = session.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        moved += _pace_mailbox(session, mailbox, now)
+    return moved
+
+
+def _pace_mailbox(session: Session, mailbox: Mailbox, now: datetime) -> int:
+    pace = pace_of(session, mailbox)
+    slots = assign_slots(pace, history(session, mailbox, pace, now),
+                         waiting(session, mailbox, now), now)
+    moved = 0
+    for slot in slots:
+        if slot.at > now:
+            send = session.get(Send, slot.send_id)
+            assert send is not None
+            if send.state == SendState.SCHEDULED:
+                send.due_at, send.reason, send.updated_at = slot.at, slot.reason, now
+                moved += 1
+    return moved
+
+
+@dataclass(frozen=True)
+class DayForecast:
+    day: date
+    due: int  # sends whose due time falls on the day
+    expected: int  # sends expected to go that day under the cap, pacing and windows
+
+
+def forecast(session: Session, mailbox: Mailbox, now: datetime, days: int = 7
+             ) -> list[DayForecast]:
+    """Per local day (the rep's zone), from today: sends due and sends expected to go.
+
+    Counts the outbox rows (each person's step in progress); later steps, not yet rows, are
+    not in it. Sends that overflow the last day show in no day's `expected`.
+    """
+    pace = pace_of(session, mailbox)
+    today = now.astimezone(pace.tz).date()
+    end = local_instant(today + timedelta(days=days), time(0), pace.tz)
+    items = waiting(session, mailbox, end)
+    slots: list[Slot] = assign_slots(pace, history(session, mailbox, pace, now), items, now)
+    due_days = [max(w.due_at, now).astimezone(pace.tz).date() for w in items]
+    out_days = [s.at.astimezone(pace.tz).date() for s in slots]
+    return [DayForecast(today + timedelta(days=i), due_days.count(today + timedelta(days=i)),
+                        out_days.count(today + timedelta(days=i))) for i in range(days)]
