@@ -1,6 +1,7 @@
 """Who is never emailed: unsubscribes, the organisation's suppression list, blocked domains and
-bounced addresses. Checked at launch (people skipped with a reason) and again right before each
-send (`send_blocker`). Use cases take a Session and never commit.
+bounced addresses; and the signed token of every unsubscribe link. Checked at launch (people
+skipped with a reason) and again right before each send (`send_blocker`). Use cases take a
+Session and never commit; an unsubscribe that also ends enrollments is inbound/unsubscribe.py.
 """
 
 from __future__ import annotations
@@ -8,16 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from addin_server import feed
-from addin_server.campaigns.rendering import unsubscribe_token
 from addin_server.db import among, chunk_size, rowcount
-from addin_server.enrollments import lifecycle as enrollments
-from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
-from addin_server.inbound.rules import suppress
-from addin_server.models import BlockedDomain, Enrollment, Person, Suppression
+from addin_server.errors import Conflict
+from addin_server.models import BlockedDomain, Person, Suppression
 
 UNSUBSCRIBED = "unsubscribed"
 SUPPRESSED = "suppressed"
@@ -27,6 +25,35 @@ BOUNCED = "bounced"
 
 def domain_of(email: str) -> str:
     return email.rpartition("@")[2].lower()
+
+
+def suppress(session: Session, org_id: int, email: str, reason: str, now: datetime,
+             *, rep_id: int | None = None, note: str = "") -> bool:
+    """Put an address on the organisation's suppression list (False when it already was)."""
+    email = email.strip().lower()
+    if session.scalar(select(Suppression.id).where(Suppression.org_id == org_id,
+                                                    Suppression.email == email)):
+        return False
+    session.add(Suppression(org_id=org_id, email=email, reason=reason, note=note,
+                            created_by=rep_id, created_at=now))
+    session.flush()
+    return True
+
+
+def unsubscribe_token(secret_key: str, org_id: int, email: str) -> str:
+    return URLSafeSerializer(secret_key, salt="unsubscribe").dumps([org_id, email])
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[int, str] | None:
+    try:
+        org_id, email = URLSafeSerializer(secret_key, salt="unsubscribe").loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return int(org_id), str(email)
+
+
+def unsubscribe_url(base_url: str, secret_key: str, org_id: int, email: str) -> str:
+    return f"{base_url}/u/{unsubscribe_token(secret_key, org_id, email)}"
 
 
 def blocked_reasons(session: Session, org_id: int, emails: Iterable[str]) -> dict[str, str]:
@@ -92,36 +119,6 @@ def send_blocker(session: Session, org_id: int, email: str) -> str | None:
     return blocked_reasons(session, org_id, [email]).get(email.lower())
 
 
-def unsubscribe(session: Session, org_id: int, email: str, now: datetime, *,
-                source: str) -> bool:
-    """Record an unsubscribe (one-click POST, our page, or the rep): the address is suppressed,
-    the person marked, and their live enrollments end. False when it was already recorded."""
-    email = email.strip().lower()
-    new = suppress(session, org_id, email, "unsubscribed", now, note=source)
-    if not new:
-        existing = session.scalar(select(Suppression).where(Suppression.org_id == org_id,
-                                                            Suppression.email == email))
-        if existing is not None and existing.reason != "unsubscribed":
-            existing.reason, new = "unsubscribed", True
-    person = session.scalar(select(Person).where(Person.org_id == org_id, Person.email == email))
-    if person is None:
-        return new
-    if person.unsubscribed_at is None:
-        person.unsubscribed_at = now
-        new = True
-    live = list(session.scalars(select(Enrollment).where(
-        Enrollment.person_id == person.id, Enrollment.status.in_(LIVE_ENROLLMENT))))
-    for e in live:
-        enrollments.end(session, e, now, status=EnrollmentStatus.UNSUBSCRIBED,
-                        reason="unsubscribed")
-    if new:
-        feed.record(session, org_id=org_id, type=feed.UNSUBSCRIBED, at=now, person_id=person.id,
-                    rep_id=live[0].rep_id if live else None,
-                    campaign_id=live[0].campaign_id if live else None,
-                    email=email, source=source, enrollments_ended=len(live))
-    return new
-
-
 def remove_suppression(session: Session, org_id: int, email: str) -> bool:
     """Take an address off the list. An unsubscribe stays on the person (only they can undo
     it by writing in); a manual entry or a bounce may be lifted."""
@@ -131,7 +128,7 @@ def remove_suppression(session: Session, org_id: int, email: str) -> bool:
     if row is None:
         return False
     if row.reason == "unsubscribed":
-        raise enrollments.Conflict("an unsubscribe is the person's choice: it cannot be lifted")
+        raise Conflict("an unsubscribe is the person's choice: it cannot be lifted")
     session.delete(row)
     if row.reason == "bounced":
         person = session.scalar(select(Person).where(Person.org_id == org_id,

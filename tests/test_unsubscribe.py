@@ -10,13 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server import feed
-from addin_server.campaigns.rendering import unsubscribe_token
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus
 from addin_server.inbound.rules import process_inbound
 from addin_server.models import Enrollment, Event, Mailbox, Person, Send
 from addin_server.runtime import Runtime
-from addin_server.suppressions import list_unsubscribe_headers, send_blocker
+from addin_server.suppressions import list_unsubscribe_headers, send_blocker, unsubscribe_token
 from tests.conftest import Actor, FrozenClock, make_actor
 from tests.replies_support import campaign, launch
 

@@ -18,7 +18,7 @@ from addin_server import suppressions
 from addin_server.api.resources import _authenticate, current_rep
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
-from addin_server.inbound.rules import suppress
+from addin_server.errors import Conflict
 from addin_server.models import (
     BlockedDomain,
     Enrollment,
@@ -29,6 +29,7 @@ from addin_server.models import (
     Suppression,
 )
 from addin_server.sending import pacing as mailbox_pacing
+from addin_server.suppressions import suppress
 from addin_server.validation import Errors, get_str, parse_email
 from addin_server.web.common import ApiError, db, iso, json_body, not_found, now
 
@@ -107,7 +108,7 @@ def remove_suppression(email: str) -> ResponseReturnValue:
     _admin()
     try:
         removed = suppressions.remove_suppression(db(), current_rep().org_id, email)
-    except enrollments.Conflict as exc:
+    except Conflict as exc:
         raise ApiError(409, str(exc), "email") from exc
     if not removed:
         not_found("email")

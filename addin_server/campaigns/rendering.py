@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from addin_server.campaigns import templates
 from addin_server.campaigns.quoting import quote_previous, reply_subject
 from addin_server.html_text import html_to_text
 from addin_server.models import Enrollment, Person, Rep, SentMessage, Step
+from addin_server.suppressions import unsubscribe_url
 
 
 @dataclass(frozen=True)
@@ -40,24 +40,6 @@ class EmailContent:
     body_html: str
     body_text: str
     reply: ReplyContext | None
-
-
-def unsubscribe_token(secret_key: str, org_id: int, email: str) -> str:
-    return URLSafeSerializer(secret_key, salt="unsubscribe").dumps([org_id, email])
-
-
-def read_unsubscribe_token(secret_key: str, token: str) -> tuple[int, str] | None:
-    from itsdangerous import BadSignature
-
-    try:
-        org_id, email = URLSafeSerializer(secret_key, salt="unsubscribe").loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    return int(org_id), str(email)
-
-
-def unsubscribe_url(base_url: str, secret_key: str, org_id: int, email: str) -> str:
-    return f"{base_url}/u/{unsubscribe_token(secret_key, org_id, email)}"
 
 
 def merge_values(

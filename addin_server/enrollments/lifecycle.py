@@ -24,11 +24,8 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
+from addin_server.errors import Conflict
 from addin_server.models import Enrollment, Mailbox, Person, Send, Task
-
-
-class Conflict(Exception):
-    """The request does not fit the enrollment's state (for example resuming a stopped one)."""
 
 
 def pause(session: Session, enrollment: Enrollment, now: datetime) -> None:

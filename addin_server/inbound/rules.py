@@ -43,6 +43,7 @@ from addin_server.inbound.matching import (
     match_bounce,
     match_reply,
 )
+from addin_server.inbound.unsubscribe import unsubscribe_by_email
 from addin_server.models import (
     Campaign,
     Enrollment,
@@ -54,8 +55,8 @@ from addin_server.models import (
     Rep,
     Send,
     SentMessage,
-    Suppression,
 )
+from addin_server.suppressions import suppress
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def process_inbound(
     row = _claim_message(session, mailbox, facts, now)
     if row is None:
         return InboundOutcome("duplicate", None, "already handled")
-    if secret_key is not None and _mailto_unsubscribe(session, msg, secret_key, now):
+    if secret_key is not None and unsubscribe_by_email(session, msg, secret_key, now):
         row.kind = "unsubscribe"
         return InboundOutcome("unsubscribe", None, "unsubscribed by email")
     result = classify(msg)
@@ -260,19 +261,6 @@ def apply_bounce(session: Session, enrollment: Enrollment, result: Classificatio
     return f"person marked bounced; {ended} enrollment(s) removed"
 
 
-def suppress(session: Session, org_id: int, email: str, reason: str, now: datetime,
-             *, rep_id: int | None = None, note: str = "") -> bool:
-    """Put an address on the organisation's suppression list (False when it already was)."""
-    email = email.strip().lower()
-    if session.scalar(select(Suppression.id).where(Suppression.org_id == org_id,
-                                                    Suppression.email == email)):
-        return False
-    session.add(Suppression(org_id=org_id, email=email, reason=reason, note=note,
-                            created_by=rep_id, created_at=now))
-    session.flush()
-    return True
-
-
 def _zone(session: Session, enrollment: Enrollment) -> ZoneInfo:
     person = session.get(Person, enrollment.person_id)
     return calendar_for(enrollment.campaign, person.timezone if person else None).tz
@@ -337,17 +325,3 @@ def _same_time_from(planned: datetime, now: datetime, cal: CampaignCalendar) -> 
             return at
         d += timedelta(days=1)
     return now
-
-
-def _mailto_unsubscribe(session: Session, msg: Message, secret_key: str, now: datetime) -> bool:
-    from addin_server.campaigns.rendering import read_unsubscribe_token
-    from addin_server.suppressions import unsubscribe
-
-    words = str(msg.get("Subject", "")).split()
-    if len(words) != 2 or words[0].lower() != "unsubscribe":
-        return False
-    found = read_unsubscribe_token(secret_key, words[1])
-    if found is None:
-        return False
-    unsubscribe(session, found[0], found[1], now, source="email")
-    return True

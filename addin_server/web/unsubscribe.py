@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, render_template_string
 from flask.typing import ResponseReturnValue
 
-from addin_server import suppressions
-from addin_server.campaigns.rendering import read_unsubscribe_token
+from addin_server.inbound.unsubscribe import unsubscribe
+from addin_server.suppressions import read_unsubscribe_token
 from addin_server.web.common import db, now, runtime
 
 bp = Blueprint("unsubscribe", __name__)
@@ -64,7 +64,7 @@ def confirm(token: str) -> ResponseReturnValue:
     if found is None:
         return _page("bad", status=404)
     org_id, email = found
-    suppressions.unsubscribe(db(), org_id, email, now(), source="one-click" if _one_click()
+    unsubscribe(db(), org_id, email, now(), source="one-click" if _one_click()
                              else "unsubscribe page")
     return _page("done", email)
 
