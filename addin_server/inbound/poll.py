@@ -1,4 +1,5 @@
-"""Reading a rep's inbox for replies: the InboxReader port, the poll, and the pre-send check.
+"""Reading a rep's inbox for replies: the poll and the pre-send check (the InboxReader port is in
+mailboxes/port.py).
 
 The poll reads what arrived since the stored cursor (Mailbox.sync_cursor: a Gmail history id or
 a Graph delta link). When the provider no longer knows the cursor (Gmail 404, Graph 410), the
@@ -15,78 +16,20 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import Message
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server.db import session_scope
-from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus, MailboxProvider
+from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.inbound.rules import InboundOutcome, process_inbound
-from addin_server.mailboxes.port import MailboxError
+from addin_server.mailboxes import open_inbox
+from addin_server.mailboxes.port import CursorExpired, FetchedMessage, InboxReader, MailboxError
 from addin_server.models import Enrollment, SentMessage
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-# The headers classification and matching read (Gmail's metadata format asks for them by name).
-HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-           "Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Autoresponder", "Precedence",
-           "X-Failed-Recipients", "Content-Type", "X-Auto-Response-Suppress",
-           "X-Campaign-Send-Id"]
-
-
-@dataclass(frozen=True)
-class FetchedMessage:
-    provider_id: str
-    thread_id: str | None
-    message: Message  # headers, and as much of the text as the provider gives
-    received_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Changes:
-    messages: list[FetchedMessage]
-    cursor: str
-
-
-class CursorExpired(Exception):
-    """The provider no longer knows the stored cursor (Gmail 404, Graph 410)."""
-
-
-class InboxReader(Protocol):
-    def changes(self, cursor: str) -> Changes:
-        """Inbox messages added since `cursor`, and the cursor to store after them."""
-        ...
-
-    def fresh_cursor(self) -> str:
-        """A cursor for "from now on"."""
-        ...
-
-    def thread_messages(self, thread_id: str) -> list[FetchedMessage]:
-        """The messages of one thread / conversation (our own included)."""
-        ...
-
-
-def reader_for(rt: Runtime, session: Session, row: MailboxRow) -> InboxReader | None:
-    """The reader of a connected Gmail or Microsoft mailbox; None for the local mailbox."""
-    from addin_server.mailboxes import open_mailbox
-
-    if row.provider == MailboxProvider.LOCAL:
-        return None
-    mailbox = open_mailbox(rt, session, row)
-    if row.provider == MailboxProvider.GMAIL:
-        from addin_server.mailboxes.gmail import GmailMailbox
-        from addin_server.mailboxes.gmail_inbox import GmailInbox
-
-        return GmailInbox(mailbox) if isinstance(mailbox, GmailMailbox) else None
-    from addin_server.mailboxes.graph import GraphMailbox
-    from addin_server.mailboxes.graph_inbox import GraphInbox
-
-    return GraphInbox(mailbox) if isinstance(mailbox, GraphMailbox) else None
-
 
 def live_threads(session: Session, mailbox_id: int) -> list[str]:
     """Threads of our emails from this mailbox to people still in a campaign."""
@@ -120,7 +63,7 @@ def poll(rt: Runtime, mailbox_id: int, reader: InboxReader | None = None) -> Pol
         row = session.get(MailboxRow, mailbox_id)
         if row is None:
             return result
-        reader = reader or reader_for(rt, session, row)
+        reader = reader or open_inbox(rt, session, row)
         cursor, threads = row.sync_cursor, live_threads(session, mailbox_id)
     if reader is None:
         return result
@@ -161,7 +104,7 @@ def fresh_reply_check(rt: Runtime, enrollment_id: int, mailbox_id: int, threads:
         if row is None:
             return None
         try:
-            reader = reader or reader_for(rt, session, row)
+            reader = reader or open_inbox(rt, session, row)
         except MailboxError as exc:
             log.warning("reply check skipped for enrollment %s: %s", enrollment_id, exc)
             return None

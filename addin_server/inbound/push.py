@@ -40,7 +40,7 @@ def configured(rt: Runtime, provider: MailboxProvider) -> bool:
 
 def renew(rt: Runtime, mailbox_id: int) -> bool:
     """Create or renew the mailbox's push when it is configured and due; True if it did."""
-    from addin_server.inbound.poll import reader_for
+    from addin_server.mailboxes import open_inbox
 
     now = rt.now()
     with session_scope(rt.sessions) as session:
@@ -49,7 +49,7 @@ def renew(rt: Runtime, mailbox_id: int) -> bool:
             return False
         if row.push_expires_at is not None and row.push_expires_at - RENEW_BEFORE > now:
             return False
-        reader = reader_for(rt, session, row)
+        reader = open_inbox(rt, session, row)
         provider, push_id = row.provider, row.push_id
     push_id, expires = _renew_at_provider(rt, reader, provider, mailbox_id, push_id, now)
     with session_scope(rt.sessions) as session:

@@ -1,4 +1,5 @@
-"""Mailbox adapters behind one Protocol (base.py). `open_mailbox` picks the adapter for a row.
+"""Mailbox adapters behind one Protocol (port.py). `open_mailbox` picks the adapter for a row;
+`open_inbox` gives the reader of its inbox.
 
 Each provider module registers a factory in PROVIDERS; tests and benchmarks can name another
 factory with the MAILBOX_FACTORY setting ("module:function"), which the workers honour too.
@@ -10,7 +11,12 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from addin_server.mailboxes.port import Mailbox
+from addin_server.enums import MailboxProvider
+from addin_server.mailboxes.gmail import GmailMailbox
+from addin_server.mailboxes.gmail_inbox import GmailInbox
+from addin_server.mailboxes.graph import GraphMailbox
+from addin_server.mailboxes.graph_inbox import GraphInbox
+from addin_server.mailboxes.port import InboxReader, Mailbox
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -35,3 +41,16 @@ def open_mailbox(runtime: Runtime, session: Session, row: MailboxRow) -> Mailbox
     module, _, name = target.partition(":")
     factory: Factory = getattr(importlib.import_module(module), name)
     return factory(runtime, session, row)
+
+
+def open_inbox(runtime: Runtime, session: Session, row: MailboxRow) -> InboxReader | None:
+    """The inbox reader of a connected Gmail or Microsoft mailbox; None for the local mailbox
+    (and for an adapter named by MAILBOX_FACTORY that is neither, as in the send benchmarks)."""
+    if row.provider == MailboxProvider.LOCAL:
+        return None
+    mailbox = open_mailbox(runtime, session, row)
+    if isinstance(mailbox, GmailMailbox):
+        return GmailInbox(mailbox)
+    if isinstance(mailbox, GraphMailbox):
+        return GraphInbox(mailbox)
+    return None

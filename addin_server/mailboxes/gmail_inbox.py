@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
-from addin_server.inbound.poll import HEADERS, Changes, CursorExpired, FetchedMessage
 from addin_server.mailboxes.gmail import GmailMailbox, NotFound
+from addin_server.mailboxes.port import HEADERS, Changes, CursorExpired, FetchedMessage
 
 
 class GmailInbox:

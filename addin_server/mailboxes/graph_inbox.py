@@ -13,9 +13,8 @@ from email.message import Message
 from typing import Any
 from urllib.parse import quote
 
-from addin_server.inbound.poll import Changes, CursorExpired, FetchedMessage
 from addin_server.mailboxes.graph import GraphMailbox, NotFound
-from addin_server.mailboxes.port import PermanentError
+from addin_server.mailboxes.port import Changes, CursorExpired, FetchedMessage, PermanentError
 
 DELTA = "/me/mailFolders/inbox/messages/delta"
 FIELDS = ("id,conversationId,internetMessageId,receivedDateTime,subject,from,body,"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from typing import Protocol
 
 # One fixed header on every message we send, carrying the send row's id. Fixed name: Exchange
@@ -90,6 +91,46 @@ class MailboxPaused(MailboxError):
     def __init__(self, message: str, *, until: datetime) -> None:
         super().__init__(message)
         self.until = until
+
+
+# Reading the inbox (reply detection). The headers that classification and matching read
+# (Gmail's metadata format asks for them by name).
+HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+           "Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Autoresponder", "Precedence",
+           "X-Failed-Recipients", "Content-Type", "X-Auto-Response-Suppress",
+           "X-Campaign-Send-Id"]
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    provider_id: str
+    thread_id: str | None
+    message: Message  # headers, and as much of the text as the provider gives
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    messages: list[FetchedMessage]
+    cursor: str
+
+
+class CursorExpired(Exception):
+    """The provider no longer knows the stored cursor (Gmail 404, Graph 410)."""
+
+
+class InboxReader(Protocol):
+    def changes(self, cursor: str) -> Changes:
+        """Inbox messages added since `cursor`, and the cursor to store after them."""
+        ...
+
+    def fresh_cursor(self) -> str:
+        """A cursor for "from now on"."""
+        ...
+
+    def thread_messages(self, thread_id: str) -> list[FetchedMessage]:
+        """The messages of one thread / conversation (our own included)."""
+        ...
 
 
 class Mailbox(Protocol):
