@@ -17,6 +17,7 @@ from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments import launch as launches
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
+from addin_server.enrollments.status import view
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Rep, Task, Template
 from addin_server.validation import Errors, FieldError, ValidationFailed
@@ -159,7 +160,7 @@ def person_json(person: Person) -> dict[str, Any]:
 
 
 def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
-    steps = enrollments.view(db(), enrollment, now())
+    steps = view(db(), enrollment, now())
     return {
         "id": enrollment.id,
         "campaign_id": enrollment.campaign_id,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from addin_server.api import resources as api_module
 from addin_server.api.resources import current_rep, owned
-from addin_server.enrollments import lifecycle as enrollments
+from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.mailboxes.local import message_json
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
@@ -27,7 +27,7 @@ def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
     mailbox = db().get(Mailbox, send.mailbox_id) if send.mailbox_id else None
     reason = send.reason
     if send.state in (SendState.SCHEDULED, SendState.QUEUED) and not reason:
-        reason = enrollments.mailbox_reason(mailbox, now()) or (
+        reason = mailbox_reason(mailbox, now()) or (
             "due now: waiting for a worker" if send.due_at <= now() else "scheduled")
     body: dict[str, Any] = {
         "id": send.id, "state": send.state.value, "due_at": iso(send.due_at),

@@ -82,7 +82,7 @@ def why_command(send_id: int) -> None:
     """Explain a send: state, due time, reason, attempts, its RQ job, history."""
     from sqlalchemy import select
 
-    from addin_server.enrollments.lifecycle import mailbox_reason
+    from addin_server.enrollments.status import mailbox_reason
     from addin_server.models import Mailbox, Send, SendLog
     from addin_server.sending import dispatcher as dispatch
     from addin_server.sending.outbox import waiting_reason

@@ -141,7 +141,7 @@ def claim(session: Session, send: Send, now: datetime, lease_seconds: float,
 
 def waiting_reason(session: Session, send: Send, now: datetime) -> str:
     """Why a scheduled/queued send cannot be claimed now (for the row's `reason`)."""
-    from addin_server.enrollments.lifecycle import mailbox_reason
+    from addin_server.enrollments.status import mailbox_reason
 
     enrollment = session.get(Enrollment, send.enrollment_id)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:

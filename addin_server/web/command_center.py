@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from addin_server.enrollments.lifecycle import mailbox_reason, send_reason
+from addin_server.enrollments.status import mailbox_reason, send_reason
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     PENDING_SEND,

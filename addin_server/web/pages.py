@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
-from addin_server.enrollments.lifecycle import mailbox_reason
+from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template

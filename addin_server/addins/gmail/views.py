@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from addin_server.addins.gmail.tokens import GoogleUser
 from addin_server.enrollments.advance import rep_mailbox
+from addin_server.enrollments.status import view
 from addin_server.enums import MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Rep, Task, Template
 from gmail_addon.message_card import (
@@ -104,7 +105,6 @@ def people_items(
 ) -> list[PersonItem]:
     """The addresses that are people of the rep's organisation, with their campaigns (the
     rep's own, or everyone's for an admin) and the rep's open tasks on them."""
-    from addin_server.enrollments import lifecycle as enrollments
 
     if not emails:
         return []
@@ -126,7 +126,7 @@ def people_items(
                 EnrollmentItem(
                     id=en.id, campaign=en.campaign.name, status=en.status.value,
                     steps=tuple(StepLine(s.position, s.day, s.type, s.status, s.reason)
-                                for s in enrollments.view(session, en, now)))
+                                for s in view(session, en, now)))
                 for en in found),
             tasks=tuple(t for t in task_rows if t.person_email == person.email),
         ))
