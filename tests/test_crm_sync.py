@@ -21,6 +21,7 @@ from addin_server.crm import push, records, sweep
 from addin_server.crm.connections import open_crm
 from addin_server.crm.pull import pull
 from addin_server.crm.salesforce import key_marker
+from addin_server.enrollments import tasks
 from addin_server.enrollments.tasks import record_sent_email
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
 from addin_server.models import CrmConnection, CrmLink, Enrollment, Event, SentMessage, Task
@@ -498,7 +499,7 @@ def test_a_task_closed_in_salesforce_is_completed_here_and_the_campaign_moves_on
     clock.advance(minutes=30)
     fake.close_task(sf_id)
     patches = fake.calls("PATCH", "/sobjects/Task/")
-    report = pull(runtime, connection(runtime, rep).id)
+    report = pull(runtime, connection(runtime, rep).id, tasks=tasks)
     assert (report.completed, report.removed) == (1, 0)
     with runtime.sessions() as s:
         done = s.get_one(Task, call.id)
@@ -509,7 +510,7 @@ def test_a_task_closed_in_salesforce_is_completed_here_and_the_campaign_moves_on
     assert fake.calls("PATCH", "/sobjects/Task/") == patches  # nothing pushed back
     assert len(fake.live_tasks()) == 2  # the next step's task went there
     assert connection(runtime, rep).pull_cursor == clock()
-    again = pull(runtime, connection(runtime, rep).id)
+    again = pull(runtime, connection(runtime, rep).id, tasks=tasks)
     assert again.completed == 0
 
 
@@ -521,7 +522,7 @@ def test_a_task_deleted_in_salesforce_is_removed_here(
     push_all(runtime, rep)
     clock.advance(minutes=5)
     fake.delete_task(link_of(runtime, CrmLinkKind.TASK, call.id).sf_id or "")
-    report = pull(runtime, connection(runtime, rep).id)
+    report = pull(runtime, connection(runtime, rep).id, tasks=tasks)
     assert report.removed == 1
     with runtime.sessions() as s:
         assert s.get_one(Task, call.id).status == TaskStatus.SKIPPED
@@ -536,7 +537,7 @@ def test_pulls_are_due_on_the_poll_interval(runtime: Runtime, rep: Actor, fake: 
     recorder = Recorder()
     sweep.sweep(runtime, recorder)
     assert recorder.pulls == [conn_id]
-    pull(runtime, conn_id)
+    pull(runtime, conn_id, tasks=tasks)
     recorder = Recorder()
     sweep.sweep(runtime, recorder)
     assert recorder.pulls == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -37,7 +38,16 @@ class PullReport:
     removed: int = 0
 
 
-def pull(runtime: Runtime, connection_id: int, *,
+class TaskClosing(Protocol):
+    """How a task is closed here (enrollments/tasks.py: the module itself fits). Passed in, since
+    the CRM adapter sits below the services that move a person through a campaign."""
+
+    def complete_task(self, session: Session, task: Task, now: datetime) -> bool: ...
+
+    def skip_task(self, session: Session, task: Task, now: datetime) -> bool: ...
+
+
+def pull(runtime: Runtime, connection_id: int, *, tasks: TaskClosing,
          opener: CrmOpener = default_opener) -> PullReport:
     """Read the rep's Tasks changed since the cursor and apply them (one transaction)."""
     report = PullReport()
@@ -65,7 +75,7 @@ def pull(runtime: Runtime, connection_id: int, *,
         if isinstance(failure, CrmAuthError):
             disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
         if failure is None:
-            apply_changes(s, conn.rep_id, remote, now, report)
+            apply_changes(s, conn.rep_id, remote, now, report, tasks)
             newest = max((r.modstamp for r in remote), default=None)
             if newest is not None and (conn.pull_cursor is None or newest > conn.pull_cursor):
                 conn.pull_cursor = newest
@@ -73,11 +83,9 @@ def pull(runtime: Runtime, connection_id: int, *,
 
 
 def apply_changes(session: Session, rep_id: int, remote: list[RemoteTask], now: datetime,
-                  report: PullReport) -> None:
+                  report: PullReport, tasks: TaskClosing) -> None:
     """Closed there: complete_task here; deleted there: skip_task here. Applying a change
     twice does nothing (both are idempotent); other changes are ignored."""
-    from addin_server.enrollments.tasks import complete_task, skip_task
-
     report.seen += len(remote)
     ids = [r.id for r in remote if r.closed or r.deleted]
     links: dict[str, CrmLink] = {}
@@ -92,11 +100,11 @@ def apply_changes(session: Session, rep_id: int, remote: list[RemoteTask], now: 
         if found is None or task is None:
             continue
         if change.deleted:
-            if task.status == TaskStatus.OPEN and skip_task(session, task, now):
+            if task.status == TaskStatus.OPEN and tasks.skip_task(session, task, now):
                 report.removed += 1
             values: dict[str, object] = {"state": CrmLinkState.REMOVED, "lease_until": None,
                                          "last_error": "deleted in Salesforce"}
-        elif task.status == TaskStatus.OPEN and complete_task(session, task, now):
+        elif task.status == TaskStatus.OPEN and tasks.complete_task(session, task, now):
             report.completed += 1
             # Salesforce has it closed already: nothing to push back.
             values = {"pushed_version": CrmLink.version, "state": CrmLinkState.SYNCED}

@@ -17,6 +17,7 @@ from addin_server.crm import pull as pulling
 from addin_server.crm import push
 from addin_server.crm.sweep import Enqueuer
 from addin_server.db import session_scope
+from addin_server.enrollments import tasks
 from addin_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def push_batch(connection_id: int) -> None:
 
 
 def pull(connection_id: int) -> None:
-    pulling.pull(_current_runtime(), connection_id)
+    pulling.pull(_current_runtime(), connection_id, tasks=tasks)
 
 
 class RqEnqueuer(Enqueuer):
@@ -112,4 +113,4 @@ class InlineEnqueuer(Enqueuer):
         push.push_due(self.runtime, connection_id)
 
     def pull(self, connection_id: int) -> None:
-        pulling.pull(self.runtime, connection_id)
+        pulling.pull(self.runtime, connection_id, tasks=tasks)
