@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server import feed
-from addin_server.campaigns.calendar import calendar_for
+from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import (
     Completion,
     Launch,
@@ -148,8 +148,7 @@ def materialize(
     row: Send | Task
     if is_automatic(step):
         assert plan.due_at is not None
-        # Into the campaign's sending window and off its holidays (mailbox_pacing.py).
-        from addin_server.campaigns.calendar import window_due
+        # Into the campaign's sending window and off its holidays (campaigns/calendar.py).
 
         person = session.get(Person, enrollment.person_id)
         due_at, reason = window_due(enrollment.campaign, person.timezone if person else None,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addin_server.campaigns.calendar import calendar_for
+from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import forecast
 from addin_server.enrollments.advance import completions, is_automatic, launch_of, step_timings
 from addin_server.enums import (
@@ -139,7 +139,6 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
         due_at = plan.due_at if is_automatic(step) else None
         if due_at is not None:
             # The sending window and holidays move it as they will when it is scheduled.
-            from addin_server.campaigns.calendar import window_due
 
             due_at, moved = window_due(campaign, person.timezone if person else None, due_at)
             if moved and reason == "planned":

@@ -25,7 +25,7 @@ from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.inbound.rules import InboundOutcome, process_inbound
 from addin_server.mailboxes import open_inbox
 from addin_server.mailboxes.port import CursorExpired, FetchedMessage, InboxReader, MailboxError
-from addin_server.models import Enrollment, SentMessage
+from addin_server.models import Enrollment, InboundMessage, SentMessage
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.runtime import Runtime
 
@@ -129,7 +129,6 @@ def fresh_reply_check(rt: Runtime, enrollment_id: int, mailbox_id: int, threads:
 
 def reply_seen_since(session: Session, enrollment_id: int, since: datetime) -> bool:
     """Whether a reply (or bounce) of this enrollment was recorded at or after `since`."""
-    from addin_server.models import InboundMessage
 
     return session.scalar(select(InboundMessage.id).where(
         InboundMessage.enrollment_id == enrollment_id, InboundMessage.kind.in_(

@@ -49,12 +49,12 @@ from addin_server.mailboxes.port import (
     TransientError,
     UnavailableMailbox,
 )
+from addin_server.models import Mailbox as MailboxRow
 
 if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy.orm import Session
 
-    from addin_server.models import Mailbox as MailboxRow
     from addin_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -359,10 +359,8 @@ def open_microsoft(runtime: Runtime, session: Session, row: MailboxRow
             return  # attached to the caller's live session, which commits it
         # A detached row (the pipeline opens the adapter in a session it closes before
         # sending): store the rotated refresh token at once, in a transaction of its own.
-        from addin_server.models import Mailbox as MailboxModel
-
         with runtime.sessions.begin() as own:
-            fresh = own.get(MailboxModel, row.id)
+            fresh = own.get(MailboxRow, row.id)
             if fresh is not None:
                 save_microsoft(settings, fresh, new)
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from addin_server.db import rowcount
+from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendState
 from addin_server.models import Enrollment, Mailbox, Person, Send, SendLog
 
@@ -141,7 +142,6 @@ def claim(session: Session, send: Send, now: datetime, lease_seconds: float,
 
 def waiting_reason(session: Session, send: Send, now: datetime) -> str:
     """Why a scheduled/queued send cannot be claimed now (for the row's `reason`)."""
-    from addin_server.enrollments.status import mailbox_reason
 
     enrollment = session.get(Enrollment, send.enrollment_id)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
