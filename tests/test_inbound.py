@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from addin_server.inbound.classify import Kind, classify, message_ids, return_date, sender
+from addin_server.inbound.classify import Kind, classify, message_ids, sender
+from addin_server.inbound.return_dates import return_date
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inbound"
 
