@@ -27,7 +27,8 @@ from addin_server.config import Settings
 from addin_server.crm import push
 from addin_server.crm.connections import save_connection
 from addin_server.crm.salesforce import SalesforceCrm, exchange_code, new_verifier
-from addin_server.enrollments.launch import LaunchOptions, PersonInput, launch
+from addin_server.enrollments.launch import LaunchOptions, launch
+from addin_server.enrollments.people import PersonInput
 from addin_server.enums import StepType
 from addin_server.migrate import upgrade
 from addin_server.models import Campaign, Step

@@ -28,7 +28,8 @@ from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
 from addin_server.crypto import new_key
-from addin_server.enrollments.launch import LaunchOptions, PersonInput, launch
+from addin_server.enrollments.launch import LaunchOptions, launch
+from addin_server.enrollments.people import PersonInput
 from addin_server.migrate import upgrade
 from addin_server.runtime import Runtime
 from tests.gmail_addon_support import (

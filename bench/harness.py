@@ -28,7 +28,8 @@ from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
 from addin_server.crypto import new_key
 from addin_server.db import make_engine
-from addin_server.enrollments.launch import LaunchOptions, launch, parse_people
+from addin_server.enrollments.launch import LaunchOptions, launch
+from addin_server.enrollments.people import parse_people
 from addin_server.enums import SendState
 from addin_server.migrate import upgrade
 from addin_server.models import Send

@@ -378,7 +378,8 @@ def seed_work(live: Live) -> None:
     rep (made by the sign-in), through the domain functions."""
     from addin_server.campaigns.definition import parse_campaign
     from addin_server.campaigns.service import create_campaign
-    from addin_server.enrollments.launch import LaunchOptions, PersonInput, launch
+    from addin_server.enrollments.launch import LaunchOptions, launch
+    from addin_server.enrollments.people import PersonInput
 
     now = live.runtime.now()
     with live.runtime.sessions.begin() as s:

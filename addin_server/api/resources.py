@@ -17,6 +17,7 @@ from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments import launch as launches
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
+from addin_server.enrollments.people import parse_csv, parse_people, parse_person
 from addin_server.enrollments.status import view
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Rep, Task, Template
@@ -112,13 +113,13 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
             text = request.get_data(as_text=False).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ApiError(400, "the CSV must be UTF-8", "csv") from exc
-        people = launches.parse_csv(text, errors, limit=limit)
+        people = parse_csv(text, errors, limit=limit)
         options = launches.parse_options(dict(request.args), errors)
     else:
         body = json_body()
         if not isinstance(body, dict):
             raise ApiError(422, "the body must be a JSON object")
-        people = launches.parse_people(body.get("people"), errors, limit=limit)
+        people = parse_people(body.get("people"), errors, limit=limit)
         options = launches.parse_options(body, errors)
     errors.raise_if_any()
     result = launches.launch(db(), current_rep(), campaign, people, options, now())
@@ -416,7 +417,7 @@ def _preview_person(data: dict[str, Any], errors: Errors, rep: Rep) -> Person | 
         if person is None:
             errors.add("person_email", "no such person")
         return person
-    parsed = launches.parse_person(data.get("person") or {"email": "sample@example.com"},
+    parsed = parse_person(data.get("person") or {"email": "sample@example.com"},
                                    "person", errors)
     if parsed is None:
         return None

@@ -18,7 +18,8 @@ from addin_server.accounts import create_rep
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
-from addin_server.enrollments.launch import LaunchOptions, PersonInput, launch
+from addin_server.enrollments.launch import LaunchOptions, launch
+from addin_server.enrollments.people import PersonInput
 from addin_server.models import Campaign, Rep, Template
 
 PEOPLE = (

@@ -6,9 +6,6 @@ Bulk statements throughout (one INSERT per table per launch, not one per person)
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +20,7 @@ from addin_server.campaigns.timing import Launch, Plan, plan_step
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import allocate_ids, among, bulk_insert, chunk_size
 from addin_server.enrollments.advance import is_automatic, rep_mailbox, step_timings, task_title
+from addin_server.enrollments.people import PersonInput
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     EnrollmentStatus,
@@ -35,26 +33,9 @@ from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
 from addin_server.suppressions import blocked_reasons
 from addin_server.validation import (
     Errors,
-    get_str,
-    has_line_break,
     parse_date,
-    parse_email,
     parse_instant,
-    parse_timezone,
 )
-
-PERSON_COLUMNS = ("email", "first_name", "last_name", "company", "title", "timezone")
-
-
-@dataclass(frozen=True)
-class PersonInput:
-    email: str
-    first_name: str = ""
-    last_name: str = ""
-    company: str = ""
-    title: str = ""
-    timezone: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,99 +48,6 @@ class LaunchOptions:
 class LaunchResult:
     enrolled: list[tuple[int, str, str]] = field(default_factory=list)  # (id, email, status)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, reason)
-
-
-def _field_value(raw: Any, where: str, errors: Errors) -> str:
-    if raw is None:
-        return ""
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        errors.add(where, "must be a string or a number")
-        return ""
-    value = str(raw)
-    if has_line_break(value):
-        errors.add(where, "must not contain line breaks")
-        return ""
-    if len(value) > 1000:
-        errors.add(where, "must be at most 1000 characters")
-        return ""
-    return value
-
-
-def parse_person(raw: Any, where: str, errors: Errors) -> PersonInput | None:
-    if not isinstance(raw, dict):
-        errors.add(where, "must be an object")
-        return None
-    before = len(errors.items)
-    email = parse_email(raw.get("email"), f"{where}.email", errors)
-    names = {
-        key: get_str(raw, key, f"{where}.{key}", errors, max_len=200, header=True).strip()
-        for key in ("first_name", "last_name", "company", "title")
-    }
-    tz = None
-    if raw.get("timezone") not in (None, ""):
-        tz = parse_timezone(raw.get("timezone"), f"{where}.timezone", errors)
-    fields: dict[str, str] = {}
-    raw_fields = raw.get("fields")
-    if raw_fields is not None:
-        if not isinstance(raw_fields, dict):
-            errors.add(f"{where}.fields", "must be an object")
-        else:
-            for key, value in raw_fields.items():
-                name = str(key).strip().lower()
-                if not name.replace("_", "").isalnum() or name[0].isdigit():
-                    errors.add(f"{where}.fields.{key}", "field names are letters, digits and _")
-                    continue
-                fields[name] = _field_value(value, f"{where}.fields.{key}", errors)
-    if len(errors.items) > before or email is None:
-        return None
-    return PersonInput(email=email, timezone=tz, fields=fields, **names)
-
-
-def parse_people(data: Any, errors: Errors, *, limit: int) -> list[PersonInput]:
-    if not isinstance(data, list) or not data:
-        errors.add("people", "must be a non-empty list")
-        return []
-    if len(data) > limit:
-        errors.add("people", f"at most {limit} people in one launch")
-        return []
-    people = []
-    for i, raw in enumerate(data):
-        person = parse_person(raw, f"people[{i}]", errors)
-        if person is not None:
-            people.append(person)
-        if len(errors.items) >= 100:  # enough to fix a file; do not build a huge response
-            break
-    return people
-
-
-def parse_csv(text: str, errors: Errors, *, limit: int) -> list[PersonInput]:
-    """A CSV with a header row; `email` is required; unknown columns become custom fields."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    # "Favourite Tool" becomes the merge field {{favourite_tool}}.
-    header = [re.sub(r"[\s-]+", "_", h.strip().lower()) for h in (reader.fieldnames or [])]
-    if "email" not in header:
-        errors.add("csv", "the header row must have an email column")
-        return []
-    reader.fieldnames = header
-    rows: list[dict[str, Any]] = []
-    for i, row in enumerate(reader):
-        if None in row:
-            errors.add(f"csv.row[{i + 2}]", "has more cells than the header")
-            continue
-        person: dict[str, Any] = {"fields": {}}
-        for key, value in row.items():
-            value = (value or "").strip()
-            if key in PERSON_COLUMNS:
-                person[key] = value
-            elif key and value:
-                person["fields"][key] = value
-        rows.append(person)
-    if errors:
-        return []
-    if not rows:
-        errors.add("csv", "has no rows after the header")
-        return []
-    return parse_people(rows, errors, limit=limit)
 
 
 def parse_options(data: dict[str, Any], errors: Errors) -> LaunchOptions:
@@ -221,7 +109,7 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 def _upsert_people(
     session: Session, org_id: int, people: list[PersonInput], now: datetime
-) -> dict[str, tuple[int, datetime | None, str | None]]:
+) -> Known:
     """Person rows for every input; returns email -> (id, unsubscribed_at, timezone)."""
     known: dict[str, tuple[int, datetime | None, str | None]] = {}
     size = chunk_size(session)
@@ -277,21 +165,15 @@ def _upsert_people(
     return known
 
 
-def launch(
-    session: Session,
-    rep: Rep,
-    campaign: Campaign,
-    people: list[PersonInput],
-    options: LaunchOptions,
-    now: datetime,
-) -> LaunchResult:
-    """Enrol people in a campaign and schedule each one's first step.
+Known = dict[str, tuple[int, datetime | None, str | None]]  # email -> id, unsubscribed, zone
 
-    Raises ValidationFailed (nothing written) when the options do not fit the campaign. People
-    already live in the campaign, unsubscribed, or listed twice are reported in `skipped`.
-    """
-    start = _check_options(campaign, options, now)
-    result = LaunchResult()
+
+def _who_to_enrol(
+    session: Session, campaign: Campaign, people: list[PersonInput], now: datetime,
+    result: LaunchResult,
+) -> tuple[list[PersonInput], Known]:
+    """The people to enrol (the rest go to `result.skipped` with why), and every listed
+    person's (id, unsubscribed_at, timezone) after the upsert."""
     unique: list[PersonInput] = []
     seen: set[str] = set()
     for p in people:
@@ -321,36 +203,64 @@ def launch(
             result.skipped.append((p.email, "already active in this campaign"))
         else:
             to_enrol.append(p)
-    if not to_enrol:
-        return result
-    steps = campaign.steps
-    first = steps[0]
-    first_send_at = options.first_send_at
+    return to_enrol, known
+
+
+def _insert_enrollments(session: Session, rep: Rep, campaign: Campaign, person_ids: list[int],
+                        start: date, first_send_at: datetime | None, now: datetime) -> list[int]:
+    """One bulk insert of the enrollments; their ids, in the order of `person_ids`."""
     table = _table(Enrollment)
-    enrolment_ids = allocate_ids(session, table, len(to_enrol))
+    enrolment_ids = allocate_ids(session, table, len(person_ids))
     rows_in = [
         {"org_id": campaign.org_id, "campaign_id": campaign.id,
-         "person_id": known[p.email][0], "rep_id": rep.id,
+         "person_id": pid, "rep_id": rep.id,
          "status": EnrollmentStatus.ACTIVE, "start_date": start,
          "first_send_at": first_send_at, "current_position": 0, "outcome": "",
          "stop_reason": "", "paused_until": None, "created_at": now, "updated_at": now}
-        for p in to_enrol
+        for pid in person_ids
     ]
     if enrolment_ids is not None:
         for row, eid in zip(rows_in, enrolment_ids, strict=True):
             row["id"] = eid
     bulk_insert(session, table, rows_in)
-    if enrolment_ids is None:
-        # One live enrollment per person and campaign (a unique index): read ids back by it.
-        by_person: dict[int, int] = {}
-        for chunk in _chunks([known[p.email][0] for p in to_enrol], chunk_size(session)):
-            rows = session.execute(
-                select(Enrollment.person_id, Enrollment.id).where(
-                    Enrollment.campaign_id == campaign.id,
-                    among(session, Enrollment.person_id, list(chunk)),
-                    Enrollment.status.in_(LIVE_ENROLLMENT)))
-            by_person.update((pid, eid) for pid, eid in rows)
-        enrolment_ids = [by_person[known[p.email][0]] for p in to_enrol]
+    if enrolment_ids is not None:
+        return enrolment_ids
+    # One live enrollment per person and campaign (a unique index): read ids back by it.
+    by_person: dict[int, int] = {}
+    for chunk in _chunks(person_ids, chunk_size(session)):
+        rows = session.execute(
+            select(Enrollment.person_id, Enrollment.id).where(
+                Enrollment.campaign_id == campaign.id,
+                among(session, Enrollment.person_id, list(chunk)),
+                Enrollment.status.in_(LIVE_ENROLLMENT)))
+        by_person.update((pid, eid) for pid, eid in rows)
+    return [by_person[pid] for pid in person_ids]
+
+
+def launch(
+    session: Session,
+    rep: Rep,
+    campaign: Campaign,
+    people: list[PersonInput],
+    options: LaunchOptions,
+    now: datetime,
+) -> LaunchResult:
+    """Enrol people in a campaign and schedule each one's first step.
+
+    Raises ValidationFailed (nothing written) when the options do not fit the campaign. People
+    already live in the campaign, unsubscribed, or listed twice are reported in `skipped`.
+    """
+    start = _check_options(campaign, options, now)
+    result = LaunchResult()
+    to_enrol, known = _who_to_enrol(session, campaign, people, now, result)
+    if not to_enrol:
+        return result
+    steps = campaign.steps
+    first = steps[0]
+    first_send_at = options.first_send_at
+    enrolment_ids = _insert_enrollments(session, rep, campaign,
+                                        [known[p.email][0] for p in to_enrol], start,
+                                        first_send_at, now)
     timings = step_timings(steps)
     plans: dict[str, Plan] = {}  # one plan per time zone: the rules are the same for everyone
 

@@ -11,6 +11,7 @@ from addin_server.addins.gmail.routes import _endpoint, endpoints
 from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments import launch as launches
+from addin_server.enrollments.people import parse_person
 from addin_server.models import Campaign, Person, Rep, Template
 from addin_server.validation import Errors, ValidationFailed
 from addin_server.web.common import db, now, runtime
@@ -104,7 +105,7 @@ def add_person(rep: Rep, event: AddonEvent) -> Json:
         return responses.notify("Choose one of your campaigns first.")
     first, last = _split_name(event.param("cand_name"))
     errors = Errors()
-    person = launches.parse_person({"email": event.param("cand"), "first_name": first,
+    person = parse_person({"email": event.param("cand"), "first_name": first,
                                     "last_name": last}, "person", errors)
     if person is None:
         return responses.notify("This address cannot be added: "
