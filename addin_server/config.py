@@ -147,6 +147,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        # One line per setting: a table, not logic.
         env = dict(os.environ if environ is None else environ)
         d = cls()
         instance = env.get("INSTANCE_PATH", str(Path.cwd() / "instance"))

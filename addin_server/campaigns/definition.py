@@ -139,6 +139,8 @@ def _parse_step(raw: Any, where: str, errors: Errors) -> StepSpec | None:
 
 def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
     """Position rules; returns the steps with what does not apply cleared."""
+    # One pass over the steps, rule after rule, so every error is reported at once with its
+    # step's path; split up, each rule would walk the list again and lose the previous step.
     checked: list[StepSpec] = []
     seen_email = False
     for i, step in enumerate(steps):

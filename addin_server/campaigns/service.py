@@ -100,6 +100,7 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     """PATCH: change what is given. Steps are replaced as a whole list; people already in the
     campaign keep their progress by position (their pending email is rendered from the new
     step when it goes)."""
+    # Long by nature: PATCH checks each field it may change, all before writing anything.
     errors = Errors()
     if not isinstance(data, dict):
         errors.add("", "the body must be a JSON object")

@@ -102,6 +102,8 @@ def _error(start: int, end: int, problem: str, snippet: str) -> _Token:
 
 def _parse_body(text: str, start: int, end: int) -> _Token:
     """Parse the expression `text[start:end]`, which is `{{ body }}`."""
+    # A hand-written parser of the one expression syntax; each branch is one form
+    # (prompt, field, field with default) and reads in order, so it stays one function.
     expr = text[start:end]
     body_start = start + len(_OPEN)
     body = text[body_start : end - len(_CLOSE)]

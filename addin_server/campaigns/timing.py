@@ -229,6 +229,8 @@ def _plan(
     `previous_date` is the local date that step was done on, `previous_instant` the instant
     (None when unknown, e.g. a task in a forecast); both None for the first step.
     """
+    # The send options' rules in one place, a branch per option, in the product's order
+    # (docs/sending.md); splitting them would hide that they share the anchors computed first.
     step = steps[position]
     day_one = day_date(launch.start_date, 1, cal)
     due_date = add_campaign_days(day_one, step.day - 1, cal)

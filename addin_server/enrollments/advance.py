@@ -140,6 +140,8 @@ def materialize(
     now: datetime,
 ) -> Send | Task:
     """Make the row for the step in progress and say so in the Live Feed."""
+    # The two kinds of row a step makes (a send or a task), each with its feed event and CRM
+    # note, side by side so that both stay in step.
     common: dict[str, Any] = {
         "org_id": enrollment.org_id,
         "enrollment_id": enrollment.id,

@@ -84,6 +84,8 @@ def _paused(enrollment: Enrollment, tz: str) -> str:
 
 def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepView]:
     """Every step with its state, its time (real or forecast) and, when pending, why."""
+    # One row per step, each of its states (sent, scheduled, task open, planned) read from
+    # the rows loaded once above; kept together so that the states cannot disagree.
     campaign = enrollment.campaign
     person = session.get(Person, enrollment.person_id)
     cal = calendar_for(campaign, person.timezone if person else None)

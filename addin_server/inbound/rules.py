@@ -76,6 +76,8 @@ def candidates(
     session: Session, rep_id: int, facts: InboundFacts, result: Classification
 ) -> list[Candidate]:
     """The rep's enrollments this message may be about, with what identifies our emails."""
+    # One query with every way a message can name our email (address, alias, thread,
+    # Message-ID, send id), so that matching (pure, inbound/matching.py) sees all candidates.
     rep = session.get(Rep, rep_id)
     assert rep is not None
     emails = {facts.from_addr, *result.failed_recipients} - {""}

@@ -134,6 +134,8 @@ def assign_slots(
     count towards today's cap, the gap and the current batch. A send first waits for its own
     due time and window; among those ready, the mailbox takes the highest priority first.
     """
+    # A single scheduling loop (a heap in priority order) with each limit as one step of
+    # it: cap, gap, batch, window. Splitting the loop would split the state it carries.
     state = _State()
     for at in sorted(already):
         _record(pace, state, at)
