@@ -32,7 +32,7 @@ from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
 from addin_server.migrate import upgrade
 from addin_server.runtime import Runtime
-from tests.gmail_addon_support import (
+from tests.support.gmail_addon import (
     CLIENT_ID,
     SERVICE_ACCOUNT,
     CertsEndpoint,

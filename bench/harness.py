@@ -68,7 +68,7 @@ def bench_settings(database_url: str, fake_url: str = "") -> Settings:
         queue_name=f"bench-{uuid.uuid4().hex[:8]}", secret_key="bench-secret",
         encryption_keys=(new_key(),),
         public_base_url="https://campaigns.example.test",
-        mailbox_factory="tests.fake_provider:open_fake" if fake_url else "",
+        mailbox_factory="tests.fakes.provider:open_fake" if fake_url else "",
         extra={"fake_provider_url": fake_url} if fake_url else {},
     )
 
@@ -113,7 +113,7 @@ class Processes:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_fake(self) -> str:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.fake_provider", "--port", "0"],
+        proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.provider", "--port", "0"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.stdout is not None
@@ -126,7 +126,7 @@ class Processes:
                "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name,
                "SECRET_KEY": settings.secret_key, "PUBLIC_BASE_URL": settings.public_base_url,
                "ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
-               "MAILBOX_FACTORY": "tests.fake_provider:open_fake",
+               "MAILBOX_FACTORY": "tests.fakes.provider:open_fake",
                "FAKE_PROVIDER_URL": self.fake_url}
         started = [subprocess.Popen([sys.executable, "-m", "addin_server", "worker"],
                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -34,7 +34,7 @@ from bench.harness import (
     sent_count,
 )
 from bench.throughput import MESSAGE
-from tests.fake_provider import FakeProviderMailbox
+from tests.fakes.provider import FakeProviderMailbox
 
 
 def bare_send_seconds(fake_url: str, n: int) -> list[float]:

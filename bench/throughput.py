@@ -22,7 +22,7 @@ from bench.harness import (
     pg_schema,
     seed_due_sends,
 )
-from tests.fake_provider import FakeProviderMailbox
+from tests.fakes.provider import FakeProviderMailbox
 
 MESSAGE = OutgoingMessage(
     send_id="0", from_addr="rep@bench.test", from_name="Bench Rep", to_addr="p@corp.test",
