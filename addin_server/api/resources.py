@@ -10,6 +10,13 @@ from sqlalchemy import select
 
 from addin_server import feed
 from addin_server.accounts import rep_for_token
+from addin_server.api.serializers import (
+    campaign_json,
+    enrollment_json,
+    event_json,
+    task_json,
+    template_json,
+)
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.campaigns.definition import parse_campaign
@@ -20,7 +27,7 @@ from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Rep, Task, Template
 from addin_server.validation import Errors, FieldError, ValidationFailed
-from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
+from addin_server.web.common import ApiError, db, json_body, not_found, now, runtime
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -78,7 +85,7 @@ def owned(model: type[T], object_id: int) -> T:
 @api.get("/campaigns")
 def list_campaigns() -> ResponseReturnValue:
     items = campaigns.campaigns_for(db(), current_rep())
-    return jsonify({"campaigns": [campaigns.campaign_json(c) for c in items]})
+    return jsonify({"campaigns": [campaign_json(c) for c in items]})
 
 
 @api.post("/campaigns")
@@ -86,19 +93,19 @@ def create_campaign() -> ResponseReturnValue:
     rep = current_rep()
     spec = parse_campaign(json_body(), default_timezone=rep.timezone)
     campaign = campaigns.create_campaign(db(), rep, spec, now())
-    return jsonify(campaigns.campaign_json(campaign)), 201
+    return jsonify(campaign_json(campaign)), 201
 
 
 @api.get("/campaigns/<int:campaign_id>")
 def get_campaign(campaign_id: int) -> ResponseReturnValue:
-    return jsonify(campaigns.campaign_json(owned(Campaign, campaign_id)))
+    return jsonify(campaign_json(owned(Campaign, campaign_id)))
 
 
 @api.patch("/campaigns/<int:campaign_id>")
 def patch_campaign(campaign_id: int) -> ResponseReturnValue:
     campaign = owned(Campaign, campaign_id)
     campaigns.update_campaign(db(), campaign, json_body(), now())
-    return jsonify(campaigns.campaign_json(campaign))
+    return jsonify(campaign_json(campaign))
 
 
 @api.post("/campaigns/<int:campaign_id>/launch")
@@ -144,47 +151,6 @@ def campaign_enrollments(campaign_id: int) -> ResponseReturnValue:
 # --- enrollments ----------------------------------------------------------------------------
 
 
-def person_json(person: Person) -> dict[str, Any]:
-    return {
-        "id": person.id,
-        "email": person.email,
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "company": person.company,
-        "title": person.title,
-        "timezone": person.timezone,
-        "fields": person.fields or {},
-        "unsubscribed": person.unsubscribed_at is not None,
-    }
-
-
-def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
-    steps = enrollments.view(db(), enrollment, now())
-    return {
-        "id": enrollment.id,
-        "campaign_id": enrollment.campaign_id,
-        "status": enrollment.status.value,
-        "start_date": enrollment.start_date.isoformat(),
-        "stop_reason": enrollment.stop_reason,
-        "person": person_json(enrollment.person),
-        "steps": [
-            {
-                "position": s.position,
-                "day": s.day,
-                "type": s.type,
-                "send_option": s.send_option,
-                "status": s.status,
-                "due_at": iso(s.due_at),
-                "due_date": s.due_date.isoformat() if s.due_date else None,
-                "reason": s.reason,
-                "send_id": s.send_id,
-                "task_id": s.task_id,
-            }
-            for s in steps
-        ],
-    }
-
-
 @api.get("/enrollments/<int:enrollment_id>")
 def get_enrollment(enrollment_id: int) -> ResponseReturnValue:
     return jsonify(enrollment_json(owned(Enrollment, enrollment_id)))
@@ -221,22 +187,6 @@ def stop_enrollment(enrollment_id: int) -> ResponseReturnValue:
 
 
 # --- tasks ----------------------------------------------------------------------------------
-
-
-def task_json(task: Task, person: Person, campaign: Campaign) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "type": task.type.value,
-        "status": task.status.value,
-        "title": task.title,
-        "instructions": task.instructions,
-        "due_date": task.due_date.isoformat(),
-        "enrollment_id": task.enrollment_id,
-        "position": task.position,
-        "campaign": {"id": campaign.id, "name": campaign.name},
-        "person": {"id": person.id, "email": person.email, "first_name": person.first_name,
-                   "last_name": person.last_name, "company": person.company},
-    }
 
 
 @api.get("/tasks")
@@ -331,7 +281,7 @@ def _task_result(task: Task, changed: bool) -> ResponseReturnValue:
 def list_templates() -> ResponseReturnValue:
     rows = db().scalars(select(Template).where(Template.org_id == current_rep().org_id)
                         .order_by(Template.id))
-    return jsonify({"templates": [campaigns.template_json(t) for t in rows]})
+    return jsonify({"templates": [template_json(t) for t in rows]})
 
 
 @api.post("/templates")
@@ -342,12 +292,12 @@ def create_template() -> ResponseReturnValue:
                         body_html=body, created_at=now(), updated_at=now())
     db().add(template)
     db().flush()
-    return jsonify(campaigns.template_json(template)), 201
+    return jsonify(template_json(template)), 201
 
 
 @api.get("/templates/<int:template_id>")
 def get_template(template_id: int) -> ResponseReturnValue:
-    return jsonify(campaigns.template_json(owned(Template, template_id)))
+    return jsonify(template_json(owned(Template, template_id)))
 
 
 @api.patch("/templates/<int:template_id>")
@@ -361,7 +311,7 @@ def patch_template(template_id: int) -> ResponseReturnValue:
     name, subject, body = campaigns.parse_template(merged if isinstance(data, dict) else data)
     template.name, template.subject, template.body_html = name, subject, body
     template.updated_at = now()
-    return jsonify(campaigns.template_json(template))
+    return jsonify(template_json(template))
 
 
 @api.post("/preview")
@@ -437,7 +387,7 @@ def get_feed() -> ResponseReturnValue:
     rep = current_rep()
     events = feed.list_events(db(), org_id=rep.org_id, rep_id=None if rep.is_admin else rep.id,
                               after=after, limit=limit)
-    return jsonify({"events": [feed.event_json(e) for e in events]})
+    return jsonify({"events": [event_json(e) for e in events]})
 
 
 @api.get("/me")

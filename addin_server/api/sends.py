@@ -3,17 +3,14 @@ Command Center, and what the local development mailbox sent."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server.api import resources as api_module
 from addin_server.api.resources import current_rep, owned
-from addin_server.enrollments import lifecycle as enrollments
+from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
-from addin_server.mailboxes.local import message_json
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
 from addin_server.sending.compose import ComposedEmail, TaskNotSendable, send_task_email
 from addin_server.validation import Errors, get_str, parse_instant
@@ -21,26 +18,6 @@ from addin_server.web.common import ApiError, db, iso, json_body, not_found, now
 
 sends_api = Blueprint("sends_api", __name__, url_prefix="/api/v1")
 sends_api.before_request(api_module._authenticate)
-
-
-def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
-    mailbox = db().get(Mailbox, send.mailbox_id) if send.mailbox_id else None
-    reason = send.reason
-    if send.state in (SendState.SCHEDULED, SendState.QUEUED) and not reason:
-        reason = enrollments.mailbox_reason(mailbox, now()) or (
-            "due now: waiting for a worker" if send.due_at <= now() else "scheduled")
-    body: dict[str, Any] = {
-        "id": send.id, "state": send.state.value, "due_at": iso(send.due_at),
-        "planned_at": iso(send.planned_at), "reason": reason, "attempts": send.attempts,
-        "lease_until": iso(send.lease_until), "enrollment_id": send.enrollment_id,
-        "position": send.position, "task_id": send.task_id, "mailbox_id": send.mailbox_id,
-        "to": send.to_addr or None, "subject": send.subject or None, "sent_at": iso(send.sent_at),
-        "message_id": send.rfc_message_id, "provider_message_id": send.provider_message_id,
-        "thread_id": send.thread_id,
-    }
-    if person is not None:
-        body["person"] = {"id": person.id, "email": person.email}
-    return body
 
 
 def owned_send(send_id: int) -> Send:

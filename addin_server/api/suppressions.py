@@ -8,7 +8,6 @@ blocked domains, is for admins.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -16,6 +15,7 @@ from sqlalchemy import select
 
 from addin_server import suppressions
 from addin_server.api.resources import _authenticate, current_rep
+from addin_server.api.serializers import domain_json, limits_json, suppression_json
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.inbound.rules import suppress
@@ -30,7 +30,7 @@ from addin_server.models import (
 )
 from addin_server.sending import pacing_outbox as mailbox_pacing
 from addin_server.validation import Errors, get_str, parse_email
-from addin_server.web.common import ApiError, db, iso, json_body, not_found, now
+from addin_server.web.common import ApiError, db, json_body, not_found, now
 
 bp = Blueprint("replies_api", __name__, url_prefix="/api/v1")
 bp.before_request(_authenticate)
@@ -60,11 +60,6 @@ def _page() -> tuple[int, int]:
         errors.add("limit", "limit is 1..1000 and offset >= 0")
     errors.raise_if_any()
     return limit, offset
-
-
-def suppression_json(row: Suppression) -> dict[str, Any]:
-    return {"email": row.email, "reason": row.reason, "note": row.note,
-            "created_at": iso(row.created_at)}
 
 
 @bp.get("/suppressions")
@@ -112,10 +107,6 @@ def remove_suppression(email: str) -> ResponseReturnValue:
     if not removed:
         not_found("email")
     return jsonify({"removed": email.lower()})
-
-
-def domain_json(row: BlockedDomain) -> dict[str, Any]:
-    return {"domain": row.domain, "note": row.note, "created_at": iso(row.created_at)}
 
 
 @bp.get("/blocked-domains")
@@ -167,12 +158,6 @@ def _mailbox(mailbox_id: int) -> Mailbox:
             not rep.is_admin and owner.id != rep.id):
         not_found("mailbox_id")
     return box
-
-
-def limits_json(box: Mailbox) -> dict[str, Any]:
-    return {"id": box.id, "address": box.address, "daily_cap": box.daily_cap,
-            "min_gap_seconds": box.min_gap_seconds, "batch_size": box.batch_size,
-            "batch_wait_seconds": box.batch_wait_seconds}
 
 
 @bp.get("/mailboxes/<int:mailbox_id>/limits")

@@ -23,6 +23,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enrollments.lifecycle import mailbox_reason
@@ -137,10 +138,10 @@ def _builder(campaign: Campaign | None) -> ResponseReturnValue:
     rep = current_rep()
     saved = list(db().scalars(select(Template).where(Template.org_id == rep.org_id)
                               .order_by(Template.name)))
-    data = campaigns.campaign_json(campaign) if campaign else None
+    data = campaign_json(campaign) if campaign else None
     return render_template(
         "builder.html", campaign=campaign, campaign_data=data,
-        templates=[campaigns.template_json(t) for t in saved],
+        templates=[template_json(t) for t in saved],
         timezones=sorted(available_timezones()), default_timezone=rep.timezone or "UTC",
         merge_fields=MERGE_FIELDS,
     )

@@ -23,6 +23,7 @@ from addin_server.addins.outlook.auth import (
     scope_uri,
 )
 from addin_server.api import resources as rest
+from addin_server.api.serializers import enrollment_json, person_json
 from addin_server.campaigns import rendering as content
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
@@ -219,8 +220,8 @@ def contact_status() -> ResponseReturnValue:
     rows = db().scalars(query.order_by(Enrollment.id.desc()).limit(20))
     return jsonify({
         "email": email,
-        "person": rest.person_json(person),
-        "enrollments": [{**rest.enrollment_json(e), "campaign_name": e.campaign.name}
+        "person": person_json(person),
+        "enrollments": [{**enrollment_json(e), "campaign_name": e.campaign.name}
                         for e in rows],
     })
 
