@@ -65,9 +65,23 @@ def register_web(app: Flask) -> None:
             session.commit()
         return response
 
-    from addin_server.api.resources import api
+    from addin_server.api import (
+        campaigns,
+        enrollments,
+        feed,
+        limits,
+        me,
+        openapi,
+        people,
+        sends,
+        suppressions,
+        tasks,
+        templates,
+    )
 
-    app.register_blueprint(api)
+    for module in (campaigns, enrollments, tasks, sends, templates, feed, me, openapi,
+                   suppressions, limits, people):
+        app.register_blueprint(module.bp)
     from addin_server.web import extensions
 
     extensions.register_all(app)

@@ -12,7 +12,6 @@ def register_all(app: Flask) -> None:
     from addin_server.addins.outlook import routes as outlook
 
     outlook.register(app)
-    __import__("addin_server.api.sends", fromlist=["register"]).register(app)
     from addin_server.web import connect_mailbox as oauth
 
     oauth.register(app)  # connect Gmail / Microsoft 365 mailboxes
@@ -20,12 +19,10 @@ def register_all(app: Flask) -> None:
 
     pages.init_app(app)
     app.register_blueprint(crm_web.crm)
-    from addin_server.api import suppressions as replies_api  # replies part
     from addin_server.web import unsubscribe
     from addin_server.web import webhooks as push
 
     unsubscribe.register(app)
-    replies_api.register(app)
     push.register(app)
     from addin_server.addins.gmail.routes import register_gmail
 

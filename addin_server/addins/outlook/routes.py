@@ -22,7 +22,10 @@ from addin_server.addins.outlook.auth import (
     rep_for_identity,
     scope_uri,
 )
-from addin_server.api import resources as rest
+from addin_server.api import campaigns as api_campaigns
+from addin_server.api import me as api_me
+from addin_server.api import tasks as api_tasks
+from addin_server.api.common import current_rep, owned
 from addin_server.api.serializers import enrollment_json, person_json
 from addin_server.campaigns import rendering as content
 from addin_server.campaigns import service as campaigns
@@ -149,17 +152,17 @@ def dev_token() -> ResponseReturnValue:
 
 @outlook.get("/api/me")
 def me() -> ResponseReturnValue:
-    return rest.me()
+    return api_me.me()
 
 
 @outlook.get("/api/tasks")
 def list_tasks() -> ResponseReturnValue:
-    return rest.list_tasks()
+    return api_tasks.list_tasks()
 
 
 @outlook.get("/api/tasks/<int:task_id>/compose")
 def compose(task_id: int) -> ResponseReturnValue:
-    response = rest.compose_task(task_id)
+    response = api_tasks.compose_task(task_id)
     assert isinstance(response, Response)
     data = response.get_json()
     # A reply opened on the previous message through Outlook's reply form: Outlook quotes the
@@ -170,12 +173,12 @@ def compose(task_id: int) -> ResponseReturnValue:
 
 
 def _reply_body(task_id: int) -> str:
-    task = rest.owned(Task, task_id)
+    task = owned(Task, task_id)
     enrollment = db().get(Enrollment, task.enrollment_id)
     assert enrollment is not None
     step = enrollment.campaign.steps[task.position]
     settings = runtime().settings
-    values = content.merge_values(enrollment.person, rest.current_rep(),
+    values = content.merge_values(enrollment.person, current_rep(),
                                   base_url=settings.public_base_url,
                                   secret_key=settings.secret_key)
     return templates.render(content.step_source(step)[1], values, html=True, keep_prompts=True)
@@ -183,12 +186,12 @@ def _reply_body(task_id: int) -> str:
 
 @outlook.post("/api/tasks/<int:task_id>/complete")
 def complete(task_id: int) -> ResponseReturnValue:
-    return rest.complete_task(task_id)
+    return api_tasks.complete_task(task_id)
 
 
 @outlook.post("/api/tasks/<int:task_id>/skip")
 def skip(task_id: int) -> ResponseReturnValue:
-    return rest.skip_task(task_id)
+    return api_tasks.skip_task(task_id)
 
 
 @outlook.post("/api/sync-sent")
@@ -196,7 +199,7 @@ def sync_sent() -> ResponseReturnValue:
     """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
     from addin_server.enrollments.outlook_sent import sync_sent_items
 
-    rep_id = rest.current_rep().id
+    rep_id = current_rep().id
     db().commit()  # a first sign-in's link is written before the sync's own transactions
     matches = sync_sent_items(runtime(), rep_id)
     return jsonify({"completed": [m.task_id for m in matches]})
@@ -208,7 +211,7 @@ def contact_status() -> ResponseReturnValue:
     errors = Errors()
     email = parse_email(request.args.get("email"), "email", errors)
     errors.raise_if_any()
-    rep = rest.current_rep()
+    rep = current_rep()
     person = db().scalar(select(Person).where(Person.org_id == rep.org_id,
                                               Person.email == email))
     if person is None:
@@ -236,7 +239,7 @@ def first_send_at_need(campaign: Campaign) -> str:
 
 @outlook.get("/api/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    items = [c for c in campaigns.campaigns_for(db(), rest.current_rep()) if not c.archived]
+    items = [c for c in campaigns.campaigns_for(db(), current_rep()) if not c.archived]
     return jsonify({"campaigns": [
         {"id": c.id, "name": c.name, "timezone": c.timezone,
          "first_send_at": first_send_at_need(c)}
@@ -246,4 +249,4 @@ def list_campaigns() -> ResponseReturnValue:
 
 @outlook.post("/api/campaigns/<int:campaign_id>/launch")
 def launch(campaign_id: int) -> ResponseReturnValue:
-    return rest.launch_campaign(campaign_id)
+    return api_campaigns.launch_campaign(campaign_id)
