@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
+from flask import Blueprint, current_app, g, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -32,7 +32,6 @@ from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
-from addin_server.runtime import Runtime
 from addin_server.validation import Errors, parse_email
 from addin_server.web.common import ApiError, db, json_body, now, runtime
 
@@ -48,14 +47,7 @@ MAX_SUBJECT = 255
 MAX_FORM_BODY = 32 * 1024
 PUBLIC_ENDPOINTS = {"outlook.config", "outlook.dev_token"}
 
-outlook = Blueprint("outlook", __name__, url_prefix="/outlook")
-
-
-def register(app: Flask) -> None:
-    rt = app.extensions["addin"]
-    assert isinstance(rt, Runtime)
-    app.extensions["outlook_auth"] = TokenValidator(rt.settings)
-    app.register_blueprint(outlook)
+bp = Blueprint("outlook", __name__, url_prefix="/outlook")
 
 
 def _validator() -> TokenValidator:
@@ -66,7 +58,7 @@ def _validator() -> TokenValidator:
 # --- the pane's pages and files ---------------------------------------------------------------
 
 
-@outlook.after_request
+@bp.after_request
 def _frame_headers(response: Response) -> Response:
     # Never X-Frame-Options here: Outlook frames the pane. Who may frame it is said by CSP.
     response.headers.pop("X-Frame-Options", None)
@@ -77,17 +69,17 @@ def _frame_headers(response: Response) -> Response:
     return response
 
 
-@outlook.get("/taskpane.html")
+@bp.get("/taskpane.html")
 def taskpane() -> ResponseReturnValue:
     return send_from_directory(ADDIN_DIR, "taskpane.html", max_age=0)
 
 
-@outlook.get("/auth-dialog.html")
+@bp.get("/auth-dialog.html")
 def auth_dialog() -> ResponseReturnValue:
     return send_from_directory(ADDIN_DIR, "auth-dialog.html", max_age=0)
 
 
-@outlook.get("/static/<path:name>")
+@bp.get("/static/<path:name>")
 def static(name: str) -> ResponseReturnValue:
     # Icons must be cacheable for Outlook to show them; scripts change with releases.
     max_age = 86400 if name.startswith("icons/") else 300
@@ -97,7 +89,7 @@ def static(name: str) -> ResponseReturnValue:
 # --- authentication -------------------------------------------------------------------------
 
 
-@outlook.before_request
+@bp.before_request
 def _authenticate() -> None:
     if not request.path.startswith("/outlook/api/") or request.endpoint in PUBLIC_ENDPOINTS:
         return
@@ -118,7 +110,7 @@ def _authenticate() -> None:
     g.rep = rep
 
 
-@outlook.get("/api/config")
+@bp.get("/api/config")
 def config() -> ResponseReturnValue:
     """What the pane needs before it signs in."""
     settings = runtime().settings
@@ -132,7 +124,7 @@ def config() -> ResponseReturnValue:
     })
 
 
-@outlook.post("/api/dev/token")
+@bp.post("/api/dev/token")
 def dev_token() -> ResponseReturnValue:
     """Development mode only: a locally signed token for a rep's address (no Entra needed)."""
     validator = _validator()
@@ -150,17 +142,17 @@ def dev_token() -> ResponseReturnValue:
 # --- the pane's API -------------------------------------------------------------------------
 
 
-@outlook.get("/api/me")
+@bp.get("/api/me")
 def me() -> ResponseReturnValue:
     return api_me.me()
 
 
-@outlook.get("/api/tasks")
+@bp.get("/api/tasks")
 def list_tasks() -> ResponseReturnValue:
     return api_tasks.list_tasks()
 
 
-@outlook.get("/api/tasks/<int:task_id>/compose")
+@bp.get("/api/tasks/<int:task_id>/compose")
 def compose(task_id: int) -> ResponseReturnValue:
     response = api_tasks.compose_task(task_id)
     assert isinstance(response, Response)
@@ -184,17 +176,17 @@ def _reply_body(task_id: int) -> str:
     return templates.render(content.step_source(step)[1], values, html=True, keep_prompts=True)
 
 
-@outlook.post("/api/tasks/<int:task_id>/complete")
+@bp.post("/api/tasks/<int:task_id>/complete")
 def complete(task_id: int) -> ResponseReturnValue:
     return api_tasks.complete_task(task_id)
 
 
-@outlook.post("/api/tasks/<int:task_id>/skip")
+@bp.post("/api/tasks/<int:task_id>/skip")
 def skip(task_id: int) -> ResponseReturnValue:
     return api_tasks.skip_task(task_id)
 
 
-@outlook.post("/api/sync-sent")
+@bp.post("/api/sync-sent")
 def sync_sent() -> ResponseReturnValue:
     """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
     from addin_server.enrollments.outlook_sent import sync_sent_items
@@ -205,7 +197,7 @@ def sync_sent() -> ResponseReturnValue:
     return jsonify({"completed": [m.task_id for m in matches]})
 
 
-@outlook.get("/api/contacts")
+@bp.get("/api/contacts")
 def contact_status() -> ResponseReturnValue:
     """The open message's sender: who they are to us and each of their campaigns."""
     errors = Errors()
@@ -237,7 +229,7 @@ def first_send_at_need(campaign: Campaign) -> str:
     return "required" if first.send_option == SendOption.CHOOSE_AT_LAUNCH else "optional"
 
 
-@outlook.get("/api/campaigns")
+@bp.get("/api/campaigns")
 def list_campaigns() -> ResponseReturnValue:
     items = [c for c in campaigns.campaigns_for(db(), current_rep()) if not c.archived]
     return jsonify({"campaigns": [
@@ -247,6 +239,6 @@ def list_campaigns() -> ResponseReturnValue:
     ]})
 
 
-@outlook.post("/api/campaigns/<int:campaign_id>/launch")
+@bp.post("/api/campaigns/<int:campaign_id>/launch")
 def launch(campaign_id: int) -> ResponseReturnValue:
     return api_campaigns.launch_campaign(campaign_id)
