@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server.config import Settings
 from addin_server.enums import MailboxProvider, MailboxStatus
 from addin_server.models import ApiToken, Mailbox, Organisation, Rep
 
@@ -71,4 +72,14 @@ def create_rep(
         session.add(Mailbox(rep_id=rep.id, provider=MailboxProvider.LOCAL, address=rep.email,
                             status=MailboxStatus.CONNECTED, created_at=now, updated_at=now))
         session.flush()
+    return rep
+
+
+def demo_rep(session: Session, settings: Settings, now: datetime) -> Rep:
+    """The demo rep of local development (made with the local development mailbox when
+    missing): the web app's one-click development sign-in and `seed-demo` use it."""
+    rep = session.scalar(select(Rep).where(Rep.email == settings.demo_rep_email.lower()))
+    if rep is None:
+        rep = create_rep(session, email=settings.demo_rep_email, org_name="Demo", now=now,
+                         timezone="Europe/Paris", name="Demo Rep", local_mailbox=True)
     return rep

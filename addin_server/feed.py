@@ -82,17 +82,3 @@ def list_events(
     if rep_id is not None:
         query = query.where(Event.rep_id == rep_id)
     return list(session.scalars(query.order_by(Event.id).limit(limit)))
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": event.id,
-        "type": event.type,
-        "at": event.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    for key in ("campaign_id", "enrollment_id", "person_id", "task_id", "send_id"):
-        value = getattr(event, key)
-        if value is not None:
-            body[key] = value
-    body.update(event.data or {})
-    return body

@@ -3,44 +3,19 @@ Command Center, and what the local development mailbox sent."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from addin_server.api import resources as api_module
-from addin_server.api.resources import current_rep, owned
-from addin_server.enrollments.status import mailbox_reason
+from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
+from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
-from addin_server.mailboxes.local import message_json
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
 from addin_server.sending.compose import ComposedEmail, TaskNotSendable, send_task_email
 from addin_server.validation import Errors, get_str, parse_instant
 from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
 
-sends_api = Blueprint("sends_api", __name__, url_prefix="/api/v1")
-sends_api.before_request(api_module._authenticate)
-
-
-def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
-    mailbox = db().get(Mailbox, send.mailbox_id) if send.mailbox_id else None
-    reason = send.reason
-    if send.state in (SendState.SCHEDULED, SendState.QUEUED) and not reason:
-        reason = mailbox_reason(mailbox, now()) or (
-            "due now: waiting for a worker" if send.due_at <= now() else "scheduled")
-    body: dict[str, Any] = {
-        "id": send.id, "state": send.state.value, "due_at": iso(send.due_at),
-        "planned_at": iso(send.planned_at), "reason": reason, "attempts": send.attempts,
-        "lease_until": iso(send.lease_until), "enrollment_id": send.enrollment_id,
-        "position": send.position, "task_id": send.task_id, "mailbox_id": send.mailbox_id,
-        "to": send.to_addr or None, "subject": send.subject or None, "sent_at": iso(send.sent_at),
-        "message_id": send.rfc_message_id, "provider_message_id": send.provider_message_id,
-        "thread_id": send.thread_id,
-    }
-    if person is not None:
-        body["person"] = {"id": person.id, "email": person.email}
-    return body
+bp = api_blueprint("api_sends", __name__)
 
 
 def owned_send(send_id: int) -> Send:
@@ -55,7 +30,7 @@ def owned_send(send_id: int) -> Send:
     return send
 
 
-@sends_api.post("/tasks/<int:task_id>/send")
+@bp.post("/tasks/<int:task_id>/send")
 def send_task(task_id: int) -> ResponseReturnValue:
     task = owned(Task, task_id)
     data = json_body()
@@ -80,7 +55,7 @@ def send_task(task_id: int) -> ResponseReturnValue:
     return jsonify({**send_json(send), "created": created}), 201 if created else 200
 
 
-@sends_api.get("/sends")
+@bp.get("/sends")
 def list_sends() -> ResponseReturnValue:
     rep = current_rep()
     query = (select(Send, Person).join(Enrollment, Enrollment.id == Send.enrollment_id)
@@ -95,16 +70,12 @@ def list_sends() -> ResponseReturnValue:
             raise ApiError(422, "must be among " + ", ".join(v.value for v in SendState),
                            "state")
         query = query.where(Send.state.in_([SendState(s) for s in wanted]))
-    try:
-        limit = min(int(request.args.get("limit", 100)), 1000)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError as exc:
-        raise ApiError(422, "limit and offset must be integers", "limit") from exc
+    limit, offset = clamped_page(100)
     rows = db().execute(query.order_by(Send.due_at, Send.id).limit(limit).offset(offset)).all()
     return jsonify({"sends": [send_json(s, p) for s, p in rows]})
 
 
-@sends_api.get("/sends/<int:send_id>")
+@bp.get("/sends/<int:send_id>")
 def get_send(send_id: int) -> ResponseReturnValue:
     send = owned_send(send_id)
     history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
@@ -119,7 +90,7 @@ def _local_mailbox_ids() -> list[int]:
         Mailbox.rep_id == current_rep().id, Mailbox.provider == MailboxProvider.LOCAL)))
 
 
-@sends_api.get("/mailbox/messages")
+@bp.get("/mailbox/messages")
 def local_messages() -> ResponseReturnValue:
     """What the rep's local development mailbox sent (newest first); `drafts=1` adds drafts."""
     query = select(LocalMessage).where(LocalMessage.mailbox_id.in_(_local_mailbox_ids()))
@@ -133,13 +104,9 @@ def local_messages() -> ResponseReturnValue:
     return jsonify({"messages": [message_json(m) for m in rows]})
 
 
-@sends_api.get("/mailbox/messages/<int:message_id>/raw")
+@bp.get("/mailbox/messages/<int:message_id>/raw")
 def local_message_raw(message_id: int) -> ResponseReturnValue:
     row = db().get(LocalMessage, message_id)
     if row is None or row.mailbox_id not in _local_mailbox_ids():
         not_found()
     return Response(row.raw, mimetype="message/rfc822")
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(sends_api)

@@ -16,7 +16,7 @@ from addin_server.campaigns.definition import (
     parse_steps,
 )
 from addin_server.campaigns.definition import Settings as CampaignSettings
-from addin_server.campaigns.settings import parse_extra, settings_json
+from addin_server.campaigns.settings import parse_extra
 from addin_server.enums import LIVE_ENROLLMENT
 from addin_server.models import Campaign, Enrollment, Rep, Step, Template
 from addin_server.validation import Errors, get_str, parse_timezone
@@ -157,39 +157,6 @@ def campaigns_for(session: Session, rep: Rep) -> list[Campaign]:
     return list(session.scalars(query.order_by(Campaign.id)))
 
 
-def step_json(step: Step) -> dict[str, Any]:
-    return {
-        "position": step.position,
-        "day": step.day,
-        "type": step.type.value,
-        "send_option": step.send_option.value if step.send_option else None,
-        "send_time": step.send_time,
-        "reply_to_previous": step.reply_to_previous,
-        "subject": step.subject,
-        "body_html": step.body_html,
-        "template_id": step.template_id,
-        "instructions": step.instructions,
-    }
-
-
-def campaign_json(campaign: Campaign) -> dict[str, Any]:
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "timezone": campaign.timezone,
-        "owner_id": campaign.rep_id,
-        "settings": {
-            "skip_weekends": campaign.skip_weekends,
-            "stop_on_reply": campaign.stop_on_reply,
-            "mark_success_on_reply": campaign.mark_success_on_reply,
-            "remove_on_bounce": campaign.remove_on_bounce,
-            "use_recipient_timezone": campaign.use_recipient_timezone,
-            **settings_json(campaign.extra_settings),
-        },
-        "steps": [step_json(s) for s in campaign.steps],
-    }
-
-
 def parse_template(data: Any) -> tuple[str, str, str]:
     """A saved template's name, subject and body; prompts are allowed (a template may serve a
     manual step); a step that is automatic refuses a template with prompts when saved."""
@@ -205,7 +172,3 @@ def parse_template(data: Any) -> tuple[str, str, str]:
             errors.add(where, problem.message)
     errors.raise_if_any()
     return name, subject, templates.sanitize_html(body)
-
-
-def template_json(t: Template) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "subject": t.subject, "body_html": t.body_html}

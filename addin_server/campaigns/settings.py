@@ -86,12 +86,3 @@ def _check_countries(codes: Any, errors: Errors) -> bool:
 
 def flag(extra: dict[str, Any] | None, key: str) -> bool:
     return bool((extra or {}).get(key, False))
-
-
-def settings_json(extra: dict[str, Any] | None) -> dict[str, Any]:
-    extra = extra or {}
-    return {
-        **{key: flag(extra, key) for key in BOOL_KEYS},
-        "sending_window": extra.get("sending_window"),
-        "holiday_countries": extra.get("holiday_countries", []),
-    }

@@ -1,7 +1,7 @@
-"""The demo rep and their sample work, for local development (`scripts/run`, DEV_MODE=1).
+"""Sample work for the demo rep, for local development (`scripts/run`, DEV_MODE=1).
 
-`demo_rep` is what the web app's one-click development sign-in uses; `addin-server seed-demo`
-also gives that rep a template, two campaigns and a few people, once.
+`addin-server seed-demo` gives the demo rep (accounts.demo_rep, also the web app's one-click
+development sign-in) a template, two campaigns and a few people, once.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addin_server.accounts import create_rep
+from addin_server.accounts import demo_rep
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
 from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
-from addin_server.models import Campaign, Rep, Template
+from addin_server.models import Campaign, Template
 
 PEOPLE = (
     ("mia@vandelay.example", "Mia", "Lopez", "Vandelay Industries", "VP Sales"),
@@ -29,15 +29,6 @@ PEOPLE = (
     ("liam@globex.example", "Liam", "Chen", "Globex", "CRO"),
     ("ava@umbrella.example", "Ava", "Diaz", "Umbrella", "RevOps Lead"),
 )
-
-
-def demo_rep(session: Session, settings: Settings, now: datetime) -> Rep:
-    """The demo rep (made with the local development mailbox when missing)."""
-    rep = session.scalar(select(Rep).where(Rep.email == settings.demo_rep_email.lower()))
-    if rep is None:
-        rep = create_rep(session, email=settings.demo_rep_email, org_name="Demo", now=now,
-                         timezone="Europe/Paris", name="Demo Rep", local_mailbox=True)
-    return rep
 
 
 def _email(day: int, option: str, subject: str, body: str, **kw: object) -> dict[str, object]:

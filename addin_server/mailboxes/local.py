@@ -133,27 +133,3 @@ class LocalMailbox:
 def open_local(runtime: Runtime, session: Session, row: MailboxRow) -> LocalMailbox:
     """The PROVIDERS factory for provider "local"."""
     return LocalMailbox(runtime.sessions, row.id, row.address, runtime.clock)
-
-
-def message_json(row: LocalMessage, *, with_text: bool = True) -> dict[str, object]:
-    """A local message for the API: its headers and its text part."""
-    parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
-    headers = {name: str(parsed[name]) for name in (
-        "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-        "X-Campaign-Send-Id") if parsed[name] is not None}
-    body: dict[str, object] = {
-        "id": row.id,
-        "draft": row.is_draft,
-        "thread_id": row.thread_id,
-        "message_id": row.rfc_message_id,
-        "send_id": row.send_id or None,
-        "to": row.to_addr,
-        "subject": row.subject,
-        "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sent_at": row.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.sent_at else None,
-        "headers": headers,
-    }
-    if with_text:
-        part = parsed.get_body(preferencelist=("plain",))
-        body["text"] = part.get_content() if part is not None else ""
-    return body

@@ -22,7 +22,7 @@ from typing import Any
 
 import msal
 import requests
-from flask import Blueprint, Flask, g, redirect, request, session
+from flask import Blueprint, g, redirect, request, session
 from flask.typing import ResponseReturnValue
 from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
@@ -53,7 +53,7 @@ from addin_server.web.common import db, now, runtime
 
 log = logging.getLogger(__name__)
 
-connect = Blueprint("connect", __name__, url_prefix="/connect")
+bp = Blueprint("connect", __name__, url_prefix="/connect")
 
 FLOW_TTL_SECONDS = 600
 _PROVIDERS = {"google": MailboxProvider.GMAIL, "microsoft": MailboxProvider.MICROSOFT}
@@ -230,7 +230,7 @@ def _begin(provider: str, rep: Rep, bound_to_session: bool) -> str:
     return url
 
 
-@connect.get("/<provider>")
+@bp.get("/<provider>")
 def start_in_browser(provider: str) -> ResponseReturnValue:
     try:
         name = _provider(provider)
@@ -243,7 +243,7 @@ def start_in_browser(provider: str) -> ResponseReturnValue:
         return _page("Cannot connect the mailbox", str(exc), exc.status)
 
 
-@connect.post("/<provider>")
+@bp.post("/<provider>")
 def start_from_api(provider: str) -> ResponseReturnValue:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     rep = rep_for_token(db(), token.strip(), now()) if scheme.lower() == "bearer" else None
@@ -257,7 +257,7 @@ def start_from_api(provider: str) -> ResponseReturnValue:
     return {"authorization_url": url}, 200
 
 
-@connect.get("/<provider>/callback")
+@bp.get("/<provider>/callback")
 def callback(provider: str) -> ResponseReturnValue:
     settings = runtime().settings
     try:
@@ -280,7 +280,3 @@ def callback(provider: str) -> ResponseReturnValue:
     log.info("rep %s connected %s mailbox %s", rep.id, name, address)
     return _page("Mailbox connected",
                  f"{address} is connected: campaign emails now go out from it.")
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(connect)

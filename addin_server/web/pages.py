@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     get_template_attribute,
@@ -23,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enrollments.status import mailbox_reason
@@ -32,23 +32,16 @@ from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Templ
 from addin_server.web import command_center
 from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now, runtime
-from addin_server.web.signin import current_rep, login_required
+from addin_server.web.signin import current_rep, login_required, signed_in_rep
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/app-static")
 
-# The mailbox-connect flow (web/oauth.py, `GET /connect/<provider>`), by Mailbox.provider.
+# The mailbox-connect flow (web/connect_mailbox.py, `GET /connect/<provider>`), by
+# Mailbox.provider.
 CONNECT_ENDPOINT = "connect.start_in_browser"
 CONNECT_PROVIDERS = {"gmail": "google", "microsoft": "microsoft"}
 MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "unsubscribe_link")
-
-
-def init_app(app: Flask) -> None:
-    """Sign-in and CSRF (auth.py), then the pages."""
-    from addin_server.web import signin as auth
-
-    auth.init_app(app)
-    app.register_blueprint(bp)
 
 
 @bp.app_template_filter("localtime")
@@ -61,8 +54,6 @@ def _localtime(instant: datetime | None, tz: str) -> str:
 
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
-    from addin_server.web.signin import signed_in_rep
-
     if not has_request_context() or request.blueprint not in ("pages", "auth"):
         return {"rep": None}
     rep = signed_in_rep()
@@ -137,10 +128,10 @@ def _builder(campaign: Campaign | None) -> ResponseReturnValue:
     rep = current_rep()
     saved = list(db().scalars(select(Template).where(Template.org_id == rep.org_id)
                               .order_by(Template.name)))
-    data = campaigns.campaign_json(campaign) if campaign else None
+    data = campaign_json(campaign) if campaign else None
     return render_template(
         "builder.html", campaign=campaign, campaign_data=data,
-        templates=[campaigns.template_json(t) for t in saved],
+        templates=[template_json(t) for t in saved],
         timezones=sorted(available_timezones()), default_timezone=rep.timezone or "UTC",
         merge_fields=MERGE_FIELDS,
     )

@@ -29,7 +29,7 @@ from addin_server.crypto import SecretsUnavailable
 from addin_server.models import CrmConnection, Rep
 from addin_server.web.common import ApiError, db, iso, now, runtime
 
-crm = Blueprint("crm", __name__, url_prefix="/crm/salesforce")
+bp = Blueprint("crm", __name__, url_prefix="/crm/salesforce")
 
 STATE_MAX_AGE = 600  # seconds between the connect click and the callback
 
@@ -92,7 +92,7 @@ def _page(title: str, message: str, status: int) -> ResponseReturnValue:
     return render_template_string(_PAGE, title=title, message=message), status
 
 
-@crm.get("/connect")
+@bp.get("/connect")
 def connect() -> ResponseReturnValue:
     """Start the flow: a redirect to Salesforce (JSON `authorize_url` for API-token callers)."""
     rep = _rep()
@@ -122,7 +122,7 @@ def _state() -> dict[str, Any]:
     return data
 
 
-@crm.get("/callback")
+@bp.get("/callback")
 def callback() -> ResponseReturnValue:
     """Salesforce sends the rep back here with a code: exchange it and keep the grant."""
     if request.args.get("error"):
@@ -172,7 +172,7 @@ def _connection(rep: Rep) -> CrmConnection | None:
     return db().scalar(select(CrmConnection).where(CrmConnection.rep_id == rep.id))
 
 
-@crm.get("")
+@bp.get("")
 def status() -> ResponseReturnValue:
     rep = _rep()
     conn = _connection(rep)
@@ -191,7 +191,7 @@ def status() -> ResponseReturnValue:
     })
 
 
-@crm.post("/disconnect")
+@bp.post("/disconnect")
 def disconnect() -> ResponseReturnValue:
     """Forget the grant; sync work waits until the rep connects again."""
     rep = _rep()

@@ -38,7 +38,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
-from addin_server.cli.demo import demo_rep
+from addin_server.accounts import demo_rep
 from addin_server.config import Settings
 from addin_server.models import Rep
 from addin_server.web.common import ApiError, db, now, runtime
@@ -59,14 +59,14 @@ GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
-def init_app(app: Flask) -> None:
+def init_csrf(app: Flask) -> None:
+    """CSRF protection (checked by `_check_csrf` only where it applies) and the session's life."""
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     # The token lives as long as the session: a page left open all day still works.
     app.config["WTF_CSRF_TIME_LIMIT"] = None
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
     csrf.init_app(app)
     app.before_request(_check_csrf)
-    app.register_blueprint(bp)
 
 
 def _has_bearer() -> bool:

@@ -8,7 +8,7 @@ the `{{unsubscribe_link}}` of content.unsubscribe_url, signed with the secret ke
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template_string
+from flask import Blueprint, render_template_string
 from flask.typing import ResponseReturnValue
 
 from addin_server.inbound.unsubscribe import unsubscribe
@@ -37,10 +37,6 @@ background:#1f4fd1;color:#fff;cursor:pointer}</style></head>
 <p>This unsubscribe link is not valid. If you copied it, check that it is complete.</p>
 {% endif %}
 </main></body></html>"""
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 def _page(state: str, email: str = "", status: int = 200) -> ResponseReturnValue:

@@ -14,7 +14,7 @@ import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -25,10 +25,6 @@ from addin_server.web.common import ApiError, db, runtime
 from addin_server.workers.polls import enqueue_poll
 
 bp = Blueprint("push", __name__)
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 @bp.post("/push/gmail")

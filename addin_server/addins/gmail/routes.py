@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file
+from flask import Blueprint, current_app, g, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
@@ -38,7 +38,6 @@ from gmail_addon.widgets import Json
 
 log = logging.getLogger(__name__)
 
-gmail = Blueprint("gmail", __name__, url_prefix=PREFIX)
 LOGO = Path(gmail_addon.__file__).resolve().parent / "logo.png"
 
 Handler = Callable[[Rep, AddonEvent], Json]
@@ -72,7 +71,6 @@ def _unauthorized(message: str) -> ResponseReturnValue:
     return jsonify({"errors": [{"field": "Authorization", "message": message}]}), 401
 
 
-@gmail.before_request
 def _verify_google() -> ResponseReturnValue | None:
     if request.method != "POST":
         return None
@@ -94,6 +92,16 @@ def _verify_google() -> ResponseReturnValue | None:
     return None
 
 
+def addon_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint of add-on endpoints under /gmail: every POST is verified as Google's first."""
+    blueprint = Blueprint(name, import_name, url_prefix=PREFIX)
+    blueprint.before_request(_verify_google)
+    return blueprint
+
+
+bp = addon_blueprint("gmail", __name__)
+
+
 def _current_user(event: AddonEvent) -> GoogleUser | None:
     try:
         return verifier().verify_user_token(
@@ -103,9 +111,10 @@ def _current_user(event: AddonEvent) -> GoogleUser | None:
         return None
 
 
-def _endpoint(name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
-    """Register a handler: verified rep in, response out. An unknown or unconnected rep gets
-    the connect card; an unexpected failure gets a readable message, never a stack trace."""
+def _endpoint(blueprint: Blueprint, name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
+    """Add a handler to the blueprint: verified rep in, response out. An unknown or
+    unconnected rep gets the connect card; an unexpected failure gets a readable message,
+    never a stack trace."""
 
     def register(handler: Handler) -> Handler:
         def view() -> ResponseReturnValue:
@@ -130,13 +139,13 @@ def _endpoint(name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
                     return jsonify(responses.show(notices.error_card("Sorry", text, endpoints())))
                 return jsonify(responses.notify(text))
 
-        gmail.add_url_rule(PATHS[name], endpoint=name, view_func=view, methods=["POST"])
+        blueprint.add_url_rule(PATHS[name], endpoint=name, view_func=view, methods=["POST"])
         return handler
 
     return register
 
 
-@gmail.get("/logo.png")
+@bp.get("/logo.png")
 def logo() -> ResponseReturnValue:
     return send_file(LOGO, mimetype="image/png", max_age=86400)
 
@@ -150,12 +159,12 @@ def _home(rep: Rep, page: int) -> Json:
                          today=gmail_views.rep_today(rep, now()), e=endpoints())
 
 
-@_endpoint("homepage", trigger=True)
+@_endpoint(bp, "homepage", trigger=True)
 def homepage(rep: Rep, event: AddonEvent) -> Json:
     return responses.show(_home(rep, 0))
 
 
-@_endpoint("page", trigger=False)
+@_endpoint(bp, "page", trigger=False)
 def page(rep: Rep, event: AddonEvent) -> Json:
     return responses.replace_card(_home(rep, event.int_param("page") or 0))
 
@@ -194,17 +203,17 @@ def _finish(rep: Rep, event: AddonEvent, skip: bool) -> Json:
     return _refreshed(rep, event, "Task skipped." if skip else "Task done.")
 
 
-@_endpoint("done", trigger=False)
+@_endpoint(bp, "done", trigger=False)
 def done(rep: Rep, event: AddonEvent) -> Json:
     return _finish(rep, event, skip=False)
 
 
-@_endpoint("skip", trigger=False)
+@_endpoint(bp, "skip", trigger=False)
 def skip(rep: Rep, event: AddonEvent) -> Json:
     return _finish(rep, event, skip=True)
 
 
-@_endpoint("write", trigger=False)
+@_endpoint(bp, "write", trigger=False)
 def write(rep: Rep, event: AddonEvent) -> Json:
     task = _own_task(rep, event)
     if task is None or task.type != StepType.EMAIL:
@@ -256,27 +265,16 @@ def _change(rep: Rep, event: AddonEvent, what: str) -> Json:
     return _refreshed(rep, event, text)
 
 
-@_endpoint("pause", trigger=False)
+@_endpoint(bp, "pause", trigger=False)
 def pause(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "pause")
 
 
-@_endpoint("resume", trigger=False)
+@_endpoint(bp, "resume", trigger=False)
 def resume(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "resume")
 
 
-@_endpoint("stop", trigger=False)
+@_endpoint(bp, "stop", trigger=False)
 def stop(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "stop")
-
-
-def register_gmail(app: Flask, *, verifier: GoogleTokenVerifier | None = None) -> None:
-    rt = app.extensions["addin"]
-    app.extensions["gmail_verifier"] = verifier or GoogleTokenVerifier(rt.settings.google_certs_url)
-    # The message and compose endpoints live in their own module; importing it registers them.
-    from addin_server.addins.gmail import message as gmail_message  # noqa: F401
-
-    app.register_blueprint(gmail)
-
-

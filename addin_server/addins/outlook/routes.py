@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
+from flask import Blueprint, current_app, g, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -22,13 +22,16 @@ from addin_server.addins.outlook.auth import (
     rep_for_identity,
     scope_uri,
 )
-from addin_server.api import resources as rest
+from addin_server.api import campaigns as api_campaigns
+from addin_server.api import me as api_me
+from addin_server.api import tasks as api_tasks
+from addin_server.api.common import current_rep, owned
+from addin_server.api.serializers import enrollment_json, person_json
 from addin_server.campaigns import rendering as content
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
-from addin_server.runtime import Runtime
 from addin_server.validation import Errors, parse_email
 from addin_server.web.common import ApiError, db, json_body, now, runtime
 
@@ -44,14 +47,7 @@ MAX_SUBJECT = 255
 MAX_FORM_BODY = 32 * 1024
 PUBLIC_ENDPOINTS = {"outlook.config", "outlook.dev_token"}
 
-outlook = Blueprint("outlook", __name__, url_prefix="/outlook")
-
-
-def register(app: Flask) -> None:
-    rt = app.extensions["addin"]
-    assert isinstance(rt, Runtime)
-    app.extensions["outlook_auth"] = TokenValidator(rt.settings)
-    app.register_blueprint(outlook)
+bp = Blueprint("outlook", __name__, url_prefix="/outlook")
 
 
 def _validator() -> TokenValidator:
@@ -62,7 +58,7 @@ def _validator() -> TokenValidator:
 # --- the pane's pages and files ---------------------------------------------------------------
 
 
-@outlook.after_request
+@bp.after_request
 def _frame_headers(response: Response) -> Response:
     # Never X-Frame-Options here: Outlook frames the pane. Who may frame it is said by CSP.
     response.headers.pop("X-Frame-Options", None)
@@ -73,17 +69,17 @@ def _frame_headers(response: Response) -> Response:
     return response
 
 
-@outlook.get("/taskpane.html")
+@bp.get("/taskpane.html")
 def taskpane() -> ResponseReturnValue:
     return send_from_directory(ADDIN_DIR, "taskpane.html", max_age=0)
 
 
-@outlook.get("/auth-dialog.html")
+@bp.get("/auth-dialog.html")
 def auth_dialog() -> ResponseReturnValue:
     return send_from_directory(ADDIN_DIR, "auth-dialog.html", max_age=0)
 
 
-@outlook.get("/static/<path:name>")
+@bp.get("/static/<path:name>")
 def static(name: str) -> ResponseReturnValue:
     # Icons must be cacheable for Outlook to show them; scripts change with releases.
     max_age = 86400 if name.startswith("icons/") else 300
@@ -93,7 +89,7 @@ def static(name: str) -> ResponseReturnValue:
 # --- authentication -------------------------------------------------------------------------
 
 
-@outlook.before_request
+@bp.before_request
 def _authenticate() -> None:
     if not request.path.startswith("/outlook/api/") or request.endpoint in PUBLIC_ENDPOINTS:
         return
@@ -114,7 +110,7 @@ def _authenticate() -> None:
     g.rep = rep
 
 
-@outlook.get("/api/config")
+@bp.get("/api/config")
 def config() -> ResponseReturnValue:
     """What the pane needs before it signs in."""
     settings = runtime().settings
@@ -128,7 +124,7 @@ def config() -> ResponseReturnValue:
     })
 
 
-@outlook.post("/api/dev/token")
+@bp.post("/api/dev/token")
 def dev_token() -> ResponseReturnValue:
     """Development mode only: a locally signed token for a rep's address (no Entra needed)."""
     validator = _validator()
@@ -146,19 +142,19 @@ def dev_token() -> ResponseReturnValue:
 # --- the pane's API -------------------------------------------------------------------------
 
 
-@outlook.get("/api/me")
+@bp.get("/api/me")
 def me() -> ResponseReturnValue:
-    return rest.me()
+    return api_me.me()
 
 
-@outlook.get("/api/tasks")
+@bp.get("/api/tasks")
 def list_tasks() -> ResponseReturnValue:
-    return rest.list_tasks()
+    return api_tasks.list_tasks()
 
 
-@outlook.get("/api/tasks/<int:task_id>/compose")
+@bp.get("/api/tasks/<int:task_id>/compose")
 def compose(task_id: int) -> ResponseReturnValue:
-    response = rest.compose_task(task_id)
+    response = api_tasks.compose_task(task_id)
     assert isinstance(response, Response)
     data = response.get_json()
     # A reply opened on the previous message through Outlook's reply form: Outlook quotes the
@@ -169,45 +165,45 @@ def compose(task_id: int) -> ResponseReturnValue:
 
 
 def _reply_body(task_id: int) -> str:
-    task = rest.owned(Task, task_id)
+    task = owned(Task, task_id)
     enrollment = db().get(Enrollment, task.enrollment_id)
     assert enrollment is not None
     step = enrollment.campaign.steps[task.position]
     settings = runtime().settings
-    values = content.merge_values(enrollment.person, rest.current_rep(),
+    values = content.merge_values(enrollment.person, current_rep(),
                                   base_url=settings.public_base_url,
                                   secret_key=settings.secret_key)
     return templates.render(content.step_source(step)[1], values, html=True, keep_prompts=True)
 
 
-@outlook.post("/api/tasks/<int:task_id>/complete")
+@bp.post("/api/tasks/<int:task_id>/complete")
 def complete(task_id: int) -> ResponseReturnValue:
-    return rest.complete_task(task_id)
+    return api_tasks.complete_task(task_id)
 
 
-@outlook.post("/api/tasks/<int:task_id>/skip")
+@bp.post("/api/tasks/<int:task_id>/skip")
 def skip(task_id: int) -> ResponseReturnValue:
-    return rest.skip_task(task_id)
+    return api_tasks.skip_task(task_id)
 
 
-@outlook.post("/api/sync-sent")
+@bp.post("/api/sync-sent")
 def sync_sent() -> ResponseReturnValue:
     """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
     from addin_server.enrollments.outlook_sent import sync_sent_items
 
-    rep_id = rest.current_rep().id
+    rep_id = current_rep().id
     db().commit()  # a first sign-in's link is written before the sync's own transactions
     matches = sync_sent_items(runtime(), rep_id)
     return jsonify({"completed": [m.task_id for m in matches]})
 
 
-@outlook.get("/api/contacts")
+@bp.get("/api/contacts")
 def contact_status() -> ResponseReturnValue:
     """The open message's sender: who they are to us and each of their campaigns."""
     errors = Errors()
     email = parse_email(request.args.get("email"), "email", errors)
     errors.raise_if_any()
-    rep = rest.current_rep()
+    rep = current_rep()
     person = db().scalar(select(Person).where(Person.org_id == rep.org_id,
                                               Person.email == email))
     if person is None:
@@ -219,8 +215,8 @@ def contact_status() -> ResponseReturnValue:
     rows = db().scalars(query.order_by(Enrollment.id.desc()).limit(20))
     return jsonify({
         "email": email,
-        "person": rest.person_json(person),
-        "enrollments": [{**rest.enrollment_json(e), "campaign_name": e.campaign.name}
+        "person": person_json(person),
+        "enrollments": [{**enrollment_json(e), "campaign_name": e.campaign.name}
                         for e in rows],
     })
 
@@ -233,9 +229,9 @@ def first_send_at_need(campaign: Campaign) -> str:
     return "required" if first.send_option == SendOption.CHOOSE_AT_LAUNCH else "optional"
 
 
-@outlook.get("/api/campaigns")
+@bp.get("/api/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    items = [c for c in campaigns.campaigns_for(db(), rest.current_rep()) if not c.archived]
+    items = [c for c in campaigns.campaigns_for(db(), current_rep()) if not c.archived]
     return jsonify({"campaigns": [
         {"id": c.id, "name": c.name, "timezone": c.timezone,
          "first_send_at": first_send_at_need(c)}
@@ -243,6 +239,6 @@ def list_campaigns() -> ResponseReturnValue:
     ]})
 
 
-@outlook.post("/api/campaigns/<int:campaign_id>/launch")
+@bp.post("/api/campaigns/<int:campaign_id>/launch")
 def launch(campaign_id: int) -> ResponseReturnValue:
-    return rest.launch_campaign(campaign_id)
+    return api_campaigns.launch_campaign(campaign_id)

@@ -1,0 +1,257 @@
+"""The paths of the OpenAPI document, one function per resource, in the document's order."""
+
+from __future__ import annotations
+
+from addin_server.api.openapi.builders import (
+    DATE,
+    ERRORS,
+    INT,
+    STR,
+    Schema,
+    arr,
+    obj,
+    op,
+    path_id,
+    query,
+    ref,
+)
+
+
+def paths() -> dict[str, Schema]:
+    return {**_campaigns(), **_enrollments(), **_tasks(), **_sends(), **_templates(),
+            **_feed_and_me(), **_suppressions(), **_people(), **_limits()}
+
+
+def _campaigns() -> dict[str, Schema]:
+    """Campaigns, and launching people into one."""
+    cid = path_id("campaign_id")
+    launch = op("Add people to the campaign (JSON, or text/csv with the options as query "
+                "parameters; a header row, unknown columns become custom fields)",
+                ref("LaunchOut"), status="201", errors=("400", "401", "404", "413", "415",
+                                                        "422"))
+    launch["requestBody"] = {"required": True, "content": {
+        "application/json": {"schema": ref("LaunchIn")},
+        "text/csv": {"schema": {"type": "string"}}}}
+    launch["parameters"] = [cid, query("start_date", DATE, "CSV launches"),
+                            query("first_send_at", STR, "CSV launches")]
+    return {
+        "/campaigns": {
+            "get": op("The rep's campaigns (an admin's: the organisation's)",
+                      obj(["campaigns"], campaigns=arr(ref("Campaign"))), errors=("401",)),
+            "post": op("Create a campaign", ref("Campaign"), status="201",
+                       body=ref("CampaignIn"), errors=("400", "401", "413", "415", "422")),
+        },
+        "/campaigns/{campaign_id}": {
+            "parameters": [cid],
+            "get": op("A campaign", ref("Campaign")),
+            "patch": op("Change a campaign (steps replace the whole list)", ref("Campaign"),
+                        body=ref("CampaignIn"), errors=("400", "401", "404", "415", "422")),
+        },
+        "/campaigns/{campaign_id}/launch": {"post": launch},
+        "/campaigns/{campaign_id}/enrollments": {
+            "parameters": [cid],
+            "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(
+                obj(["id", "status", "email"], id=INT, status=STR, email=STR)))),
+        },
+    }
+
+
+def _enrollments() -> dict[str, Schema]:
+    """A person's progress, and pause, resume, stop."""
+    eid = path_id("enrollment_id")
+    enrollment_action = {"parameters": [eid]}
+    return {
+        "/enrollments/{enrollment_id}": {
+            "parameters": [eid],
+            "get": op("A person's progress: every step's state, time and reason",
+                      ref("Enrollment")),
+        },
+        "/enrollments/{enrollment_id}/pause": {
+            **enrollment_action,
+            "post": op("Pause", ref("Enrollment"), errors=("401", "404", "409"))},
+        "/enrollments/{enrollment_id}/resume": {
+            **enrollment_action,
+            "post": op("Resume", ref("Enrollment"), errors=("401", "404", "409"))},
+        "/enrollments/{enrollment_id}/stop": {
+            **enrollment_action,
+            "post": op("Stop: cancels pending sends and open tasks", ref("Enrollment"))},
+    }
+
+
+def _tasks() -> dict[str, Schema]:
+    """Tasks, and sending an email task."""
+    tid = path_id("task_id")
+    return {
+        "/tasks": {
+            "get": op("The rep's tasks, email tasks first, then by due date",
+                      obj(["tasks"], tasks=arr(ref("Task"))),
+                      params=[query("status", {"enum": ["open", "completed", "skipped",
+                                                        "cancelled"]}),
+                              query("limit", INT), query("offset", INT),
+                              query("mine", STR, "1: only the admin's own")],
+                      errors=("401", "422")),
+        },
+        "/tasks/{task_id}": {"parameters": [tid], "get": op("A task", ref("Task"))},
+        "/tasks/{task_id}/compose": {
+            "parameters": [tid],
+            "get": op("The email task as a compose window opens it (prompts kept)",
+                      ref("Compose"), errors=("401", "404", "409")),
+        },
+        "/tasks/{task_id}/complete": {
+            "parameters": [tid],
+            "post": op("Mark done (once: a repeat changes nothing)", ref("TaskResult"),
+                       errors=("401", "404", "409")),
+        },
+        "/tasks/{task_id}/skip": {
+            "parameters": [tid],
+            "post": op("Skip (once)", ref("TaskResult"), errors=("401", "404", "409")),
+        },
+        "/tasks/{task_id}/send": {
+            "parameters": [tid],
+            "post": op("Send the email task through the rep's mailbox now, or at send_at; a "
+                       "repeat (double click) returns the same send with created=false",
+                       ref("Send"), status="201", body=ref("TaskSendIn"),
+                       errors=("400", "401", "404", "409", "415", "422")),
+        },
+    }
+
+
+def _sends() -> dict[str, Schema]:
+    """The outbox, and what the local development mailbox sent."""
+    return {
+        "/sends": {
+            "get": op("The outbox: automatic emails and sent tasks, by due time",
+                      obj(["sends"], sends=arr(ref("Send"))),
+                      params=[query("state", STR, "comma-separated states"),
+                              query("limit", INT), query("offset", INT), query("mine", STR)],
+                      errors=("401", "422")),
+        },
+        "/sends/{send_id}": {
+            "parameters": [path_id("send_id")],
+            "get": op("One send: state, due time, why it waits, attempts and history",
+                      ref("Send")),
+        },
+        "/mailbox/messages": {
+            "get": op("What the rep's local development mailbox sent, newest first",
+                      obj(["messages"], messages=arr(ref("LocalMessage"))),
+                      params=[query("drafts", STR, "1: include drafts"), query("limit", INT)],
+                      errors=("401", "422")),
+        },
+        "/mailbox/messages/{message_id}/raw": {
+            "parameters": [path_id("message_id")],
+            "get": {"summary": "The message as sent (RFC 5322)", "responses": {
+                "200": {"description": "OK", "content": {"message/rfc822": {}}},
+                "401": ERRORS, "404": ERRORS}},
+        },
+    }
+
+
+def _templates() -> dict[str, Schema]:
+    """Saved templates, and the preview."""
+    tpl = path_id("template_id")
+    return {
+        "/templates": {
+            "get": op("The organisation's templates",
+                      obj(["templates"], templates=arr(ref("Template"))), errors=("401",)),
+            "post": op("Save a template", ref("Template"), status="201",
+                       body=ref("TemplateIn"), errors=("400", "401", "415", "422")),
+        },
+        "/templates/{template_id}": {
+            "parameters": [tpl],
+            "get": op("A template", ref("Template")),
+            "patch": op("Change a template", ref("Template"), body=ref("TemplateIn"),
+                        errors=("400", "401", "404", "415", "422")),
+        },
+        "/preview": {
+            "post": op("Render a subject and body for a person; nothing is saved",
+                       ref("Preview"), body=ref("PreviewIn"),
+                       errors=("400", "401", "404", "415", "422")),
+        },
+    }
+
+
+def _feed_and_me() -> dict[str, Schema]:
+    """The Live Feed, the signed-in rep, and this document."""
+    return {
+        "/feed": {
+            "get": op("Live Feed events after an id, oldest first",
+                      obj(["events"], events=arr(ref("Event"))),
+                      params=[query("after", INT), query("limit", INT)],
+                      errors=("401", "422")),
+        },
+        "/me": {"get": op("The signed-in rep", ref("Me"), errors=("401",))},
+        "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                  "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    }
+
+
+def _suppressions() -> dict[str, Schema]:
+    """The suppression list and blocked domains."""
+    email = {"name": "email", "in": "path", "required": True, "schema": STR}
+    domain = {"name": "domain", "in": "path", "required": True, "schema": STR}
+    return {
+        "/suppressions": {
+            "get": op("The organisation's suppression list (never emailed)",
+                      obj(["suppressions"], suppressions=arr(ref("Suppression"))),
+                      params=[query("limit", INT), query("offset", INT)],
+                      errors=("401", "422")),
+            "post": op("Suppress an address; their live campaigns stop", ref("Suppression"),
+                       status="201", body=ref("SuppressionIn"),
+                       errors=("400", "401", "415", "422")),
+        },
+        "/suppressions/{email}": {
+            "parameters": [email],
+            "delete": op("Lift a suppression (admins; an unsubscribe cannot be lifted)",
+                         ref("Removed"), errors=("401", "403", "404", "409")),
+        },
+        "/blocked-domains": {
+            "get": op("Domains never emailed", obj(["blocked_domains"], blocked_domains=arr(
+                ref("BlockedDomain"))), errors=("401",)),
+            "post": op("Block a domain and its subdomains (admins)", ref("BlockedDomain"),
+                       status="201", body=ref("BlockedDomainIn"),
+                       errors=("400", "401", "403", "415", "422")),
+        },
+        "/blocked-domains/{domain}": {
+            "parameters": [domain],
+            "delete": op("Unblock a domain (admins)", ref("Removed"),
+                         errors=("401", "403", "404")),
+        },
+    }
+
+
+def _people() -> dict[str, Schema]:
+    """A person's other addresses."""
+    pid = path_id("person_id")
+    email = {"name": "email", "in": "path", "required": True, "schema": STR}
+    return {
+        "/people/{person_id}/addresses": {
+            "parameters": [pid],
+            "get": op("Other addresses of a person (a reply from one counts as theirs)",
+                      ref("PersonAddresses")),
+            "post": op("Add another address of the person", ref("PersonAddresses"),
+                       status="201", body=ref("PersonAddressIn"),
+                       errors=("400", "401", "404", "409", "415", "422")),
+        },
+        "/people/{person_id}/addresses/{email}": {
+            "parameters": [pid, email],
+            "delete": op("Remove one of the person's other addresses", ref("PersonAddresses")),
+        },
+    }
+
+
+def _limits() -> dict[str, Schema]:
+    """A mailbox's sending limits and forecast."""
+    mid = path_id("mailbox_id")
+    return {
+        "/mailboxes/{mailbox_id}/limits": {
+            "parameters": [mid],
+            "get": op("A mailbox's daily cap and pacing", ref("MailboxLimits")),
+            "patch": op("Change a mailbox's daily cap and pacing", ref("MailboxLimits"),
+                        body=ref("MailboxLimitsIn"), errors=("400", "401", "404", "415", "422")),
+        },
+        "/mailboxes/{mailbox_id}/forecast": {
+            "parameters": [mid],
+            "get": op("Sends due and expected per day for the next 7 days (rep's zone)",
+                      ref("Forecast")),
+        },
+    }
