@@ -11,6 +11,7 @@ from flask import Flask
 
 from addin_server.config import Settings
 from addin_server.runtime import Runtime
+from addin_server.workers.crm import install_crm_listener
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         JSON_SORT_KEYS=False,
     )
     app.extensions["addin"] = runtime
+    install_crm_listener()  # the CRM sync rows a commit writes are enqueued after it
 
     from addin_server.web import register_web
 

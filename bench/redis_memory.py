@@ -117,7 +117,7 @@ def main() -> None:
         later = datetime.now(UTC) + timedelta(days=1)
         pipe = redis.pipeline()
         for i in range(sample):
-            scratch.enqueue_at(later, "addin_server.sending.job.send_email", i,
+            scratch.enqueue_at(later, "addin_server.workers.send.send_email", i,
                                job_id=f"scratch-{settings.queue_name}-{i}", pipeline=pipe)
         pipe.execute()
         scheduled = db_bytes(redis, f"rq:job:scratch-{settings.queue_name}-*") + db_bytes(

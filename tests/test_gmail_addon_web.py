@@ -914,11 +914,11 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
     from rq import Queue, SimpleWorker
 
     from addin_server import create_app
-    from addin_server.enrollments.gmail_sent import SYNC_JOB_ID, THROTTLE_KEY
     from addin_server.mailboxes import open_mailbox
     from addin_server.mailboxes.port import DraftRef
     from addin_server.sending import dispatcher as dispatch
-    from addin_server.sending import job as jobs
+    from addin_server.workers.runtime import install_runtime
+    from addin_server.workers.sent_items import SYNC_JOB_ID, THROTTLE_KEY
     from tests.fakes.fixtures import connected_gmail_row, fake_settings
 
     google_fake.clock = clock
@@ -961,7 +961,7 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
         dispatch.tick(rt)
         dispatch.tick(rt)
         assert queue.job_ids.count(SYNC_JOB_ID) == 1  # once (beside the reply poll's job)
-        jobs.install_runtime(rt)
+        install_runtime(rt)
         SimpleWorker([queue], connection=rt.redis()).work(burst=True)
         with rt.sessions() as session:
             done = session.get(Task, first.id)

@@ -27,11 +27,13 @@ def worker_command(burst: bool, fork: bool, name: str | None) -> None:
     then stop (a second signal stops at once; the outbox recovers that send)."""
     from rq import Queue, Worker
 
-    from addin_server.sending import job as jobs
+    from addin_server.workers.crm import install_crm_listener
+    from addin_server.workers.runtime import install_runtime
     from addin_server.workers.worker import SendWorker
 
     rt = runtime()
-    jobs.install_runtime(rt)
+    install_runtime(rt)
+    install_crm_listener()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     connection = rt.redis()
     queue = Queue(rt.settings.queue_name, connection=connection)

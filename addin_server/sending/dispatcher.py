@@ -28,7 +28,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server.db import session_scope
-from addin_server.enrollments import gmail_sent
 from addin_server.enrollments.tasks import announce_due_tasks
 from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendState
 from addin_server.inbound.rules import resume_due
@@ -42,10 +41,11 @@ from addin_server.sending.delivery import mark_sent
 from addin_server.sending.outbox import log_many, move, sendable
 from addin_server.sending.pacing_outbox import pace_due
 from addin_server.workers.polls import enqueue_polls
+from addin_server.workers.sent_items import schedule_sync
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "addin_server.sending.job.send_email"
+SEND_JOB = "addin_server.workers.send.send_email"
 LIVE_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 # A finished send job stays this long (for `why`), then expires. Not 0: with result_ttl=0 RQ
 # deletes each finished job at once, with several unpipelined reads (its status, its
@@ -101,7 +101,7 @@ def tick(rt: Runtime, now: datetime | None = None, *, housekeeping: bool = True)
     if housekeeping:
         result.polls = enqueue_polls(rt, now)
         notify_disconnected(rt, now)  # email reps whose mailbox was disconnected (SMTP_URL)
-        gmail_sent.schedule_sync(rt, now)  # email tasks reps sent from Gmail (throttled, a job)
+        schedule_sync(rt, now)  # email tasks reps sent from Gmail (throttled, a job)
     batch = rt.settings.dispatch_batch_size
     while True:
         with session_scope(rt.sessions) as session:
