@@ -19,7 +19,7 @@ from rq import Queue
 from sqlalchemy import text
 
 from addin_server.runtime import Runtime
-from addin_server.sending import dispatcher as dispatch
+from addin_server.workers import dispatch
 from bench.harness import (
     bench_settings,
     machine_note,

@@ -916,7 +916,7 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
     from addin_server import create_app
     from addin_server.mailboxes import open_mailbox
     from addin_server.mailboxes.port import DraftRef
-    from addin_server.sending import dispatcher as dispatch
+    from addin_server.workers import dispatch
     from addin_server.workers.runtime import install_runtime
     from addin_server.workers.sent_items import SYNC_JOB_ID, THROTTLE_KEY
     from tests.fakes.fixtures import connected_gmail_row, fake_settings

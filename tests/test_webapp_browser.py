@@ -283,7 +283,7 @@ def cycle(live: Live) -> None:
     """The pipeline, in this process: dispatcher ticks and a burst SimpleWorker."""
     from rq import Queue, SimpleWorker
 
-    from addin_server.sending import dispatcher as dispatch
+    from addin_server.workers import dispatch
     from addin_server.workers.runtime import install_runtime
 
     install_runtime(live.runtime)
