@@ -4,7 +4,7 @@
   (and off holidays), with the reason.
 - `pace_due`: before the dispatcher promotes due sends, each mailbox keeps only what its cap,
   gap, batches and the windows allow now; the rest is rescheduled to its slot with the reason
-  (the dispatcher tick calls it, then `replies.resume_due`, then promotes).
+  (the dispatcher's tick calls it, then promotes).
 - `forecast`: sends due and expected per day for the next days of a mailbox.
 Functions take a Session and never commit.
 """
