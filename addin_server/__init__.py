@@ -42,6 +42,7 @@ from addin_server.web import (
     webhooks,
 )
 from addin_server.web.common import ApiError, errors_response, validation_response
+from addin_server.workers.crm import install_crm_listener
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         JSON_SORT_KEYS=False,
     )
     app.extensions["addin"] = runtime
+    install_crm_listener()  # the CRM sync rows a commit writes are enqueued after it
     app.extensions["gmail_verifier"] = GoogleTokenVerifier(settings.google_certs_url)
     app.extensions["outlook_auth"] = TokenValidator(settings)
     signin.init_csrf(app)

@@ -34,8 +34,8 @@ from addin_server.enums import SendState
 from addin_server.migrate import upgrade
 from addin_server.models import Send
 from addin_server.runtime import Runtime
-from addin_server.sending import dispatcher as dispatch
 from addin_server.validation import Errors
+from addin_server.workers import dispatch
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_POSTGRES_URL",

@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from addin_server.enums import SendState
 from addin_server.models import Send
 from addin_server.runtime import Runtime
-from addin_server.sending import dispatcher as dispatch
+from addin_server.workers import dispatch
 from bench.harness import (
     Processes,
     bench_settings,

@@ -19,7 +19,7 @@ from rq import Queue
 from sqlalchemy import text
 
 from addin_server.runtime import Runtime
-from addin_server.sending import dispatcher as dispatch
+from addin_server.workers import dispatch
 from bench.harness import (
     bench_settings,
     machine_note,
@@ -117,7 +117,7 @@ def main() -> None:
         later = datetime.now(UTC) + timedelta(days=1)
         pipe = redis.pipeline()
         for i in range(sample):
-            scratch.enqueue_at(later, "addin_server.sending.job.send_email", i,
+            scratch.enqueue_at(later, "addin_server.workers.send.send_email", i,
                                job_id=f"scratch-{settings.queue_name}-{i}", pipeline=pipe)
         pipe.execute()
         scheduled = db_bytes(redis, f"rq:job:scratch-{settings.queue_name}-*") + db_bytes(

@@ -12,9 +12,6 @@ def register_all(app: Flask) -> None:
     from addin_server.cli.manifests import render_manifests
 
     app.cli.add_command(render_manifests)
-    from addin_server.enrollments.outlook_sent import sync_outlook_sent_command
-
-    app.cli.add_command(sync_outlook_sent_command)
     from addin_server.cli.keys import rotate_keys_command
 
     app.cli.add_command(rotate_keys_command)
@@ -22,7 +19,7 @@ def register_all(app: Flask) -> None:
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(crm_cli.crm_sync)
-    from addin_server.cli.sent_items import register as register_gmail_commands
+    from addin_server.cli.sent_items import register as register_sent_items_commands
 
-    register_gmail_commands(app)
+    register_sent_items_commands(app)
     __import__("addin_server.cli.sending", fromlist=["register"]).register(app)

@@ -27,11 +27,13 @@ def worker_command(burst: bool, fork: bool, name: str | None) -> None:
     then stop (a second signal stops at once; the outbox recovers that send)."""
     from rq import Queue, Worker
 
-    from addin_server.sending import job as jobs
+    from addin_server.workers.crm import install_crm_listener
+    from addin_server.workers.runtime import install_runtime
     from addin_server.workers.worker import SendWorker
 
     rt = runtime()
-    jobs.install_runtime(rt)
+    install_runtime(rt)
+    install_crm_listener()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     connection = rt.redis()
     queue = Queue(rt.settings.queue_name, connection=connection)
@@ -45,12 +47,15 @@ def worker_command(burst: bool, fork: bool, name: str | None) -> None:
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 @click.option("--interval", default=1.0, show_default=True, type=float,
               help="Seconds between passes. Each pass promotes what is due; the repairs and "
-                   "the rest run at most once a second.")
+                   "the periodic duties run at most once a second.")
 def dispatch_command(once: bool, interval: float) -> None:
-    """Move due sends from the database onto RQ and repair what RQ lost (see README)."""
-    from addin_server.sending import dispatcher as dispatch
+    """Move due sends from the database onto RQ, repair what RQ lost, and run the periodic
+    duties (workers/duties.py: out-of-office resumes, due tasks, reply polls, ...)."""
+    from addin_server.workers import dispatch
+    from addin_server.workers.crm import install_crm_listener
 
     rt = runtime()
+    install_crm_listener()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     dispatcher = dispatch.Dispatcher(rt)
     stop = threading.Event()

@@ -1,21 +1,25 @@
-"""`addin-server sync-sent-tasks`: complete email tasks the reps sent from Gmail (one pass).
+"""`addin-server sync-sent-tasks`: complete the email tasks reps sent from Gmail or Outlook
+(one pass of enrollments/sent_items.py).
 
-The dispatcher tick queues the same pass every SENT_SYNC_SECONDS; this runs it by hand."""
+The dispatcher queues the same pass every SENT_SYNC_SECONDS (workers/duties.py); this runs it
+by hand. `sync-outlook-sent` (once an Outlook-only pass that needed cron) is kept as an alias
+so that an existing cron entry keeps working; it is no longer needed."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
+
+from addin_server.cli import runtime
+from addin_server.enrollments.sent_items import sync_all
 
 
 @click.command("sync-sent-tasks")
 @with_appcontext
 def sync_sent_tasks_command() -> None:
-    """Match the reps' Gmail Sent items to their open email tasks."""
-    from addin_server.enrollments.gmail_sent import sync_all
-
-    rt = current_app.extensions["addin"]
+    """Match the reps' Gmail and Outlook Sent items to their open email tasks (one pass)."""
+    rt = runtime()
     done = sync_all(rt, rt.now())
     total = sum(len(v) for v in done.values())
     click.echo(f"{total} task(s) completed for {len(done)} rep(s) checked")
@@ -23,3 +27,4 @@ def sync_sent_tasks_command() -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(sync_sent_tasks_command)
+    app.cli.add_command(sync_sent_tasks_command, name="sync-outlook-sent")

@@ -3,16 +3,16 @@
 The use cases (progress, launches, tasks, enrollments) call these small functions; they never
 talk to Salesforce. A row is written only when the organisation has a Salesforce connection
 (a rep who has not connected yet gets rows that wait for them). Once the transaction commits,
-the rows are handed to RQ (`crm-<link id>` jobs) when a queue is at hand (a request, or an RQ
-job); the periodic sweep (sweep.py) pushes anything else, so nothing depends on that hand-off.
+the rows are given to the hand-off that `install` was called with (the workers' one enqueues
+`crm-<link id>` jobs when a queue is at hand: a request, or an RQ job); the periodic sweep
+(sweep.py) pushes anything else, so nothing depends on that hand-off.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import event, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -143,49 +143,37 @@ def counts(session: Session, rep_id: int) -> dict[str, int]:
     return {CrmLinkState(state).value: int(n) for state, n in rows}
 
 
-# --- after commit: hand the rows to RQ --------------------------------------------------------
+# --- after commit: hand the rows over --------------------------------------------------------
+
+# Called after a commit with (connection ids whose due links to push, link ids to push).
+HandOff = Callable[[Sequence[int], Sequence[int]], None]
+_hand_off: HandOff | None = None
 
 
-def _queue_target() -> tuple[Any, str] | None:
-    """(Redis, queue name) of the running app or RQ job, if any."""
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        runtime = current_app.extensions.get("addin")
-        if runtime is not None:
-            settings = runtime.settings
-            return runtime.redis(), settings.crm_queue_name or settings.queue_name
-    from rq import get_current_job
-
-    job = get_current_job()
-    if job is not None:
-        return job.connection, job.origin
-    return None
+def install(hand_off: HandOff) -> None:
+    """Listen to every Session of the process: after a commit, the sync rows it wrote go to
+    `hand_off`; after a rollback they are forgotten. Called when a process starts (create_app,
+    the worker and dispatcher commands), never at import; calling it again only replaces
+    `hand_off`."""
+    global _hand_off
+    _hand_off = hand_off
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     session.info.pop(_CONNECTIONS, None)
     links: set[int] = session.info.pop(_PUSH, set())
     batches: set[int] = session.info.pop(_BATCH, set())
-    if not links and not batches:
+    if (not links and not batches) or _hand_off is None:
         return
     try:
-        target = _queue_target()
-        if target is None:
-            return  # the sweep pushes them
-        from addin_server.workers import crm as jobs
-
-        redis, queue = target
-        for connection_id in sorted(batches):
-            jobs.enqueue_batch(redis, queue, connection_id)
-        for link_id in sorted(links):
-            jobs.enqueue_push(redis, queue, link_id)
+        _hand_off(sorted(batches), sorted(links))
     except Exception:  # the rows are committed; the sweep will push them
         log.warning("could not enqueue CRM pushes; the sweep will", exc_info=True)
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     for key in (_CONNECTIONS, _PUSH, _BATCH):
         session.info.pop(key, None)

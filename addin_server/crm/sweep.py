@@ -21,7 +21,7 @@ ADOPT_WINDOW = timedelta(days=2)
 
 
 class Enqueuer:
-    """Where the sweep sends work: RQ by default (jobs.py), or run inline."""
+    """Where the sweep sends work: RQ by default (workers/crm.py), or run inline."""
 
     def push(self, link_id: int) -> None:
         raise NotImplementedError

@@ -1,52 +1,52 @@
-"""Email tasks written in Outlook: find them in the rep's Sent Items and complete them.
+"""Email tasks the rep wrote in Gmail or Outlook themselves: find them in the rep's Sent items
+and complete them. One pass for both providers.
 
-Outlook never tells an add-in that the rep pressed Send, so an email task written in Outlook's
-own compose form completes when the rep clicks Done, or when the message shows up in Sent Items.
-`match_sent` is the pure rule (messages and open tasks in, pairs out); `complete_from_sent` is
-the use case that records each matched message (a later "reply to previous" threads on it) and
-completes its task.
+Neither Gmail nor Outlook tells us that the rep pressed Send, so an email task written in the
+mail client (from the Gmail add-on's draft, Outlook's own compose form, or by hand) completes
+when the rep clicks Done, or when its message shows up in Sent items.
 
-Call sites: addin_server/outlook_sync.py lists the rep's recent Sent Items through the Graph
-adapter (`GraphMailbox.recent_sent`), reads them with `sent_items_from_graph`, and calls
-`complete_from_sent`, one transaction per rep; addin_server/gmail_sent.py does the same for
-Gmail (email tasks written from the Gmail add-on's drafts or by hand in Gmail).
+- `match_sent` is the pure rule (sent messages and open tasks in, pairs out): same recipient,
+  sent after the task opened, and the task's subject (or, for a reply or a task written from
+  the Gmail add-on's draft, the same conversation).
+- `complete_from_sent` records each matched message (a later "reply to previous" threads on
+  it) and completes its task.
+- `sync_rep` / `sync_all` are the pass: for each rep with open email tasks, read the Sent items
+  of each connected Gmail or Microsoft mailbox through the adapter (the SentReader port, no
+  transaction open across the network), then match and complete in one transaction.
+
+Call sites: the periodic duty queues the RQ job that runs `sync_all` (workers/sent_items.py);
+the Outlook task pane's "sync now" (`POST /outlook/api/sync-sent`) runs `sync_rep` for its rep;
+`addin-server sync-sent-tasks` runs `sync_all` by hand.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addin_server.campaigns import templates
+from addin_server.db import session_scope
 from addin_server.enrollments import tasks
-from addin_server.enums import StepType, TaskStatus
+from addin_server.enums import MailboxProvider, MailboxStatus, StepType, TaskStatus
+from addin_server.mailboxes import open_mailbox
+from addin_server.mailboxes.port import MailboxError, SentItem, SentReader
 from addin_server.models import Enrollment, Rep, SentMessage, Task
 from addin_server.models import Mailbox as MailboxRow
+from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # Our clock and the mailbox server's may disagree by a little.
 CLOCK_SKEW = timedelta(minutes=2)
 _PROMPT = re.compile(r"\{\{!.*?\}\}", re.S)
 _PREFIXES = re.compile(r"\A\s*(?:(?:re|fw|fwd|aw|sv|wg)\s*:\s*)+", re.I)
 _SPACES = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class SentItem:
-    """A message from the rep's Sent Items, provider-neutral."""
-
-    message_id: str  # provider id (Graph message id)
-    to: tuple[str, ...]
-    subject: str
-    sent_at: datetime
-    thread_id: str | None = None  # Graph conversationId
-    rfc_message_id: str | None = None  # internetMessageId, with angle brackets
-    body_html: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,29 +64,6 @@ class OpenEmailTask:
 class Match:
     task_id: int
     message: SentItem
-
-
-def sent_items_from_graph(messages: Sequence[dict[str, Any]]) -> list[SentItem]:
-    """Graph `message` resources (as listed from Sent Items) as SentItems; a message without a
-    sent time or an id (a draft) is left out."""
-    items = []
-    for m in messages:
-        when, mid = m.get("sentDateTime"), m.get("id")
-        if not isinstance(when, str) or not isinstance(mid, str):
-            continue
-        to = tuple(
-            str(r["emailAddress"]["address"]) for r in m.get("toRecipients") or []
-            if isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")
-        )
-        body = m.get("body") or {}
-        items.append(SentItem(
-            message_id=mid, to=to, subject=str(m.get("subject") or ""),
-            sent_at=datetime.fromisoformat(when.replace("Z", "+00:00")),
-            thread_id=m.get("conversationId"), rfc_message_id=m.get("internetMessageId"),
-            body_html=str(body.get("content") or "") if body.get("contentType", "").lower()
-            == "html" else "",
-        ))
-    return items
 
 
 def _normal(subject: str) -> str:
@@ -197,3 +174,83 @@ def complete_from_sent(
         )
         tasks.complete_task(session, task, now)
     return matches
+
+
+# --- the pass ---------------------------------------------------------------------------------
+
+# The providers whose adapters read Sent items (the local development mailbox does not).
+READABLE = (MailboxProvider.GMAIL, MailboxProvider.MICROSOFT)
+
+
+def oldest_open_email_task(session: Session, rep_id: int) -> datetime | None:
+    """Where a look at Sent items must start for this rep (None: nothing to look for)."""
+    return session.scalar(select(func.min(Task.created_at)).where(
+        Task.rep_id == rep_id, Task.status == TaskStatus.OPEN, Task.type == StepType.EMAIL))
+
+
+def reps_to_sync(session: Session) -> list[int]:
+    """Reps with open email tasks and a connected Gmail or Microsoft mailbox."""
+    return list(session.scalars(
+        select(Task.rep_id).join(MailboxRow, MailboxRow.rep_id == Task.rep_id)
+        .where(Task.status == TaskStatus.OPEN, Task.type == StepType.EMAIL,
+               MailboxRow.provider.in_(READABLE), MailboxRow.status == MailboxStatus.CONNECTED)
+        .distinct().order_by(Task.rep_id)))
+
+
+def _readers(rt: Runtime, rep_id: int) -> tuple[list[tuple[int, SentReader]], datetime | None]:
+    """The rep's connected mailboxes whose Sent items can be read (newest first), and since
+    when to read them."""
+    with session_scope(rt.sessions) as session:
+        since = oldest_open_email_task(session, rep_id)
+        if since is None:
+            return [], None
+        rows = session.scalars(select(MailboxRow).where(
+            MailboxRow.rep_id == rep_id, MailboxRow.provider.in_(READABLE),
+            MailboxRow.status == MailboxStatus.CONNECTED).order_by(MailboxRow.id.desc()))
+        readers: list[tuple[int, SentReader]] = []
+        for row in rows:
+            mailbox = open_mailbox(rt, session, row)
+            if isinstance(mailbox, SentReader):  # not an unavailable one (its grant is gone)
+                readers.append((row.id, mailbox))
+    return readers, since - CLOCK_SKEW
+
+
+def sync_rep(rt: Runtime, rep_id: int, now: datetime | None = None) -> list[Match]:
+    """Complete the rep's open email tasks found in the Sent items of their connected Gmail or
+    Microsoft mailboxes; the matches made.
+
+    A provider failure is logged and that mailbox changes nothing (the next pass tries again;
+    the send pipeline is what marks a mailbox disconnected).
+    """
+    readers, since = _readers(rt, rep_id)
+    matches: list[Match] = []
+    for mailbox_id, reader in readers:
+        assert since is not None
+        try:
+            sent = reader.sent_items(since)
+        except MailboxError as exc:
+            log.warning("Sent items of mailbox %s not read: %s", mailbox_id, exc)
+            continue
+        with session_scope(rt.sessions) as session:
+            rep = session.get(Rep, rep_id)
+            row = session.get(MailboxRow, mailbox_id)
+            assert rep is not None and row is not None
+            matches += complete_from_sent(session, rep, row, sent, now or rt.now(),
+                                          base_url=rt.settings.public_base_url,
+                                          secret_key=rt.settings.secret_key)
+    return matches
+
+
+def sync_all(rt: Runtime, now: datetime) -> dict[int, list[int]]:
+    """One pass for every rep with open email tasks and a connected Gmail or Microsoft
+    mailbox: rep id -> tasks completed. One rep's failing mailbox does not hold back the
+    others."""
+    with rt.sessions() as session:
+        rep_ids = reps_to_sync(session)
+    done: dict[int, list[int]] = {}
+    for rep_id in rep_ids:
+        try:
+            done[rep_id] = [m.task_id for m in sync_rep(rt, rep_id, now)]
+        except Exception:  # retried at the next pass
+            log.exception("sent-task sync failed for rep %s", rep_id)
+    return done

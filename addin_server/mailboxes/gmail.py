@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httplib2
@@ -27,7 +28,7 @@ from googleapiclient.errors import HttpError
 
 from addin_server.config import Settings
 from addin_server.mailboxes.credentials import MissingGrant, load_google
-from addin_server.mailboxes.mime import build_mime
+from addin_server.mailboxes.mime import build_mime, html_of
 from addin_server.mailboxes.port import (
     SEND_ID_HEADER,
     AuthError,
@@ -36,6 +37,7 @@ from addin_server.mailboxes.port import (
     MailboxPaused,
     OutgoingMessage,
     PermanentError,
+    SentItem,
     SentRef,
     TransientError,
     UnavailableMailbox,
@@ -61,6 +63,8 @@ REQUIRED_GMAIL_SCOPES = {G + "gmail.compose", G + "gmail.metadata"}
 _RETRY_AFTER_RE = re.compile(r"Retry after (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)", re.I)
 _READ_RETRIES = 2
 _FIND_SCAN_LIMIT = 500
+_SENT_ITEMS_LIMIT = 200
+_SENT_ITEM_HEADERS = ["To", "Cc", "Subject", "Message-ID"]
 
 T = TypeVar("T")
 
@@ -243,6 +247,24 @@ class GmailMailbox:
         profile = self._call(self._users().getProfile(userId="me"), read=True)
         return str(profile["emailAddress"]).lower()
 
+    def sent_items(self, since: datetime, *, with_bodies: bool = False) -> list[SentItem]:
+        """Sent messages newest first, down to `since` (the SentReader port). The connected
+        grant (gmail.metadata) cannot read bodies: `with_bodies` is for one that can
+        (gmail.readonly); without it the task's composed body is what gets recorded."""
+        items: list[SentItem] = []
+        for message_id in self._sent_ids():
+            meta = self._metadata(message_id, _SENT_ITEM_HEADERS)
+            item = sent_item(meta)
+            if item.sent_at < since or len(items) >= _SENT_ITEMS_LIMIT:
+                break  # newest first: the rest is older
+            if with_bodies:
+                raw = self._call(self._users().messages().get(
+                    userId="me", id=message_id, format="raw"), read=True)["raw"]
+                item = sent_item(meta, html_of(base64.urlsafe_b64decode(
+                    raw + "=" * (-len(raw) % 4))))
+            items.append(item)
+        return items
+
 
 def _header(meta: dict[str, Any], name: str) -> str | None:
     for h in meta.get("payload", {}).get("headers", []):
@@ -254,6 +276,17 @@ def _header(meta: dict[str, Any], name: str) -> str | None:
 def _internal_date(meta: dict[str, Any]) -> datetime | None:
     value = meta.get("internalDate")
     return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
+
+
+def sent_item(meta: dict[str, Any], body_html: str = "") -> SentItem:
+    """A Gmail `message` resource (format=metadata) as a SentItem."""
+    to = tuple(a.lower() for _n, a in getaddresses([_header(meta, "To") or "",
+                                                    _header(meta, "Cc") or ""]) if "@" in a)
+    return SentItem(
+        message_id=str(meta["id"]), to=to, subject=_header(meta, "Subject") or "",
+        sent_at=_internal_date(meta) or datetime.fromtimestamp(0, UTC),
+        thread_id=meta.get("threadId"), rfc_message_id=_header(meta, "Message-ID") or None,
+        body_html=body_html)
 
 
 def call_classified(fn: Callable[[], T], *, sending: bool = False) -> T:

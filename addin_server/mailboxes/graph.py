@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ from addin_server.mailboxes.port import (
     MailboxPaused,
     OutgoingMessage,
     PermanentError,
+    SentItem,
     SentRef,
     TransientError,
     UnavailableMailbox,
@@ -322,16 +323,39 @@ class GraphMailbox:
         me = self._request("GET", "/me").json()
         return str(me.get("mail") or me.get("userPrincipalName")).lower()
 
-    def recent_sent(self, since: datetime, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Messages in Sent Items sent at or after `since`, newest first, as Graph returns them
-        (used to complete email tasks the rep wrote in Outlook: addin_server/outlook_sync.py)."""
+    def sent_items(self, since: datetime, *, limit: int = 100) -> list[SentItem]:
+        """Messages in Sent Items sent at or after `since`, newest first (the SentReader port:
+        email tasks the rep wrote in Outlook complete from them)."""
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         found = self._request("GET", "/me/mailFolders/sentitems/messages", params={
             "$filter": f"sentDateTime ge {stamp}", "$orderby": "sentDateTime desc",
             "$select": "id,subject,toRecipients,sentDateTime,conversationId,"
                        "internetMessageId,body",
             "$top": str(limit)}).json()
-        return list(found.get("value", []))
+        return sent_items_from_graph(found.get("value", []))
+
+
+def sent_items_from_graph(messages: Sequence[dict[str, Any]]) -> list[SentItem]:
+    """Graph `message` resources (as listed from Sent Items) as SentItems; a message without a
+    sent time or an id (a draft) is left out."""
+    items = []
+    for m in messages:
+        when, mid = m.get("sentDateTime"), m.get("id")
+        if not isinstance(when, str) or not isinstance(mid, str):
+            continue
+        to = tuple(
+            str(r["emailAddress"]["address"]) for r in m.get("toRecipients") or []
+            if isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")
+        )
+        body = m.get("body") or {}
+        items.append(SentItem(
+            message_id=mid, to=to, subject=str(m.get("subject") or ""),
+            sent_at=datetime.fromisoformat(when.replace("Z", "+00:00")),
+            thread_id=m.get("conversationId"), rfc_message_id=m.get("internetMessageId"),
+            body_html=str(body.get("content") or "") if body.get("contentType", "").lower()
+            == "html" else "",
+        ))
+    return items
 
 
 def _parse_time(value: str | None) -> datetime | None:

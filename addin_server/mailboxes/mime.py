@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import email.policy
+import html
 from datetime import datetime
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -53,3 +55,15 @@ def build_mime(
     msg.set_content(message.text or " ")
     msg.add_alternative(message.html, subtype="html")
     return msg
+
+
+def html_of(raw: bytes) -> str:
+    """The HTML part of a message, or its text part as HTML."""
+    msg = message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    part = msg.get_body(("html",))
+    if part is not None:
+        return str(part.get_content())
+    part = msg.get_body(("plain",))
+    text = str(part.get_content()) if part is not None else ""
+    return "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"

@@ -1,6 +1,7 @@
 """Tell a rep by email that their mailbox was disconnected (its sends are on hold until they
 reconnect), through the operator's SMTP relay (SMTP_URL): the rep's own mailbox is the one that
-cannot send. Once per disconnection; the dispatcher calls `notify_disconnected` each tick.
+cannot send. Once per disconnection; `notify_disconnected` is one of the dispatcher's periodic
+duties (workers/duties.py).
 """
 
 from __future__ import annotations

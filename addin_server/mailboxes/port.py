@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 # One fixed header on every message we send, carrying the send row's id. Fixed name: Exchange
 # limits how many distinct named properties a mailbox may hold.
@@ -55,6 +55,20 @@ class SentRef:
     thread_id: str | None
     rfc_message_id: str | None  # the real Message-ID, with angle brackets
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SentItem:
+    """A message from the rep's Sent items, provider-neutral (what completes an email task the
+    rep wrote in Gmail or Outlook themselves)."""
+
+    message_id: str  # provider id (Gmail message id, Graph message id)
+    to: tuple[str, ...]
+    subject: str
+    sent_at: datetime
+    thread_id: str | None = None  # Gmail threadId / Graph conversationId
+    rfc_message_id: str | None = None  # the Message-ID, with angle brackets
+    body_html: str = ""  # empty when the grant cannot read bodies
 
 
 class MailboxError(Exception):
@@ -152,6 +166,16 @@ class Mailbox(Protocol):
 
     def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
         """Some headers of a message, by provider id."""
+        ...
+
+
+@runtime_checkable
+class SentReader(Protocol):
+    """A mailbox whose Sent items can be listed (Gmail and Microsoft Graph; not the local
+    development mailbox)."""
+
+    def sent_items(self, since: datetime) -> list[SentItem]:
+        """Messages sent at or after `since`, newest first (a bounded number)."""
         ...
 
 

@@ -6,11 +6,17 @@ One `tick(runtime, now)`:
    send-id header: found -> sent (with all the bookkeeping), not found -> scheduled (retry);
 3. `queued` rows handed to RQ a while ago whose job is gone (Redis flushed, job lost) are
    enqueued again;
-4. due `scheduled` rows are claimed in small batches (PostgreSQL: FOR UPDATE SKIP LOCKED;
+4. each mailbox keeps only what its cap, pacing and the sending windows allow now (the rest is
+   rescheduled with the reason: sending/pacing.py);
+5. due `scheduled` rows are claimed in small batches (PostgreSQL: FOR UPDATE SKIP LOCKED;
    SQLite: the database lock) -> `queued`, committed, then enqueued as `send-<id>` with
    unique=True (DuplicateJobError means it is queued already).
 Redis only ever holds sends that are due now. Two dispatchers at once are safe: every step is a
 conditional UPDATE, and the job's own claim is the last word.
+
+This is the send pipeline's own work only. The other periodic work of the dispatcher process
+(out-of-office resumes, due tasks, reply polls, ...) is listed in workers/duties.py, and
+workers/dispatch.py runs both.
 """
 
 from __future__ import annotations
@@ -28,12 +34,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server.db import session_scope
-from addin_server.enrollments import gmail_sent
-from addin_server.enrollments.tasks import announce_due_tasks
 from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendState
-from addin_server.inbound.rules import resume_due
 from addin_server.mailboxes import open_mailbox
-from addin_server.mailboxes.notify import notify_disconnected
 from addin_server.mailboxes.port import AuthError, MailboxError
 from addin_server.mailboxes.state import disconnect_mailbox
 from addin_server.models import Enrollment, Mailbox, Send
@@ -41,11 +43,12 @@ from addin_server.runtime import Runtime
 from addin_server.sending.delivery import mark_sent
 from addin_server.sending.outbox import log_many, move, sendable
 from addin_server.sending.pacing import pace_due
-from addin_server.workers.polls import enqueue_polls
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "addin_server.sending.job.send_email"
+# The send job, named by its dotted path as RQ stores it (a name, not an import: the job lives
+# with the other RQ entry points in workers/).
+SEND_JOB = "addin_server.workers.send.send_email"
 LIVE_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 # A finished send job stays this long (for `why`), then expires. Not 0: with result_ttl=0 RQ
 # deletes each finished job at once, with several unpipelined reads (its status, its
@@ -69,10 +72,7 @@ class TickResult:
     requeued: int = 0
     promoted: int = 0
     enqueued: list[int] = field(default_factory=list)
-    resumed: int = 0
     paced: int = 0
-    polls: int = 0
-    tasks_due: int = 0
 
     def __str__(self) -> str:
         return (f"promoted {self.promoted}, requeued {self.requeued}, leases expired "
@@ -89,19 +89,10 @@ def tick(rt: Runtime, now: datetime | None = None, *, housekeeping: bool = True)
         result.expired = expire_leases(rt, now)
         result.reconciled_sent, result.reconciled_retry = reconcile(rt, now)
         result.requeued = requeue_lost(rt, now)
-    # Out-of-office pauses that ran out resume; then each mailbox keeps only what its cap,
-    # pacing and the sending windows allow now (the rest is rescheduled with the reason);
-    # reply polls that are due go onto the queue; reps whose mailbox was disconnected are told.
+    # Each mailbox keeps only what its cap, pacing and the sending windows allow now (the rest
+    # is rescheduled with the reason), before anything is promoted.
     with session_scope(rt.sessions) as session:
-        if housekeeping:
-            result.resumed = resume_due(session, now)
         result.paced = pace_due(session, now)
-        if housekeeping:
-            result.tasks_due = announce_due_tasks(session, now)
-    if housekeeping:
-        result.polls = enqueue_polls(rt, now)
-        notify_disconnected(rt, now)  # email reps whose mailbox was disconnected (SMTP_URL)
-        gmail_sent.schedule_sync(rt, now)  # email tasks reps sent from Gmail (throttled, a job)
     batch = rt.settings.dispatch_batch_size
     while True:
         with session_scope(rt.sessions) as session:
@@ -115,10 +106,10 @@ def tick(rt: Runtime, now: datetime | None = None, *, housekeeping: bool = True)
 
 @dataclass
 class Dispatcher:
-    """The passes of the dispatcher process: every pass paces and promotes what is due; the
-    repairs (expired leases, reconciliation, lost jobs) and the rest run at most once every
-    `housekeeping_every` seconds. A short interval then cuts lateness without repeating a
-    dozen queries that have nothing to do five times a second."""
+    """The send pipeline's passes: every pass paces and promotes what is due; the repairs
+    (expired leases, reconciliation, lost jobs) run at most once every `housekeeping_every`
+    seconds. A short interval then cuts lateness without repeating a dozen queries that have
+    nothing to do five times a second."""
 
     rt: Runtime
     housekeeping_every: float = HOUSEKEEPING_EVERY

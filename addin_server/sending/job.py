@@ -1,18 +1,18 @@
-"""RQ entry points. A job takes a send id; the row in the database is the truth.
+"""Sending one due send, once (`run_send`). The RQ job that calls it is
+workers/send.py's `send_email(send_id)`; the row in the database is the truth.
 
-`send_email(send_id)`:
+`run_send(runtime, send_id)`:
 1. re-read the row and claim it (conditional UPDATE); leave if it is not due any more;
 2. render it (held with a reason when a merge field is empty) and commit that;
 3. create the draft and record its id (commit) before the call that sends it;
 4. send the draft (one call, never retried by the client), read back the real Message-ID;
 5. in one commit: mark it sent with the ids, record the SentMessage, move the person on, feed.
-A failure is classified (mailboxes/base.py) and handled by `after_error`.
+A failure is classified (mailboxes/port.py) and handled by `after_error`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,32 +57,6 @@ from addin_server.sending.outbox import (
 from addin_server.suppressions import list_unsubscribe_headers
 
 log_ = logging.getLogger(__name__)
-
-_installed: tuple[int, Runtime] | None = None
-
-
-def install_runtime(runtime: Runtime) -> None:
-    """Use this runtime for jobs run in this process (the worker command and tests)."""
-    global _installed
-    _installed = (os.getpid(), runtime)
-
-
-def worker_runtime() -> Runtime:
-    """The process's runtime, made from the environment on first use. After a fork (RQ's
-    forking worker) the pooled connections belong to the parent: drop them without closing."""
-    global _installed
-    if _installed is None:
-        _installed = (os.getpid(), Runtime.from_settings(Settings.from_env()))
-    pid, runtime = _installed
-    if pid != os.getpid():
-        runtime.engine.dispose(close=False)
-        _installed = (os.getpid(), runtime)
-    return runtime
-
-
-def send_email(send_id: int) -> str:
-    """The RQ job (job id `send-<id>`)."""
-    return run_send(worker_runtime(), send_id)
 
 
 def run_send(rt: Runtime, send_id: int) -> str:

@@ -1,4 +1,5 @@
-"""RQ entry points of the Salesforce sync. Jobs carry ids only; the rows are the truth.
+"""RQ entry points of the Salesforce sync, and the hand-off of the rows a commit wrote (the CRM
+outbox, crm/outbox.py) to RQ. Jobs carry ids only; the rows are the truth.
 
 Job ids are deterministic (`crm-<link id>`, `crm-batch-<connection id>`, `crm-pull-<connection
 id>`) and enqueued with unique=True, so a second enqueue while one waits is dropped. Finished
@@ -8,28 +9,25 @@ jobs keep no result (result_ttl=0), so that the id is free for the row's next ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from rq import Queue
+from flask import current_app, has_app_context
+from rq import Queue, get_current_job
 from rq.exceptions import DuplicateJobError
 
+from addin_server.crm import outbox, push
 from addin_server.crm import pull as pulling
-from addin_server.crm import push
 from addin_server.crm.sweep import Enqueuer
 from addin_server.db import session_scope
 from addin_server.enrollments import tasks
 from addin_server.runtime import Runtime
+from addin_server.workers.runtime import worker_runtime
 
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 600  # well above the HTTP timeouts: a batch makes a handful of calls
 FAILURE_TTL = 3600  # a crashed job frees its id after an hour (the sweep retries the row)
-
-def _current_runtime() -> Runtime:
-    """The worker process's runtime: the send pipeline's (addin_server.jobs), shared."""
-    from addin_server.sending.job import worker_runtime
-
-    return worker_runtime()
 
 
 def _enqueue(redis: Any, queue: str, func: str, arg: int, job_id: str) -> bool:
@@ -72,15 +70,47 @@ def run_push_link(runtime: Runtime, link_id: int) -> push.PushReport:
 
 
 def push_link(link_id: int) -> None:
-    run_push_link(_current_runtime(), link_id)
+    run_push_link(worker_runtime(), link_id)
 
 
 def push_batch(connection_id: int) -> None:
-    push.push_due(_current_runtime(), connection_id)
+    push.push_due(worker_runtime(), connection_id)
 
 
 def pull(connection_id: int) -> None:
-    pulling.pull(_current_runtime(), connection_id, tasks=tasks)
+    pulling.pull(worker_runtime(), connection_id, tasks=tasks)
+
+
+def _queue_target() -> tuple[Any, str] | None:
+    """(Redis, queue name) of the running app or RQ job, if any."""
+    if has_app_context():
+        runtime = current_app.extensions.get("addin")
+        if runtime is not None:
+            settings = runtime.settings
+            return runtime.redis(), settings.crm_queue_name or settings.queue_name
+    job = get_current_job()
+    if job is not None:
+        return job.connection, job.origin
+    return None
+
+
+def hand_off(batches: Sequence[int], links: Sequence[int]) -> None:
+    """After a commit: enqueue the pushes of the sync rows it wrote, on the queue of the running
+    app or RQ job. Elsewhere (a script, a shell) nothing is enqueued: the sweep pushes them."""
+    target = _queue_target()
+    if target is None:
+        return
+    redis, queue = target
+    for connection_id in batches:
+        enqueue_batch(redis, queue, connection_id)
+    for link_id in links:
+        enqueue_push(redis, queue, link_id)
+
+
+def install_crm_listener() -> None:
+    """Hand the CRM outbox's rows to RQ after each commit, in this process (create_app, the
+    worker and the dispatcher call it; calling it again changes nothing)."""
+    outbox.install(hand_off)
 
 
 class RqEnqueuer(Enqueuer):

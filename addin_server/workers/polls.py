@@ -1,7 +1,8 @@
-"""Reply polls on RQ: the dispatcher tick enqueues `poll-<mailbox id>` for each connected
-Gmail / Microsoft mailbox at most every `reply_poll_seconds` (a Redis key with that expiry is
-the throttle, so a failing mailbox is not retried every tick); push endpoints enqueue one at
-once. The job reads the inbox (inbox.poll) and applies what it finds."""
+"""Reply polls on RQ: a periodic duty (workers/duties.py) enqueues `poll-<mailbox id>` for each
+connected Gmail / Microsoft mailbox at most every `reply_poll_seconds` (a Redis key with that
+expiry is the throttle, so a failing mailbox is not retried every pass); push endpoints
+(web/webhooks.py) enqueue one at once. The job reads the inbox (inbound/poll.py), applies what
+it finds, then renews the mailbox's push (inbound/push.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from sqlalchemy import select
 
 from addin_server.db import session_scope
 from addin_server.enums import MailboxProvider, MailboxStatus
+from addin_server.inbound.poll import poll
+from addin_server.inbound.push import renew
 from addin_server.mailboxes.port import MailboxError
 from addin_server.models import Mailbox
 from addin_server.runtime import Runtime
+from addin_server.workers.runtime import worker_runtime
 
 log = logging.getLogger(__name__)
 POLL_JOB = "addin_server.workers.polls.poll_mailbox"
@@ -52,10 +56,6 @@ def enqueue_polls(rt: Runtime, now: datetime) -> int:
 
 def poll_mailbox(mailbox_id: int) -> str:
     """The RQ job."""
-    from addin_server.inbound.poll import poll
-    from addin_server.inbound.push import renew
-    from addin_server.sending.job import worker_runtime
-
     rt = worker_runtime()
     try:
         result = poll(rt, mailbox_id)

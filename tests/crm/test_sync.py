@@ -626,7 +626,7 @@ def test_a_detected_reply_is_logged_through_the_sweep(
 
 def test_jobs_are_enqueued_after_commit_and_a_worker_pushes_them(
         runtime: Runtime, rep: Actor, fake: FakeSalesforce, redis: Redis) -> None:
-    from addin_server.sending.job import install_runtime
+    from addin_server.workers.runtime import install_runtime
 
     settings = runtime.settings
     install_runtime(runtime)  # the worker's jobs use the test's runtime (and frozen clock)

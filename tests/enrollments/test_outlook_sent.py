@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from addin_server import create_app
 from addin_server.cli import register_commands
-from addin_server.enrollments.outlook_sent import reps_to_sync, sync_sent_items
+from addin_server.enrollments.sent_items import reps_to_sync, sync_rep
 from addin_server.enums import TaskStatus
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.graph import GraphMailbox
@@ -63,9 +63,9 @@ def test_sent_from_outlook_completes_the_task_and_threads_the_next(
     _send_from_outlook(graph_runtime, row, "yan@corp.test", "Something else", "<p>Hi</p>")
     with graph_runtime.sessions() as s:
         assert reps_to_sync(s) == [mia.rep_id]
-    matches = sync_sent_items(graph_runtime, mia.rep_id)
+    matches = sync_rep(graph_runtime, mia.rep_id)
     assert [m.message.message_id for m in matches] == [sent.message_id]
-    assert sync_sent_items(graph_runtime, mia.rep_id) == []  # nothing left to match
+    assert sync_rep(graph_runtime, mia.rep_id) == []  # nothing left to match
     with graph_runtime.sessions() as s:
         rows = s.execute(select(Task.position, Task.status).order_by(Task.id)).all()
         assert [(p, st) for p, st in rows] == [
@@ -90,9 +90,12 @@ def test_the_command_syncs_every_rep(
                        "<p>Hi Yan</p>")
     app = create_app(runtime=graph_runtime)
     register_commands(app)
-    result = app.test_cli_runner().invoke(args=["sync-outlook-sent"])
+    result = app.test_cli_runner().invoke(args=["sync-sent-tasks"])
     assert result.exit_code == 0, result.output
-    assert "1 reps checked, 1 email tasks completed" in result.output
+    assert result.output.strip() == "1 task(s) completed for 1 rep(s) checked"
+    # the old Outlook-only command is an alias of the same pass (a cron entry keeps working)
+    again = app.test_cli_runner().invoke(args=["sync-outlook-sent"])
+    assert again.output.strip() == "0 task(s) completed for 1 rep(s) checked"
 
 
 def test_a_graph_failure_changes_nothing(
@@ -101,7 +104,7 @@ def test_a_graph_failure_changes_nothing(
     mia, row = _setup(graph_runtime, microsoft_fake, clock)
     _send_from_outlook(graph_runtime, row, "zoe@corp.test", "Intro for Corp", "<p>Hi</p>")
     microsoft_fake.revoke(REP)
-    assert sync_sent_items(graph_runtime, mia.rep_id) == []
+    assert sync_rep(graph_runtime, mia.rep_id) == []
     with graph_runtime.sessions() as s:
         assert s.scalar(select(Task.status).where(Task.position == 0).order_by(Task.id)
                         .limit(1)) == TaskStatus.OPEN
@@ -113,3 +116,30 @@ def _row(rt: Runtime) -> Mailbox:
         assert row is not None
         s.expunge(row)
         return row
+
+
+def test_the_dispatchers_duty_completes_outlook_tasks_with_no_cron(
+    graph_runtime: Runtime, microsoft_fake: MicrosoftFake, clock: FrozenClock
+) -> None:
+    from rq import Queue, SimpleWorker
+
+    from addin_server.workers.duties import DUTIES
+    from addin_server.workers.runtime import install_runtime
+    from addin_server.workers.sent_items import SYNC_JOB_ID, THROTTLE_KEY, schedule_sync
+
+    _, row = _setup(graph_runtime, microsoft_fake, clock)
+    clock.advance(minutes=20)
+    _send_from_outlook(graph_runtime, row, "zoe@corp.test", "Intro for Corp", "<p>Hi Zoe</p>")
+    redis = graph_runtime.redis()
+    queue = Queue(graph_runtime.settings.queue_name, connection=redis)
+    queue.empty()
+    redis.delete(THROTTLE_KEY, f"rq:job:{SYNC_JOB_ID}")
+    assert schedule_sync in [duty.run for duty in DUTIES]
+    assert schedule_sync(graph_runtime, graph_runtime.now())  # a Microsoft mailbox is enough
+    assert not schedule_sync(graph_runtime, graph_runtime.now())  # throttled
+    assert queue.job_ids == [SYNC_JOB_ID]
+    install_runtime(graph_runtime)
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    with graph_runtime.sessions() as s:
+        statuses = s.scalars(select(Task.status).where(Task.position == 0).order_by(Task.id))
+        assert list(statuses) == [TaskStatus.COMPLETED, TaskStatus.OPEN]

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from addin_server.enrollments.sent_items import (
     Match,
     OpenEmailTask,
-    SentItem,
     complete_from_sent,
     match_sent,
-    sent_items_from_graph,
 )
 from addin_server.enums import TaskStatus
+from addin_server.mailboxes.graph import sent_items_from_graph
+from addin_server.mailboxes.port import SentItem
 from addin_server.models import Mailbox, SentMessage, Task
 from addin_server.runtime import Runtime
 from tests.conftest import FrozenClock, load_rep, make_actor

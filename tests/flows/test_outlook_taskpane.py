@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 
 from addin_server import create_app
 from addin_server.config import Settings
-from addin_server.enrollments.sent_items import SentItem, complete_from_sent
+from addin_server.enrollments.sent_items import complete_from_sent
 from addin_server.enums import TaskStatus
+from addin_server.mailboxes.port import SentItem
 from addin_server.models import Enrollment, Event, Mailbox, Task
 from addin_server.runtime import Runtime
 from tests.conftest import REDIS_URL, Actor, FrozenClock, load_rep, make_actor

@@ -17,7 +17,7 @@ from addin_server.enums import EnrollmentStatus
 from addin_server.inbound.poll import poll
 from addin_server.models import Event, Mailbox, Person, Send
 from addin_server.runtime import Runtime
-from addin_server.sending import dispatcher as dispatch
+from addin_server.workers import dispatch
 from tests.conftest import Actor, FrozenClock
 from tests.fakes.fixtures import connected_gmail_row, fake_settings
 from tests.fakes.google import GoogleFake

@@ -283,10 +283,10 @@ def cycle(live: Live) -> None:
     """The pipeline, in this process: dispatcher ticks and a burst SimpleWorker."""
     from rq import Queue, SimpleWorker
 
-    from addin_server.sending import dispatcher as dispatch
-    from addin_server.sending import job as jobs
+    from addin_server.workers import dispatch
+    from addin_server.workers.runtime import install_runtime
 
-    jobs.install_runtime(live.runtime)
+    install_runtime(live.runtime)
     queue = Queue(live.runtime.settings.queue_name, connection=live.runtime.redis())
     for _ in range(3):
         dispatch.tick(live.runtime)

@@ -216,7 +216,7 @@ def test_a_stale_job_hash_with_the_same_id_does_not_block_the_send(
     launch(rep, cid, people(1))
     send = only_send(runtime)
     other = Queue(f"{runtime.settings.queue_name}-other", connection=runtime.redis())
-    other.enqueue("addin_server.sending.job.send_email", send.id, job_id=f"send-{send.id}")
+    other.enqueue("addin_server.workers.send.send_email", send.id, job_id=f"send-{send.id}")
     try:
         clock.advance(hours=1)
         assert dispatch.tick(runtime).promoted == 1

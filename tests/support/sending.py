@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from addin_server.enums import SendState
 from addin_server.models import Send, SendLog
 from addin_server.runtime import Runtime
-from addin_server.sending import dispatcher as dispatch
-from addin_server.sending import job as jobs
+from addin_server.workers import dispatch
+from addin_server.workers.runtime import install_runtime
 from addin_server.workers.worker import SendWorker
 from tests.conftest import Actor
 
@@ -57,7 +57,7 @@ def redis_conn(rt: Runtime) -> redis.Redis:
 def drain(rt: Runtime) -> int:
     """Run every job on the queue in this process (the worker command's class, burst), with
     `rt`."""
-    jobs.install_runtime(rt)
+    install_runtime(rt)
     queue = Queue(rt.settings.queue_name, connection=rt.redis())
     before = queue.count
     SendWorker([queue], connection=rt.redis()).work(burst=True)
@@ -65,7 +65,8 @@ def drain(rt: Runtime) -> int:
 
 
 def cycle(rt: Runtime, rounds: int = 3) -> None:
-    """Dispatcher tick, then run what it queued; a few rounds."""
+    """The dispatcher process's pass (duties and sends), then run what it queued; a few
+    rounds."""
     for _ in range(rounds):
         dispatch.tick(rt)
         drain(rt)

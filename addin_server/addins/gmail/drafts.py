@@ -1,6 +1,6 @@
 """Write on an email task: the task's email as a Gmail draft that Gmail opens in its own compose
 window. The draft id and thread are kept on the task, so that the message the rep finally sends
-is recognised in their Sent items (see `gmail_sent.py`)."""
+is recognised in their Sent items (see enrollments/sent_items.py)."""
 
 from __future__ import annotations
 

@@ -189,11 +189,11 @@ def skip(task_id: int) -> ResponseReturnValue:
 @bp.post("/api/sync-sent")
 def sync_sent() -> ResponseReturnValue:
     """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
-    from addin_server.enrollments.outlook_sent import sync_sent_items
+    from addin_server.enrollments.sent_items import sync_rep
 
     rep_id = current_rep().id
     db().commit()  # a first sign-in's link is written before the sync's own transactions
-    matches = sync_sent_items(runtime(), rep_id)
+    matches = sync_rep(runtime(), rep_id)
     return jsonify({"completed": [m.task_id for m in matches]})
 
 

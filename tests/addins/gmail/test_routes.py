@@ -17,13 +17,13 @@ from sqlalchemy import select
 
 from addin_server.addins.gmail.gmail_api import gmail_service
 from addin_server.config import Settings
-from addin_server.enrollments.gmail_sent import (
-    GmailSentItems,
+from addin_server.enrollments.sent_items import (
+    complete_from_sent,
     oldest_open_email_task,
     sync_all,
 )
-from addin_server.enrollments.sent_items import complete_from_sent
 from addin_server.enums import MailboxProvider, MailboxStatus, TaskStatus
+from addin_server.mailboxes.gmail import GmailMailbox
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
 from gmail_addon.endpoints import Endpoints
@@ -563,14 +563,14 @@ def _gmail_mailbox(runtime: Runtime) -> int:
 def _sync(runtime: Runtime, fake_url: str, mailbox_id: int, read_bodies: bool = False
           ) -> list[int]:
     """What the sync job does for one rep, with a Gmail service on the fake."""
-    items = GmailSentItems(gmail_service(fake_url, "mailbox-token"), read_bodies=read_bodies)
+    mailbox = GmailMailbox(gmail_service(fake_url, "mailbox-token"), "ann@acme.test")
     with runtime.sessions() as s:
         rep_id = s.scalar(select(Rep.id).where(Rep.email == "ann@acme.test"))
         assert rep_id is not None
         since = oldest_open_email_task(s, rep_id)
     if since is None:
         return []
-    sent = items.list_sent(since)
+    sent = mailbox.sent_items(since, with_bodies=read_bodies)
     with runtime.sessions.begin() as s:
         rep = s.get(Rep, rep_id)
         box = s.get(Mailbox, mailbox_id)
@@ -860,13 +860,13 @@ def test_the_logo_is_served_without_a_token(client: FlaskClient) -> None:
     assert client.get("/gmail/homepage").status_code == 405  # endpoints only take Google's POST
 
 
-class GmailServiceOnly:
-    """Stands in for the Gmail mailbox adapter where only its authorised `service` is used
-    (the Sent items pass); built on the real client library against the fake server."""
+class GmailServiceOnly(GmailMailbox):
+    """The Gmail mailbox adapter on a service with a fixed token instead of a stored grant
+    (the Sent items pass); the real client library against the fake server."""
 
     def __init__(self, runtime: Runtime, session: Any, row: Mailbox) -> None:
-        self.address = row.address
-        self.service = gmail_service(runtime.settings.gmail_api_endpoint, "mailbox-token")
+        super().__init__(gmail_service(runtime.settings.gmail_api_endpoint, "mailbox-token"),
+                         row.address)
 
 
 def test_the_sync_command_completes_sent_tasks_for_every_rep(
@@ -914,11 +914,11 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
     from rq import Queue, SimpleWorker
 
     from addin_server import create_app
-    from addin_server.enrollments.gmail_sent import SYNC_JOB_ID, THROTTLE_KEY
     from addin_server.mailboxes import open_mailbox
     from addin_server.mailboxes.port import DraftRef
-    from addin_server.sending import dispatcher as dispatch
-    from addin_server.sending import job as jobs
+    from addin_server.workers import dispatch
+    from addin_server.workers.runtime import install_runtime
+    from addin_server.workers.sent_items import SYNC_JOB_ID, THROTTLE_KEY
     from tests.fakes.fixtures import connected_gmail_row, fake_settings
 
     google_fake.clock = clock
@@ -961,7 +961,7 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
         dispatch.tick(rt)
         dispatch.tick(rt)
         assert queue.job_ids.count(SYNC_JOB_ID) == 1  # once (beside the reply poll's job)
-        jobs.install_runtime(rt)
+        install_runtime(rt)
         SimpleWorker([queue], connection=rt.redis()).work(burst=True)
         with rt.sessions() as session:
             done = session.get(Task, first.id)

@@ -150,7 +150,8 @@ def test_reply_task_gives_the_body_without_the_quote(
     launch(ann, cid, BOB)
     first = pane.get("/tasks?mine=1").json["tasks"][0]
     # The rep sent the first one from Outlook; the Sent Items matcher records it.
-    from addin_server.enrollments.sent_items import SentItem, complete_from_sent
+    from addin_server.enrollments.sent_items import complete_from_sent
+    from addin_server.mailboxes.port import SentItem
     from addin_server.models import Mailbox
     from tests.conftest import load_rep
 
