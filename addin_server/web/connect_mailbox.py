@@ -24,7 +24,6 @@ import msal
 import requests
 from flask import Blueprint, Flask, g, redirect, request, session
 from flask.typing import ResponseReturnValue
-from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -140,9 +139,10 @@ def _finish_google(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str
         raise ConnectFailed("allow every permission on Google's screen (sending and reading "
                             "message headers are both needed): missing " +
                             ", ".join(sorted(s.rsplit("/", 1)[-1] for s in missing)))
-    access = Credentials(token["access_token"])
+    service = gmail_service(settings.gmail_api_endpoint, token["access_token"],
+                            timeout=settings.mailbox_http_timeout)
     try:
-        address = GmailMailbox(gmail_service(settings, access), "").profile_address()
+        address = GmailMailbox(service, "").profile_address()
     except MailboxError as exc:
         raise ConnectFailed(f"could not read the Gmail address: {exc}", 502) from exc
     row = attach_mailbox(db(), settings, rep, MailboxProvider.GMAIL, address, now())
