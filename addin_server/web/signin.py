@@ -36,8 +36,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select
 
+from addin_server.accounts import rep_for_identity
 from addin_server.cli.demo import demo_rep
 from addin_server.config import Settings
 from addin_server.models import Rep
@@ -187,19 +187,6 @@ def _refuse(message: str) -> ResponseReturnValue:
     return redirect(url_for("auth.signin"))
 
 
-def _find_rep(*, email: str, match: Callable[[Any], Any], link: Callable[[Rep], None]
-              ) -> Rep | None:
-    """The rep known by this provider identity, else the rep with this address (whose identity
-    is then remembered). No rep is created here: an admin adds reps to an organisation."""
-    session_ = db()
-    rep = session_.scalar(select(Rep).where(match(Rep)))
-    if rep is None and email:
-        rep = session_.scalar(select(Rep).where(Rep.email == email.lower()))
-        if rep is not None:
-            link(rep)
-    return rep
-
-
 # --- Google ---------------------------------------------------------------------------------
 
 
@@ -256,13 +243,8 @@ def google_callback() -> ResponseReturnValue:
     if not claims.get("email_verified"):
         return _refuse("Your Google address is not verified.")
     sub, email = str(claims["sub"]), str(claims.get("email", ""))
-
-    def link(rep: Rep) -> None:
-        if rep.google_sub is None:
-            rep.google_sub = sub
-
-    rep = _find_rep(email=email, match=lambda r: r.google_sub == sub, link=link)
-    if rep is None or rep.google_sub != sub:
+    rep = rep_for_identity(db(), "google", sub, email)
+    if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
     return _sign_in(rep)
 
@@ -317,13 +299,7 @@ def microsoft_callback() -> ResponseReturnValue:
     if not oid or not tid or (allowed and tid not in allowed):
         return _refuse("This Microsoft account's organisation is not allowed here.")
     email = str(claims.get("email") or claims.get("preferred_username") or "")
-
-    def link(rep: Rep) -> None:
-        if rep.ms_oid is None:
-            rep.ms_oid, rep.ms_tid = oid, tid
-
-    rep = _find_rep(email=email,
-                    match=lambda r: (r.ms_oid == oid) & (r.ms_tid == tid), link=link)
-    if rep is None or (rep.ms_oid, rep.ms_tid) != (oid, tid):
+    rep = rep_for_identity(db(), "microsoft", oid, email, tenant=tid)
+    if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
     return _sign_in(rep)

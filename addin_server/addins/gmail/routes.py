@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
+from addin_server.accounts import rep_for_identity
 from addin_server.addins.gmail import drafts as gmail_drafts
 from addin_server.addins.gmail import views as gmail_views
 from addin_server.addins.gmail.tokens import (
@@ -111,7 +112,7 @@ def _endpoint(name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
         def view() -> ResponseReturnValue:
             event: AddonEvent = g.event
             user = _current_user(event)
-            rep = gmail_views.identify(db(), user) if user else None
+            rep = rep_for_identity(db(), "google", user.sub, user.email) if user else None
             problem = gmail_views.connection_problem(db(), rep) if rep else ""
             # What identification learnt (a newly bound Google account) is kept now: handlers
             # call Google, and no transaction is held across a network call.

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from addin_server.addins.gmail.tokens import GoogleUser
 from addin_server.enrollments.advance import rep_mailbox
 from addin_server.enums import MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Rep, Task, Template
@@ -21,20 +20,6 @@ from gmail_addon.message_card import (
     TemplateChoice,
 )
 from gmail_addon.tasks_card import PAGE_SIZE, TaskItem
-
-
-def identify(session: Session, user: GoogleUser) -> Rep | None:
-    """The rep behind a verified Google identity: by Google subject, else by address (and the
-    subject is then remembered). An address whose rep is bound to another Google account is
-    refused: addresses can be reassigned, subjects cannot."""
-    rep = session.scalar(select(Rep).where(Rep.google_sub == user.sub))
-    if rep is not None:
-        return rep
-    rep = session.scalar(select(Rep).where(Rep.email == user.email))
-    if rep is None or (rep.google_sub and rep.google_sub != user.sub):
-        return None
-    rep.google_sub = user.sub
-    return rep
 
 
 def connection_problem(session: Session, rep: Rep) -> str:
