@@ -8,7 +8,9 @@ send it in `X-CSRFToken`); it then sets `g.csrf_ok`, which the API requires for 
 The check is not switched on app-wide, so that the add-in endpoints (which authenticate every
 request with a bearer token and carry no cookie) are not affected.
 
-The mailbox-connect OAuth flows live elsewhere; this module shares only the client settings.
+The flows' `state` (with the PKCE verifier, the OpenID nonce, msal's flow and where to go next)
+is web/oauth_state.py's: kept on the server, used once, bound to this browser session. The
+mailbox-connect OAuth flows live elsewhere; this module shares only the client settings.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from addin_server.accounts import rep_for_identity
 from addin_server.cli.demo import demo_rep
 from addin_server.config import Settings
 from addin_server.models import Rep
+from addin_server.web import oauth_state
 from addin_server.web.common import ApiError, db, now, runtime
 
 log = logging.getLogger(__name__)
@@ -116,8 +119,8 @@ def current_rep() -> Rep:
     return rep
 
 
-def _sign_in(rep: Rep) -> ResponseReturnValue:
-    target = _safe_next(session.get("oidc", {}).get("next") or request.form.get("next"))
+def _sign_in(rep: Rep, next_path: str | None) -> ResponseReturnValue:
+    target = _safe_next(next_path)
     session.clear()  # a fresh session (and CSRF token) for the new identity
     session["rep_id"] = rep.id
     session.permanent = True
@@ -178,11 +181,10 @@ def signin_dev() -> ResponseReturnValue:
     s = _settings()
     if not s.dev_mode:
         abort(404)
-    return _sign_in(demo_rep(db(), s, now()))
+    return _sign_in(demo_rep(db(), s, now()), request.form.get("next"))
 
 
 def _refuse(message: str) -> ResponseReturnValue:
-    session.pop("oidc", None)
     flash(message, "error")
     return redirect(url_for("auth.signin"))
 
@@ -209,12 +211,20 @@ def _google_flow(code_verifier: str | None = None) -> Any:
 def signin_google() -> ResponseReturnValue:
     if not _settings().google_client_id:
         abort(404)
-    flow = _google_flow()
+    issued = oauth_state.issue()
     nonce = secrets.token_urlsafe(16)
-    url, state = flow.authorization_url(prompt="select_account", nonce=nonce)
-    session["oidc"] = {"provider": "google", "state": state, "nonce": nonce,
-                       "verifier": flow.code_verifier, "next": request.form.get("next", "")}
+    url, _state = _google_flow(issued.verifier).authorization_url(
+        prompt="select_account", nonce=nonce, state=issued.state)
+    oauth_state.keep("signin-google", issued,
+                     {"nonce": nonce, "next": request.form.get("next", "")}, in_browser=True)
     return redirect(url)
+
+
+def _started(purpose: oauth_state.Purpose) -> oauth_state.Taken | None:
+    try:
+        return oauth_state.take(purpose, request.args.get("state", ""))
+    except oauth_state.StateRefused:
+        return None
 
 
 @bp.get("/signin/google/callback")
@@ -222,13 +232,13 @@ def google_callback() -> ResponseReturnValue:
     from google.auth.transport.requests import Request
     from google.oauth2 import id_token
 
-    started = session.get("oidc") or {}
-    if started.get("provider") != "google" or request.args.get("state") != started.get("state"):
+    started = _started("signin-google")
+    if started is None:
         return _refuse("The sign-in was not started here or has expired; try again.")
     if "code" not in request.args:
         return _refuse("Google did not sign you in: " + request.args.get("error", "no code"))
     s = _settings()
-    flow = _google_flow(started["verifier"])
+    flow = _google_flow(started.verifier)
     try:
         token = flow.fetch_token(code=request.args["code"],
                                  verify=s.google_ca_bundle or True)
@@ -238,7 +248,7 @@ def google_callback() -> ResponseReturnValue:
     except Exception as exc:  # oauthlib, transport and token errors all mean "not signed in"
         log.warning("Google sign-in failed: %s: %s", type(exc).__name__, exc)
         return _refuse("Google sign-in failed; try again.")
-    if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started["nonce"]:
+    if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started.data["nonce"]:
         return _refuse("Google sign-in failed: the identity token does not match.")
     if not claims.get("email_verified"):
         return _refuse("Your Google address is not verified.")
@@ -246,7 +256,7 @@ def google_callback() -> ResponseReturnValue:
     rep = rep_for_identity(db(), "google", sub, email)
     if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
-    return _sign_in(rep)
+    return _sign_in(rep, started.data["next"])
 
 
 # --- Microsoft ------------------------------------------------------------------------------
@@ -271,23 +281,25 @@ def _msal_app() -> Any:
 def signin_microsoft() -> ResponseReturnValue:
     if not _settings().microsoft_client_id:
         abort(404)
+    issued = oauth_state.issue()
+    # msal makes its own PKCE verifier and nonce and keeps them in its flow dict.
     flow = _msal_app().initiate_auth_code_flow(
         scopes=[], redirect_uri=_settings().public_base_url + url_for("auth.microsoft_callback"),
-        prompt="select_account",
+        prompt="select_account", state=issued.state,
     )
-    session["oidc"] = {"provider": "microsoft", "flow": flow,
-                       "next": request.form.get("next", "")}
+    oauth_state.keep("signin-microsoft", issued,
+                     {"flow": flow, "next": request.form.get("next", "")}, in_browser=True)
     return redirect(flow["auth_uri"])
 
 
 @bp.get("/signin/microsoft/callback")
 def microsoft_callback() -> ResponseReturnValue:
-    started = session.get("oidc") or {}
-    if started.get("provider") != "microsoft":
+    started = _started("signin-microsoft")
+    if started is None:
         return _refuse("The sign-in was not started here or has expired; try again.")
     try:
         result = _msal_app().acquire_token_by_auth_code_flow(
-            started["flow"], request.args.to_dict())
+            started.data["flow"], request.args.to_dict())
     except ValueError:  # msal: state mismatch or a reused flow
         return _refuse("Microsoft sign-in failed; try again.")
     claims = result.get("id_token_claims") if isinstance(result, dict) else None
@@ -302,4 +314,4 @@ def microsoft_callback() -> ResponseReturnValue:
     rep = rep_for_identity(db(), "microsoft", oid, email, tenant=tid)
     if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
-    return _sign_in(rep)
+    return _sign_in(rep, started.data["next"])
