@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +41,11 @@ def rep_for_token(session: Session, token: str, now: datetime) -> Rep | None:
         return None
     row.last_used_at = now
     return session.get(Rep, row.rep_id)
+
+
+def rep_today(rep: Rep, now: datetime) -> date:
+    """The rep's date at `now`, in the rep's time zone."""
+    return now.astimezone(ZoneInfo(rep.timezone or "UTC")).date()
 
 
 def get_or_create_org(session: Session, name: str, now: datetime) -> Organisation:

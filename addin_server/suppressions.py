@@ -18,15 +18,12 @@ from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.inbound.rules import suppress
 from addin_server.models import BlockedDomain, Enrollment, Person, Suppression
+from addin_server.validation import domain_of
 
 UNSUBSCRIBED = "unsubscribed"
 SUPPRESSED = "suppressed"
 BLOCKED_DOMAIN = "blocked domain"
 BOUNCED = "bounced"
-
-
-def domain_of(email: str) -> str:
-    return email.rpartition("@")[2].lower()
 
 
 def blocked_reasons(session: Session, org_id: int, emails: Iterable[str]) -> dict[str, str]:

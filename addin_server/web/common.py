@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from addin_server.runtime import Runtime
+from addin_server.runtime import runtime
 from addin_server.validation import FieldError, ValidationFailed
 
 
@@ -20,12 +20,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.errors = [FieldError(field, message)]
-
-
-def runtime() -> Runtime:
-    rt = current_app.extensions["addin"]
-    assert isinstance(rt, Runtime)
-    return rt
 
 
 def db() -> Session:

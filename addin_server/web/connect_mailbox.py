@@ -47,8 +47,9 @@ from addin_server.mailboxes.graph import MICROSOFT_SCOPES, http_session, msal_ap
 from addin_server.mailboxes.port import MailboxError
 from addin_server.mailboxes.state import reconnect_mailbox
 from addin_server.models import Rep
+from addin_server.runtime import runtime
 from addin_server.web import oauth_state
-from addin_server.web.common import db, now, runtime
+from addin_server.web.common import db, now
 from addin_server.web.oauth_state import Issued, Purpose, StateRefused, Taken
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from cryptography.fernet import Fernet, InvalidToken
 from flask import session
 
-from addin_server.web.common import runtime
+from addin_server.runtime import runtime
 
 Purpose = Literal["signin-google", "signin-microsoft", "connect-google", "connect-microsoft",
                   "connect-salesforce"]

@@ -21,8 +21,9 @@ from addin_server.crm import connections, outbox, salesforce
 from addin_server.crm.port import CrmAuthError, CrmError, CrmPermanentError
 from addin_server.crypto import SecretsUnavailable
 from addin_server.models import CrmConnection, Rep
+from addin_server.runtime import runtime
 from addin_server.web import oauth_state
-from addin_server.web.common import ApiError, db, iso, now, runtime
+from addin_server.web.common import ApiError, db, iso, now
 
 crm = Blueprint("crm", __name__, url_prefix="/crm/salesforce")
 

@@ -43,8 +43,9 @@ from addin_server.accounts import rep_for_identity
 from addin_server.cli.demo import demo_rep
 from addin_server.config import Settings
 from addin_server.models import Rep
+from addin_server.runtime import runtime
 from addin_server.web import oauth_state
-from addin_server.web.common import ApiError, db, now, runtime
+from addin_server.web.common import ApiError, db, now
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")

@@ -13,7 +13,8 @@ from flask.typing import ResponseReturnValue
 
 from addin_server import suppressions
 from addin_server.campaigns.rendering import read_unsubscribe_token
-from addin_server.web.common import db, now, runtime
+from addin_server.runtime import runtime
+from addin_server.web.common import db, now
 
 bp = Blueprint("unsubscribe", __name__)
 

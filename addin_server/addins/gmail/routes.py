@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
-from addin_server.accounts import rep_for_identity
+from addin_server.accounts import rep_for_identity, rep_today
 from addin_server.addins.gmail import drafts as gmail_drafts
 from addin_server.addins.gmail import views as gmail_views
 from addin_server.addins.gmail.tokens import (
@@ -30,7 +30,8 @@ from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, Task
-from addin_server.web.common import db, now, runtime
+from addin_server.runtime import runtime
+from addin_server.web.common import db, now
 from gmail_addon import notices, responses
 from gmail_addon.endpoints import PATHS, PREFIX, Endpoints
 from gmail_addon.events import AddonEvent, parse_event
@@ -148,7 +149,7 @@ def logo() -> ResponseReturnValue:
 def _home(rep: Rep, page: int) -> Json:
     items, total, page = gmail_views.open_tasks_page(db(), rep, page)
     return homepage_card(items, total=total, page=page,
-                         today=gmail_views.rep_today(rep, now()), e=endpoints())
+                         today=rep_today(rep, now()), e=endpoints())
 
 
 @_endpoint("homepage", trigger=True)

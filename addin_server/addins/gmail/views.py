@@ -3,8 +3,7 @@ card builders in `gmail_addon/` take."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,10 +29,6 @@ def connection_problem(session: Session, rep: Rep) -> str:
     if mailbox.status == MailboxStatus.DISCONNECTED:
         return f"the mailbox {mailbox.address} is disconnected"
     return ""
-
-
-def rep_today(rep: Rep, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(rep.timezone or "UTC")).date()
 
 
 def _full_name(person: Person) -> str:

@@ -28,9 +28,9 @@ from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
-from addin_server.runtime import Runtime
+from addin_server.runtime import Runtime, runtime
 from addin_server.validation import Errors, parse_email
-from addin_server.web.common import ApiError, db, json_body, now, runtime
+from addin_server.web.common import ApiError, db, json_body, now
 
 ADDIN_DIR = Path(__file__).resolve().parents[3] / "outlook_addin"
 # Outlook on the web and the new Outlook host the pane in an iframe on these origins.
