@@ -30,6 +30,12 @@ def db() -> Session:
     return session
 
 
+def bearer_token() -> str:
+    """The token of the request's `Authorization: Bearer <token>` header ("" when none)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def now() -> datetime:
     if "now" not in g:
         g.now = runtime().now()

@@ -49,8 +49,8 @@ from addin_server.mailboxes.state import reconnect_mailbox
 from addin_server.models import Rep
 from addin_server.runtime import runtime
 from addin_server.web import oauth_state
-from addin_server.web.common import db, now
-from addin_server.web.oauth_state import Issued, Purpose, StateRefused, Taken
+from addin_server.web.common import bearer_token, db, now
+from addin_server.web.oauth_state import Issued, Purpose, StateRefused, Taken, google_flow
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +79,13 @@ def _redirect_uri(settings: Settings, provider: str) -> str:
 
 
 # ---------------------------------------------------------------------- providers
-def _google_flow(settings: Settings, **kwargs: Any) -> Flow:
-    config = {"web": {
-        "client_id": settings.google_client_id, "client_secret": settings.google_client_secret,
-        "auth_uri": settings.google_auth_uri, "token_uri": settings.google_token_uri,
-        "redirect_uris": [_redirect_uri(settings, "google")]}}
-    return Flow.from_client_config(config, scopes=GOOGLE_SCOPES,
-                                   redirect_uri=_redirect_uri(settings, "google"), **kwargs)
+def _google_flow(settings: Settings, verifier: str, **kwargs: Any) -> Flow:
+    return google_flow(settings, GOOGLE_SCOPES, _redirect_uri(settings, "google"), verifier,
+                       **kwargs)
 
 
 def _start_google(settings: Settings, issued: Issued) -> tuple[str, dict[str, Any]]:
-    flow = _google_flow(settings, code_verifier=issued.verifier)  # PKCE S256
+    flow = _google_flow(settings, issued.verifier)  # PKCE S256
     # offline: a refresh token for background sends; prompt=consent: Google returns a refresh
     # token only when the consent screen is shown, so every (re)connect shows it.
     url, _state = flow.authorization_url(access_type="offline", prompt="consent",
@@ -103,8 +99,7 @@ def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
     code = request.args.get("code", "")
     if not code:
         raise ConnectFailed("Google's answer carries no authorisation code")
-    flow = _google_flow(settings, state=request.args.get("state"),
-                        code_verifier=pending.verifier)
+    flow = _google_flow(settings, pending.verifier, state=request.args.get("state"))
     # Google may answer with the scopes in another form or order than asked; we check the
     # ones we need ourselves below instead of letting oauthlib refuse the answer.
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
@@ -228,8 +223,8 @@ def start_in_browser(provider: str) -> ResponseReturnValue:
 
 @connect.post("/<provider>")
 def start_from_api(provider: str) -> ResponseReturnValue:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    rep = rep_for_token(db(), token.strip(), now()) if scheme.lower() == "bearer" else None
+    token = bearer_token()
+    rep = rep_for_token(db(), token, now()) if token else None
     if rep is None:
         return {"errors": [{"field": "Authorization",
                             "message": "a valid API token is required"}]}, 401

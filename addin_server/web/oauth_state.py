@@ -9,6 +9,9 @@ another browser cannot finish it (login CSRF); a flow started with an API token 
 is bound to the rep it names instead, which the caller checks. Nothing secret is in a cookie:
 the verifier and msal's flow stay on the server, encrypted with a key derived from SECRET_KEY
 (which every process has; ENCRYPTION_KEYS is only needed to store grants).
+
+`google_flow` is the Google OAuth client both Google flows use, with this scheme's verifier;
+the Microsoft flows use mailboxes.graph.msal_app (msal keeps its own verifier in its flow).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import session
+from google_auth_oauthlib.flow import Flow
 
+from addin_server.config import Settings
 from addin_server.runtime import runtime
 
 Purpose = Literal["signin-google", "signin-microsoft", "connect-google", "connect-microsoft",
@@ -105,3 +110,14 @@ def take(purpose: Purpose, state: str) -> Taken:
     if in_browser and session.pop(_session_key(purpose), None) != state:
         raise StateRefused("this was started in another browser session")
     return Taken(data=record["data"], verifier=str(record["verifier"]), in_browser=in_browser)
+
+
+def google_flow(settings: Settings, scopes: list[str], redirect_uri: str, verifier: str,
+                **kwargs: Any) -> Flow:
+    """google-auth-oauthlib's flow for our Google OAuth client, with the PKCE `verifier` of
+    `issue` (S256 challenge in the authorization URL, the verifier at the code exchange)."""
+    config = {"web": {
+        "client_id": settings.google_client_id, "client_secret": settings.google_client_secret,
+        "auth_uri": settings.google_auth_uri, "token_uri": settings.google_token_uri}}
+    return Flow.from_client_config(config, scopes=scopes, redirect_uri=redirect_uri,
+                                   code_verifier=verifier, **kwargs)

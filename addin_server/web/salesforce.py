@@ -23,7 +23,7 @@ from addin_server.crypto import SecretsUnavailable
 from addin_server.models import CrmConnection, Rep
 from addin_server.runtime import runtime
 from addin_server.web import oauth_state
-from addin_server.web.common import ApiError, db, iso, now
+from addin_server.web.common import ApiError, bearer_token, db, iso, now
 
 crm = Blueprint("crm", __name__, url_prefix="/crm/salesforce")
 
@@ -33,11 +33,10 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 def _rep() -> Rep:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    token = bearer_token()
     rep = None
-    if scheme.lower() == "bearer" and token.strip():
-        rep = rep_for_token(db(), token.strip(), now())
+    if token:
+        rep = rep_for_token(db(), token, now())
         g.crm_by_token = rep is not None
     # A state-changing call from a page must carry the web app's CSRF token.
     if rep is None and session.get("rep_id") is not None and (

@@ -23,6 +23,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+import msal
 import requests
 from flask import (
     Blueprint,
@@ -38,14 +39,16 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from google_auth_oauthlib.flow import Flow
 
 from addin_server.accounts import rep_for_identity
 from addin_server.cli.demo import demo_rep
 from addin_server.config import Settings
+from addin_server.mailboxes.graph import msal_app
 from addin_server.models import Rep
 from addin_server.runtime import runtime
 from addin_server.web import oauth_state
-from addin_server.web.common import ApiError, db, now
+from addin_server.web.common import ApiError, bearer_token, db, now
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -73,18 +76,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _has_bearer() -> bool:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
-
-
 def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.blueprint in PAGE_BLUEPRINTS:
         csrf.protect()  # CSRFError (400) when missing or wrong
         return
-    if request.path.startswith("/api/") and not _has_bearer() and "rep_id" in session:
+    if request.path.startswith("/api/") and not bearer_token() and "rep_id" in session:
         try:
             csrf.protect()
         except CSRFError as exc:
@@ -193,19 +191,10 @@ def _refuse(message: str) -> ResponseReturnValue:
 # --- Google ---------------------------------------------------------------------------------
 
 
-def _google_flow(code_verifier: str | None = None) -> Any:
-    from google_auth_oauthlib.flow import Flow
-
+def _google_flow(verifier: str) -> Flow:
     s = _settings()
-    config = {"web": {
-        "client_id": s.google_client_id, "client_secret": s.google_client_secret,
-        "auth_uri": s.google_auth_uri, "token_uri": s.google_token_uri,
-    }}
-    return Flow.from_client_config(
-        config, scopes=GOOGLE_SCOPES,
-        redirect_uri=s.public_base_url + url_for("auth.google_callback"),
-        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None,
-    )
+    return oauth_state.google_flow(s, GOOGLE_SCOPES,
+                                   s.public_base_url + url_for("auth.google_callback"), verifier)
 
 
 @bp.post("/signin/google")
@@ -263,19 +252,9 @@ def google_callback() -> ResponseReturnValue:
 # --- Microsoft ------------------------------------------------------------------------------
 
 
-def _msal_app() -> Any:
-    import msal
-
-    s = _settings()
-    kwargs: dict[str, Any] = {}
-    if urlsplit(s.microsoft_authority).hostname != "login.microsoftonline.com":
-        # A sovereign cloud or a local fake: msal would otherwise ask login.microsoftonline.com
-        # about the authority.
-        kwargs.update(validate_authority=False, instance_discovery=False)
-    return msal.ConfidentialClientApplication(
-        s.microsoft_client_id, client_credential=s.microsoft_client_secret,
-        authority=s.microsoft_authority, http_client=_http(s.microsoft_ca_bundle), **kwargs,
-    )
+def _msal_app() -> msal.ConfidentialClientApplication:
+    # The mailbox adapter's client; this flow's cache is thrown away (only the ID token counts).
+    return msal_app(_settings(), msal.SerializableTokenCache())
 
 
 @bp.post("/signin/microsoft")

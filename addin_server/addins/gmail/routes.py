@@ -31,7 +31,7 @@ from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, Task
 from addin_server.runtime import runtime
-from addin_server.web.common import db, now
+from addin_server.web.common import bearer_token, db, now
 from gmail_addon import notices, responses
 from gmail_addon.endpoints import PATHS, PREFIX, Endpoints
 from gmail_addon.events import AddonEvent, parse_event
@@ -78,12 +78,12 @@ def _unauthorized(message: str) -> ResponseReturnValue:
 def _verify_google() -> ResponseReturnValue | None:
     if request.method != "POST":
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token()
+    if not token:
         return _unauthorized("a Google ID token is required")
     settings = runtime().settings
     try:
-        verifier().verify_system_token(token.strip(), audience=_audience(),
+        verifier().verify_system_token(token, audience=_audience(),
                                        service_account=settings.gmail_addon_service_account)
     except InvalidToken as exc:
         log.info("gmail add-on request refused: %s", exc)
