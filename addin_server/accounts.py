@@ -1,10 +1,13 @@
-"""Organisations, reps and API tokens (stored as SHA-256 hashes, shown once)."""
+"""Organisations, reps, API tokens (stored as SHA-256 hashes, shown once) and the link from an
+external identity (a Google or Microsoft account) to a rep."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +42,11 @@ def rep_for_token(session: Session, token: str, now: datetime) -> Rep | None:
         return None
     row.last_used_at = now
     return session.get(Rep, row.rep_id)
+
+
+def rep_today(rep: Rep, now: datetime) -> date:
+    """The rep's date at `now`, in the rep's time zone."""
+    return now.astimezone(ZoneInfo(rep.timezone or "UTC")).date()
 
 
 def get_or_create_org(session: Session, name: str, now: datetime) -> Organisation:
@@ -82,4 +90,43 @@ def demo_rep(session: Session, settings: Settings, now: datetime) -> Rep:
     if rep is None:
         rep = create_rep(session, email=settings.demo_rep_email, org_name="Demo", now=now,
                          timezone="Europe/Paris", name="Demo Rep", local_mailbox=True)
+    return rep
+
+
+IdentityProvider = Literal["google", "microsoft"]
+
+
+def rep_for_identity(
+    session: Session, provider: IdentityProvider, subject: str, email: str, tenant: str = ""
+) -> Rep | None:
+    """The rep behind a verified external identity (web sign-in, the Outlook pane, the Gmail
+    add-on): the rep linked to it, else (its first sign-in) the rep whose address is `email`
+    and who is linked to no account of that provider, which is then linked to it.
+
+    `subject` is Google's `sub` or Microsoft's `oid`; `tenant` is Microsoft's `tid` (an oid is
+    only unique within its tenant). An address whose rep is linked to another account gives
+    None: addresses can be reassigned, subjects cannot. No rep is created here: an admin adds
+    reps to an organisation.
+    """
+    if provider == "google":
+        linked = Rep.google_sub == subject
+    else:
+        linked = (Rep.ms_oid == subject) & (Rep.ms_tid == tenant)
+    rep = session.scalar(select(Rep).where(linked))
+    if rep is not None:
+        return rep
+    if not email:
+        return None
+    rep = session.scalar(select(Rep).where(Rep.email == email.lower()))
+    if rep is None:
+        return None
+    if provider == "google":
+        if rep.google_sub:
+            return None
+        rep.google_sub = subject
+    else:
+        if rep.ms_oid is not None:
+            return None
+        rep.ms_oid, rep.ms_tid = subject, tenant
+    session.flush()
     return rep

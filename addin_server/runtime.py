@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,3 +45,11 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock()
+
+
+def runtime() -> Runtime:
+    """The Runtime of the Flask app in context (a request, a CLI command): create_app keeps it
+    in `app.extensions["addin"]`."""
+    rt = current_app.extensions["addin"]
+    assert isinstance(rt, Runtime)
+    return rt

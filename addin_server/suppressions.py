@@ -16,15 +16,12 @@ from sqlalchemy.orm import Session
 from addin_server.db import among, chunk_size, rowcount
 from addin_server.errors import Conflict
 from addin_server.models import BlockedDomain, Person, Suppression
+from addin_server.validation import domain_of
 
 UNSUBSCRIBED = "unsubscribed"
 SUPPRESSED = "suppressed"
 BLOCKED_DOMAIN = "blocked domain"
 BOUNCED = "bounced"
-
-
-def domain_of(email: str) -> str:
-    return email.rpartition("@")[2].lower()
 
 
 def suppress(session: Session, org_id: int, email: str, reason: str, now: datetime,

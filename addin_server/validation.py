@@ -120,6 +120,11 @@ def parse_email(value: Any, where: str, errors: Errors) -> str | None:
     return email.lower()
 
 
+def domain_of(email: str) -> str:
+    """The domain of an address, lower-case ("" when there is no @)."""
+    return email.rpartition("@")[2].lower()
+
+
 def parse_timezone(value: Any, where: str, errors: Errors) -> str | None:
     if not isinstance(value, str) or not value:
         errors.add(where, "must be an IANA time zone name such as Europe/Paris")
@@ -132,8 +137,15 @@ def parse_timezone(value: Any, where: str, errors: Errors) -> str | None:
     return value
 
 
-def parse_hhmm(value: Any, where: str, errors: Errors) -> time | None:
+def parse_hhmm(value: Any, where: str = "", errors: Errors | None = None) -> time | None:
+    """A time of day written HH:MM (24-hour). Checking input, pass `errors`: anything else is
+    reported there under `where`. Reading a stored value (checked when it was written), leave
+    it out: an empty value is no time, a malformed one raises ValueError."""
+    if errors is None and not value:
+        return None
     if not isinstance(value, str) or not _HHMM.match(value):
+        if errors is None:
+            raise ValueError(f"not a time of day HH:MM: {value!r}")
         errors.add(where, "must be a time of day as HH:MM (24-hour)")
         return None
     hours, minutes = value.split(":")

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from addin_server import create_app
 from addin_server.config import ConfigError
-from addin_server.runtime import Runtime
-
-
-def runtime() -> Runtime:
-    rt = current_app.extensions["addin"]
-    assert isinstance(rt, Runtime)
-    return rt
+from addin_server.runtime import runtime
 
 
 @click.command("init-db")

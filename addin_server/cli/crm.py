@@ -7,6 +7,8 @@ import time
 
 import click
 
+from addin_server.runtime import runtime
+
 log = logging.getLogger(__name__)
 
 
@@ -18,7 +20,6 @@ log = logging.getLogger(__name__)
               help="Do the pushes and pulls in this process instead of enqueueing RQ jobs.")
 def crm_sync(once: bool, interval: float, inline: bool) -> None:
     """Push pending Salesforce sync rows, log stray activity, pull Task changes."""
-    from addin_server.cli import runtime
     from addin_server.crm import sweep
     from addin_server.workers import crm as jobs
 

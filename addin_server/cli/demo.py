@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from addin_server.config import Settings
 from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
 from addin_server.models import Campaign, Template
+from addin_server.runtime import runtime
 
 PEOPLE = (
     ("mia@vandelay.example", "Mia", "Lopez", "Vandelay Industries", "VP Sales"),
@@ -81,10 +81,8 @@ def seed(session: Session, settings: Settings, now: datetime) -> bool:
 def seed_demo_command() -> None:
     """Give the demo rep sample campaigns and people (local development only, once)."""
     from addin_server.db import session_scope
-    from addin_server.runtime import Runtime
 
-    rt = current_app.extensions["addin"]
-    assert isinstance(rt, Runtime)
+    rt = runtime()
     if not rt.settings.dev_mode:
         raise click.ClickException("seed-demo runs only with DEV_MODE=1 (local development)")
     with session_scope(rt.sessions) as session:

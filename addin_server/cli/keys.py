@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server import crypto
 from addin_server.config import Settings
 from addin_server.models import Mailbox
+from addin_server.runtime import runtime
 
 # (model, column) pairs holding Fernet tokens. Other parts that store secrets add theirs.
 SECRET_COLUMNS: list[tuple[Any, str]] = [(Mailbox, "credentials")]
@@ -31,10 +31,7 @@ def rotate_secrets(session: Session, settings: Settings) -> int:
 @click.command("rotate-keys")
 def rotate_keys_command() -> None:
     """Re-encrypt stored OAuth grants with the first key of ENCRYPTION_KEYS."""
-    from addin_server.runtime import Runtime
-
-    rt = current_app.extensions["addin"]
-    assert isinstance(rt, Runtime)
+    rt = runtime()
     with rt.sessions.begin() as session:
         count = rotate_secrets(session, rt.settings)
     click.echo(f"re-encrypted {count} secret(s) with the first key")

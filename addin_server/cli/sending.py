@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from addin_server.cli import runtime
+from addin_server.runtime import runtime
 
 log = logging.getLogger(__name__)
 

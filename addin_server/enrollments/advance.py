@@ -32,13 +32,7 @@ from addin_server.enums import (
     TaskStatus,
 )
 from addin_server.models import Enrollment, Mailbox, Person, Send, SentMessage, Step, Task
-
-
-def parse_hhmm(value: str | None) -> time | None:
-    if not value:
-        return None
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+from addin_server.validation import parse_hhmm
 
 
 def step_timings(steps: list[Step]) -> list[StepTiming]:

@@ -25,6 +25,7 @@ from addin_server.inbound.classify import (
     own_text,
     sender,
 )
+from addin_server.validation import domain_of
 
 # Shared webmail domains: "same company domain" means nothing there.
 FREEMAIL = frozenset({
@@ -84,10 +85,6 @@ class Candidate:
 class Match:
     enrollment_id: int | None
     how: str  # how it was decided, or why nothing matched
-
-
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].lower()
 
 
 def _identity(facts: InboundFacts, c: Candidate) -> str | None:

@@ -4,13 +4,15 @@ google-auth credentials built from the stored refresh token.
 Sending is drafts.create then drafts.send: a consumed draft cannot be sent twice, which matters
 because httplib2 itself re-sends a POST once when the connection drops before the response
 (its stale-connection retry). Send calls run with num_retries=0; reads retry a little.
-Every provider failure is mapped onto the classified errors of base.py.
+Every provider failure is mapped onto the classified errors of port.py, by the one classifier
+below (the Gmail add-on's calls with its event tokens use it too).
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import json
 import logging
 import re
 import socket
@@ -61,7 +63,11 @@ REQUIRED_GMAIL_SCOPES = {G + "gmail.compose", G + "gmail.metadata"}
 # Gmail's sending-limit 429 names the time sending resumes, e.g.
 # "User-rate limit exceeded.  Retry after 2026-11-24T14:05:00.000Z (Mail sending)".
 _RETRY_AFTER_RE = re.compile(r"Retry after (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)", re.I)
+# How Google says a token lacks a scope: the legacy reason, and the ErrorInfo reason of the
+# same answer.
+_SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 _READ_RETRIES = 2
+DEFAULT_TIMEOUT = 30.0  # seconds; the mailbox adapter passes settings.mailbox_http_timeout
 _FIND_SCAN_LIMIT = 500
 _SENT_ITEMS_LIMIT = 200
 _SENT_ITEM_HEADERS = ["To", "Cc", "Subject", "Message-ID"]
@@ -69,11 +75,21 @@ _SENT_ITEM_HEADERS = ["To", "Cc", "Subject", "Message-ID"]
 T = TypeVar("T")
 
 
-def gmail_service(settings: Settings, credentials: Credentials) -> Any:
-    """A Gmail v1 client on the shipped discovery document, talking to settings' endpoint."""
-    http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=settings.mailbox_http_timeout))
-    return build("gmail", "v1", http=http, static_discovery=True, cache_discovery=False,
-                 client_options={"api_endpoint": settings.gmail_api_endpoint})
+def gmail_service(
+    api_endpoint: str, credentials: Credentials | str, *, timeout: float = DEFAULT_TIMEOUT
+) -> Any:
+    """A Gmail v1 client on the shipped discovery document (no network) talking to
+    `api_endpoint`. `credentials` are google-auth credentials (a stored grant that refreshes)
+    or a bare access token (an add-on event's, or the connect flow's fresh one)."""
+    if isinstance(credentials, str):
+        credentials = Credentials(token=credentials)
+    # A bare access token cannot be refreshed: its 401 is the answer (the token expired), not a
+    # reason to attempt a refresh that can only fail with a confusing RefreshError.
+    refresh_codes = (http.client.UNAUTHORIZED,) if credentials.refresh_token else ()
+    authorized = AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout),
+                                refresh_status_codes=refresh_codes)
+    return build("gmail", "v1", http=authorized, static_discovery=True, cache_discovery=False,
+                 client_options={"api_endpoint": api_endpoint})
 
 
 def google_credentials(settings: Settings, refresh_token: str, scopes: list[str]) -> Credentials:
@@ -91,16 +107,33 @@ def _retry_after_header(exc: HttpError) -> float | None:
 
 
 def _reasons(exc: HttpError) -> set[str]:
-    details = exc.error_details if isinstance(exc.error_details, list) else []
-    return {str(d.get("reason", "")) for d in details if isinstance(d, dict)}
+    """Every reason Google gave: the legacy `errors[].reason`, the `details[].reason` of an
+    ErrorInfo and the `status` (the client library's own `error_details` keeps only one of the
+    two lists, and none when the body has no `message`)."""
+    try:
+        error = json.loads(exc.content.decode("utf-8", "replace")).get("error", {})
+    except (ValueError, AttributeError):
+        return set()
+    if not isinstance(error, dict):
+        return set()
+    found = {str(e.get("reason", "")) for e in error.get("errors") or [] if isinstance(e, dict)}
+    found |= {str(d["reason"]) for d in error.get("details") or []
+              if isinstance(d, dict) and d.get("reason")}
+    if error.get("status"):
+        found.add(str(error["status"]))
+    return found - {""}
 
 
 class NotFound(PermanentError):
     """The thing named (a thread, a message) does not exist in the mailbox."""
 
 
+class MissingScope(AuthError):
+    """The grant lacks a permission the call needs: the rep grants it again."""
+
+
 def classify(exc: Exception, *, sending: bool) -> MailboxError:
-    """A Google failure as one of base.py's errors. `sending` is True for the call that sends:
+    """A Google failure as one of port.py's errors. `sending` is True for the call that sends:
     a timeout or 5xx there may mean Gmail accepted the message."""
     if isinstance(exc, MailboxError):
         return exc
@@ -126,27 +159,30 @@ def _classify_http(exc: HttpError, *, sending: bool) -> MailboxError:
     reasons = _reasons(exc)
     retry_after = _retry_after_header(exc)
     if status == 401:
-        return AuthError(message)
+        return AuthError(message, status=status)
     if status == 429 or reasons & {"rateLimitExceeded", "userRateLimitExceeded"}:
         resume = _RETRY_AFTER_RE.search(str(exc.reason or ""))
         if resume:
             until = datetime.fromisoformat(resume.group(1).replace("Z", "+00:00"))
-            return MailboxPaused(message, until=until.astimezone(UTC))
-        return TransientError(message, retry_after=retry_after or 60)
+            return MailboxPaused(message, until=until.astimezone(UTC), status=status)
+        return TransientError(message, retry_after=retry_after or 60, status=status)
     if status == 403:
         if "dailyLimitExceeded" in reasons:
-            return TransientError(message, retry_after=retry_after or 3600)
-        if reasons & {"domainPolicy", "insufficientPermissions", "authError"}:
-            return AuthError(message)  # the admin blocked the app, or a scope is missing
-        return PermanentError(message)
+            return TransientError(message, retry_after=retry_after or 3600, status=status)
+        if reasons & _SCOPE_REASONS:
+            return MissingScope(message, status=status)
+        if reasons & {"domainPolicy", "authError"}:
+            return AuthError(message, status=status)  # the admin blocked the app
+        return PermanentError(message, status=status)
     if status == 404 and sending:
         # The draft is gone: sent already (a lost response, then a retry) or deleted.
-        return TransientError(message, may_have_sent=True)
+        return TransientError(message, may_have_sent=True, status=status)
     if status == 404:
-        return NotFound(message)
+        return NotFound(message, status=status)
     if status >= 500:
-        return TransientError(message, retry_after=retry_after, may_have_sent=sending)
-    return PermanentError(message)
+        return TransientError(message, retry_after=retry_after, may_have_sent=sending,
+                              status=status)
+    return PermanentError(message, status=status)
 
 
 class GmailMailbox:
@@ -307,4 +343,6 @@ def open_gmail(runtime: Runtime, session: Session, row: MailboxRow
     except MissingGrant as exc:
         return UnavailableMailbox(row.address, AuthError(str(exc)))
     creds = google_credentials(settings, grant.refresh_token, list(grant.scopes))
-    return GmailMailbox(gmail_service(settings, creds), row.address)
+    service = gmail_service(settings.gmail_api_endpoint, creds,
+                            timeout=settings.mailbox_http_timeout)
+    return GmailMailbox(service, row.address)

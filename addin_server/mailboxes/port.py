@@ -72,20 +72,25 @@ class SentItem:
 
 
 class MailboxError(Exception):
-    """Base of the classified provider failures below."""
+    """Base of the classified provider failures below. `status` is the provider's HTTP status
+    when it answered (None: no answer, or a failure before any call)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class TransientError(MailboxError):
     """Try again later (429, 5xx, timeout) — but see `may_have_sent`."""
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, may_have_sent: bool = False
+        self, message: str, *, retry_after: float | None = None, may_have_sent: bool = False,
+        status: int | None = None
     ) -> None:
-        super().__init__(message, retry_after=retry_after)
+        super().__init__(message, retry_after=retry_after, status=status)
         # True when the provider may have accepted the message (timeout or 5xx on the send
         # call): the pipeline must reconcile against Sent items before sending again.
         self.may_have_sent = may_have_sent
@@ -102,8 +107,8 @@ class AuthError(MailboxError):
 class MailboxPaused(MailboxError):
     """The provider paused sending for this mailbox until a time (Gmail's sending limit)."""
 
-    def __init__(self, message: str, *, until: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, until: datetime, status: int | None = None) -> None:
+        super().__init__(message, status=status)
         self.until = until
 
 

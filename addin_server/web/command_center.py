@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from addin_server.accounts import rep_today
 from addin_server.enrollments.status import mailbox_reason, send_reason
 from addin_server.enums import (
     LIVE_ENROLLMENT,
@@ -70,10 +70,6 @@ def _search(query: Select, q: str) -> Select:
 def _step_count() -> ScalarSelect[int]:
     return (select(func.count(Step.id)).where(Step.campaign_id == Campaign.id)
             .correlate(Campaign).scalar_subquery())
-
-
-def rep_today(rep: Rep, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(rep.timezone or "UTC")).date()
 
 
 def open_tasks(session: Session, rep: Rep, now: datetime, q: str = "") -> TaskBuckets:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from addin_server.runtime import Runtime
+from addin_server.runtime import runtime
 from addin_server.validation import FieldError, ValidationFailed
 
 
@@ -22,18 +22,18 @@ class ApiError(Exception):
         self.errors = [FieldError(field, message)]
 
 
-def runtime() -> Runtime:
-    rt = current_app.extensions["addin"]
-    assert isinstance(rt, Runtime)
-    return rt
-
-
 def db() -> Session:
     """The request's session; committed once when the request succeeds."""
     if "db" not in g:
         g.db = runtime().sessions()
     session: Session = g.db
     return session
+
+
+def bearer_token() -> str:
+    """The token of the request's `Authorization: Bearer <token>` header ("" when none)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def now() -> datetime:

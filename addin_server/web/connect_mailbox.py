@@ -6,16 +6,16 @@ Who the rep is, on the start URL:
 - from an API client, `POST /connect/<provider>` with `Authorization: Bearer <API token>`
   answers `{"authorization_url": ...}` for the client to open in the rep's browser.
 
-The pending flow (state, PKCE verifier, msal's flow dict, the rep) is kept encrypted in Redis
-for 10 minutes under its `state`, and used once. A flow started from a browser session must
-come back to the same session. The callback (`/connect/<provider>/callback`, the redirect URI
-registered with Google / Entra) stores the grant encrypted on the rep's Mailbox row.
+The pending flow (PKCE verifier, msal's flow dict, the rep) is kept by web/oauth_state.py:
+encrypted in Redis for 10 minutes under its `state`, used once, and a flow started from a
+browser session must come back to the same session. The callback
+(`/connect/<provider>/callback`, the redirect URI registered with Google / Entra) stores the
+grant encrypted on the rep's Mailbox row.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 from typing import Any
@@ -24,11 +24,9 @@ import msal
 import requests
 from flask import Blueprint, g, redirect, request, session
 from flask.typing import ResponseReturnValue
-from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
-from addin_server import crypto
 from addin_server.accounts import rep_for_token
 from addin_server.config import Settings
 from addin_server.enums import MailboxProvider
@@ -49,14 +47,17 @@ from addin_server.mailboxes.graph import MICROSOFT_SCOPES, http_session, msal_ap
 from addin_server.mailboxes.port import MailboxError
 from addin_server.mailboxes.state import reconnect_mailbox
 from addin_server.models import Rep
-from addin_server.web.common import db, now, runtime
+from addin_server.runtime import runtime
+from addin_server.web import oauth_state
+from addin_server.web.common import bearer_token, db, now
+from addin_server.web.oauth_state import Issued, Purpose, StateRefused, Taken, google_flow
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("connect", __name__, url_prefix="/connect")
 
-FLOW_TTL_SECONDS = 600
 _PROVIDERS = {"google": MailboxProvider.GMAIL, "microsoft": MailboxProvider.MICROSOFT}
+_PURPOSES: dict[str, Purpose] = {"google": "connect-google", "microsoft": "connect-microsoft"}
 
 
 class ConnectFailed(Exception):
@@ -77,53 +78,28 @@ def _redirect_uri(settings: Settings, provider: str) -> str:
     return f"{settings.public_base_url}/connect/{provider}/callback"
 
 
-# ---------------------------------------------------------------------- pending flows (Redis)
-def _flow_key(state: str) -> str:
-    return f"oauth-flow:{state}"
-
-
-def _save_pending(settings: Settings, state: str, data: dict[str, Any]) -> None:
-    runtime().redis().set(_flow_key(state), crypto.encrypt(settings, json.dumps(data)),
-                          ex=FLOW_TTL_SECONDS)
-
-
-def _take_pending(settings: Settings, state: str) -> dict[str, Any]:
-    if not state or len(state) > 200:
-        raise ConnectFailed("the sign-in answer carries no state: start again")
-    raw = runtime().redis().getdel(_flow_key(state))
-    if raw is None:
-        raise ConnectFailed("this sign-in is unknown or expired (10 minutes): start again")
-    blob = raw if isinstance(raw, bytes) else raw.encode()
-    data: dict[str, Any] = json.loads(crypto.decrypt(settings, blob))
-    return data
-
-
 # ---------------------------------------------------------------------- providers
-def _google_flow(settings: Settings, **kwargs: Any) -> Flow:
-    config = {"web": {
-        "client_id": settings.google_client_id, "client_secret": settings.google_client_secret,
-        "auth_uri": settings.google_auth_uri, "token_uri": settings.google_token_uri,
-        "redirect_uris": [_redirect_uri(settings, "google")]}}
-    return Flow.from_client_config(config, scopes=GOOGLE_SCOPES,
-                                   redirect_uri=_redirect_uri(settings, "google"), **kwargs)
+def _google_flow(settings: Settings, verifier: str, **kwargs: Any) -> Flow:
+    return google_flow(settings, GOOGLE_SCOPES, _redirect_uri(settings, "google"), verifier,
+                       **kwargs)
 
 
-def _start_google(settings: Settings) -> tuple[str, str, dict[str, Any]]:
-    flow = _google_flow(settings)  # PKCE S256 verifier generated here
+def _start_google(settings: Settings, issued: Issued) -> tuple[str, dict[str, Any]]:
+    flow = _google_flow(settings, issued.verifier)  # PKCE S256
     # offline: a refresh token for background sends; prompt=consent: Google returns a refresh
     # token only when the consent screen is shown, so every (re)connect shows it.
-    url, state = flow.authorization_url(access_type="offline", prompt="consent")
-    return url, state, {"code_verifier": flow.code_verifier}
+    url, _state = flow.authorization_url(access_type="offline", prompt="consent",
+                                         state=issued.state)
+    return url, {}
 
 
-def _finish_google(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str:
+def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
     if request.args.get("error"):
         raise ConnectFailed(f"Google did not grant access ({request.args['error']})")
     code = request.args.get("code", "")
     if not code:
         raise ConnectFailed("Google's answer carries no authorisation code")
-    flow = _google_flow(settings, state=request.args.get("state"),
-                        code_verifier=pending["code_verifier"])
+    flow = _google_flow(settings, pending.verifier, state=request.args.get("state"))
     # Google may answer with the scopes in another form or order than asked; we check the
     # ones we need ourselves below instead of letting oauthlib refuse the answer.
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
@@ -140,9 +116,10 @@ def _finish_google(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str
         raise ConnectFailed("allow every permission on Google's screen (sending and reading "
                             "message headers are both needed): missing " +
                             ", ".join(sorted(s.rsplit("/", 1)[-1] for s in missing)))
-    access = Credentials(token["access_token"])
+    service = gmail_service(settings.gmail_api_endpoint, token["access_token"],
+                            timeout=settings.mailbox_http_timeout)
     try:
-        address = GmailMailbox(gmail_service(settings, access), "").profile_address()
+        address = GmailMailbox(service, "").profile_address()
     except MailboxError as exc:
         raise ConnectFailed(f"could not read the Gmail address: {exc}", 502) from exc
     row = attach_mailbox(db(), settings, rep, MailboxProvider.GMAIL, address, now())
@@ -156,20 +133,22 @@ def _finish_google(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str
     return address
 
 
-def _start_microsoft(settings: Settings) -> tuple[str, str, dict[str, Any]]:
+def _start_microsoft(settings: Settings, issued: Issued) -> tuple[str, dict[str, Any]]:
     app = msal_app(settings, msal.SerializableTokenCache())
+    # msal makes its own PKCE verifier and keeps it in the flow dict, kept with the state.
     flow = app.initiate_auth_code_flow(MICROSOFT_SCOPES,
                                        redirect_uri=_redirect_uri(settings, "microsoft"),
-                                       prompt="select_account")
-    return str(flow["auth_uri"]), str(flow["state"]), {"flow": flow}
+                                       prompt="select_account", state=issued.state)
+    return str(flow["auth_uri"]), {"flow": flow}
 
 
-def _finish_microsoft(settings: Settings, rep: Rep, pending: dict[str, Any]) -> str:
+def _finish_microsoft(settings: Settings, rep: Rep, pending: Taken) -> str:
     cache = msal.SerializableTokenCache()
     http = http_session(settings)
     try:
         app = msal_app(settings, cache, http)
-        result = app.acquire_token_by_auth_code_flow(pending["flow"], request.args.to_dict())
+        result = app.acquire_token_by_auth_code_flow(pending.data["flow"],
+                                                     request.args.to_dict())
     except ValueError as exc:  # msal: state mismatch and the like
         raise ConnectFailed(f"the Microsoft sign-in answer does not match: {exc}") from exc
     except requests.RequestException as exc:
@@ -222,11 +201,10 @@ def _configured(settings: Settings, provider: str) -> None:
 def _begin(provider: str, rep: Rep, bound_to_session: bool) -> str:
     settings = runtime().settings
     _configured(settings, provider)
-    url, state, extra = _STARTS[provider](settings)
-    _save_pending(settings, state, {"provider": provider, "rep_id": rep.id,
-                                    "bound": bound_to_session, **extra})
-    if bound_to_session:
-        session["connect_state"] = state
+    issued = oauth_state.issue()
+    url, extra = _STARTS[provider](settings, issued)
+    oauth_state.keep(_PURPOSES[provider], issued, {"rep_id": rep.id, **extra},
+                     in_browser=bound_to_session)
     return url
 
 
@@ -245,8 +223,8 @@ def start_in_browser(provider: str) -> ResponseReturnValue:
 
 @bp.post("/<provider>")
 def start_from_api(provider: str) -> ResponseReturnValue:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    rep = rep_for_token(db(), token.strip(), now()) if scheme.lower() == "bearer" else None
+    token = bearer_token()
+    rep = rep_for_token(db(), token, now()) if token else None
     if rep is None:
         return {"errors": [{"field": "Authorization",
                             "message": "a valid API token is required"}]}, 401
@@ -262,14 +240,13 @@ def callback(provider: str) -> ResponseReturnValue:
     settings = runtime().settings
     try:
         name = _provider(provider)
-        pending = _take_pending(settings, request.args.get("state", ""))
-        if pending.get("provider") != name:
-            raise ConnectFailed("this sign-in answer belongs to another provider")
-        if pending.get("bound") and (session.get("rep_id") != pending["rep_id"]
-                                     or session.pop("connect_state", None)
-                                     != request.args.get("state")):
+        try:
+            pending = oauth_state.take(_PURPOSES[name], request.args.get("state", ""))
+        except StateRefused as exc:
+            raise ConnectFailed(str(exc)) from exc
+        if pending.in_browser and session.get("rep_id") != pending.data["rep_id"]:
             raise ConnectFailed("this sign-in was started in another browser session")
-        rep = db().get(Rep, pending["rep_id"])
+        rep = db().get(Rep, pending.data["rep_id"])
         if rep is None:
             raise ConnectFailed("the rep who started this sign-in no longer exists")
         address = _FINISHES[name](settings, rep, pending)

@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from addin_server.accounts import rep_today
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
@@ -29,9 +30,10 @@ from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
+from addin_server.runtime import runtime
 from addin_server.web import command_center
 from addin_server.web import feed as feed_view
-from addin_server.web.common import db, now, runtime
+from addin_server.web.common import db, now
 from addin_server.web.signin import current_rep, login_required, signed_in_rep
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -213,8 +215,8 @@ def task_page(task_id: int) -> ResponseReturnValue:
         missing=missing, send=send, mailbox=mailbox,
         mailbox_problem=mailbox_reason(mailbox, now()),
         next_task_id=command_center.next_task_id(db(), rep, task),
-        today=command_center.rep_today(rep, now()),
-        tomorrow=command_center.rep_today(rep, now()) + timedelta(days=1),
+        today=rep_today(rep, now()),
+        tomorrow=rep_today(rep, now()) + timedelta(days=1),
     )
 
 

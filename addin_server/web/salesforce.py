@@ -1,24 +1,18 @@
 """Connect Salesforce: the OAuth web server flow with PKCE, and the connection's status.
 
-The rep is the web session's (session["rep_id"]) or an API token's. The `state` parameter is
-signed and names the rep, the login host and a nonce; the PKCE verifier is derived from the
-nonce with the server's secret, so that nothing has to be kept between the two legs (the flow
-works from an API token, which has no cookie) and the verifier never leaves the server.
+The rep is the web session's (session["rep_id"]) or an API token's. The `state` is
+web/oauth_state.py's: the rep, the login host and the PKCE verifier wait encrypted on the server
+(the verifier never leaves it but for the code exchange), used once within 10 minutes; a flow
+started in a browser must come back to that browser's session, one started with an API token
+(which has no cookie) to a browser signed in as no one else.
 """
 
 from __future__ import annotations
-
-import base64
-import hashlib
-import hmac
-import secrets
-from typing import Any
 
 import requests
 from flask import Blueprint, g, jsonify, redirect, render_template_string, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import validate_csrf
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from wtforms import ValidationError
 
@@ -27,11 +21,11 @@ from addin_server.crm import connections, outbox, salesforce
 from addin_server.crm.port import CrmAuthError, CrmError, CrmPermanentError
 from addin_server.crypto import SecretsUnavailable
 from addin_server.models import CrmConnection, Rep
-from addin_server.web.common import ApiError, db, iso, now, runtime
+from addin_server.runtime import runtime
+from addin_server.web import oauth_state
+from addin_server.web.common import ApiError, bearer_token, db, iso, now
 
 bp = Blueprint("crm", __name__, url_prefix="/crm/salesforce")
-
-STATE_MAX_AGE = 600  # seconds between the connect click and the callback
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Salesforce</title></head><body><main><h1>{{ title }}</h1><p>{{ message }}</p>
@@ -39,11 +33,10 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 def _rep() -> Rep:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    token = bearer_token()
     rep = None
-    if scheme.lower() == "bearer" and token.strip():
-        rep = rep_for_token(db(), token.strip(), now())
+    if token:
+        rep = rep_for_token(db(), token, now())
         g.crm_by_token = rep is not None
     # A state-changing call from a page must carry the web app's CSRF token.
     if rep is None and session.get("rep_id") is not None and (
@@ -63,16 +56,6 @@ def _csrf_ok() -> bool:
     except ValidationError:
         return False
     return True
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(runtime().settings.secret_key, salt="salesforce-connect")
-
-
-def _verifier(nonce: str) -> str:
-    key = runtime().settings.secret_key.encode()
-    mac = hmac.new(key, f"salesforce-pkce:{nonce}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters
 
 
 def _redirect_uri() -> str:
@@ -100,26 +83,16 @@ def connect() -> ResponseReturnValue:
     if not settings.salesforce_client_id:
         raise ApiError(503, "Salesforce is not configured on this server (SALESFORCE_CLIENT_ID)")
     sandbox = request.args.get("sandbox", "") in ("1", "true", "yes")
-    nonce = secrets.token_urlsafe(16)
-    state = _serializer().dumps({"r": rep.id, "s": int(sandbox), "n": nonce})
+    issued = oauth_state.issue()
     url = salesforce.authorize_url(_login_url(sandbox), client_id=settings.salesforce_client_id,
-                                   redirect_uri=_redirect_uri(), state=state,
-                                   verifier=_verifier(nonce))
-    if g.get("crm_by_token") or request.args.get("format") == "json":
+                                   redirect_uri=_redirect_uri(), state=issued.state,
+                                   verifier=issued.verifier)
+    by_token = bool(g.get("crm_by_token"))
+    oauth_state.keep("connect-salesforce", issued, {"rep_id": rep.id, "sandbox": sandbox},
+                     in_browser=not by_token)
+    if by_token or request.args.get("format") == "json":
         return jsonify({"authorize_url": url})
     return redirect(url, code=302)
-
-
-def _state() -> dict[str, Any]:
-    try:
-        data = _serializer().loads(request.args.get("state", ""), max_age=STATE_MAX_AGE)
-    except SignatureExpired as exc:
-        raise ApiError(400, "the connect link expired: start again", "state") from exc
-    except BadSignature as exc:
-        raise ApiError(400, "the state parameter is not ours", "state") from exc
-    if not isinstance(data, dict) or not {"r", "s", "n"} <= data.keys():
-        raise ApiError(400, "the state parameter is not ours", "state")
-    return data
 
 
 @bp.get("/callback")
@@ -129,24 +102,24 @@ def callback() -> ResponseReturnValue:
         description = request.args.get("error_description") or request.args["error"]
         return _page("Salesforce not connected", f"Salesforce said: {description}", 400)
     try:
-        data = _state()
-    except ApiError as exc:
-        return _page("Salesforce not connected", exc.errors[0].message, 400)
+        pending = oauth_state.take("connect-salesforce", request.args.get("state", ""))
+    except oauth_state.StateRefused as exc:
+        return _page("Salesforce not connected", str(exc), 400)
     signed_in = session.get("rep_id")
-    if signed_in is not None and signed_in != data["r"]:
+    if signed_in is not None and signed_in != pending.data["rep_id"]:
         return _page("Salesforce not connected", "this link was made for another user", 403)
-    rep = db().get(Rep, data["r"])
+    rep = db().get(Rep, pending.data["rep_id"])
     code = request.args.get("code", "")
     if rep is None or not code:
         return _page("Salesforce not connected", "the callback has no code", 400)
     rt = runtime()
     settings = rt.settings
-    login_url = _login_url(bool(data["s"]))
+    login_url = _login_url(bool(pending.data["sandbox"]))
     try:
         tokens = salesforce.exchange_code(
             requests.Session(), login_url, client_id=settings.salesforce_client_id,
             client_secret=settings.salesforce_client_secret, code=code,
-            redirect_uri=_redirect_uri(), verifier=_verifier(str(data["n"])),
+            redirect_uri=_redirect_uri(), verifier=pending.verifier,
             timeout=settings.salesforce_timeout)
         if not salesforce.signature_ok(settings.salesforce_client_secret, tokens):
             return _page("Salesforce not connected", "the token answer was not signed by "

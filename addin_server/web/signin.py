@@ -8,7 +8,9 @@ send it in `X-CSRFToken`); it then sets `g.csrf_ok`, which the API requires for 
 The check is not switched on app-wide, so that the add-in endpoints (which authenticate every
 request with a bearer token and carry no cookie) are not affected.
 
-The mailbox-connect OAuth flows live elsewhere; this module shares only the client settings.
+The flows' `state` (with the PKCE verifier, the OpenID nonce, msal's flow and where to go next)
+is web/oauth_state.py's: kept on the server, used once, bound to this browser session. The
+mailbox-connect OAuth flows live elsewhere; this module shares only the client settings.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+import msal
 import requests
 from flask import (
     Blueprint,
@@ -36,12 +39,15 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select
+from google_auth_oauthlib.flow import Flow
 
-from addin_server.accounts import demo_rep
+from addin_server.accounts import demo_rep, rep_for_identity
 from addin_server.config import Settings
+from addin_server.mailboxes.graph import msal_app
 from addin_server.models import Rep
-from addin_server.web.common import ApiError, db, now, runtime
+from addin_server.runtime import runtime
+from addin_server.web import oauth_state
+from addin_server.web.common import ApiError, bearer_token, db, now
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -69,18 +75,13 @@ def init_csrf(app: Flask) -> None:
     app.before_request(_check_csrf)
 
 
-def _has_bearer() -> bool:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
-
-
 def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.blueprint in PAGE_BLUEPRINTS:
         csrf.protect()  # CSRFError (400) when missing or wrong
         return
-    if request.path.startswith("/api/") and not _has_bearer() and "rep_id" in session:
+    if request.path.startswith("/api/") and not bearer_token() and "rep_id" in session:
         try:
             csrf.protect()
         except CSRFError as exc:
@@ -116,8 +117,8 @@ def current_rep() -> Rep:
     return rep
 
 
-def _sign_in(rep: Rep) -> ResponseReturnValue:
-    target = _safe_next(session.get("oidc", {}).get("next") or request.form.get("next"))
+def _sign_in(rep: Rep, next_path: str | None) -> ResponseReturnValue:
+    target = _safe_next(next_path)
     session.clear()  # a fresh session (and CSRF token) for the new identity
     session["rep_id"] = rep.id
     session.permanent = True
@@ -178,56 +179,41 @@ def signin_dev() -> ResponseReturnValue:
     s = _settings()
     if not s.dev_mode:
         abort(404)
-    return _sign_in(demo_rep(db(), s, now()))
+    return _sign_in(demo_rep(db(), s, now()), request.form.get("next"))
 
 
 def _refuse(message: str) -> ResponseReturnValue:
-    session.pop("oidc", None)
     flash(message, "error")
     return redirect(url_for("auth.signin"))
-
-
-def _find_rep(*, email: str, match: Callable[[Any], Any], link: Callable[[Rep], None]
-              ) -> Rep | None:
-    """The rep known by this provider identity, else the rep with this address (whose identity
-    is then remembered). No rep is created here: an admin adds reps to an organisation."""
-    session_ = db()
-    rep = session_.scalar(select(Rep).where(match(Rep)))
-    if rep is None and email:
-        rep = session_.scalar(select(Rep).where(Rep.email == email.lower()))
-        if rep is not None:
-            link(rep)
-    return rep
 
 
 # --- Google ---------------------------------------------------------------------------------
 
 
-def _google_flow(code_verifier: str | None = None) -> Any:
-    from google_auth_oauthlib.flow import Flow
-
+def _google_flow(verifier: str) -> Flow:
     s = _settings()
-    config = {"web": {
-        "client_id": s.google_client_id, "client_secret": s.google_client_secret,
-        "auth_uri": s.google_auth_uri, "token_uri": s.google_token_uri,
-    }}
-    return Flow.from_client_config(
-        config, scopes=GOOGLE_SCOPES,
-        redirect_uri=s.public_base_url + url_for("auth.google_callback"),
-        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None,
-    )
+    return oauth_state.google_flow(s, GOOGLE_SCOPES,
+                                   s.public_base_url + url_for("auth.google_callback"), verifier)
 
 
 @bp.post("/signin/google")
 def signin_google() -> ResponseReturnValue:
     if not _settings().google_client_id:
         abort(404)
-    flow = _google_flow()
+    issued = oauth_state.issue()
     nonce = secrets.token_urlsafe(16)
-    url, state = flow.authorization_url(prompt="select_account", nonce=nonce)
-    session["oidc"] = {"provider": "google", "state": state, "nonce": nonce,
-                       "verifier": flow.code_verifier, "next": request.form.get("next", "")}
+    url, _state = _google_flow(issued.verifier).authorization_url(
+        prompt="select_account", nonce=nonce, state=issued.state)
+    oauth_state.keep("signin-google", issued,
+                     {"nonce": nonce, "next": request.form.get("next", "")}, in_browser=True)
     return redirect(url)
+
+
+def _started(purpose: oauth_state.Purpose) -> oauth_state.Taken | None:
+    try:
+        return oauth_state.take(purpose, request.args.get("state", ""))
+    except oauth_state.StateRefused:
+        return None
 
 
 @bp.get("/signin/google/callback")
@@ -235,13 +221,13 @@ def google_callback() -> ResponseReturnValue:
     from google.auth.transport.requests import Request
     from google.oauth2 import id_token
 
-    started = session.get("oidc") or {}
-    if started.get("provider") != "google" or request.args.get("state") != started.get("state"):
+    started = _started("signin-google")
+    if started is None:
         return _refuse("The sign-in was not started here or has expired; try again.")
     if "code" not in request.args:
         return _refuse("Google did not sign you in: " + request.args.get("error", "no code"))
     s = _settings()
-    flow = _google_flow(started["verifier"])
+    flow = _google_flow(started.verifier)
     try:
         token = flow.fetch_token(code=request.args["code"],
                                  verify=s.google_ca_bundle or True)
@@ -251,61 +237,48 @@ def google_callback() -> ResponseReturnValue:
     except Exception as exc:  # oauthlib, transport and token errors all mean "not signed in"
         log.warning("Google sign-in failed: %s: %s", type(exc).__name__, exc)
         return _refuse("Google sign-in failed; try again.")
-    if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started["nonce"]:
+    if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started.data["nonce"]:
         return _refuse("Google sign-in failed: the identity token does not match.")
     if not claims.get("email_verified"):
         return _refuse("Your Google address is not verified.")
     sub, email = str(claims["sub"]), str(claims.get("email", ""))
-
-    def link(rep: Rep) -> None:
-        if rep.google_sub is None:
-            rep.google_sub = sub
-
-    rep = _find_rep(email=email, match=lambda r: r.google_sub == sub, link=link)
-    if rep is None or rep.google_sub != sub:
+    rep = rep_for_identity(db(), "google", sub, email)
+    if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
-    return _sign_in(rep)
+    return _sign_in(rep, started.data["next"])
 
 
 # --- Microsoft ------------------------------------------------------------------------------
 
 
-def _msal_app() -> Any:
-    import msal
-
-    s = _settings()
-    kwargs: dict[str, Any] = {}
-    if urlsplit(s.microsoft_authority).hostname != "login.microsoftonline.com":
-        # A sovereign cloud or a local fake: msal would otherwise ask login.microsoftonline.com
-        # about the authority.
-        kwargs.update(validate_authority=False, instance_discovery=False)
-    return msal.ConfidentialClientApplication(
-        s.microsoft_client_id, client_credential=s.microsoft_client_secret,
-        authority=s.microsoft_authority, http_client=_http(s.microsoft_ca_bundle), **kwargs,
-    )
+def _msal_app() -> msal.ConfidentialClientApplication:
+    # The mailbox adapter's client; this flow's cache is thrown away (only the ID token counts).
+    return msal_app(_settings(), msal.SerializableTokenCache())
 
 
 @bp.post("/signin/microsoft")
 def signin_microsoft() -> ResponseReturnValue:
     if not _settings().microsoft_client_id:
         abort(404)
+    issued = oauth_state.issue()
+    # msal makes its own PKCE verifier and nonce and keeps them in its flow dict.
     flow = _msal_app().initiate_auth_code_flow(
         scopes=[], redirect_uri=_settings().public_base_url + url_for("auth.microsoft_callback"),
-        prompt="select_account",
+        prompt="select_account", state=issued.state,
     )
-    session["oidc"] = {"provider": "microsoft", "flow": flow,
-                       "next": request.form.get("next", "")}
+    oauth_state.keep("signin-microsoft", issued,
+                     {"flow": flow, "next": request.form.get("next", "")}, in_browser=True)
     return redirect(flow["auth_uri"])
 
 
 @bp.get("/signin/microsoft/callback")
 def microsoft_callback() -> ResponseReturnValue:
-    started = session.get("oidc") or {}
-    if started.get("provider") != "microsoft":
+    started = _started("signin-microsoft")
+    if started is None:
         return _refuse("The sign-in was not started here or has expired; try again.")
     try:
         result = _msal_app().acquire_token_by_auth_code_flow(
-            started["flow"], request.args.to_dict())
+            started.data["flow"], request.args.to_dict())
     except ValueError:  # msal: state mismatch or a reused flow
         return _refuse("Microsoft sign-in failed; try again.")
     claims = result.get("id_token_claims") if isinstance(result, dict) else None
@@ -317,13 +290,7 @@ def microsoft_callback() -> ResponseReturnValue:
     if not oid or not tid or (allowed and tid not in allowed):
         return _refuse("This Microsoft account's organisation is not allowed here.")
     email = str(claims.get("email") or claims.get("preferred_username") or "")
-
-    def link(rep: Rep) -> None:
-        if rep.ms_oid is None:
-            rep.ms_oid, rep.ms_tid = oid, tid
-
-    rep = _find_rep(email=email,
-                    match=lambda r: (r.ms_oid == oid) & (r.ms_tid == tid), link=link)
-    if rep is None or (rep.ms_oid, rep.ms_tid) != (oid, tid):
+    rep = rep_for_identity(db(), "microsoft", oid, email, tenant=tid)
+    if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
-    return _sign_in(rep)
+    return _sign_in(rep, started.data["next"])

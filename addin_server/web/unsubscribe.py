@@ -12,8 +12,9 @@ from flask import Blueprint, render_template_string
 from flask.typing import ResponseReturnValue
 
 from addin_server.inbound.unsubscribe import unsubscribe
+from addin_server.runtime import runtime
 from addin_server.suppressions import read_unsubscribe_token
-from addin_server.web.common import db, now, runtime
+from addin_server.web.common import db, now
 
 bp = Blueprint("unsubscribe", __name__)
 

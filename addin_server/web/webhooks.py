@@ -21,7 +21,8 @@ from sqlalchemy import select
 from addin_server.enums import MailboxProvider
 from addin_server.inbound.push import client_state
 from addin_server.models import Mailbox
-from addin_server.web.common import ApiError, db, runtime
+from addin_server.runtime import runtime
+from addin_server.web.common import ApiError, db
 from addin_server.workers.polls import enqueue_poll
 
 bp = Blueprint("push", __name__)

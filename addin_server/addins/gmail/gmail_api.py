@@ -9,23 +9,15 @@ drafts; with `gmail.addons.current.message.metadata` they read the open message'
 from __future__ import annotations
 
 import base64
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import google.auth.exceptions
-import googleapiclient
-import httplib2
-from google.oauth2.credentials import Credentials
-from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient.discovery import build_from_document
-from googleapiclient.errors import HttpError
+from addin_server.mailboxes.gmail import MissingScope, call_classified, gmail_service
+from addin_server.mailboxes.port import AuthError, MailboxError
 
 ACCESS_TOKEN_HEADER = "X-Goog-Gmail-Access-Token"
 COMPOSE_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.action.compose"
 METADATA_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.message.metadata"
-TIMEOUT = 10
+TIMEOUT = 10  # seconds: the add-on's whole answer must reach Google within its deadline
 
 
 class GmailCallFailed(Exception):
@@ -38,65 +30,37 @@ class GmailCallFailed(Exception):
         self.status = status
 
 
-@cache
-def _gmail_document() -> str:
-    # The discovery document shipped with google-api-python-client: no network, parsed once.
-    path = Path(googleapiclient.__file__).parent / "discovery_cache/documents/gmail.v1.json"
-    return path.read_text()
-
-
-def gmail_service(api_endpoint: str, user_token: str) -> Any:
-    credentials = Credentials(token=user_token)
-    http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=TIMEOUT))
-    return build_from_document(_gmail_document(), http=http,
-                               client_options={"api_endpoint": api_endpoint})
+def _for_rep(error: MailboxError) -> GmailCallFailed:
+    """The classified failure (mailboxes.gmail.classify) in the rep's words."""
+    status = error.status or 0
+    if isinstance(error, MissingScope):
+        return GmailCallFailed("Gmail needs your permission to create drafts.",
+                               missing_scope=True, status=status)
+    if isinstance(error, AuthError) and status in (0, 401):
+        # The event's token expired (it has no refresh token, so no refresh is attempted).
+        return GmailCallFailed("Your Gmail session expired. Close and reopen the add-on.",
+                               status=401)
+    if status == 429 or status >= 500:
+        return GmailCallFailed("Gmail is busy right now. Please try again in a minute.",
+                               status=status)
+    if not status:
+        return GmailCallFailed("Gmail did not answer in time. Please try again.")
+    return GmailCallFailed(f"Gmail refused the request ({status}).", status=status)
 
 
 def _execute(request: Any, access_token: str) -> dict[str, Any]:
     if access_token:
         request.headers[ACCESS_TOKEN_HEADER] = access_token  # keep the library's own headers
     try:
-        result: dict[str, Any] = request.execute(num_retries=0)  # never retried: not idempotent
-    except HttpError as exc:
-        raise _classify(exc) from exc
-    except google.auth.exceptions.RefreshError as exc:
-        # A 401 makes the transport try to refresh a token it cannot refresh (the event's
-        # token has no refresh token): the token expired.
-        raise GmailCallFailed("Your Gmail session expired. Close and reopen the add-on.",
-                              status=401) from exc
-    except (OSError, TimeoutError, httplib2.HttpLib2Error) as exc:
-        raise GmailCallFailed("Gmail did not answer in time. Please try again.") from exc
+        # never retried: creating a draft is not idempotent
+        result: dict[str, Any] = call_classified(lambda: request.execute(num_retries=0))
+    except MailboxError as exc:
+        raise _for_rep(exc) from exc
     return result
 
 
-def _reasons(exc: HttpError) -> set[str]:
-    try:
-        error = json.loads(exc.content.decode("utf-8", "replace")).get("error", {})
-    except (ValueError, AttributeError):
-        return set()
-    found = {str(e.get("reason", "")) for e in error.get("errors", []) if isinstance(e, dict)}
-    for detail in error.get("details", []) or []:
-        if isinstance(detail, dict) and detail.get("reason"):
-            found.add(str(detail["reason"]))
-    if error.get("status"):
-        found.add(str(error["status"]))
-    return found
-
-
-def _classify(exc: HttpError) -> GmailCallFailed:
-    status = int(exc.resp.status)
-    reasons = _reasons(exc)
-    if status == 403 and reasons & {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-                                    "PERMISSION_DENIED"}:
-        return GmailCallFailed("Gmail needs your permission to create drafts.",
-                               missing_scope=True, status=status)
-    if status == 401:
-        return GmailCallFailed("Your Gmail session expired. Close and reopen the add-on.",
-                               status=status)
-    if status == 429 or status >= 500:
-        return GmailCallFailed("Gmail is busy right now. Please try again in a minute.",
-                               status=status)
-    return GmailCallFailed(f"Gmail refused the request ({status}).", status=status)
+def _service(api_endpoint: str, user_token: str) -> Any:
+    return gmail_service(api_endpoint, user_token, timeout=TIMEOUT)
 
 
 def create_draft(
@@ -106,7 +70,7 @@ def create_draft(
     message: dict[str, Any] = {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}
     if thread_id:
         message["threadId"] = thread_id
-    service = gmail_service(api_endpoint, user_token)
+    service = _service(api_endpoint, user_token)
     result = _execute(service.users().drafts().create(userId="me", body={"message": message}),
                       access_token)
     msg = result.get("message") or {}
@@ -117,7 +81,7 @@ def message_headers(
     api_endpoint: str, *, user_token: str, access_token: str, message_id: str, names: list[str]
 ) -> dict[str, str]:
     """Some headers of the open message (`format=metadata`)."""
-    service = gmail_service(api_endpoint, user_token)
+    service = _service(api_endpoint, user_token)
     result = _execute(service.users().messages().get(
         userId="me", id=message_id, format="metadata", metadataHeaders=names), access_token)
     wanted = {n.lower() for n in names}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from email.utils import getaddresses
 
+from addin_server.accounts import rep_today
 from addin_server.addins.gmail import gmail_api as gmail_addon_api
 from addin_server.addins.gmail import views as gmail_views
 from addin_server.addins.gmail.routes import _endpoint, addon_blueprint, endpoints
@@ -13,8 +14,9 @@ from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments import launch as launches
 from addin_server.enrollments.people import parse_person
 from addin_server.models import Campaign, Person, Rep, Template
+from addin_server.runtime import runtime
 from addin_server.validation import Errors, ValidationFailed
-from addin_server.web.common import db, now, runtime
+from addin_server.web.common import db, now
 from gmail_addon import message_card as cards
 from gmail_addon import notices, responses
 from gmail_addon.events import AddonEvent
@@ -69,7 +71,7 @@ def message_card(rep: Rep, event: AddonEvent, selected: int | None = None) -> Js
     return cards.message_card(
         people, candidate=cand, campaigns=gmail_views.campaign_choices(session, rep),
         selected=selected, context=_context(emails, cand),
-        today=gmail_views.rep_today(rep, now()), e=endpoints())
+        today=rep_today(rep, now()), e=endpoints())
 
 
 @_endpoint(bp, "contextual", trigger=True)

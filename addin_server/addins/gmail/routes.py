@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, g, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
+from addin_server.accounts import rep_for_identity, rep_today
 from addin_server.addins.gmail import drafts as gmail_drafts
 from addin_server.addins.gmail import views as gmail_views
 from addin_server.addins.gmail.tokens import (
@@ -29,7 +30,8 @@ from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, Task
-from addin_server.web.common import db, now, runtime
+from addin_server.runtime import runtime
+from addin_server.web.common import bearer_token, db, now
 from gmail_addon import notices, responses
 from gmail_addon.endpoints import PATHS, PREFIX, Endpoints
 from gmail_addon.events import AddonEvent, parse_event
@@ -74,12 +76,12 @@ def _unauthorized(message: str) -> ResponseReturnValue:
 def _verify_google() -> ResponseReturnValue | None:
     if request.method != "POST":
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token()
+    if not token:
         return _unauthorized("a Google ID token is required")
     settings = runtime().settings
     try:
-        verifier().verify_system_token(token.strip(), audience=_audience(),
+        verifier().verify_system_token(token, audience=_audience(),
                                        service_account=settings.gmail_addon_service_account)
     except InvalidToken as exc:
         log.info("gmail add-on request refused: %s", exc)
@@ -120,7 +122,7 @@ def _endpoint(blueprint: Blueprint, name: str, *, trigger: bool) -> Callable[[Ha
         def view() -> ResponseReturnValue:
             event: AddonEvent = g.event
             user = _current_user(event)
-            rep = gmail_views.identify(db(), user) if user else None
+            rep = rep_for_identity(db(), "google", user.sub, user.email) if user else None
             problem = gmail_views.connection_problem(db(), rep) if rep else ""
             # What identification learnt (a newly bound Google account) is kept now: handlers
             # call Google, and no transaction is held across a network call.
@@ -156,7 +158,7 @@ def logo() -> ResponseReturnValue:
 def _home(rep: Rep, page: int) -> Json:
     items, total, page = gmail_views.open_tasks_page(db(), rep, page)
     return homepage_card(items, total=total, page=page,
-                         today=gmail_views.rep_today(rep, now()), e=endpoints())
+                         today=rep_today(rep, now()), e=endpoints())
 
 
 @_endpoint(bp, "homepage", trigger=True)

@@ -3,13 +3,11 @@ card builders in `gmail_addon/` take."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from addin_server.addins.gmail.tokens import GoogleUser
 from addin_server.enrollments.advance import rep_mailbox
 from addin_server.enrollments.status import view
 from addin_server.enums import MailboxStatus, SendOption, StepType, TaskStatus
@@ -24,20 +22,6 @@ from gmail_addon.message_card import (
 from gmail_addon.tasks_card import PAGE_SIZE, TaskItem
 
 
-def identify(session: Session, user: GoogleUser) -> Rep | None:
-    """The rep behind a verified Google identity: by Google subject, else by address (and the
-    subject is then remembered). An address whose rep is bound to another Google account is
-    refused: addresses can be reassigned, subjects cannot."""
-    rep = session.scalar(select(Rep).where(Rep.google_sub == user.sub))
-    if rep is not None:
-        return rep
-    rep = session.scalar(select(Rep).where(Rep.email == user.email))
-    if rep is None or (rep.google_sub and rep.google_sub != user.sub):
-        return None
-    rep.google_sub = user.sub
-    return rep
-
-
 def connection_problem(session: Session, rep: Rep) -> str:
     """Why the rep cannot use the add-on yet ("" when they can)."""
     mailbox = rep_mailbox(session, rep.id)
@@ -46,10 +30,6 @@ def connection_problem(session: Session, rep: Rep) -> str:
     if mailbox.status == MailboxStatus.DISCONNECTED:
         return f"the mailbox {mailbox.address} is disconnected"
     return ""
-
-
-def rep_today(rep: Rep, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(rep.timezone or "UTC")).date()
 
 
 def _full_name(person: Person) -> str:

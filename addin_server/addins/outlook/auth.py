@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server import accounts
 from addin_server.config import Settings
 from addin_server.models import Rep
 
@@ -212,22 +213,12 @@ def _check_times(claims: dict[str, Any], now: datetime) -> None:
 
 
 def rep_for_identity(session: Session, identity: MsIdentity) -> Rep | None:
-    """The rep behind a Microsoft identity: the one linked to its oid+tid, else (first sign-in)
-    the rep whose address is the token's user name and who is not linked to another account.
+    """The rep behind a Microsoft identity (accounts.rep_for_identity: linked by oid+tid, or
+    linked on the first sign-in by the token's user name).
 
     Development tokens are matched by address only and never linked.
     """
     if identity.dev:
         return session.scalar(select(Rep).where(Rep.email == identity.username))
-    rep = session.scalar(select(Rep).where(Rep.ms_oid == identity.oid,
-                                           Rep.ms_tid == identity.tid))
-    if rep is not None:
-        return rep
-    if not identity.username:
-        return None
-    rep = session.scalar(select(Rep).where(Rep.email == identity.username))
-    if rep is None or rep.ms_oid is not None:
-        return None
-    rep.ms_oid, rep.ms_tid = identity.oid, identity.tid
-    session.flush()
-    return rep
+    return accounts.rep_for_identity(session, "microsoft", identity.oid, identity.username,
+                                     tenant=identity.tid)

@@ -32,8 +32,9 @@ from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
+from addin_server.runtime import runtime
 from addin_server.validation import Errors, parse_email
-from addin_server.web.common import ApiError, db, json_body, now, runtime
+from addin_server.web.common import ApiError, bearer_token, db, json_body, now
 
 ADDIN_DIR = Path(__file__).resolve().parents[3] / "outlook_addin"
 # Outlook on the web and the new Outlook host the pane in an iframe on these origins.
@@ -93,11 +94,11 @@ def static(name: str) -> ResponseReturnValue:
 def _authenticate() -> None:
     if not request.path.startswith("/outlook/api/") or request.endpoint in PUBLIC_ENDPOINTS:
         return
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token()
+    if not token:
         raise ApiError(401, "sign in first (Authorization: Bearer <token>)", "Authorization")
     try:
-        identity = _validator().validate(token.strip(), now())
+        identity = _validator().validate(token, now())
     except TokenRejected as exc:
         raise ApiError(401, str(exc), "Authorization") from exc
     except KeysUnavailable as exc:

@@ -15,7 +15,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from addin_server.addins.gmail.gmail_api import gmail_service
 from addin_server.config import Settings
 from addin_server.enrollments.sent_items import (
     complete_from_sent,
@@ -23,7 +22,7 @@ from addin_server.enrollments.sent_items import (
     sync_all,
 )
 from addin_server.enums import MailboxProvider, MailboxStatus, TaskStatus
-from addin_server.mailboxes.gmail import GmailMailbox
+from addin_server.mailboxes.gmail import GmailMailbox, gmail_service
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
 from gmail_addon.endpoints import Endpoints
