@@ -32,14 +32,12 @@ from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
 from addin_server.migrate import upgrade
 from addin_server.runtime import Runtime
+from tests.fakes.google import GoogleFake, make_signing_key, sign
+from tests.fakes.server import serve
 from tests.support.gmail_addon import (
     CLIENT_ID,
     SERVICE_ACCOUNT,
-    CertsEndpoint,
     event,
-    make_signing_key,
-    serve,
-    sign,
     system_claims,
     user_claims,
 )
@@ -80,13 +78,15 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     key = make_signing_key("k1")
-    with tempfile.TemporaryDirectory() as tmp, serve(CertsEndpoint([key])) as certs_url:
+    google = GoogleFake(signing_keys=[key])  # only its certificate endpoint is used here
+    with tempfile.TemporaryDirectory() as tmp, serve(google.wsgi) as google_url:
+        google.base_url = google_url
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
         settings = Settings(database_url=url, instance_path=tmp, public_base_url=BASE,
                             secret_key="bench-secret", encryption_keys=(new_key(),),
                             gmail_addon_service_account=SERVICE_ACCOUNT,
                             gmail_addon_oauth_client_id=CLIENT_ID,
-                            google_certs_url=certs_url + "/certs")
+                            google_certs_url=google.certs_url)
         rt = Runtime.from_settings(settings, clock=lambda: NOW)
         upgrade(rt.engine)
         seed(rt, args.tasks)

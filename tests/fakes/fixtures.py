@@ -32,16 +32,16 @@ def fake_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 @pytest.fixture
 def google_fake() -> Iterator[GoogleFake]:
     fake = GoogleFake()
-    with serve(fake.wsgi) as running:
-        fake.base_url = running.base_url
+    with serve(fake.wsgi) as url:
+        fake.base_url = url
         yield fake
 
 
 @pytest.fixture
 def microsoft_fake(fake_tls: tuple[str, str]) -> Iterator[MicrosoftFake]:
     fake = MicrosoftFake()
-    with serve(fake.wsgi, tls=fake_tls) as running:
-        fake.base_url = running.base_url
+    with serve(fake.wsgi, tls=fake_tls) as url:
+        fake.base_url = url
         fake.ca_file = fake_tls[0]
         yield fake
 

@@ -1,9 +1,20 @@
-"""A fake Google: OAuth consent + token endpoint and the Gmail API (v1 wire format), in memory.
+"""A fake Google: OAuth consent + token endpoint, OpenID Connect (signed ID tokens and the
+certificates that verify them) and the Gmail API (v1 wire format), in memory.
 
 Point the real libraries at it:
 - google-auth-oauthlib Flow: client config `auth_uri=fake.auth_uri`, `token_uri=fake.token_uri`;
 - google.oauth2.credentials.Credentials(token_uri=fake.token_uri, ...);
-- googleapiclient build("gmail", "v1", client_options={"api_endpoint": fake.api_endpoint}).
+- googleapiclient build("gmail", "v1", client_options={"api_endpoint": fake.api_endpoint});
+- google.oauth2.id_token.verify_token(..., certs_url=fake.certs_url).
+
+Served over plain HTTP (OAUTHLIB_INSECURE_TRANSPORT=1 in the tests that redeem codes that way)
+or over TLS (`serve(fake.wsgi, tls=...)`, then `fake.ca_file` is the certificate to trust).
+
+Sign-in (OpenID Connect): when the consented scopes include `openid`, the code exchange also
+returns an `id_token` (RS256, signed with `signing_keys[0]`, with the request's nonce, the
+user's `sub` and `email`, `iss` = `fake.issuer`). `/oauth2/v1/certs` publishes a certificate
+per signing key (`{kid: PEM}`), as Google does for every ID token it signs (also those the
+Gmail add-on receives: `sign(key, claims)` makes them).
 
 What it models (each a documented Gmail behaviour, see the reference):
 - drafts.create / drafts.send (sending consumes the draft: a second send of the same id is 404),
@@ -17,8 +28,10 @@ What it models (each a documented Gmail behaviour, see the reference):
 - scopes per method (gmail.send cannot read; gmail.metadata cannot read bodies);
 - delivery: every recipient address gets an INBOX copy in its own fake mailbox.
 
-Test controls: `consent()`, `revoke()`, `expire_access_tokens()`, `fail()`, `drop_after()`,
-`mailbox()`, `recipient_view()`, `deliver()` (an incoming email, e.g. a reply), `calls`.
+Test controls: `consent()` / `sign_in()`, `revoke()`, `expire_access_tokens()`,
+`grant_access_token()`, `fail()` (route "gmail.*": the next Gmail API call, whichever),
+`drop_after()`, `mailbox()`, `recipient_view()`, `deliver()` (an incoming email, e.g. a reply),
+`put()` (a message stored as given), `calls`, `token_requests`, `api_requests`.
 """
 
 from __future__ import annotations
@@ -40,9 +53,13 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import crypt, jwt
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes.mail import Delivered, RecipientView, base_subject, msg_ids, parse
+from tests.fakes.tls import certificate, pem
 
 G = "https://www.googleapis.com/auth/"
 MAIL = "https://mail.google.com/"
@@ -55,6 +72,28 @@ PROFILE_SCOPES = META_SCOPES | DRAFT_SCOPES
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode()
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key Google signs ID tokens with: its id, the private key, the published certificate."""
+
+    kid: str
+    private_pem: bytes
+    cert_pem: str
+
+
+def make_signing_key(kid: str) -> SigningKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return SigningKey(kid, private, pem(certificate(key, "fake-google-signing")))
+
+
+def sign(key: SigningKey, claims: dict[str, Any]) -> str:
+    """An ID token (a JWT, RS256, `kid` in its header) as Google signs them."""
+    signer = crypt.RSASigner.from_string(key.private_pem, key_id=key.kid)
+    return jwt.encode(signer, claims).decode()
 
 
 def unb64url(text: str) -> bytes:
@@ -128,9 +167,14 @@ class GoogleFake:
     """The state of a fake Google and its WSGI app (`fake.wsgi`). Thread-safe."""
 
     def __init__(self, *, client_id: str = "test-client.apps.googleusercontent.com",
-                 client_secret: str = "test-secret") -> None:
+                 client_secret: str = "test-secret",
+                 signing_keys: list[SigningKey] | None = None) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.base_url = ""  # set by the fixture once the server runs
+        self.ca_file = ""  # served over TLS: the certificate clients must trust
+        self.issuer = "https://accounts.google.com"  # of the ID tokens it signs
+        # Made on first use: an RSA key takes a while and most tests never sign in.
+        self.signing_keys: list[SigningKey] = list(signing_keys or [])
         self.keep_client_message_id = False
         # When mail is stored (internalDate, Date); tokens expire on real time. Tests may set
         # it to their frozen clock.
@@ -149,7 +193,8 @@ class GoogleFake:
         self._grants: dict[str, list[_Grant]] = {}
         self.calls: list[str] = []  # route keys in order, e.g. "token.refresh", "drafts.send"
         self.token_requests: list[dict[str, str]] = []
-        self.api_headers: list[dict[str, str]] = []
+        # Every Gmail API request: method, path, args, headers, body (even refused ones).
+        self.api_requests: list[dict[str, Any]] = []
 
     # ---------------------------------------------------------------- URLs
     @property
@@ -164,6 +209,14 @@ class GoogleFake:
     def api_endpoint(self) -> str:
         return self.base_url
 
+    @property
+    def certs_url(self) -> str:
+        return f"{self.base_url}/oauth2/v1/certs"
+
+    @property
+    def token_calls(self) -> int:
+        return len(self.token_requests)
+
     # ---------------------------------------------------------------- test controls
     def mailbox(self, address: str) -> GMailbox:
         with self._lock:
@@ -174,9 +227,10 @@ class GoogleFake:
         return RecipientView(address, [Delivered(m.parsed) for m in box.inbox()])
 
     def consent(self, auth_url: str, address: str, *, granted: Iterable[str] | None = None,
-                deny: bool = False) -> str:
+                deny: bool = False, sub: str | None = None) -> str:
         """The user signs in as `address` and clicks Allow on the consent screen for the URL our
-        app redirected to. Returns the URL Google redirects the browser back to."""
+        app redirected to. Returns the URL Google redirects the browser back to. `sub`: the
+        Google account's subject (the ID token's `sub`; by default one fixed per address)."""
         q = {k: v[0] for k, v in parse_qs(urlparse(auth_url).query).items()}
         assert q["client_id"] == self.client_id, "unknown client_id"
         assert q.get("response_type") == "code"
@@ -195,9 +249,26 @@ class GoogleFake:
                 # when prompt=consent forces the screen again.
                 "offline": q.get("access_type") == "offline"
                 and (first or "consent" in q.get("prompt", "").split()),
+                "nonce": q.get("nonce"), "sub": sub or _subject(address),
             }
         back = {"state": q.get("state", ""), "code": code, "scope": " ".join(scopes)}
         return f"{redirect}?{urlencode(back)}"
+
+    def sign_in(self, auth_url: str, address: str, *, sub: str | None = None) -> dict[str, str]:
+        """`consent()`, returning the query Google sends the browser back with (as a dict)."""
+        back = urlparse(self.consent(auth_url, address, sub=sub)).query
+        return {k: v[0] for k, v in parse_qs(back).items()}
+
+    def grant_access_token(self, address: str, token: str | None = None,
+                           scopes: Iterable[str] = (MAIL,)) -> str:
+        """An access token valid for `address` (an hour), as if Google had issued it outside
+        the flows the test drives: e.g. the one a Gmail add-on event carries."""
+        with self._lock:
+            grant = _Grant(address.lower(), list(scopes), self.client_id)
+            self._grants.setdefault(grant.address, []).append(grant)
+            token = token or "ya29." + secrets.token_urlsafe(24)
+            self._access[token] = (grant, time.time() + 3599)
+            return token
 
     def revoke(self, address: str) -> None:
         """The user removed the app's access (or changed their password): every token dies."""
@@ -234,6 +305,19 @@ class GoogleFake:
         with self._lock:
             box = self.mailbox(to)
             return self._store(box, message.as_bytes(), set(labels), None, incoming=True)
+
+    def put(self, address: str, raw: bytes, *, labels: Iterable[str] = ("INBOX",),
+            thread_id: str | None = None, internal_ms: int | None = None) -> GMessage:
+        """A message stored in `address`'s mailbox as given (written in Gmail's own UI,
+        imported...): in `thread_id` if given, else a thread of its own; nothing delivered."""
+        with self._lock:
+            box = self.mailbox(address)
+            msg = self._store(box, raw, set(labels), None)
+            if thread_id is not None:
+                msg.thread_id = thread_id
+            if internal_ms is not None:
+                msg.internal_ms = internal_ms
+            return msg
 
     def seed_grant(self, address: str, scopes: Iterable[str]) -> str:
         """A refresh token as if the user had consented earlier (no browser step)."""
@@ -321,10 +405,10 @@ class GoogleFake:
                 return True
         return False
 
-    def _fault(self, route: str) -> None:
+    def _fault(self, route: str, *, api: bool = False) -> None:
         with self._lock:
             self.calls.append(route)
-            queue = self._faults.get(route)
+            queue = self._faults.get(route) or (self._faults.get("gmail.*") if api else None)
             fault = queue.pop(0) if queue else None
         if fault is not None:
             raise _Injected(fault)
@@ -334,6 +418,8 @@ class GoogleFake:
         try:
             if path == "/token" and request.method == "POST":
                 return self._token(request)
+            if path == "/oauth2/v1/certs" and request.method == "GET":
+                return self._certs()
             m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(.+)", path)
             if m:
                 return self._gmail(request, m.group(1), m.group(2))
@@ -375,6 +461,8 @@ class GoogleFake:
                 grant = _Grant(data["address"], data["scopes"], self.client_id)
                 self._grants.setdefault(grant.address, []).append(grant)
                 body: dict[str, Any] = self._access_token(grant)
+                if "openid" in grant.scopes:
+                    body["id_token"] = self._id_token(data)
                 if data["offline"] and not self.withhold_refresh_token:
                     refresh = "1//" + secrets.token_urlsafe(24)
                     self._refresh[refresh] = grant
@@ -387,6 +475,29 @@ class GoogleFake:
                 return route, Response(json.dumps(self._access_token(found)),
                                        mimetype="application/json")
         return err("unsupported_grant_type", "Invalid grant_type")
+
+    def _signing_key(self) -> SigningKey:
+        with self._lock:
+            if not self.signing_keys:
+                self.signing_keys.append(make_signing_key(secrets.token_hex(8)))
+            return self.signing_keys[0]
+
+    def _id_token(self, code: dict[str, Any]) -> str:
+        # Checked by google-auth against the real clock, whatever `self.clock` says.
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": self.client_id, "azp": self.client_id,
+                  "sub": code["sub"], "email": code["address"], "email_verified": True,
+                  "iat": now, "exp": now + 3600}
+        if code["nonce"]:
+            claims["nonce"] = code["nonce"]
+        return sign(self._signing_key(), claims)
+
+    def _certs(self) -> tuple[str, Response]:
+        self._fault("certs")
+        self._signing_key()
+        body = {k.kid: k.cert_pem for k in self.signing_keys}
+        return "certs", Response(json.dumps(body), mimetype="application/json",
+                                 headers={"Cache-Control": "public, max-age=3600"})
 
     def _access_token(self, grant: _Grant) -> dict[str, Any]:
         token = "ya29." + secrets.token_urlsafe(24)
@@ -418,7 +529,10 @@ class GoogleFake:
                                  "insufficientPermissions", "PERMISSION_DENIED")
 
     def _gmail(self, request: Request, user_id: str, rest: str) -> tuple[str, Response]:
-        self.api_headers.append(dict(request.headers))
+        self.api_requests.append({"method": request.method, "path": request.path,
+                                  "args": request.args.to_dict(flat=False),
+                                  "headers": dict(request.headers),
+                                  "body": request.get_data(as_text=True)})
         grant, box = self._user(request, user_id)
         method = request.method
         body = request.get_json(silent=True) or {}
@@ -438,7 +552,7 @@ class GoogleFake:
             m = re.fullmatch(pattern, rest)
             if m and verb == method:
                 self._need(grant, scopes)
-                self._fault(route)
+                self._fault(route, api=True)
                 with self._lock:
                     result = handler(box, grant, request, body, *m.groups())
                 return route, Response(json.dumps(result), mimetype="application/json")
@@ -605,6 +719,11 @@ _HISTORY_KEYS = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDel
 class _Injected(Exception):
     def __init__(self, fault: _Fault) -> None:
         self.fault = fault
+
+
+def _subject(address: str) -> str:
+    """A Google account id (21 digits), the same for an address every time."""
+    return "1" + str(int(hashlib.sha256(address.lower().encode()).hexdigest(), 16))[:20]
 
 
 def _snippet(parsed: EmailMessage) -> str:

@@ -1,5 +1,6 @@
-"""A fake Microsoft: an Entra-like authority (what msal calls) and Graph mail (v1.0 wire format),
-served together over TLS with a self-signed certificate (msal refuses an http authority).
+"""A fake Microsoft: an Entra-like authority (what msal calls, and the signing keys that verify
+its access tokens) and Graph mail (v1.0 wire format), served together over TLS with a
+self-signed certificate (msal refuses an http authority; PyJWKClient alone is happy with http).
 
 Point the real libraries at it:
 - msal ConfidentialClientApplication(authority=fake.authority, validate_authority=False,
@@ -21,10 +22,14 @@ What it models:
   without it the sent copy gets a new id (the old one 404s), as Exchange does;
 - throttling: more than 4 requests in flight for one mailbox get 429 MailboxConcurrency;
 - delivery: the recipient's mailbox gets an RFC 5322 copy (Message-ID, In-Reply-To, References,
-  our header) so that `recipient_view()` shows what a mail client would.
+  our header) so that `recipient_view()` shows what a mail client would;
+- the tenant's signing keys (`/<tenant>/discovery/v2.0/keys`, JWKS; only the `published` ones)
+  and `token()`: an access token for our own API (audience API_ID, scope API_SCOPE), signed
+  RS256 as Entra signs the token Office gives the Outlook add-in's pane.
 
 Test controls: `consent()`, `revoke()`, `require_interaction()`, `fail()`, `drop_after()`,
-`hold()`, `mailbox()`, `recipient_view()`, `calls`, `max_in_flight`.
+`hold()`, `mailbox()`, `recipient_view()`, `token()`, `keys` / `published`, `calls`,
+`requests` (every path asked for), `max_in_flight`.
 """
 
 from __future__ import annotations
@@ -40,19 +45,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes.mail import Delivered, RecipientView, msg_ids, parse
 
 PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
 TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
+# Our API as registered in Entra (the Outlook add-in's audience) and the scope it exposes.
+API_ID = "6e1f4a52-93c3-4c7d-9d0a-3b3f2f1e0c11"
+API_SCOPE = "access_as_user"
+# The issuer of v2 access tokens, per tenant: the real one, as our settings name it.
+ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
 
 
 def b64url(data: bytes) -> str:
@@ -189,7 +201,12 @@ class MicrosoftFake:
         self._drops: dict[str, int] = {}
         self._gate: threading.Event | None = None
         self.calls: list[str] = []
+        self.requests: list[str] = []  # every path asked for, in order
         self.token_requests: list[dict[str, str]] = []
+        # Signing keys by kid; only the published ones are in the JWKS (a kid it does not
+        # list is a key rotated out, or one it never had).
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.published = {"k1"}
         self.graph_requests: list[tuple[str, str, dict[str, str], Any]] = []
 
     # ---------------------------------------------------------------- URLs
@@ -200,6 +217,46 @@ class MicrosoftFake:
     @property
     def graph_base_url(self) -> str:
         return f"{self.base_url}/v1.0"
+
+    # ---------------------------------------------------------------- signing keys
+    @property
+    def keys(self) -> dict[str, rsa.RSAPrivateKey]:
+        """k1 and k2, made on first use (RSA keys take a while; most tests never need them)."""
+        with self._lock:
+            if not self._keys:
+                self._keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                              for kid in ("k1", "k2")}
+            return self._keys
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for kid in sorted(self.published):
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": keys}
+
+    def token(self, now: datetime, *, kid: str = "k1", **overrides: Any) -> str:
+        """An Entra v2 access token for our API, for ann@acme.test in this tenant. Each
+        override replaces a claim (None removes it)."""
+        claims: dict[str, Any] = {
+            "aud": API_ID,
+            "iss": ISSUER.format(tenant=self.tenant),
+            "tid": self.tenant,
+            "oid": "00000000-0000-0000-0000-0000000000a1",
+            "preferred_username": "ann@acme.test",
+            "name": "Ann",
+            "scp": f"{API_SCOPE} User.Read",
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int((now + timedelta(hours=1)).timestamp()),
+            "ver": "2.0",
+        }
+        for key, value in overrides.items():
+            if value is None:
+                claims.pop(key, None)
+            else:
+                claims[key] = value
+        return jwt.encode(claims, self.keys[kid], algorithm="RS256", headers={"kid": kid})
 
     # ---------------------------------------------------------------- test controls
     def mailbox(self, address: str, display_name: str = "") -> GraphMailbox:
@@ -305,6 +362,7 @@ class MicrosoftFake:
     # ---------------------------------------------------------------- WSGI
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
+        self.requests.append(request.path)
         route = ""
         try:
             route, response = self._dispatch(request)
@@ -340,6 +398,10 @@ class MicrosoftFake:
             return self._token(request)
         if path.startswith("/v1.0/"):
             return self._graph(request, path[len("/v1.0"):])
+        # Any tenant's keys: the pane's tokens may come from each allowed tenant.
+        if re.fullmatch(r"/[^/]+/discovery/v2\.0/keys", path) and request.method == "GET":
+            self._fault("keys")
+            return "keys", _json(self.jwks())
         raise GraphError(404, "NotFound", "Resource not found")
 
     def _discovery(self) -> dict[str, Any]:

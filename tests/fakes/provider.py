@@ -24,11 +24,11 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from addin_server.mailboxes.mime import build_mime
@@ -41,6 +41,7 @@ from addin_server.mailboxes.port import (
     SentRef,
     TransientError,
 )
+from tests.fakes.server import serve, wsgi_server
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -213,31 +214,21 @@ class FakeProvider:
         return _json({"ok": True})
 
 
-class QuietHandler(WSGIRequestHandler):
-    """No access log line per call (thousands per test)."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 class FakeProviderServer:
     """The fake served by werkzeug in a thread, for one test."""
 
     def __init__(self) -> None:
         self.provider = FakeProvider()
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.provider, threaded=True,
-                                                   request_handler=QuietHandler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.url = ""
+        self._running = ExitStack()
 
     def __enter__(self) -> FakeProviderServer:
-        self.thread.start()
+        self.url = self._running.enter_context(serve(self.provider))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.provider.release.set()
-        self.server.shutdown()
-        self.thread.join(5)
+        self.provider.release.set()  # a held send must not keep its request thread waiting
+        self._running.close()
 
 
 # --- the adapter ----------------------------------------------------------------------------
@@ -326,8 +317,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    server = make_server("127.0.0.1", args.port, FakeProvider(), threaded=True,
-                         request_handler=QuietHandler)
+    server = wsgi_server(FakeProvider(), port=args.port)
     print(f"http://127.0.0.1:{server.server_port}", flush=True)
     sys.stdout.flush()
     server.serve_forever()

@@ -20,13 +20,15 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import serve
 
 API = "v62.0"
 SF_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
@@ -577,16 +579,13 @@ class FakeServer:
 
     def __init__(self, fake: FakeSalesforce) -> None:
         self.fake = fake
-        self.server = make_server("127.0.0.1", 0, fake, threaded=True)
-        fake.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._running = ExitStack()
 
     def __enter__(self) -> FakeSalesforce:
-        self.thread.start()
+        self.fake.url = self._running.enter_context(serve(self.fake))
         return self.fake
 
     def __exit__(self, *exc: object) -> None:
-        if self.fake.hold_creates is not None:
+        if self.fake.hold_creates is not None:  # a create held by the test must not hang
             self.fake.hold_creates.set()
-        self.server.shutdown()
-        self.thread.join(5)
+        self._running.close()

@@ -4,13 +4,13 @@ smtplib's EHLO / MAIL / RCPT / DATA / QUIT."""
 from __future__ import annotations
 
 import socketserver
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from tests.fakes.mail import parse
+from tests.fakes.server import in_thread
 
 
 @dataclass
@@ -56,12 +56,6 @@ def serve_smtp() -> Iterator[SmtpFake]:
     fake = SmtpFake()
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
     fake.url = f"smtp://127.0.0.1:{server.server_address[1]}"
-    try:
+    with in_thread(server):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

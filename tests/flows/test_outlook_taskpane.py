@@ -28,7 +28,9 @@ from addin_server.mailboxes.port import SentItem
 from addin_server.models import Enrollment, Event, Mailbox, Task
 from addin_server.runtime import Runtime
 from tests.conftest import REDIS_URL, Actor, FrozenClock, load_rep, make_actor
-from tests.support.outlook import FakeEntra, ms_settings, serve
+from tests.fakes.microsoft import MicrosoftFake
+from tests.fakes.server import serve
+from tests.support.outlook import ms_settings
 
 pytestmark = pytest.mark.browser
 
@@ -303,8 +305,8 @@ def test_dialog_sign_in_when_nested_app_auth_is_unavailable(
     # Production settings (no dev mode): the pane signs in through the Office dialog, whose
     # page posts back an Entra token; the server checks it against a JWKS on 127.0.0.1.
     launch(ann, campaign(ann, [email_step(1)]), BOB)
-    fake = FakeEntra()
-    with serve(fake) as jwks:
+    fake = MicrosoftFake()
+    with serve(fake.wsgi) as jwks:
         prod = Runtime(settings=ms_settings(runtime.settings.with_(dev_mode=False), jwks),
                        engine=runtime.engine, sessions=runtime.sessions, clock=runtime.clock)
         with serve(create_app(runtime=prod)) as url:
@@ -399,8 +401,8 @@ def test_nested_app_auth_gets_the_api_token(
     browser: Any, ann: Actor, runtime: Runtime, clock: FrozenClock
 ) -> None:
     launch(ann, campaign(ann, [email_step(1)]), BOB)
-    fake = FakeEntra()
-    with serve(fake) as jwks:
+    fake = MicrosoftFake()
+    with serve(fake.wsgi) as jwks:
         prod = Runtime(settings=ms_settings(runtime.settings.with_(dev_mode=False), jwks),
                        engine=runtime.engine, sessions=runtime.sessions, clock=runtime.clock)
         with serve(create_app(runtime=prod)) as url:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from addin_server import create_app
 from addin_server.config import Settings
 from addin_server.runtime import Runtime
+from tests.fakes.server import serve as serve_wsgi
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,14 +42,10 @@ def serve(settings: Settings, clock: object) -> Iterator[Live]:
     runtime = Runtime.from_settings(settings.with_(dev_mode=True, public_base_url=url),
                                     clock=clock)  # type: ignore[arg-type]
     app = create_app(runtime=runtime)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Live(url, runtime, app)
+        with serve_wsgi(app, port=port):
+            yield Live(url, runtime, app)
     finally:
-        server.shutdown()
-        thread.join(5)
         runtime.engine.dispose()
 
 

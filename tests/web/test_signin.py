@@ -1,11 +1,10 @@
-"""Sign in with Google through google-auth-oauthlib and google-auth against a local OpenID
-Connect fake over TLS (real wire format: PKCE, signed ID token, certs URL)."""
+"""Sign in with Google through google-auth-oauthlib and google-auth against the Google fake
+served over TLS (real wire format: PKCE, signed ID token, certs URL)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +13,20 @@ from flask.testing import FlaskClient
 from addin_server.config import Settings
 from addin_server.models import Rep
 from tests.conftest import make_actor
-from tests.fakes.oidc import GoogleOidcFake, serve_tls, tls_files
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return tls_files(Path(tmp_path_factory.mktemp("oidc-tls")))
+from tests.fakes.google import GoogleFake
+from tests.fakes.server import serve
 
 
 @pytest.fixture
-def google(tls: tuple[str, str]) -> Iterator[GoogleOidcFake]:
-    fake = GoogleOidcFake(ca_file=tls[0])
-    with serve_tls(fake.wsgi, tls) as url:
-        fake.base_url = url
+def google(fake_tls: tuple[str, str]) -> Iterator[GoogleFake]:
+    fake = GoogleFake()
+    with serve(fake.wsgi, tls=fake_tls) as url:
+        fake.base_url, fake.ca_file = url, fake_tls[0]
         yield fake
 
 
 @pytest.fixture
-def settings(settings: Settings, google: GoogleOidcFake) -> Settings:
+def settings(settings: Settings, google: GoogleFake) -> Settings:
     return settings.with_(
         google_client_id=google.client_id, google_client_secret=google.client_secret,
         google_auth_uri=google.base_url + "/o/oauth2/auth",
@@ -61,13 +56,13 @@ def me(client: FlaskClient) -> Any:
 
 
 def test_google_sign_in_links_the_rep_by_address_then_by_subject(
-    client: FlaskClient, runtime: Any, google: GoogleOidcFake
+    client: FlaskClient, runtime: Any, google: GoogleFake
 ) -> None:
     actor = make_actor(runtime, client, "ann@acme.test")
     assert "Sign in with Google" in client.get("/signin").get_data(as_text=True)
     auth_url = start(client, next_path="/campaigns")
     assert "code_challenge_method=S256" in auth_url and "nonce=" in auth_url
-    back = google.consent(auth_url, "ann@acme.test", sub="g-111")
+    back = google.sign_in(auth_url, "ann@acme.test", sub="g-111")
     response = client.get("/signin/google/callback", query_string=back)
     assert response.status_code == 302 and response.headers["Location"] == "/campaigns"
     assert me(client).json["id"] == actor.rep_id
@@ -76,7 +71,7 @@ def test_google_sign_in_links_the_rep_by_address_then_by_subject(
     # Signed out and in again: found by the Google subject.
     client.post("/signout", data={"csrf_token": csrf_of_page(client)})
     assert me(client).status_code == 401
-    back = google.consent(start(client), "ann@acme.test", sub="g-111")
+    back = google.sign_in(start(client), "ann@acme.test", sub="g-111")
     client.get("/signin/google/callback", query_string=back)
     assert me(client).json["id"] == actor.rep_id
 
@@ -88,30 +83,30 @@ def csrf_of_page(client: FlaskClient) -> str:
     return match.group(1)
 
 
-def test_unknown_address_is_refused(client: FlaskClient, google: GoogleOidcFake) -> None:
-    back = google.consent(start(client), "stranger@elsewhere.test")
+def test_unknown_address_is_refused(client: FlaskClient, google: GoogleFake) -> None:
+    back = google.sign_in(start(client), "stranger@elsewhere.test")
     response = client.get("/signin/google/callback", query_string=back, follow_redirects=True)
     assert "No rep account uses stranger@elsewhere.test" in response.get_data(as_text=True)
     assert me(client).status_code == 401
 
 
 def test_another_google_account_cannot_take_a_linked_rep(
-    client: FlaskClient, runtime: Any, google: GoogleOidcFake
+    client: FlaskClient, runtime: Any, google: GoogleFake
 ) -> None:
     make_actor(runtime, client, "ann@acme.test")
     client.get("/signin/google/callback",
-               query_string=google.consent(start(client), "ann@acme.test", sub="g-111"))
+               query_string=google.sign_in(start(client), "ann@acme.test", sub="g-111"))
     client.post("/signout", data={"csrf_token": csrf_of_page(client)})
     # Same address, another Google subject (e.g. a recycled account): refused.
-    back = google.consent(start(client), "ann@acme.test", sub="g-999")
+    back = google.sign_in(start(client), "ann@acme.test", sub="g-999")
     client.get("/signin/google/callback", query_string=back)
     assert me(client).status_code == 401
 
 
-def test_state_must_match_the_session(client: FlaskClient, google: GoogleOidcFake,
+def test_state_must_match_the_session(client: FlaskClient, google: GoogleFake,
                                       runtime: Any) -> None:
     make_actor(runtime, client, "ann@acme.test")
-    back = google.consent(start(client), "ann@acme.test")
+    back = google.sign_in(start(client), "ann@acme.test")
     forged = {**back, "state": "attacker-state"}
     response = client.get("/signin/google/callback", query_string=forged, follow_redirects=True)
     assert "not started here" in response.get_data(as_text=True)
@@ -123,11 +118,11 @@ def test_state_must_match_the_session(client: FlaskClient, google: GoogleOidcFak
     assert google.token_calls == 0
 
 
-def test_a_token_for_another_client_is_refused(client: FlaskClient, google: GoogleOidcFake,
+def test_a_token_for_another_client_is_refused(client: FlaskClient, google: GoogleFake,
                                                runtime: Any) -> None:
     make_actor(runtime, client, "ann@acme.test")
     google.issuer = "https://evil.example"
-    back = google.consent(start(client), "ann@acme.test")
+    back = google.sign_in(start(client), "ann@acme.test")
     response = client.get("/signin/google/callback", query_string=back, follow_redirects=True)
     assert "does not match" in response.get_data(as_text=True)
     assert me(client).status_code == 401

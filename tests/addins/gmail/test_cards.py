@@ -27,15 +27,9 @@ from gmail_addon.message_card import (
 )
 from gmail_addon.notices import connect_card, error_card
 from gmail_addon.tasks_card import PAGE_SIZE, TaskItem, homepage_card
+from tests.fakes.google import make_signing_key, sign
 from tests.support import gmail_schema
-from tests.support.gmail_addon import (
-    SERVICE_ACCOUNT,
-    event,
-    make_signing_key,
-    sign,
-    system_claims,
-    user_claims,
-)
+from tests.support.gmail_addon import SERVICE_ACCOUNT, event, system_claims, user_claims
 
 E = Endpoints("https://campaigns.example.test")
 TODAY = date(2026, 11, 24)

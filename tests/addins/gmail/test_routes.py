@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -27,19 +26,14 @@ from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
 from gmail_addon.endpoints import Endpoints
 from tests.conftest import Actor, make_actor
-from tests.fakes.google import GoogleFake
+from tests.fakes.google import GoogleFake, SigningKey, make_signing_key, sign
 from tests.support import gmail_schema
 from tests.support.gmail_addon import (
     CLIENT_ID,
     SERVICE_ACCOUNT,
-    CertsEndpoint,
-    FakeGmail,
-    SigningKey,
+    GmailView,
     datetime_input,
     event,
-    make_signing_key,
-    serve,
-    sign,
     string_input,
     system_claims,
     user_claims,
@@ -60,23 +54,22 @@ def stranger_key() -> SigningKey:
     return make_signing_key("k1")  # same key id, not Google's key: a forged signature
 
 
-@pytest.fixture(scope="session")
-def certs(google_key: SigningKey) -> Iterator[tuple[CertsEndpoint, str]]:
-    endpoint = CertsEndpoint([google_key])
-    with serve(endpoint) as url:
-        yield endpoint, url + "/oauth2/v1/certs"
+@pytest.fixture
+def certs(google_fake: GoogleFake, google_key: SigningKey) -> tuple[GoogleFake, str]:
+    """Google's certificate endpoint (the Google fake's), publishing `google_key`."""
+    google_fake.signing_keys = [google_key]
+    return google_fake, google_fake.certs_url
 
 
 @pytest.fixture
-def fake_gmail() -> Iterator[tuple[FakeGmail, str]]:
-    fake = FakeGmail()
-    with serve(fake) as url:
-        yield fake, url
+def fake_gmail(google_fake: GoogleFake) -> tuple[GmailView, str]:
+    """The rep's Gmail (in the same Google fake) and the Gmail API endpoint."""
+    return GmailView(google_fake, "ann@acme.test"), google_fake.api_endpoint
 
 
 @pytest.fixture
-def settings(settings: Settings, certs: tuple[CertsEndpoint, str],
-             fake_gmail: tuple[FakeGmail, str]) -> Settings:
+def settings(settings: Settings, certs: tuple[GoogleFake, str],
+             fake_gmail: tuple[GmailView, str]) -> Settings:
     return settings.with_(gmail_addon_service_account=SERVICE_ACCOUNT,
                           gmail_addon_oauth_client_id=CLIENT_ID, google_certs_url=certs[1],
                           gmail_api_endpoint=fake_gmail[1])
@@ -265,14 +258,14 @@ def test_the_audience_is_the_configured_addon_base(
 
 
 def test_a_valid_request_is_answered_and_certificates_are_cached(
-    addon: Addon, certs: tuple[CertsEndpoint, str]
+    addon: Addon, certs: tuple[GoogleFake, str]
 ) -> None:
-    before = certs[0].hits
+    before = certs[0].calls.count("certs")
     for _ in range(3):
         data = addon.post("homepage", "homepage")
         assert card_of(data)["header"]["title"] == "Your tasks"
     # three requests, two tokens each (system + user): one certificate fetch at most
-    assert certs[0].hits - before <= 1
+    assert certs[0].calls.count("certs") - before <= 1
 
 
 def test_unknown_google_user_gets_the_connect_card(client: FlaskClient,
@@ -420,7 +413,7 @@ def test_homepage_paginates_200_tasks_under_the_widget_limit(
 
 
 def test_write_creates_the_draft_in_gmail_and_opens_it(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str]
 ) -> None:
     fake = fake_gmail[0]
     launch(rep, email_task_campaign(rep), JANE)
@@ -469,13 +462,13 @@ def test_write_creates_the_draft_in_gmail_and_opens_it(
      "Your Gmail session expired. Close and reopen the add-on."),
 ])
 def test_a_failed_gmail_call_is_explained(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str],
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str],
     status: int, body: dict[str, Any], expected: str
 ) -> None:
     fake = fake_gmail[0]
     launch(rep, email_task_campaign(rep), JANE)
     task = open_task(runtime)
-    fake.fail_with = (status, body)
+    fake.fail_next(status, body)
     data = addon.post("write", "button_click", params={"task_id": str(task.id)},
                       gmail={"accessToken": "per-message-token"})
     if expected == "scopes":
@@ -490,7 +483,7 @@ def test_a_failed_gmail_call_is_explained(
 
 
 def test_write_asks_for_the_compose_scope_when_not_granted(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str]
 ) -> None:
     launch(rep, email_task_campaign(rep), JANE)
     task = open_task(runtime)
@@ -512,7 +505,7 @@ def test_write_on_a_closed_task_says_so(addon: Addon, rep: Actor, runtime: Runti
 
 
 def test_write_without_a_message_token_uses_the_reps_connected_mailbox(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str]
 ) -> None:
     from email import message_from_bytes, policy
 
@@ -581,7 +574,7 @@ def _sync(runtime: Runtime, fake_url: str, mailbox_id: int, read_bodies: bool = 
 
 @pytest.mark.parametrize("read_bodies", [False, True])
 def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str], clock: Any,
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str], clock: Any,
     read_bodies: bool
 ) -> None:
     fake, url = fake_gmail
@@ -646,7 +639,7 @@ def test_sending_the_draft_completes_the_task_and_the_reply_step_threads_on_it(
 # --- the open message -------------------------------------------------------------------------
 
 
-def _incoming(fake: FakeGmail, sender: str, to: str = "Ann <ann@acme.test>",
+def _incoming(fake: GmailView, sender: str, to: str = "Ann <ann@acme.test>",
               cc: str = "") -> str:
     raw = (f"From: {sender}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "")
            + "Subject: question\r\nMessage-ID: <in-1@client.test>\r\n\r\nHello\r\n")
@@ -658,7 +651,7 @@ def _as_event_id(hex_id: str) -> str:
 
 
 def test_contextual_card_shows_our_people_their_steps_and_why(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str]
 ) -> None:
     fake = fake_gmail[0]
     launch(rep, email_task_campaign(rep), JANE)
@@ -696,7 +689,7 @@ def test_contextual_card_shows_our_people_their_steps_and_why(
 
 
 def test_contextual_pause_resume_stop_from_the_card(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str]
 ) -> None:
     launch(rep, email_task_campaign(rep), JANE)
     mid = _incoming(fake_gmail[0], "Jane Doe <jane@client.test>")
@@ -721,7 +714,7 @@ def test_contextual_pause_resume_stop_from_the_card(
 
 
 def test_add_the_sender_to_a_campaign_with_the_send_time_it_needs(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str]
 ) -> None:
     email_task_campaign(rep)
     timed = rep.post("/api/v1/campaigns", json={
@@ -770,11 +763,11 @@ def test_contextual_without_an_open_message_says_so(addon: Addon, rep: Actor) ->
 
 
 def test_contextual_without_metadata_scope_asks_for_it(
-    addon: Addon, rep: Actor, fake_gmail: tuple[FakeGmail, str]
+    addon: Addon, rep: Actor, fake_gmail: tuple[GmailView, str]
 ) -> None:
     mid = _incoming(fake_gmail[0], "Jane <jane@client.test>")
-    fake_gmail[0].fail_with = (403, {"error": {"code": 403, "status": "PERMISSION_DENIED",
-                                               "errors": [{"reason": "insufficientPermissions"}]}})
+    fake_gmail[0].fail_next(403, {"error": {"code": 403, "status": "PERMISSION_DENIED",
+                                            "errors": [{"reason": "insufficientPermissions"}]}})
     data = addon.post("contextual", "contextual", gmail={"messageId": _as_event_id(mid)})
     assert data == {"requesting_google_scopes": {"scopes": [
         "https://www.googleapis.com/auth/gmail.addons.current.message.metadata"]}}
@@ -782,7 +775,7 @@ def test_contextual_without_metadata_scope_asks_for_it(
 
 def test_a_campaign_of_another_organisation_cannot_be_used(
     addon: Addon, rep: Actor, runtime: Runtime, client: FlaskClient,
-    fake_gmail: tuple[FakeGmail, str]
+    fake_gmail: tuple[GmailView, str]
 ) -> None:
     other = make_actor(runtime, client, "zed@other.test", org="Other")
     foreign = email_task_campaign(other, "Theirs")
@@ -869,7 +862,7 @@ class GmailServiceOnly(GmailMailbox):
 
 
 def test_the_sync_command_completes_sent_tasks_for_every_rep(
-    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[FakeGmail, str], clock: Any,
+    addon: Addon, rep: Actor, runtime: Runtime, fake_gmail: tuple[GmailView, str], clock: Any,
     settings: Settings
 ) -> None:
     from addin_server import create_app

@@ -18,12 +18,12 @@ from addin_server.config import Settings
 from addin_server.models import Rep
 from addin_server.runtime import Runtime
 from tests.conftest import make_actor
+from tests.fakes.microsoft import MicrosoftFake
 from tests.support.outlook import (
     API_ID,
     ISSUER,
     OTHER_TENANT,
     TENANT,
-    FakeEntra,
     entra_server,
     ms_db_settings,
     ms_settings,
@@ -34,18 +34,19 @@ NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def entra() -> Iterator[tuple[FakeEntra, str]]:
+def entra() -> Iterator[tuple[MicrosoftFake, str]]:
     yield from entra_server()
 
 
 
 
 @pytest.fixture
-def validator(entra: tuple[FakeEntra, str], tmp_path: Path) -> TokenValidator:
+def validator(entra: tuple[MicrosoftFake, str], tmp_path: Path) -> TokenValidator:
     return TokenValidator(ms_settings(Settings(instance_path=str(tmp_path)), entra[1]))
 
 
-def test_valid_token_is_accepted(entra: tuple[FakeEntra, str], validator: TokenValidator) -> None:
+def test_valid_token_is_accepted(entra: tuple[MicrosoftFake, str],
+                                 validator: TokenValidator) -> None:
     fake, _ = entra
     identity = validator.validate(fake.token(NOW), NOW + timedelta(minutes=5))
     assert identity.oid == "00000000-0000-0000-0000-0000000000a1"
@@ -55,14 +56,14 @@ def test_valid_token_is_accepted(entra: tuple[FakeEntra, str], validator: TokenV
 
 
 def test_v1_style_audience_is_accepted(
-    entra: tuple[FakeEntra, str], validator: TokenValidator
+    entra: tuple[MicrosoftFake, str], validator: TokenValidator
 ) -> None:
     identity = validator.validate(entra[0].token(NOW, aud=f"api://{API_ID}"), NOW)
     assert identity.tid == TENANT
 
 
 def test_second_allowed_tenant_uses_its_own_keys_and_issuer(
-    entra: tuple[FakeEntra, str], validator: TokenValidator
+    entra: tuple[MicrosoftFake, str], validator: TokenValidator
 ) -> None:
     fake, _ = entra
     token = fake.token(NOW, tid=OTHER_TENANT, iss=ISSUER.format(tenant=OTHER_TENANT))
@@ -70,7 +71,7 @@ def test_second_allowed_tenant_uses_its_own_keys_and_issuer(
     assert f"/{OTHER_TENANT}/discovery/v2.0/keys" in fake.requests
 
 
-def _bad_tokens(fake: FakeEntra) -> dict[str, str]:
+def _bad_tokens(fake: MicrosoftFake) -> dict[str, str]:
     t = fake.token
     return {
         "wrong audience": t(NOW, aud="00000003-0000-0000-c000-000000000000"),
@@ -99,7 +100,7 @@ BAD_CASES = ["wrong audience", "issuer of another tenant", "v1 issuer", "tenant 
 
 @pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_tokens_are_rejected(
-    case: str, entra: tuple[FakeEntra, str], validator: TokenValidator
+    case: str, entra: tuple[MicrosoftFake, str], validator: TokenValidator
 ) -> None:
     token = _bad_tokens(entra[0])[case]
     with pytest.raises(TokenRejected):
@@ -107,7 +108,7 @@ def test_bad_tokens_are_rejected(
 
 
 def test_hs256_signed_with_the_public_key_is_rejected(
-    entra: tuple[FakeEntra, str], validator: TokenValidator
+    entra: tuple[MicrosoftFake, str], validator: TokenValidator
 ) -> None:
     # The classic algorithm confusion: HMAC keyed with the published RSA key.
     from cryptography.hazmat.primitives import serialization
@@ -136,7 +137,7 @@ def _hmac_token(claims: dict[str, Any], secret: bytes) -> str:
 
 
 def test_no_allowed_tenants_means_none_accepted(
-    entra: tuple[FakeEntra, str], tmp_path: Path
+    entra: tuple[MicrosoftFake, str], tmp_path: Path
 ) -> None:
     settings = ms_settings(Settings(instance_path=str(tmp_path)), entra[1]).with_(
         outlook_allowed_tenants=())
@@ -144,7 +145,7 @@ def test_no_allowed_tenants_means_none_accepted(
         TokenValidator(settings).validate(entra[0].token(NOW), NOW)
 
 
-def test_dev_tokens_only_in_dev_mode(entra: tuple[FakeEntra, str], tmp_path: Path) -> None:
+def test_dev_tokens_only_in_dev_mode(entra: tuple[MicrosoftFake, str], tmp_path: Path) -> None:
     dev = TokenValidator(ms_settings(Settings(instance_path=str(tmp_path), dev_mode=True),
                                      entra[1]))
     assert dev.dev_key is not None
@@ -161,7 +162,7 @@ def test_dev_tokens_only_in_dev_mode(entra: tuple[FakeEntra, str], tmp_path: Pat
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, entra: tuple[FakeEntra, str]) -> Settings:
+def settings(database_url: str, tmp_path: Path, entra: tuple[MicrosoftFake, str]) -> Settings:
     return ms_db_settings(database_url, tmp_path, entra[1])
 
 
@@ -170,7 +171,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def test_api_accepts_valid_and_links_the_rep_once(
-    entra: tuple[FakeEntra, str], runtime: Runtime, client: FlaskClient, clock: Any
+    entra: tuple[MicrosoftFake, str], runtime: Runtime, client: FlaskClient, clock: Any
 ) -> None:
     make_actor(runtime, client, "ann@acme.test")
     fake = entra[0]
@@ -193,7 +194,7 @@ def test_api_accepts_valid_and_links_the_rep_once(
 
 
 def test_api_unknown_user_is_403(
-    entra: tuple[FakeEntra, str], runtime: Runtime, client: FlaskClient, clock: Any
+    entra: tuple[MicrosoftFake, str], runtime: Runtime, client: FlaskClient, clock: Any
 ) -> None:
     token = entra[0].token(clock(), preferred_username="nobody@acme.test")
     assert client.get("/outlook/api/me", headers=_bearer(token)).status_code == 403
@@ -202,7 +203,7 @@ def test_api_unknown_user_is_403(
 @pytest.mark.parametrize("case", ["wrong audience", "expired", "missing scope", "alg none",
                                   "unknown kid", "tenant not allowed"])
 def test_api_rejects_bad_tokens_with_401(
-    case: str, entra: tuple[FakeEntra, str], runtime: Runtime, client: FlaskClient
+    case: str, entra: tuple[MicrosoftFake, str], runtime: Runtime, client: FlaskClient
 ) -> None:
     make_actor(runtime, client, "ann@acme.test")
     response = client.get("/outlook/api/tasks", headers=_bearer(_bad_tokens(entra[0])[case]))
@@ -219,7 +220,7 @@ def test_api_without_token_is_401_and_api_tokens_do_not_work(
 
 
 def test_unreachable_key_endpoint_is_503_not_401(
-    entra: tuple[FakeEntra, str], runtime: Runtime, client: FlaskClient, clock: Any,
+    entra: tuple[MicrosoftFake, str], runtime: Runtime, client: FlaskClient, clock: Any,
     tmp_path: Path
 ) -> None:
     import socket

@@ -16,23 +16,24 @@ from addin_server.enums import TaskStatus
 from addin_server.models import Event, Task
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, FrozenClock, make_actor
-from tests.support.outlook import FakeEntra, entra_server, ms_db_settings
+from tests.fakes.microsoft import MicrosoftFake
+from tests.support.outlook import entra_server, ms_db_settings
 
 
 @pytest.fixture(scope="module")
-def entra() -> Iterator[tuple[FakeEntra, str]]:
+def entra() -> Iterator[tuple[MicrosoftFake, str]]:
     yield from entra_server()
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, entra: tuple[FakeEntra, str]) -> Settings:
+def settings(database_url: str, tmp_path: Path, entra: tuple[MicrosoftFake, str]) -> Settings:
     return ms_db_settings(database_url, tmp_path, entra[1])
 
 
 class Pane:
     """The pane's calls, with a fresh Microsoft token for one rep (as MSAL.js would get)."""
 
-    def __init__(self, client: FlaskClient, fake: FakeEntra, clock: FrozenClock) -> None:
+    def __init__(self, client: FlaskClient, fake: MicrosoftFake, clock: FrozenClock) -> None:
         self.client, self.fake, self.clock = client, fake, clock
 
     @property
@@ -77,7 +78,7 @@ def ann(runtime: Runtime, client: FlaskClient) -> Actor:
 
 
 @pytest.fixture
-def pane(ann: Actor, client: FlaskClient, entra: tuple[FakeEntra, str],
+def pane(ann: Actor, client: FlaskClient, entra: tuple[MicrosoftFake, str],
          clock: FrozenClock) -> Pane:
     return Pane(client, entra[0], clock)
 
