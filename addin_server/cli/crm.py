@@ -7,7 +7,9 @@ import time
 
 import click
 
+from addin_server.crm import sweep
 from addin_server.runtime import runtime
+from addin_server.workers import crm as jobs
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +22,6 @@ log = logging.getLogger(__name__)
               help="Do the pushes and pulls in this process instead of enqueueing RQ jobs.")
 def crm_sync(once: bool, interval: float, inline: bool) -> None:
     """Push pending Salesforce sync rows, log stray activity, pull Task changes."""
-    from addin_server.crm import sweep
-    from addin_server.workers import crm as jobs
-
     rt = runtime()
     enqueuer: sweep.Enqueuer = jobs.InlineEnqueuer(rt) if inline else jobs.RqEnqueuer(rt)
     while True:

@@ -17,6 +17,7 @@ from addin_server.accounts import demo_rep
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.config import Settings
+from addin_server.db import session_scope
 from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
 from addin_server.models import Campaign, Template
@@ -80,8 +81,6 @@ def seed(session: Session, settings: Settings, now: datetime) -> bool:
 @with_appcontext
 def seed_demo_command() -> None:
     """Give the demo rep sample campaigns and people (local development only, once)."""
-    from addin_server.db import session_scope
-
     rt = runtime()
     if not rt.settings.dev_mode:
         raise click.ClickException("seed-demo runs only with DEV_MODE=1 (local development)")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from addin_server.config import Settings
+
 Renderer = Callable[[str], dict[str, str | bytes]]
 
 RENDERERS: tuple[str, ...] = (
@@ -54,8 +56,6 @@ def render_all(base_url: str, out_dir: Path) -> list[Path]:
 def render_manifests(base_url: str | None, out_dir: Path) -> None:
     """Write the Outlook manifest (and the other add-ins' descriptors) for a base URL."""
     if base_url is None:
-        from addin_server.config import Settings
-
         base_url = Settings.from_env().public_base_url
     try:
         written = render_all(base_url.rstrip("/"), out_dir)

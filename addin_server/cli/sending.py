@@ -8,10 +8,19 @@ import threading
 from typing import Any
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
+from rq import Queue, Worker
+from sqlalchemy import select
 
+from addin_server.enrollments.status import mailbox_reason
+from addin_server.models import Mailbox, Send, SendLog
 from addin_server.runtime import runtime
+from addin_server.sending import dispatcher as send_pipeline
+from addin_server.sending.outbox import waiting_reason
+from addin_server.workers import dispatch
+from addin_server.workers.crm import install_crm_listener
+from addin_server.workers.runtime import install_runtime
+from addin_server.workers.worker import SendWorker
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +34,7 @@ log = logging.getLogger(__name__)
 def worker_command(burst: bool, fork: bool, name: str | None) -> None:
     """Run an RQ worker (with the scheduler) on the send queue. SIGTERM: finish the current job,
     then stop (a second signal stops at once; the outbox recovers that send)."""
-    from rq import Queue, Worker
 
-    from addin_server.workers.crm import install_crm_listener
-    from addin_server.workers.runtime import install_runtime
-    from addin_server.workers.worker import SendWorker
 
     rt = runtime()
     install_runtime(rt)
@@ -51,8 +56,6 @@ def worker_command(burst: bool, fork: bool, name: str | None) -> None:
 def dispatch_command(once: bool, interval: float) -> None:
     """Move due sends from the database onto RQ, repair what RQ lost, and run the periodic
     duties (workers/duties.py: out-of-office resumes, due tasks, reply polls, ...)."""
-    from addin_server.workers import dispatch
-    from addin_server.workers.crm import install_crm_listener
 
     rt = runtime()
     install_crm_listener()
@@ -85,12 +88,7 @@ def dispatch_command(once: bool, interval: float) -> None:
 @click.argument("send_id", type=int)
 def why_command(send_id: int) -> None:
     """Explain a send: state, due time, reason, attempts, its RQ job, history."""
-    from sqlalchemy import select
 
-    from addin_server.enrollments.status import mailbox_reason
-    from addin_server.models import Mailbox, Send, SendLog
-    from addin_server.sending import dispatcher as dispatch
-    from addin_server.sending.outbox import waiting_reason
 
     rt = runtime()
     with rt.sessions() as session:
@@ -117,8 +115,8 @@ def why_command(send_id: int) -> None:
             ("message", f"{send.provider_message_id} {send.rfc_message_id}"
              if send.provider_message_id else "-"),
         ]
-        ((status, origin),) = dispatch.job_states(rt.redis(), [dispatch.job_id(send_id)])
-        lines.append(("RQ job", f"{dispatch.job_id(send_id)}: "
+        ((status, origin),) = send_pipeline.job_states(rt.redis(), [send_pipeline.job_id(send_id)])
+        lines.append(("RQ job", f"{send_pipeline.job_id(send_id)}: "
                       + (f"{status or '?'} on queue {origin}" if status or origin else "none")))
         for label, value in lines:
             click.echo(f"{label:>12}: {value}")
@@ -127,8 +125,3 @@ def why_command(send_id: int) -> None:
                                      .order_by(SendLog.id)):
             arrow = f"{entry.from_state or '(new)'} -> {entry.to_state}"
             click.echo(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {arrow:<24} {entry.note}")
-
-
-def register(app: Flask) -> None:
-    for command in (worker_command, dispatch_command, why_command):
-        app.cli.add_command(command)

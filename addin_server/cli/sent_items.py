@@ -8,11 +8,10 @@ so that an existing cron entry keeps working; it is no longer needed."""
 from __future__ import annotations
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
-from addin_server.cli import runtime
 from addin_server.enrollments.sent_items import sync_all
+from addin_server.runtime import runtime
 
 
 @click.command("sync-sent-tasks")
@@ -23,8 +22,3 @@ def sync_sent_tasks_command() -> None:
     done = sync_all(rt, rt.now())
     total = sum(len(v) for v in done.values())
     click.echo(f"{total} task(s) completed for {len(done)} rep(s) checked")
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(sync_sent_tasks_command)
-    app.cli.add_command(sync_sent_tasks_command, name="sync-outlook-sent")

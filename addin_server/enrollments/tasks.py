@@ -115,7 +115,7 @@ def record_sent_email(
 
 def announce_due_tasks(session: Session, now: datetime, limit: int = 500) -> int:
     """Say "task due" in the Live Feed once for each open task whose day has come in its rep's
-    time zone (the dispatcher tick calls this). Returns how many were announced."""
+    time zone (a periodic duty: workers/duties.py). Returns how many were announced."""
     # Candidates by the earliest zone's date (UTC+14): the exact check is per rep below.
     latest_today = (now + timedelta(hours=14)).date()
     rows = session.execute(

@@ -3,7 +3,7 @@ notifications. A push only says "look now": it enqueues the mailbox's poll, whic
 the stored cursor as usual, so a late, doubled or lost push changes nothing but latency (the
 periodic poll stays the fallback).
 
-`renew` runs after each poll (inbox_jobs.poll_mailbox): a Gmail watch is renewed a day before
+`renew` runs after each poll (workers/polls.py): a Gmail watch is renewed a day before
 it expires (Google: at least every 7 days), a Graph subscription likewise (its maximum life
 without resource data is under 7 days; we ask for 3).
 """
@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 
 from addin_server.db import session_scope
 from addin_server.enums import MailboxProvider
+from addin_server.mailboxes import open_inbox
+from addin_server.mailboxes.gmail_inbox import GmailInbox, watch
+from addin_server.mailboxes.graph_inbox import GraphInbox, subscribe
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.runtime import Runtime
 
@@ -40,8 +43,6 @@ def configured(rt: Runtime, provider: MailboxProvider) -> bool:
 
 def renew(rt: Runtime, mailbox_id: int) -> bool:
     """Create or renew the mailbox's push when it is configured and due; True if it did."""
-    from addin_server.mailboxes import open_inbox
-
     now = rt.now()
     with session_scope(rt.sessions) as session:
         row = session.get(MailboxRow, mailbox_id)
@@ -63,11 +64,8 @@ def _renew_at_provider(rt: Runtime, reader: object, provider: MailboxProvider,
                        mailbox_id: int, push_id: str | None, now: datetime
                        ) -> tuple[str | None, datetime]:
     if provider == MailboxProvider.GMAIL:
-        from addin_server.mailboxes.gmail_inbox import GmailInbox, watch
-
         assert isinstance(reader, GmailInbox)
         return None, watch(reader, rt.settings.gmail_pubsub_topic)
-    from addin_server.mailboxes.graph_inbox import GraphInbox, subscribe
 
     assert isinstance(reader, GraphInbox)
     expires = now + GRAPH_LIFETIME

@@ -299,9 +299,9 @@ def _auto_reply(session: Session, enrollment: Enrollment, result: Classification
 
 
 def resume_due(session: Session, now: datetime, limit: int = 500) -> int:
-    """Resume enrollments whose out-of-office pause has run out (the dispatcher tick calls
-    this). A pending send that fell due meanwhile goes at its usual time of day on the first
-    campaign day from now, not in the middle of the night."""
+    """Resume enrollments whose out-of-office pause has run out (a periodic duty:
+    workers/duties.py). A pending send that fell due meanwhile goes at its usual time of day
+    on the first campaign day from now, not in the middle of the night."""
     due = list(session.scalars(select(Enrollment).where(
         Enrollment.status == EnrollmentStatus.PAUSED, Enrollment.paused_until.is_not(None),
         Enrollment.paused_until <= now).order_by(Enrollment.paused_until).limit(limit)))

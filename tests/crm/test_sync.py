@@ -680,9 +680,9 @@ def test_a_rep_connecting_later_gets_open_tasks_not_old_history(
 
 def test_the_crm_sync_command_runs_a_pass(app: Any, runtime: Runtime, rep: Actor,
                                           fake: FakeSalesforce) -> None:
-    from addin_server.cli import extensions as cli_extensions
+    from addin_server.cli import register_commands
 
-    cli_extensions.register_all(app)
+    register_commands(app)
     connect(rep, fake)
     launch(rep, campaign(rep), ["pat@example.test"])
     with app.app_context():

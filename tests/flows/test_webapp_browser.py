@@ -100,8 +100,9 @@ def build_every_option(page: Any, live: Live) -> int:
                                           "right person for outbound at {{company}}?")
     step(page, 0).get_by_role("button", name="Preview").click()
     frame = step(page, 0).frame_locator("iframe")
-    assert "Hi Alex, are you the right person for outbound at Northwind?" in frame.locator(
-        "body").inner_text()
+    # The preview arrives by a request: wait for it (auto-retrying expect), never read at once.
+    expect(frame.locator("body")).to_contain_text(
+        "Hi Alex, are you the right person for outbound at Northwind?")
     step(page, 0).locator("[data-k=subject]").focus()
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "02-builder-preview", full=False)
@@ -174,7 +175,7 @@ def launch_csv(page: Any, campaign_id: int) -> None:
     page.get_by_role("button", name="Launch").click()
     title = page.locator("[data-results-title]")
     title.wait_for()
-    assert title.inner_text() == "Launched: 3 enrolled, 1 skipped"
+    expect(title).to_have_text("Launched: 3 enrolled, 1 skipped")
     assert page.locator("[data-skipped] tr").inner_text().split("\t") == [
         "jo@globex.test", "listed twice in this launch"]
     shot(page, "04-launch")
@@ -197,8 +198,7 @@ def build_manual_first(page: Any) -> int:
         "cy@wayne.test, Cy, Park, Wayne")
     assert page.locator("#first-time").count() == 0  # a manual first email needs no time
     page.get_by_role("button", name="Launch").click()
-    page.locator("[data-results-title]").wait_for()
-    assert page.locator("[data-results-title]").inner_text() == "Launched: 3 enrolled, 0 skipped"
+    expect(page.locator("[data-results-title]")).to_have_text("Launched: 3 enrolled, 0 skipped")
     return campaign_id
 
 
@@ -425,13 +425,13 @@ def test_bulk_pause_resume_stop_and_why(page: Any, live: Live) -> None:
     assert bar.is_hidden()
     page.get_by_label("Select mia@vandelay.test").check()
     page.get_by_label("Select noah@piedpiper.test").check()
-    assert bar.locator("[data-bulk-count]").inner_text() == "2 people selected"
+    expect(bar.locator("[data-bulk-count]")).to_have_text("2 people selected")
     bar.get_by_role("button", name="Pause").click()
     bar.locator("[data-bulk-result]", has_text="Paused 2.").wait_for()
     assert statuses() == {"mia@vandelay.test": "paused", "noah@piedpiper.test": "paused",
                           "zoe@acme.test": "active"}
     row = page.locator("tr", has_text="mia@vandelay.test")
-    assert row.locator("[data-status]").inner_text() == "paused"
+    expect(row.locator("[data-status]")).to_have_text("paused")
     shot(page, "12-people-bulk")
     bar.get_by_role("button", name="Resume").click()
     bar.locator("[data-bulk-result]", has_text="Resumed 2.").wait_for()
@@ -470,7 +470,7 @@ def test_builder_uses_a_saved_template(page: Any, live: Live) -> None:
     assert step(page, 0).locator(".editor").get_attribute("contenteditable") == "false"
     step(page, 0).get_by_role("button", name="Preview").click()
     step(page, 0).locator(".pv-subject", has_text="Northwind and us").wait_for()
-    assert step(page, 0).frame_locator("iframe").locator("body").inner_text() == "Hello Alex!"
+    expect(step(page, 0).frame_locator("iframe").locator("body")).to_have_text("Hello Alex!")
     page.get_by_role("button", name="Save campaign").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
     campaign = campaign_rows(live, "From a template")
@@ -497,7 +497,7 @@ def test_large_csv_launch(page: Any, live: Live) -> None:
     page.get_by_role("button", name="Launch").click()
     title = page.locator("[data-results-title]")
     title.wait_for(timeout=60_000)
-    assert title.inner_text() == "Launched: 3000 enrolled, 1 skipped"
+    expect(title).to_have_text("Launched: 3000 enrolled, 1 skipped")
     assert page.locator("[data-enrolled] tr").count() == 501  # 500 shown and "and 2500 more"
     assert page.locator("[data-enrolled] tr").last.inner_text() == "and 2500 more"
     assert page.locator("[data-skipped] tr").inner_text().split("\t") == [

@@ -8,7 +8,7 @@ from email.utils import getaddresses
 from addin_server.accounts import rep_today
 from addin_server.addins.gmail import gmail_api as gmail_addon_api
 from addin_server.addins.gmail import views as gmail_views
-from addin_server.addins.gmail.routes import _endpoint, addon_blueprint, endpoints
+from addin_server.addins.gmail.endpoint import addon_blueprint, addon_endpoint, endpoints
 from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments import launch as launches
@@ -74,7 +74,7 @@ def message_card(rep: Rep, event: AddonEvent, selected: int | None = None) -> Js
         today=rep_today(rep, now()), e=endpoints())
 
 
-@_endpoint(bp, "contextual", trigger=True)
+@addon_endpoint(bp, "contextual", trigger=True)
 def contextual(rep: Rep, event: AddonEvent) -> Json:
     if not event.message_id:
         card = notices.error_card("No message", "Open an email to see its people here.",
@@ -88,7 +88,7 @@ def contextual(rep: Rep, event: AddonEvent) -> Json:
         return responses.show(notices.error_card("Gmail error", str(exc), endpoints()))
 
 
-@_endpoint(bp, "campaign_form", trigger=False)
+@addon_endpoint(bp, "campaign_form", trigger=False)
 def campaign_form(rep: Rep, event: AddonEvent) -> Json:
     value = event.form_value("campaign_id")
     return responses.replace_card(message_card(rep, event, int(value) if value.isdigit()
@@ -102,7 +102,7 @@ def _campaign(rep: Rep, value: str) -> Campaign | None:
                 None)
 
 
-@_endpoint(bp, "add_person", trigger=False)
+@addon_endpoint(bp, "add_person", trigger=False)
 def add_person(rep: Rep, event: AddonEvent) -> Json:
     campaign = _campaign(rep, event.form_value("campaign_id"))
     if campaign is None:
@@ -130,7 +130,7 @@ def add_person(rep: Rep, event: AddonEvent) -> Json:
 # --- compose ------------------------------------------------------------------------------------
 
 
-@_endpoint(bp, "compose", trigger=True)
+@addon_endpoint(bp, "compose", trigger=True)
 def compose(rep: Rep, event: AddonEvent) -> Json:
     recipient = event.to_recipients[0] if event.to_recipients else ""
     choices = gmail_views.template_choices(db(), rep)
@@ -146,7 +146,7 @@ def _person_for(rep: Rep, address: str) -> Person:
     return person or Person(org_id=rep.org_id, email=address or "", fields={})
 
 
-@_endpoint(bp, "insert_template", trigger=False)
+@addon_endpoint(bp, "insert_template", trigger=False)
 def insert_template(rep: Rep, event: AddonEvent) -> Json:
     template_id = event.int_param("template_id")
     template = db().get(Template, template_id) if template_id is not None else None

@@ -10,31 +10,25 @@ a use case call and a card; the cards themselves are built by the pure functions
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
-from addin_server.accounts import rep_for_identity, rep_today
+from addin_server.accounts import rep_today
 from addin_server.addins.gmail import drafts as gmail_drafts
 from addin_server.addins.gmail import views as gmail_views
-from addin_server.addins.gmail.tokens import (
-    CertificatesUnavailable,
-    GoogleTokenVerifier,
-    GoogleUser,
-    InvalidToken,
-)
+from addin_server.addins.gmail.endpoint import addon_blueprint, addon_endpoint, endpoints
+from addin_server.addins.gmail.message import message_card
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, Task
 from addin_server.runtime import runtime
-from addin_server.web.common import bearer_token, db, now
-from gmail_addon import notices, responses
-from gmail_addon.endpoints import PATHS, PREFIX, Endpoints
-from gmail_addon.events import AddonEvent, parse_event
+from addin_server.web.common import db, now
+from gmail_addon import responses
+from gmail_addon.events import AddonEvent
 from gmail_addon.tasks_card import homepage_card
 from gmail_addon.widgets import Json
 
@@ -42,109 +36,7 @@ log = logging.getLogger(__name__)
 
 LOGO = Path(gmail_addon.__file__).resolve().parent / "logo.png"
 
-Handler = Callable[[Rep, AddonEvent], Json]
-
-
-def addon_base_url() -> str:
-    """The base of the add-on's URLs as Google calls them (and signs them as audience)."""
-    s = runtime().settings
-    return (s.gmail_addon_audience or s.public_base_url).rstrip("/")
-
-
-def endpoints() -> Endpoints:
-    return Endpoints(addon_base_url())
-
-
-def verifier() -> GoogleTokenVerifier:
-    v = current_app.extensions["gmail_verifier"]
-    assert isinstance(v, GoogleTokenVerifier)
-    return v
-
-
-def _audience() -> str:
-    # The URL Google called, as the public configuration spells it: behind a proxy Flask sees
-    # an internal host and scheme, and `request.full_path` ends with "?" without a query.
-    query = request.query_string.decode("latin-1")
-    return addon_base_url() + request.path + (f"?{query}" if query else "")
-
-
-def _unauthorized(message: str) -> ResponseReturnValue:
-    g.rollback = True
-    return jsonify({"errors": [{"field": "Authorization", "message": message}]}), 401
-
-
-def _verify_google() -> ResponseReturnValue | None:
-    if request.method != "POST":
-        return None
-    token = bearer_token()
-    if not token:
-        return _unauthorized("a Google ID token is required")
-    settings = runtime().settings
-    try:
-        verifier().verify_system_token(token, audience=_audience(),
-                                       service_account=settings.gmail_addon_service_account)
-    except InvalidToken as exc:
-        log.info("gmail add-on request refused: %s", exc)
-        return _unauthorized("the Google ID token is not valid for this add-on")
-    except CertificatesUnavailable:
-        log.warning("Google certificates unavailable")
-        g.rollback = True
-        return jsonify({"errors": [{"field": "", "message": "try again shortly"}]}), 503
-    g.event = parse_event(request.get_json(silent=True))
-    return None
-
-
-def addon_blueprint(name: str, import_name: str) -> Blueprint:
-    """A blueprint of add-on endpoints under /gmail: every POST is verified as Google's first."""
-    blueprint = Blueprint(name, import_name, url_prefix=PREFIX)
-    blueprint.before_request(_verify_google)
-    return blueprint
-
-
 bp = addon_blueprint("gmail", __name__)
-
-
-def _current_user(event: AddonEvent) -> GoogleUser | None:
-    try:
-        return verifier().verify_user_token(
-            event.user_id_token, client_id=runtime().settings.gmail_addon_oauth_client_id)
-    except (InvalidToken, CertificatesUnavailable) as exc:
-        log.info("gmail add-on user token refused: %s", exc)
-        return None
-
-
-def _endpoint(blueprint: Blueprint, name: str, *, trigger: bool) -> Callable[[Handler], Handler]:
-    """Add a handler to the blueprint: verified rep in, response out. An unknown or
-    unconnected rep gets the connect card; an unexpected failure gets a readable message,
-    never a stack trace."""
-
-    def register(handler: Handler) -> Handler:
-        def view() -> ResponseReturnValue:
-            event: AddonEvent = g.event
-            user = _current_user(event)
-            rep = rep_for_identity(db(), "google", user.sub, user.email) if user else None
-            problem = gmail_views.connection_problem(db(), rep) if rep else ""
-            # What identification learnt (a newly bound Google account) is kept now: handlers
-            # call Google, and no transaction is held across a network call.
-            db().commit()
-            if rep is None or problem:
-                card = notices.connect_card(endpoints(), email=user.email if user else "",
-                                            reason=problem)
-                return jsonify(responses.show(card) if trigger else responses.replace_card(card))
-            try:
-                return jsonify(handler(rep, event))
-            except Exception:
-                log.exception("gmail add-on %s failed", name)
-                g.rollback = True
-                text = "Something went wrong on our side. Please try again."
-                if trigger:
-                    return jsonify(responses.show(notices.error_card("Sorry", text, endpoints())))
-                return jsonify(responses.notify(text))
-
-        blueprint.add_url_rule(PATHS[name], endpoint=name, view_func=view, methods=["POST"])
-        return handler
-
-    return register
 
 
 @bp.get("/logo.png")
@@ -161,12 +53,12 @@ def _home(rep: Rep, page: int) -> Json:
                          today=rep_today(rep, now()), e=endpoints())
 
 
-@_endpoint(bp, "homepage", trigger=True)
+@addon_endpoint(bp, "homepage", trigger=True)
 def homepage(rep: Rep, event: AddonEvent) -> Json:
     return responses.show(_home(rep, 0))
 
 
-@_endpoint(bp, "page", trigger=False)
+@addon_endpoint(bp, "page", trigger=False)
 def page(rep: Rep, event: AddonEvent) -> Json:
     return responses.replace_card(_home(rep, event.int_param("page") or 0))
 
@@ -189,8 +81,6 @@ _GONE = {
 def _refreshed(rep: Rep, event: AddonEvent, notification: str) -> Json:
     """Redraw the card the click came from (the task list, or the open message's card)."""
     if event.param("view") == "message":
-        from addin_server.addins.gmail.message import message_card
-
         return responses.replace_card(message_card(rep, event), notification)
     return responses.replace_card(_home(rep, event.int_param("page") or 0), notification)
 
@@ -205,17 +95,17 @@ def _finish(rep: Rep, event: AddonEvent, skip: bool) -> Json:
     return _refreshed(rep, event, "Task skipped." if skip else "Task done.")
 
 
-@_endpoint(bp, "done", trigger=False)
+@addon_endpoint(bp, "done", trigger=False)
 def done(rep: Rep, event: AddonEvent) -> Json:
     return _finish(rep, event, skip=False)
 
 
-@_endpoint(bp, "skip", trigger=False)
+@addon_endpoint(bp, "skip", trigger=False)
 def skip(rep: Rep, event: AddonEvent) -> Json:
     return _finish(rep, event, skip=True)
 
 
-@_endpoint(bp, "write", trigger=False)
+@addon_endpoint(bp, "write", trigger=False)
 def write(rep: Rep, event: AddonEvent) -> Json:
     task = _own_task(rep, event)
     if task is None or task.type != StepType.EMAIL:
@@ -267,16 +157,16 @@ def _change(rep: Rep, event: AddonEvent, what: str) -> Json:
     return _refreshed(rep, event, text)
 
 
-@_endpoint(bp, "pause", trigger=False)
+@addon_endpoint(bp, "pause", trigger=False)
 def pause(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "pause")
 
 
-@_endpoint(bp, "resume", trigger=False)
+@addon_endpoint(bp, "resume", trigger=False)
 def resume(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "resume")
 
 
-@_endpoint(bp, "stop", trigger=False)
+@addon_endpoint(bp, "stop", trigger=False)
 def stop(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "stop")

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from addin_server.campaigns.service import campaigns_for
 from addin_server.enrollments.advance import rep_mailbox
 from addin_server.enrollments.status import view
 from addin_server.enums import MailboxStatus, SendOption, StepType, TaskStatus
@@ -85,7 +86,6 @@ def people_items(
 ) -> list[PersonItem]:
     """The addresses that are people of the rep's organisation, with their campaigns (the
     rep's own, or everyone's for an admin) and the rep's open tasks on them."""
-
     if not emails:
         return []
     people = list(session.scalars(select(Person).where(
@@ -114,8 +114,6 @@ def people_items(
 
 
 def campaign_choices(session: Session, rep: Rep) -> list[CampaignChoice]:
-    from addin_server.campaigns.service import campaigns_for
-
     choices = []
     for c in campaigns_for(session, rep):
         if c.archived or not c.steps:
@@ -137,6 +135,4 @@ def template_choices(session: Session, rep: Rep) -> list[TemplateChoice]:
 
 
 def campaigns_for_rep(session: Session, rep: Rep) -> list[Campaign]:
-    from addin_server.campaigns.service import campaigns_for
-
     return [c for c in campaigns_for(session, rep) if not c.archived]

@@ -30,6 +30,7 @@ from addin_server.api.serializers import enrollment_json, person_json
 from addin_server.campaigns import rendering as content
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
+from addin_server.enrollments.sent_items import sync_rep
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
 from addin_server.runtime import runtime
@@ -190,8 +191,6 @@ def skip(task_id: int) -> ResponseReturnValue:
 @bp.post("/api/sync-sent")
 def sync_sent() -> ResponseReturnValue:
     """Complete the rep's email tasks already sent from Outlook (found in Sent Items)."""
-    from addin_server.enrollments.sent_items import sync_rep
-
     rep_id = current_rep().id
     db().commit()  # a first sign-in's link is written before the sync's own transactions
     matches = sync_rep(runtime(), rep_id)
