@@ -87,7 +87,7 @@ class Settings:
     # and the app registration the pane's MSAL.js signs in with (defaults to the API's own).
     outlook_api_scope: str = "access_as_user"
     outlook_client_id: str = ""
-    # Send pipeline (see README "Sending"). A claimed send holds a lease this long; RQ's job
+    # Send pipeline (see docs/sending.md). A claimed send holds a lease this long; RQ's job
     # timeout is below it, so a lease only expires when its worker is gone.
     send_lease_seconds: int = 300
     send_job_timeout_seconds: int = 120

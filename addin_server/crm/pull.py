@@ -1,8 +1,8 @@
 """Pulling Task changes from Salesforce: closed there completes the task here, deleted there
 skips it here (either way the person's campaign moves on).
 
-Polled by SystemModstamp (README, "polling, not streaming"): one queryAll per rep and interval,
-which also returns deleted Tasks while they are in the Recycle Bin.
+Polled by SystemModstamp (docs/salesforce.md, "polling, not streaming"): one queryAll per rep
+and interval, which also returns deleted Tasks while they are in the Recycle Bin.
 """
 
 from __future__ import annotations

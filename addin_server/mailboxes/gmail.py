@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 G = "https://www.googleapis.com/auth/"
 # gmail.compose: drafts.create / drafts.send. gmail.metadata: read headers of sent and received
 # messages (the real Message-ID after a send, our send-id header in Sent, history for replies).
-# openid + email: who connected. See README "Connecting mailboxes".
+# openid + email: who connected. See docs/mailboxes.md.
 GOOGLE_SCOPES = ["openid", G + "userinfo.email", G + "gmail.compose", G + "gmail.metadata"]
 REQUIRED_GMAIL_SCOPES = {G + "gmail.compose", G + "gmail.metadata"}
 

@@ -290,7 +290,7 @@ def _to_unknown(session: Session, settings: Settings, send_id: int, attempt: int
 
 def after_error(session: Session, settings: Settings, send_id: int, attempt: int,
                 exc: MailboxError, now: datetime) -> str:
-    """Classify a provider failure and move the send accordingly (see README "Sending")."""
+    """Classify a provider failure and move the send accordingly (see docs/sending.md)."""
     send = session.get(Send, send_id)
     assert send is not None
     mailbox = session.get(MailboxRow, send.mailbox_id)

@@ -193,7 +193,7 @@ def _configured(settings: Settings, provider: str) -> None:
     ids = {"google": settings.google_client_id, "microsoft": settings.microsoft_client_id}
     if not ids[provider]:
         raise ConnectFailed(f"{provider} sign-in is not configured on this server "
-                            "(see README: Connecting mailboxes)", 503)
+                            "(see docs/mailboxes.md)", 503)
     if not settings.encryption_keys:
         raise ConnectFailed("ENCRYPTION_KEYS is not set: grants cannot be stored", 503)
 
