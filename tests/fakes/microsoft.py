@@ -17,7 +17,9 @@ What it models:
   message.toRecipients the reply goes to the original sender, i.e. the rep for their own sent
   message); PATCH /me/messages/{id}; GET /me/messages/{id} and
   /me/mailFolders/{folder}/messages with $filter on internetMessageId, conversationId and the
-  PS_INTERNET_HEADERS extended property of a custom header; $select=internetMessageHeaders;
+  PS_INTERNET_HEADERS extended property of a custom header; $select=internetMessageHeaders
+  (for mail from outside: its headers as received, Content-Type included); GET
+  /me/messages/{id}/$value (the MIME);
 - ids: with `Prefer: IdType="ImmutableId"` ids survive the move from Drafts to Sent Items;
   without it the sent copy gets a new id (the old one 404s), as Exchange does;
 - throttling: more than 4 requests in flight for one mailbox get 429 MailboxConcurrency;
@@ -106,7 +108,10 @@ class GraphMessage:
         return None
 
     def transport_headers(self) -> list[tuple[str, str]]:
-        """What Exchange shows in internetMessageHeaders of a sent or received message."""
+        """What Exchange shows in internetMessageHeaders of a sent or received message: for
+        mail that arrived from outside, its headers as received (Content-Type included)."""
+        if self.folder == "inbox" and self.raw is not None:
+            return [(k, " ".join(str(v).split())) for k, v in parse(self.raw).items()]
         out = [("Message-ID", self.internet_message_id), ("Subject", self.subject),
                ("From", f"{self.from_name} <{self.from_addr}>"),
                ("To", ", ".join(a for _, a in self.to))]
@@ -509,6 +514,7 @@ class MicrosoftFake:
             ("POST", r"/me/messages/([^/]+)/send", "messages.send", self._send),
             ("POST", r"/me/messages/([^/]+)/createReply", "messages.createReply",
              self._create_reply),
+            ("GET", r"/me/messages/([^/]+)/\$value", "messages.value", self._value),
             ("GET", r"/me/messages/([^/]+)", "messages.get", self._get),
             ("PATCH", r"/me/messages/([^/]+)", "messages.patch", self._patch),
             ("GET", r"/me/messages", "messages.list", self._list),
@@ -539,6 +545,8 @@ class MicrosoftFake:
                     box.in_flight -= 1
             if result is None:
                 return route, Response(status=status)
+            if isinstance(result, bytes):  # /$value: the MIME, as Graph serves it
+                return route, Response(result, status=status, mimetype="text/plain")
             return route, _json(result, status)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
 
@@ -684,6 +692,12 @@ class MicrosoftFake:
              mid: str) -> tuple[int, dict[str, Any]]:
         msg = self._lookup(box, mid, immutable)
         return 200, self._resource(msg, immutable, request.args.get("$select", ""))
+
+    def _value(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+               immutable: bool, mid: str) -> tuple[int, bytes]:
+        """GET /me/messages/{id}/$value: the message's MIME (what arrived, or what we sent)."""
+        msg = self._lookup(box, mid, immutable)
+        return 200, msg.raw if msg.raw is not None else msg.as_mime()
 
     def _patch(self, box: GraphMailbox, request: Request, body: dict[str, Any],
                immutable: bool, mid: str) -> tuple[int, dict[str, Any]]:
