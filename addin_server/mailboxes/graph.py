@@ -65,6 +65,7 @@ MICROSOFT_SCOPES = ["Mail.Send", "Mail.ReadWrite", "Mail.Read", "User.Read"]
 PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
 _AUTH_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
 _LONG_PAUSE = 60.0  # a Retry-After at least this long pauses the whole mailbox
+_DEFAULT_THROTTLE = 30.0  # a 429 on the send call without Retry-After
 
 
 def http_session(settings: Settings) -> requests.Session:
@@ -240,8 +241,14 @@ class GraphMailbox:
             if code in ("ErrorAccessDenied", "Authorization_RequestDenied", "AccessDenied"):
                 return AuthError(message)  # a permission was withdrawn
             return PermanentError(message)
+        if status == 429 and sending:
+            # Graph does not process a throttled request: nothing went out. Pause the mailbox
+            # until Retry-After (the draft is sent then), instead of reconciling and retrying
+            # into the throttle.
+            wait = retry_after if retry_after is not None else _DEFAULT_THROTTLE
+            return MailboxPaused(message, until=self.clock() + timedelta(seconds=wait))
         if status in (429, 503, 504) or status >= 500:
-            # A throttled or failed send has been reported delivered anyway: reconcile first.
+            # A failed send call may have been processed anyway: reconcile first.
             if sending:
                 return TransientError(message, retry_after=retry_after, may_have_sent=True)
             if status == 429 and retry_after is not None and retry_after >= _LONG_PAUSE:

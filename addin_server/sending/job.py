@@ -320,10 +320,14 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
              attempt=attempt, lease_until=None, reason=reason)
         return "mailbox disconnected"
     if isinstance(exc, MailboxPaused):
-        reason = f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M} UTC: {exc}"
+        # The provider refused to process the request (a limit, a throttle): not an attempt,
+        # so the attempt is given back and the attempts stay for real failures however long
+        # the provider holds the mailbox.
+        reason = (f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M:%S} UTC: "
+                  f"{exc}")
         pause_mailbox(session, mailbox, exc.until, str(exc), now)
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
-             attempt=attempt, lease_until=None, reason=reason,
+             attempt=attempt, lease_until=None, reason=reason, attempts=attempt - 1,
              due_at=max(send.due_at, exc.until))
         return "mailbox paused"
     _to_unknown(session, settings, send_id, attempt, f"unclassified {type(exc).__name__}", now)

@@ -206,7 +206,7 @@ def test_revoked_or_interactive_grant_is_auth_error(
     assert microsoft_fake.recipient_view(CONTACT).messages == []
 
 
-def test_429_retry_after_short_is_transient_long_pauses_the_mailbox(
+def test_429_retry_after_short_is_transient_long_or_on_send_pauses_the_mailbox(
     graph_runtime: Runtime, microsoft_fake: MicrosoftFake
 ) -> None:
     mailbox = _open(graph_runtime, _row(graph_runtime, microsoft_fake))
@@ -223,11 +223,15 @@ def test_429_retry_after_short_is_transient_long_pauses_the_mailbox(
     draft = mailbox.create_draft(_first())
     microsoft_fake.fail("messages.send", 429, "ApplicationThrottled", "throttled",
                         headers={"Retry-After": "30"})
-    with pytest.raises(TransientError) as on_send:
+    with pytest.raises(MailboxPaused) as on_send:
         mailbox.send_draft(draft)
-    # Throttled sends have been reported delivered anyway: reconcile before sending again.
-    assert (on_send.value.retry_after, on_send.value.may_have_sent) == (30.0, True)
+    # Graph does not process a throttled request: the mailbox waits, nothing to reconcile.
+    assert on_send.value.until == graph_runtime.now() + timedelta(seconds=30)
     assert microsoft_fake.calls.count("messages.send") == 1
+    microsoft_fake.fail("messages.send", 503, "ServiceUnavailable", "busy")
+    with pytest.raises(TransientError) as failed:
+        mailbox.send_draft(draft)
+    assert failed.value.may_have_sent  # a failed send call may have gone out: reconcile
 
 
 def test_a_refused_message_is_permanent(
