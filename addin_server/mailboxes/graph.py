@@ -4,12 +4,14 @@ interaction_required are seen rather than swallowed).
 
 - Every call sends `Prefer: IdType="ImmutableId"`: the id of a draft stays the id of the sent
   copy after Exchange moves it to Sent Items.
-- A first email is POST /me/messages (201: id, internetMessageId, conversationId) then
-  POST /me/messages/{id}/send (202). A reply is createReply on the earlier sent message with
-  the contact set explicitly as recipient (otherwise a reply to one's own sent message goes to
-  the rep) and the body we built (our quote of what was actually sent, so no `comment`).
-- Our send-id travels as an internetMessageHeaders entry; find_sent filters Sent Items on it
-  through its PS_INTERNET_HEADERS extended property.
+- Every email is a draft created from MIME (POST /me/messages, Content-Type text/plain, the
+  base64 RFC 5322 message; 201: id, internetMessageId, conversationId) then
+  POST /me/messages/{id}/send (202): the MIME keeps List-Unsubscribe and the threading headers,
+  which JSON drafts drop. A reply names the previous email's Message-ID (In-Reply-To,
+  References) once that email is in Sent Items (or gone for good), never outside the thread.
+- Our send-id header is in the MIME; find_sent filters Sent Items on it through its
+  PS_INTERNET_HEADERS extended property.
+- A 429 on the send call was not processed: the mailbox pauses until Retry-After.
 - No client retry on the send call. 429/503 honour Retry-After.
 - At most `graph_max_concurrency` (4, Exchange's per-mailbox limit) requests in flight per
   mailbox across every worker process: a Redis lease semaphore (RedisSlots below).
