@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.extensions["addin"] = runtime
     install_crm_listener()  # the CRM sync rows a commit writes are enqueued after it
-    app.extensions["gmail_verifier"] = GoogleTokenVerifier(settings.google_certs_url)
+    app.extensions["gmail_verifier"] = GoogleTokenVerifier(settings.google_certs_url,
+                                                        ca_bundle=settings.google_ca_bundle)
     app.extensions["outlook_auth"] = TokenValidator(settings)
     signin.init_csrf(app)
     _install_request_hooks(app)

@@ -148,8 +148,9 @@ def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
     """A send; one still waiting says why (the mailbox's state, or its due time)."""
     mailbox = db().get(Mailbox, send.mailbox_id) if send.mailbox_id else None
     reason = send.reason
-    if send.state in (SendState.SCHEDULED, SendState.QUEUED) and not reason:
-        reason = mailbox_reason(mailbox, now()) or (
+    if send.state in (SendState.SCHEDULED, SendState.QUEUED):
+        # What holds it now: a mailbox that cannot send outranks an earlier pacing reason.
+        reason = mailbox_reason(mailbox, now()) or reason or (
             "due now: waiting for a worker" if send.due_at <= now() else "scheduled")
     body: dict[str, Any] = {
         "id": send.id, "state": send.state.value, "due_at": iso(send.due_at),

@@ -97,8 +97,9 @@ def why_command(send_id: int) -> None:
             raise click.ClickException(f"no send {send_id}")
         now = rt.now()
         mailbox = session.get(Mailbox, send.mailbox_id) if send.mailbox_id else None
-        reason = send.reason or (waiting_reason(session, send, now)
-                                 if send.state.value in ("scheduled", "queued") else "")
+        # A waiting send: what holds it now (a mailbox that cannot send outranks pacing).
+        reason = ((waiting_reason(session, send, now) or send.reason)
+                  if send.state.value in ("scheduled", "queued") else send.reason)
         lines: list[tuple[str, Any]] = [
             ("state", send.state.value),
             ("due", f"{send.due_at:%Y-%m-%d %H:%M:%S} UTC"

@@ -113,6 +113,10 @@ def _local_time(instant: datetime, tz: ZoneInfo) -> time:
     return time(local.hour, local.minute)
 
 
+# The reason of a send whose rep has no mailbox at all (stored on the row, and shown).
+NO_MAILBOX = "no mailbox connected: connect Gmail or Outlook to send"
+
+
 def rep_mailbox(session: Session, rep_id: int) -> Mailbox | None:
     """The mailbox a rep's automatic emails go out from: the newest connected one, else the
     newest of any state (its sends then wait with the reason)."""
@@ -155,7 +159,7 @@ def materialize(
             state=SendState.SCHEDULED,
             planned_at=plan.planned_at,
             due_at=due_at,
-            reason=reason,
+            reason=reason if mailbox_id is not None else NO_MAILBOX,
             created_at=now,
             updated_at=now,
         )

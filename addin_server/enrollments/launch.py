@@ -19,7 +19,13 @@ from addin_server.campaigns.calendar import calendar_for, window_due, zone_for
 from addin_server.campaigns.timing import Launch, Plan, plan_step
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import allocate_ids, among, bulk_insert, chunk_size
-from addin_server.enrollments.advance import is_automatic, rep_mailbox, step_timings, task_title
+from addin_server.enrollments.advance import (
+    NO_MAILBOX,
+    is_automatic,
+    rep_mailbox,
+    step_timings,
+    task_title,
+)
 from addin_server.enrollments.people import PersonInput
 from addin_server.enums import (
     LIVE_ENROLLMENT,
@@ -290,7 +296,8 @@ def launch(
             send_rows.append({**common, "enrollment_id": eid,
                               "mailbox_id": mailbox.id if mailbox else None,
                               "state": SendState.SCHEDULED, "planned_at": plan.planned_at,
-                              "due_at": due_at, "reason": reason})
+                              "due_at": due_at,
+                              "reason": reason if mailbox else NO_MAILBOX})
         bulk_insert(session, _table(Send), send_rows)
     else:
         title = task_title(first, 0)

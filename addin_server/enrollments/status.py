@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import forecast
-from addin_server.enrollments.advance import completions, is_automatic, launch_of, step_timings
+from addin_server.enrollments.advance import (
+    NO_MAILBOX,
+    completions,
+    is_automatic,
+    launch_of,
+    step_timings,
+)
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     PENDING_SEND,
@@ -50,7 +56,7 @@ def _fmt(instant: datetime, tz: str) -> str:
 def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
     """Why a mailbox cannot send right now, or None when it can."""
     if mailbox is None:
-        return "no mailbox connected: connect Gmail or Outlook to send"
+        return NO_MAILBOX
     if mailbox.status == MailboxStatus.DISCONNECTED:
         return f"mailbox {mailbox.address} is disconnected: reconnect it to resume sending"
     if mailbox.paused_until is not None and mailbox.paused_until > now:

@@ -23,6 +23,8 @@ from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
+from flufl.bounce import all_failures
+
 from addin_server.inbound.return_dates import return_date
 
 SEND_ID_HEADER = "X-Campaign-Send-Id"  # mirrors mailboxes.base (kept import-free: pure module)
@@ -48,7 +50,11 @@ class Classification:
 
 # --- helpers -----------------------------------------------------------------------------------
 
-_DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
+# Bounce senders: the classic daemons, and Exchange's NDR sender
+# (`Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@tenant>`).
+_DAEMON = re.compile(
+    r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|microsoftexchange[0-9a-f]{32})@",
+    re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"(undeliverable|undelivered mail|delivery status notification \((failure|delay)\)|"
     r"mail delivery (failed|failure|subsystem)|returned mail|delivery (has )?failed|"
@@ -223,6 +229,17 @@ def _text_recipients(text: str, exclude: set[str]) -> list[str]:
     return found
 
 
+def _detected(msg: Message) -> tuple[str, ...]:
+    """The permanent failures flufl.bounce finds, lower case and sorted; () when none."""
+    try:
+        _temporary, permanent = all_failures(msg)
+    except Exception:  # a detector choking on a malformed report: ours still read it
+        return ()
+    found = {a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
+             for a in permanent}
+    return tuple(sorted(a.strip("<>").lower() for a in found if "@" in a))
+
+
 def _bounce(msg: Message) -> Classification | None:
     ctype = msg.get_content_type()
     report = ctype == "multipart/report" and str(
@@ -240,7 +257,12 @@ def _bounce(msg: Message) -> Classification | None:
     if dsn is not None and dsn.recipients and all(a in ("delayed", "relayed", "delivered",
                                                          "expanded") for a in dsn.actions):
         return Classification(Kind.AUTO_REPLY, f"delivery report ({', '.join(dsn.actions)})")
-    if dsn is not None and dsn.recipients:
+    detected = _detected(msg)
+    if detected:
+        # Mailman's detectors (flufl.bounce) know dozens of MTA formats; ours below cover what
+        # they miss (a metadata-only message, a returned message's To).
+        failed, why = detected, "flufl.bounce (Mailman's detectors)"
+    elif dsn is not None and dsn.recipients:
         failed = tuple(r for r, a in zip(dsn.recipients, dsn.actions, strict=True)
                        if a == "failed")
         why = "DSN (multipart/report, delivery-status)"

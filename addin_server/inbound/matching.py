@@ -143,17 +143,35 @@ def match_reply(
 def match_bounce(
     facts: InboundFacts, result: Classification, candidates: Sequence[Candidate]
 ) -> Match:
-    """The enrollment whose email bounced: by our send-id or Message-ID in the returned
-    headers, else by thread/In-Reply-To and failed recipient, else by failed recipient."""
+    """The enrollment whose email bounced. A report that names one of our emails (our send id
+    or Message-ID in the returned headers, or our Message-ID in its In-Reply-To / References)
+    is that email's bounce, and its recipient is the failed one: each email goes to one
+    person. The failed recipients read from the report (DSN fields, X-Failed-Recipients, the
+    text) only confirm it; without such a link they decide on their own."""
+    failed = set(result.failed_recipients)
+
+    def confirmed(c: Candidate) -> str:
+        if not failed:
+            return ""
+        if c.person_email in failed or c.aliases & failed:
+            return "; failed recipient confirmed"
+        return f"; the report names {', '.join(sorted(failed))}"
+
     if result.original_send_id:
         for c in candidates:
             if result.original_send_id in c.send_ids:
-                return Match(c.enrollment_id, "the returned message carries our send id")
+                return Match(c.enrollment_id, "the returned message carries our send id"
+                             + confirmed(c))
     if result.original_message_id:
         for c in candidates:
             if result.original_message_id in c.message_ids:
-                return Match(c.enrollment_id, "the returned message's Message-ID is ours")
-    failed = set(result.failed_recipients)
+                return Match(c.enrollment_id, "the returned message's Message-ID is ours"
+                             + confirmed(c))
+    named = [c for c in candidates if set(facts.linked_ids) & c.message_ids]
+    if named:
+        best = max(named, key=lambda c: c.last_sent_at)
+        return Match(best.enrollment_id, "the report names our email (In-Reply-To/References)"
+                     + confirmed(best))
     to_them = [c for c in candidates if c.person_email in failed or c.aliases & failed]
     linked = [c for c in to_them if _link(facts, c)]
     pool = linked or to_them

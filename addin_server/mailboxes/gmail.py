@@ -76,17 +76,21 @@ T = TypeVar("T")
 
 
 def gmail_service(
-    api_endpoint: str, credentials: Credentials | str, *, timeout: float = DEFAULT_TIMEOUT
+    api_endpoint: str, credentials: Credentials | str, *, timeout: float = DEFAULT_TIMEOUT,
+    ca_bundle: str = "",
 ) -> Any:
     """A Gmail v1 client on the shipped discovery document (no network) talking to
     `api_endpoint`. `credentials` are google-auth credentials (a stored grant that refreshes)
-    or a bare access token (an add-on event's, or the connect flow's fresh one)."""
+    or a bare access token (an add-on event's, or the connect flow's fresh one). `ca_bundle`
+    (GOOGLE_CA_BUNDLE) is the certificates trusted for both the API and the token refresh:
+    AuthorizedHttp refreshes through the same httplib2.Http."""
     if isinstance(credentials, str):
         credentials = Credentials(token=credentials)
     # A bare access token cannot be refreshed: its 401 is the answer (the token expired), not a
     # reason to attempt a refresh that can only fail with a confusing RefreshError.
     refresh_codes = (http.client.UNAUTHORIZED,) if credentials.refresh_token else ()
-    authorized = AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout),
+    transport = httplib2.Http(timeout=timeout, ca_certs=ca_bundle or None)
+    authorized = AuthorizedHttp(credentials, http=transport,
                                 refresh_status_codes=refresh_codes)
     return build("gmail", "v1", http=authorized, static_discovery=True, cache_discovery=False,
                  client_options={"api_endpoint": api_endpoint})
@@ -344,5 +348,6 @@ def open_gmail(runtime: Runtime, session: Session, row: MailboxRow
         return UnavailableMailbox(row.address, AuthError(str(exc)))
     creds = google_credentials(settings, grant.refresh_token, list(grant.scopes))
     service = gmail_service(settings.gmail_api_endpoint, creds,
-                            timeout=settings.mailbox_http_timeout)
+                            timeout=settings.mailbox_http_timeout,
+                            ca_bundle=settings.google_ca_bundle)
     return GmailMailbox(service, row.address)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 from email.message import Message
+from email.mime.text import MIMEText
 from typing import Any
 
 from addin_server.mailboxes.gmail import GmailMailbox, NotFound
@@ -77,19 +78,27 @@ class GmailInbox:
 
 
 def from_metadata(meta: dict[str, Any]) -> FetchedMessage:
-    """A stdlib Message from a metadata-format Gmail message: its headers and snippet."""
+    """A stdlib Message from a metadata-format Gmail message: its headers and snippet.
+
+    A multipart message (a DSN is multipart/report) keeps its Content-Type and gets the snippet
+    as its one text part, so that the classifier sees both the report type and the text
+    ("...wasn't delivered to frank@..."); anything else becomes text/plain with the snippet."""
     msg = Message()
-    report = False
+    multipart: str | None = None
     for h in meta.get("payload", {}).get("headers", []):
         name, value = str(h.get("name", "")), str(h.get("value", ""))
         if name.lower() == "content-type":
-            report = value.lower().startswith("multipart/report")
-            if not report:
-                continue  # the snippet below is the text we have
+            if value.lower().startswith("multipart/"):
+                multipart = value
+            continue
         msg[name] = value
-    if not report:
+    snippet = html.unescape(str(meta.get("snippet", "")))
+    if multipart is not None:
+        msg["Content-Type"] = multipart
+        msg.set_payload([MIMEText(snippet, "plain", "utf-8")])
+    else:
         msg["Content-Type"] = "text/plain; charset=utf-8"
-    msg.set_payload(html.unescape(str(meta.get("snippet", ""))))
+        msg.set_payload(snippet)
     internal = meta.get("internalDate")
     received = datetime.fromtimestamp(int(internal) / 1000, UTC) if internal else None
     return FetchedMessage(str(meta["id"]), meta.get("threadId"), msg, received)

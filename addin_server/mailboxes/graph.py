@@ -4,12 +4,14 @@ interaction_required are seen rather than swallowed).
 
 - Every call sends `Prefer: IdType="ImmutableId"`: the id of a draft stays the id of the sent
   copy after Exchange moves it to Sent Items.
-- A first email is POST /me/messages (201: id, internetMessageId, conversationId) then
-  POST /me/messages/{id}/send (202). A reply is createReply on the earlier sent message with
-  the contact set explicitly as recipient (otherwise a reply to one's own sent message goes to
-  the rep) and the body we built (our quote of what was actually sent, so no `comment`).
-- Our send-id travels as an internetMessageHeaders entry; find_sent filters Sent Items on it
-  through its PS_INTERNET_HEADERS extended property.
+- Every email is a draft created from MIME (POST /me/messages, Content-Type text/plain, the
+  base64 RFC 5322 message; 201: id, internetMessageId, conversationId) then
+  POST /me/messages/{id}/send (202): the MIME keeps List-Unsubscribe and the threading headers,
+  which JSON drafts drop. A reply names the previous email's Message-ID (In-Reply-To,
+  References) once that email is in Sent Items (or gone for good), never outside the thread.
+- Our send-id header is in the MIME; find_sent filters Sent Items on it through its
+  PS_INTERNET_HEADERS extended property.
+- A 429 on the send call was not processed: the mailbox pauses until Retry-After.
 - No client retry on the send call. 429/503 honour Retry-After.
 - At most `graph_max_concurrency` (4, Exchange's per-mailbox limit) requests in flight per
   mailbox across every worker process: a Redis lease semaphore (RedisSlots below).
@@ -17,6 +19,7 @@ interaction_required are seen rather than swallowed).
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 import uuid
@@ -37,6 +40,7 @@ from addin_server.mailboxes.credentials import (
     load_microsoft,
     save_microsoft,
 )
+from addin_server.mailboxes.mime import build_mime
 from addin_server.mailboxes.port import (
     SEND_ID_HEADER,
     AuthError,
@@ -45,6 +49,7 @@ from addin_server.mailboxes.port import (
     MailboxPaused,
     OutgoingMessage,
     PermanentError,
+    PreviousNotReady,
     SentItem,
     SentRef,
     TransientError,
@@ -65,6 +70,12 @@ MICROSOFT_SCOPES = ["Mail.Send", "Mail.ReadWrite", "Mail.Read", "User.Read"]
 PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
 _AUTH_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
 _LONG_PAUSE = 60.0  # a Retry-After at least this long pauses the whole mailbox
+_DEFAULT_THROTTLE = 30.0  # a 429 on the send call without Retry-After
+# A reply step waits for its previous email to show in Sent Items (Graph sends asynchronously,
+# usually within seconds), checking again every PREVIOUS_RETRY_SECONDS; after
+# PREVIOUS_GONE_AFTER it is taken as deleted and the reply is built from its headers.
+PREVIOUS_RETRY_SECONDS = 30.0
+PREVIOUS_GONE_AFTER = timedelta(minutes=15)
 
 
 def http_session(settings: Settings) -> requests.Session:
@@ -207,13 +218,16 @@ class GraphMailbox:
 
     # ------------------------------------------------------------------ HTTP
     def _request(self, method: str, path: str, *, sending: bool = False,
-                 json: Any = None, params: dict[str, str] | None = None) -> requests.Response:
+                 json: Any = None, params: dict[str, str] | None = None,
+                 content: bytes | None = None) -> requests.Response:
         try:
             with self.slots.slot():
-                resp = self._once(method, path, json=json, params=params, force=False)
+                resp = self._once(method, path, json=json, params=params, content=content,
+                                  force=False)
                 if resp.status_code == 401:
                     # The access token was refused before anything happened: refresh, retry once.
-                    resp = self._once(method, path, json=json, params=params, force=True)
+                    resp = self._once(method, path, json=json, params=params, content=content,
+                                      force=True)
         except MailboxError:
             raise
         except requests.RequestException as exc:
@@ -224,11 +238,13 @@ class GraphMailbox:
         return resp
 
     def _once(self, method: str, path: str, *, json: Any, params: dict[str, str] | None,
-              force: bool) -> requests.Response:
+              content: bytes | None, force: bool) -> requests.Response:
         headers = {"Authorization": "Bearer " + self.tokens.get(force_refresh=force),
                    "Prefer": 'IdType="ImmutableId"'}
+        if content is not None:  # a MIME message, base64: Graph wants it as text/plain
+            headers["Content-Type"] = "text/plain"
         return self.http.request(method, self.base_url + path, json=json, params=params,
-                                 headers=headers, timeout=self.timeout)
+                                 data=content, headers=headers, timeout=self.timeout)
 
     def _classify(self, resp: requests.Response, *, sending: bool) -> MailboxError:
         status, code = resp.status_code, _error_code(resp)
@@ -240,8 +256,14 @@ class GraphMailbox:
             if code in ("ErrorAccessDenied", "Authorization_RequestDenied", "AccessDenied"):
                 return AuthError(message)  # a permission was withdrawn
             return PermanentError(message)
+        if status == 429 and sending:
+            # Graph does not process a throttled request: nothing went out. Pause the mailbox
+            # until Retry-After (the draft is sent then), instead of reconciling and retrying
+            # into the throttle.
+            wait = retry_after if retry_after is not None else _DEFAULT_THROTTLE
+            return MailboxPaused(message, until=self.clock() + timedelta(seconds=wait))
         if status in (429, 503, 504) or status >= 500:
-            # A throttled or failed send has been reported delivered anyway: reconcile first.
+            # A failed send call may have been processed anyway: reconcile first.
             if sending:
                 return TransientError(message, retry_after=retry_after, may_have_sent=True)
             if status == 429 and retry_after is not None and retry_after >= _LONG_PAUSE:
@@ -255,31 +277,39 @@ class GraphMailbox:
 
     # ------------------------------------------------------------------ the port
     def create_draft(self, message: OutgoingMessage) -> DraftRef:
-        headers = [{"name": SEND_ID_HEADER, "value": message.send_id}]
-        # Graph takes only x- headers in JSON; others (List-Unsubscribe) cannot be set here.
-        headers += [{"name": k, "value": v} for k, v in message.extra_headers
-                    if k.lower().startswith("x-")]
-        body = {"contentType": "HTML", "content": message.html}
-        to = [{"emailAddress": {"address": message.to_addr}}]
-        draft: dict[str, Any] | None = None
+        """A draft created from MIME (POST /me/messages, text/plain, the base64 RFC 5322
+        message): JSON drafts keep only x- headers, MIME keeps List-Unsubscribe,
+        List-Unsubscribe-Post, our send id and the threading headers, as on Gmail. A reply is
+        built from what we know (In-Reply-To / References of the previous real Message-ID),
+        once the previous email is in Sent Items (or gone for good)."""
         if message.reply_to_provider_id:
-            try:
-                draft = self._request(
-                    "POST", f"/me/messages/{quote(message.reply_to_provider_id, safe='')}"
-                    "/createReply",
-                    json={"message": {"toRecipients": to, "subject": message.subject,
-                                      "body": body, "internetMessageHeaders": headers}},
-                ).json()
-            except NotFound as exc:
-                # The earlier message is gone from the rep's mailbox; send a plain email.
-                log.warning("createReply failed (%s): sending without the thread", exc)
-        if draft is None:
-            draft = self._request("POST", "/me/messages", json={
-                "subject": message.subject, "body": body, "toRecipients": to,
-                "internetMessageHeaders": headers}).json()
+            self._previous_ready(message)
+        raw = build_mime(message).as_bytes()
+        draft = self._request("POST", "/me/messages", content=base64.b64encode(raw)).json()
+        # Exchange may keep our Message-ID or assign its own: the draft says which.
         return DraftRef(draft_id=draft["id"], message_id=draft["id"],
                         rfc_message_id=draft.get("internetMessageId"),
                         thread_id=draft.get("conversationId"))
+
+    def _previous_ready(self, message: OutgoingMessage) -> None:
+        """Raise PreviousNotReady while the reply's previous email is not in the mailbox yet;
+        past PREVIOUS_GONE_AFTER it is taken as gone for good (deleted) and the reply goes
+        out from what we know."""
+        assert message.reply_to_provider_id is not None
+        try:
+            self._request("GET", f"/me/messages/{quote(message.reply_to_provider_id, safe='')}",
+                          params={"$select": "id"})
+            return
+        except NotFound:
+            pass
+        sent_at = message.reply_to_sent_at
+        if sent_at is not None and sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=UTC)  # stored as UTC
+        if sent_at is not None and self.clock() - sent_at < PREVIOUS_GONE_AFTER:
+            raise PreviousNotReady(
+                "waiting for the previous email to reach Sent Items",
+                retry_after=PREVIOUS_RETRY_SECONDS)
+        log.warning("the previous email is gone from the mailbox: replying from its headers")
 
     def send_draft(self, draft: DraftRef) -> SentRef:
         self._request("POST", f"/me/messages/{quote(draft.draft_id, safe='')}/send",

@@ -2,14 +2,19 @@
 delta link (410 / syncStateNotFound: start again), and the messages of a conversation.
 
 Each new message is read with its transport headers (internetMessageHeaders) and its body
-(Mail.Read), from which a stdlib Message is rebuilt for classification.
+(Mail.Read), from which a stdlib Message is rebuilt for classification. A message that looks
+like a delivery report (Content-Type multipart/report, Exchange's NDR mark, a daemon or
+Exchange NDR sender) is read whole through `/$value` (its MIME), so that the classifier sees
+the delivery-status part and the returned message's headers.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import Message
+from email.mime.text import MIMEText
 from typing import Any
 from urllib.parse import quote
 
@@ -62,24 +67,56 @@ class GraphInbox:
                                          params={"$select": FIELDS}).json()
         except NotFound:
             return None
-        return from_graph(item)
+        fetched = from_graph(item)
+        return self._whole(fetched) if looks_like_report(fetched.message) else fetched
+
+    def _whole(self, fetched: FetchedMessage) -> FetchedMessage:
+        """The message as its MIME (GET /me/messages/{id}/$value); as read when that fails."""
+        try:
+            raw = self.mailbox._request(
+                "GET", f"/me/messages/{quote(fetched.provider_id, safe='')}/$value").content
+        except (NotFound, PermanentError):
+            return fetched
+        msg = message_from_bytes(raw)
+        if not msg.keys():
+            return fetched
+        return FetchedMessage(fetched.provider_id, fetched.thread_id, msg, fetched.received_at)
 
     def thread_messages(self, thread_id: str) -> list[FetchedMessage]:
         found = self.mailbox._request("GET", "/me/mailFolders/inbox/messages", params={
             "$filter": f"conversationId eq '{thread_id.replace(chr(39), '')}'",
             "$select": FIELDS, "$top": "50"}).json().get("value", [])
-        return [from_graph(item) for item in found]
+        return [self._whole(m) if looks_like_report(m.message) else m
+                for m in (from_graph(item) for item in found)]
+
+
+_REPORT_SENDER = re.compile(
+    r"^(mailer-daemon|postmaster|mail-daemon|microsoftexchange[0-9a-f]{32})@", re.I)
+
+
+def looks_like_report(msg: Message) -> bool:
+    """Worth reading whole: a delivery report by its type, Exchange's mark or its sender."""
+    sender = str(msg.get("From", ""))
+    address = sender[sender.rfind("<") + 1:].rstrip(">").strip() if "<" in sender else sender
+    return (msg.get_content_type() == "multipart/report"
+            or msg.get("X-MS-Exchange-Message-Is-Ndr") is not None
+            or bool(_REPORT_SENDER.match(address.strip())))
 
 
 def from_graph(item: dict[str, Any]) -> FetchedMessage:
+    """A stdlib Message from a Graph message: its transport headers (Content-Type included:
+    a multipart/report must stay one) and its body as the one text part."""
     msg = Message()
     names = set()
+    multipart: str | None = None
     for h in item.get("internetMessageHeaders", []) or []:
-        name = str(h.get("name", ""))
+        name, value = str(h.get("name", "")), str(h.get("value", ""))
         if name.lower() == "content-type":
-            continue  # the body below is what we have, as text
+            if value.lower().startswith("multipart/"):
+                multipart = value
+            continue  # a single part's type is the body's, set below
         names.add(name.lower())
-        msg[name] = str(h.get("value", ""))
+        msg[name] = value
     sender = (item.get("from") or {}).get("emailAddress") or {}
     if "from" not in names and sender.get("address"):
         msg["From"] = str(sender["address"])
@@ -88,12 +125,14 @@ def from_graph(item: dict[str, Any]) -> FetchedMessage:
     if "message-id" not in names and item.get("internetMessageId"):
         msg["Message-ID"] = str(item["internetMessageId"])
     body = item.get("body") or {}
-    text = str(body.get("content", ""))
-    if str(body.get("contentType", "")).lower() == "html":
-        msg["Content-Type"] = "text/html; charset=utf-8"
+    subtype = "html" if str(body.get("contentType", "")).lower() == "html" else "plain"
+    text = MIMEText(str(body.get("content", "")), subtype, "utf-8")
+    if multipart is not None:
+        msg["Content-Type"] = multipart
+        msg.set_payload([text])
     else:
-        msg["Content-Type"] = "text/plain; charset=utf-8"
-    msg.set_payload(text, "utf-8")
+        msg["Content-Type"] = f"text/{subtype}; charset=utf-8"
+        msg.set_payload(str(body.get("content", "")), "utf-8")
     received = item.get("receivedDateTime")
     at = (datetime.fromisoformat(received.replace("Z", "+00:00")).astimezone(UTC)
           if received else None)

@@ -33,7 +33,8 @@ class OutgoingMessage:
     in_reply_to: str | None = None  # RFC Message-ID with angle brackets
     references: str = ""  # the whole chain, space separated, angle brackets
     thread_id: str | None = None  # Gmail threadId / Graph conversationId of the earlier email
-    reply_to_provider_id: str | None = None  # the earlier email's provider id (Graph createReply)
+    reply_to_provider_id: str | None = None  # the earlier email's provider id (same mailbox)
+    reply_to_sent_at: datetime | None = None  # when the earlier email went out
     extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
@@ -102,6 +103,11 @@ class PermanentError(MailboxError):
 
 class AuthError(MailboxError):
     """The grant is revoked or expired: the mailbox must be reconnected by the rep."""
+
+
+class PreviousNotReady(MailboxError):
+    """A reply step's previous email is not readable in the mailbox yet (Graph files it in
+    Sent Items asynchronously): wait `retry_after` seconds, without using an attempt."""
 
 
 class MailboxPaused(MailboxError):

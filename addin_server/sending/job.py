@@ -37,6 +37,7 @@ from addin_server.mailboxes.port import (
     MailboxPaused,
     OutgoingMessage,
     PermanentError,
+    PreviousNotReady,
     SentRef,
     TransientError,
 )
@@ -247,6 +248,7 @@ def render(session: Session, settings: Settings, send: Send, enrollment: Enrollm
         references=reply.references if reply else "",
         thread_id=reply.thread_id if reply and same_box else None,
         reply_to_provider_id=reply.provider_message_id if reply and same_box else None,
+        reply_to_sent_at=datetime.fromisoformat(reply.sent_at_iso) if reply else None,
         extra_headers=list_unsubscribe_headers(
             base_url=settings.public_base_url, secret_key=settings.secret_key,
             org_id=enrollment.org_id, email=enrollment.person.email,
@@ -319,11 +321,22 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
              attempt=attempt, lease_until=None, reason=reason)
         return "mailbox disconnected"
+    if isinstance(exc, PreviousNotReady):
+        # Never outside its thread: wait for the previous email; not an attempt.
+        wait = exc.retry_after or settings.send_retry_base_seconds
+        move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, str(exc),
+             attempt=attempt, lease_until=None, reason=str(exc), attempts=attempt - 1,
+             due_at=max(send.due_at, now + timedelta(seconds=wait)))
+        return "waiting for the previous email"
     if isinstance(exc, MailboxPaused):
-        reason = f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M} UTC: {exc}"
+        # The provider refused to process the request (a limit, a throttle): not an attempt,
+        # so the attempt is given back and the attempts stay for real failures however long
+        # the provider holds the mailbox.
+        reason = (f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M:%S} UTC: "
+                  f"{exc}")
         pause_mailbox(session, mailbox, exc.until, str(exc), now)
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
-             attempt=attempt, lease_until=None, reason=reason,
+             attempt=attempt, lease_until=None, reason=reason, attempts=attempt - 1,
              due_at=max(send.due_at, exc.until))
         return "mailbox paused"
     _to_unknown(session, settings, send_id, attempt, f"unclassified {type(exc).__name__}", now)

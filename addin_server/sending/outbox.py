@@ -154,7 +154,7 @@ def waiting_reason(session: Session, send: Send, now: datetime) -> str:
     if blocked:
         return blocked
     if send.due_at > now:
-        return "not due yet"
+        return send.reason or "not due yet"
     return ""
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from addin_server.campaigns.calendar import SendingWindow, calendar_for, next_allowed, window_of
 from addin_server.campaigns.timing import local_instant
+from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import EnrollmentStatus, SendState
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send
 
@@ -253,6 +254,8 @@ def pace_due(session: Session, now: datetime) -> int:
     for mailbox_id in sorted(i for i in mailbox_ids if i is not None):
         mailbox = session.get(Mailbox, mailbox_id)
         assert mailbox is not None
+        if mailbox_reason(mailbox, now) is not None:
+            continue  # disconnected or paused: that, not pacing, is what holds its sends
         moved += _pace_mailbox(session, mailbox, now)
     return moved
 

@@ -104,7 +104,8 @@ def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
     # ones we need ourselves below instead of letting oauthlib refuse the answer.
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     try:
-        token = flow.fetch_token(code=code)
+        # GOOGLE_CA_BUNDLE, as for every Google client (requests would otherwise use certifi).
+        token = flow.fetch_token(code=code, verify=settings.google_ca_bundle or True)
     except OAuth2Error as exc:
         raise ConnectFailed(f"Google refused the sign-in: {exc.error}") from exc
     except requests.RequestException as exc:
@@ -117,7 +118,8 @@ def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
                             "message headers are both needed): missing " +
                             ", ".join(sorted(s.rsplit("/", 1)[-1] for s in missing)))
     service = gmail_service(settings.gmail_api_endpoint, token["access_token"],
-                            timeout=settings.mailbox_http_timeout)
+                            timeout=settings.mailbox_http_timeout,
+                            ca_bundle=settings.google_ca_bundle)
     try:
         address = GmailMailbox(service, "").profile_address()
     except MailboxError as exc:

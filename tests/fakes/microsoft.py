@@ -12,12 +12,17 @@ What it models:
   with PKCE S256 and the hashed nonce echoed in an unsigned id_token; refresh_token grants that
   rotate the refresh token; `invalid_grant` once revoked, `interaction_required` on demand);
 - Graph: GET /me; POST /me/messages (201 draft with id, internetMessageId, conversationId);
-  POST /me/messages/{id}/send (202; a draft is consumed, a second send is 404);
+  POST /me/messages with Content-Type text/plain (a base64 MIME message: a draft keeping its
+  headers, List-Unsubscribe included; filed in the conversation its In-Reply-To names);
+  POST /me/messages/{id}/send (202; a draft is consumed, a second send is 404; the sent copy
+  shows in Sent Items after `sent_items_delay`);
   POST /me/messages/{id}/createReply (comment or message.body, not both: 400; without
   message.toRecipients the reply goes to the original sender, i.e. the rep for their own sent
   message); PATCH /me/messages/{id}; GET /me/messages/{id} and
   /me/mailFolders/{folder}/messages with $filter on internetMessageId, conversationId and the
-  PS_INTERNET_HEADERS extended property of a custom header; $select=internetMessageHeaders;
+  PS_INTERNET_HEADERS extended property of a custom header; $select=internetMessageHeaders
+  (for mail from outside: its headers as received, Content-Type included); GET
+  /me/messages/{id}/$value (the MIME);
 - ids: with `Prefer: IdType="ImmutableId"` ids survive the move from Drafts to Sent Items;
   without it the sent copy gets a new id (the old one 404s), as Exchange does;
 - throttling: more than 4 requests in flight for one mailbox get 429 MailboxConcurrency;
@@ -94,10 +99,15 @@ class GraphMessage:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     sent: datetime | None = None
     raw: bytes | None = None  # the RFC 5322 copy a recipient received
+    visible_at: datetime | None = None  # a sent copy shows in Sent Items from then on
 
     @property
     def is_draft(self) -> bool:
         return self.folder == "drafts"
+
+    def visible(self, now: datetime) -> bool:
+        """Not a sent copy still on its way to Sent Items."""
+        return self.visible_at is None or now >= self.visible_at
 
     def header(self, name: str) -> str | None:
         for k, v in self.custom_headers:
@@ -106,7 +116,10 @@ class GraphMessage:
         return None
 
     def transport_headers(self) -> list[tuple[str, str]]:
-        """What Exchange shows in internetMessageHeaders of a sent or received message."""
+        """What Exchange shows in internetMessageHeaders of a sent or received message: for
+        mail that arrived from outside, its headers as received (Content-Type included)."""
+        if self.folder == "inbox" and self.raw is not None:
+            return [(k, " ".join(str(v).split())) for k, v in parse(self.raw).items()]
         out = [("Message-ID", self.internet_message_id), ("Subject", self.subject),
                ("From", f"{self.from_name} <{self.from_addr}>"),
                ("To", ", ".join(a for _, a in self.to))]
@@ -191,6 +204,10 @@ class MicrosoftFake:
         self.subscriptions: dict[str, dict[str, Any]] = {}  # id -> subscription
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.max_in_flight = 0
+        # Graph sends asynchronously: a sent message shows in Sent Items this long after the
+        # send call (0: at once). Before that its id answers 404, as on Exchange.
+        self.sent_items_delay = timedelta(0)
+        self.mime_drafts = 0  # drafts created from MIME
         self._lock = threading.RLock()
         self._boxes: dict[str, GraphMailbox] = {}
         self._users: dict[str, _User] = {}
@@ -509,6 +526,7 @@ class MicrosoftFake:
             ("POST", r"/me/messages/([^/]+)/send", "messages.send", self._send),
             ("POST", r"/me/messages/([^/]+)/createReply", "messages.createReply",
              self._create_reply),
+            ("GET", r"/me/messages/([^/]+)/\$value", "messages.value", self._value),
             ("GET", r"/me/messages/([^/]+)", "messages.get", self._get),
             ("PATCH", r"/me/messages/([^/]+)", "messages.patch", self._patch),
             ("GET", r"/me/messages", "messages.list", self._list),
@@ -539,6 +557,8 @@ class MicrosoftFake:
                     box.in_flight -= 1
             if result is None:
                 return route, Response(status=status)
+            if isinstance(result, bytes):  # /$value: the MIME, as Graph serves it
+                return route, Response(result, status=status, mimetype="text/plain")
             return route, _json(result, status)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
 
@@ -598,6 +618,8 @@ class MicrosoftFake:
 
     def _create(self, box: GraphMailbox, request: Request, body: dict[str, Any],
                 immutable: bool) -> tuple[int, dict[str, Any]]:
+        if request.mimetype == "text/plain":
+            return self._create_from_mime(box, request, immutable)
         immutable_id, rest_id = self._new_ids()
         content = body.get("body") or {}
         msg = GraphMessage(
@@ -613,6 +635,45 @@ class MicrosoftFake:
         box.messages[immutable_id] = msg
         return 201, self._resource(msg, immutable)
 
+    def _create_from_mime(self, box: GraphMailbox, request: Request, immutable: bool
+                          ) -> tuple[int, dict[str, Any]]:
+        """POST /me/messages with Content-Type text/plain: a base64 RFC 5322 message becomes a
+        draft keeping its headers (List-Unsubscribe included). Exchange files it in the
+        conversation of a message its In-Reply-To / References name, and (the outcome this
+        fake takes of the unverified one) assigns its own internetMessageId."""
+        try:
+            message = parse(base64.b64decode(request.get_data(), validate=True))
+        except (ValueError, TypeError) as exc:
+            raise GraphError(400, "ErrorMimeContentInvalidBase64String",
+                             "Invalid base64 string for MIME content.") from exc
+        if message["From"] is None or message["To"] is None:
+            raise GraphError(400, "ErrorMimeContentInvalid", "The MIME content is invalid.")
+        refs = msg_ids(str(message["References"] or "")) + msg_ids(
+            str(message["In-Reply-To"] or ""))
+        conv = next((m.conversation_id for m in box.messages.values()
+                     if m.internet_message_id in refs and m.visible(self.clock())), None)
+        standard = {"from", "to", "subject", "message-id", "date", "in-reply-to", "references",
+                    "content-type", "mime-version", "content-transfer-encoding"}
+        part = message.get_body(preferencelist=("html", "plain"))
+        content = str(part.get_content()) if part is not None else ""  # type: ignore[attr-defined]
+        immutable_id, rest_id = self._new_ids()
+        msg = GraphMessage(
+            immutable_id=immutable_id, rest_id=rest_id, folder="drafts",
+            subject=str(message["Subject"] or ""),
+            body_type="html" if part is not None and part.get_content_subtype() == "html"
+            else "text", body=content, from_addr=box.address, from_name=box.display_name,
+            to=self._recipients([{"emailAddress": {"name": n, "address": a}}
+                                 for n, a in getaddresses([str(message["To"])])]),
+            conversation_id=conv or "AAQkAGI2" + secrets.token_urlsafe(16),
+            internet_message_id=self._imid(box),
+            custom_headers=[(k, " ".join(str(v).split())) for k, v in message.items()
+                            if k.lower() not in standard],
+            in_reply_to=(msg_ids(str(message["In-Reply-To"] or "")) or [None])[0],
+            references=msg_ids(str(message["References"] or "")), created=self.clock())
+        box.messages[immutable_id] = msg
+        self.mime_drafts += 1
+        return 201, self._resource(msg, immutable)
+
     @staticmethod
     def _imid(box: GraphMailbox) -> str:
         domain = box.address.partition("@")[2].replace(".", "")
@@ -620,6 +681,8 @@ class MicrosoftFake:
 
     def _lookup(self, box: GraphMailbox, any_id: str, immutable: bool) -> GraphMessage:
         msg = box.messages.get(any_id) if immutable else box.find(any_id)
+        if msg is not None and not msg.visible(self.clock()):
+            msg = None  # sent, not yet in Sent Items
         if msg is None or (not immutable and msg.rest_id != any_id):
             raise GraphError(404, "ErrorItemNotFound",
                              "The specified object was not found in the store.")
@@ -635,6 +698,7 @@ class MicrosoftFake:
             raise GraphError(400, "ErrorInvalidRecipients",
                              "At least one recipient isn't valid.")
         msg.folder, msg.sent = "sentitems", self.clock()
+        msg.visible_at = self.clock() + self.sent_items_delay
         msg.rest_id = "AAMkAGI2" + secrets.token_urlsafe(20)  # moved: a REST id changes
         raw = msg.as_mime()
         for _, rcpt in msg.to:
@@ -685,6 +749,12 @@ class MicrosoftFake:
         msg = self._lookup(box, mid, immutable)
         return 200, self._resource(msg, immutable, request.args.get("$select", ""))
 
+    def _value(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+               immutable: bool, mid: str) -> tuple[int, bytes]:
+        """GET /me/messages/{id}/$value: the message's MIME (what arrived, or what we sent)."""
+        msg = self._lookup(box, mid, immutable)
+        return 200, msg.raw if msg.raw is not None else msg.as_mime()
+
     def _patch(self, box: GraphMailbox, request: Request, body: dict[str, Any],
                immutable: bool, mid: str) -> tuple[int, dict[str, Any]]:
         msg = self._lookup(box, mid, immutable)
@@ -710,7 +780,7 @@ class MicrosoftFake:
 
     def _list(self, box: GraphMailbox, request: Request, body: dict[str, Any], immutable: bool,
               folder: str | None = None) -> tuple[int, dict[str, Any]]:
-        msgs = list(box.messages.values())
+        msgs = [m for m in box.messages.values() if m.visible(self.clock())]
         if folder is not None:
             name = folder.strip("'\"()").lower()
             if name not in ("sentitems", "inbox", "drafts"):

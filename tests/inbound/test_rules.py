@@ -217,7 +217,8 @@ def test_a_bounce_removes_the_person_everywhere(
     assert session.scalar(select(Suppression.reason).where(
         Suppression.email == "bob@globex.test")) == "bounced"
     [event] = events(session, feed.BOUNCED)
-    assert event.data["how"] == "the returned message carries our send id"
+    assert event.data["how"] == ("the returned message carries our send id; "
+                                 "failed recipient confirmed")
     session.commit()
     again = rep.post(f"/api/v1/campaigns/{campaign(rep, 'Later')}/launch",
                      json={"people": [{"email": "bob@globex.test"}]})

@@ -22,11 +22,13 @@ from addin_server.mailboxes.port import (
     MailboxPaused,
     OutgoingMessage,
     PermanentError,
+    PreviousNotReady,
     SentRef,
     TransientError,
 )
 from addin_server.models import Mailbox
 from addin_server.runtime import Runtime
+from tests.conftest import FrozenClock
 from tests.fakes.fixtures import connected_microsoft_row, persist_row
 from tests.fakes.microsoft import MicrosoftFake
 
@@ -49,14 +51,17 @@ def _first(send_id: str = "101") -> OutgoingMessage:
                            subject="Quick question", html="<p>Hello Zoe</p>", text="Hello Zoe")
 
 
-def _reply(send_id: str, previous: OutgoingMessage, sent: SentRef, new_html: str
-           ) -> OutgoingMessage:
+def _reply(send_id: str, previous: OutgoingMessage, sent: SentRef, new_html: str,
+           references: str = "") -> OutgoingMessage:
+    """A reply step as the send job makes it: the previous email's ids and when it went out."""
     return OutgoingMessage(
         send_id=send_id, from_addr=REP, from_name="Mia", to_addr=CONTACT,
         subject=reply_subject(previous.subject),
         html=quote_previous(new_html, previous.html, T0, "Mia"), text=new_html,
-        in_reply_to=sent.rfc_message_id, thread_id=sent.thread_id,
-        reply_to_provider_id=sent.message_id)
+        in_reply_to=sent.rfc_message_id, references=references, thread_id=sent.thread_id,
+        reply_to_provider_id=sent.message_id, reply_to_sent_at=sent.sent_at,
+        extra_headers=(("List-Unsubscribe", "<https://campaigns.example.test/u/t1>"),
+                       ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")))
 
 
 def _send(mailbox: GraphMailbox, message: OutgoingMessage) -> SentRef:
@@ -71,7 +76,7 @@ def test_three_email_thread_as_sender_and_recipient_see_it(
     s1 = _send(mailbox, m1)
     m2 = _reply("102", m1, s1, "<p>Following up</p>")
     s2 = _send(mailbox, m2)
-    m3 = _reply("103", m2, s2, "<p>Last try</p>")
+    m3 = _reply("103", m2, s2, "<p>Last try</p>", references=s1.rfc_message_id or "")
     s3 = _send(mailbox, m3)
 
     # The rep's Sent Items: one conversation; the draft ids are the sent copies' ids.
@@ -82,12 +87,10 @@ def test_three_email_thread_as_sender_and_recipient_see_it(
     # Every Graph call asked for immutable ids.
     assert all(h.get("Prefer") == 'IdType="ImmutableId"'
                for _, _, h, _ in microsoft_fake.graph_requests)
-    # Replies went to the contact, not to the rep (createReply on one's own sent message).
-    replies = [body for method, path, _, body in microsoft_fake.graph_requests
-               if path.split("?")[0].endswith("/createReply")]
-    assert len(replies) == 2
-    assert all(r["message"]["toRecipients"] == [{"emailAddress": {"address": CONTACT}}]
-               and "comment" not in r for r in replies)
+    # Every draft was created from MIME (the replies too: built from the previous email's
+    # Message-ID once it was in Sent Items), none by createReply.
+    assert microsoft_fake.mime_drafts == 3
+    assert microsoft_fake.calls.count("messages.createReply") == 0
 
     threads = microsoft_fake.recipient_view(CONTACT).threads()
     assert len(threads) == 1
@@ -99,6 +102,8 @@ def test_three_email_thread_as_sender_and_recipient_see_it(
     assert [m.message_id for m in threads[0]] == [
         s1.rfc_message_id, s2.rfc_message_id, s3.rfc_message_id]
     assert third.header(SEND_ID_HEADER) == "103"
+    assert third.header("List-Unsubscribe") == "<https://campaigns.example.test/u/t1>"
+    assert third.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     html = third.html
     assert html.index("Last try") < html.index("Following up") < html.index("Hello Zoe")
     assert html.count('<blockquote class="gmail_quote"') == 2
@@ -206,7 +211,7 @@ def test_revoked_or_interactive_grant_is_auth_error(
     assert microsoft_fake.recipient_view(CONTACT).messages == []
 
 
-def test_429_retry_after_short_is_transient_long_pauses_the_mailbox(
+def test_429_retry_after_short_is_transient_long_or_on_send_pauses_the_mailbox(
     graph_runtime: Runtime, microsoft_fake: MicrosoftFake
 ) -> None:
     mailbox = _open(graph_runtime, _row(graph_runtime, microsoft_fake))
@@ -223,11 +228,15 @@ def test_429_retry_after_short_is_transient_long_pauses_the_mailbox(
     draft = mailbox.create_draft(_first())
     microsoft_fake.fail("messages.send", 429, "ApplicationThrottled", "throttled",
                         headers={"Retry-After": "30"})
-    with pytest.raises(TransientError) as on_send:
+    with pytest.raises(MailboxPaused) as on_send:
         mailbox.send_draft(draft)
-    # Throttled sends have been reported delivered anyway: reconcile before sending again.
-    assert (on_send.value.retry_after, on_send.value.may_have_sent) == (30.0, True)
+    # Graph does not process a throttled request: the mailbox waits, nothing to reconcile.
+    assert on_send.value.until == graph_runtime.now() + timedelta(seconds=30)
     assert microsoft_fake.calls.count("messages.send") == 1
+    microsoft_fake.fail("messages.send", 503, "ServiceUnavailable", "busy")
+    with pytest.raises(TransientError) as failed:
+        mailbox.send_draft(draft)
+    assert failed.value.may_have_sent  # a failed send call may have gone out: reconcile
 
 
 def test_a_refused_message_is_permanent(
@@ -313,30 +322,40 @@ def test_msal_cache_without_refresh_token_is_not_stored() -> None:
     assert row.credentials is None
 
 
-def test_a_reply_to_a_deleted_message_goes_out_as_a_new_email(
-    graph_runtime: Runtime, microsoft_fake: MicrosoftFake
+def test_a_reply_to_a_deleted_message_stays_in_the_thread(
+    graph_runtime: Runtime, microsoft_fake: MicrosoftFake, clock: FrozenClock
 ) -> None:
+    microsoft_fake.clock = clock
     mailbox = _open(graph_runtime, _row(graph_runtime, microsoft_fake))
     m1 = _first()
     s1 = _send(mailbox, m1)
     del microsoft_fake.mailbox(REP).messages[s1.message_id]  # the rep deleted it
-    s2 = _send(mailbox, _reply("102", m1, s1, "<p>Again</p>"))
-    assert microsoft_fake.calls.count("messages.createReply") == 1
-    assert s2.thread_id != s1.thread_id
+    # Missing so soon after the send: it may still be on its way to Sent Items.
+    with pytest.raises(PreviousNotReady, match="waiting for the previous email to reach "
+                       "Sent Items"):
+        mailbox.create_draft(_reply("102", m1, s1, "<p>Again</p>"))
+    clock.advance(minutes=16)  # gone for good: the reply is built from what we know
+    _send(mailbox, _reply("102", m1, s1, "<p>Again</p>"))
+    assert microsoft_fake.calls.count("messages.createReply") == 0
     seen = microsoft_fake.recipient_view(CONTACT).messages
     assert [m.subject for m in seen] == ["Quick question", "Re: Quick question"]
+    assert seen[1].in_reply_to == s1.rfc_message_id
+    assert seen[1].references == [s1.rfc_message_id]
+    assert len(microsoft_fake.recipient_view(CONTACT).threads()) == 1
 
 
-def test_a_bad_reply_request_is_not_silently_unthreaded(
+def test_a_refused_mime_draft_is_permanent_and_nothing_else_is_made(
     graph_runtime: Runtime, microsoft_fake: MicrosoftFake
 ) -> None:
     mailbox = _open(graph_runtime, _row(graph_runtime, microsoft_fake))
     m1 = _first()
     s1 = _send(mailbox, m1)
-    microsoft_fake.fail("messages.createReply", 400, "ErrorInvalidArgument", "bad")
+    microsoft_fake.fail("messages.create", 400, "ErrorMimeContentInvalid", "bad")
     with pytest.raises(PermanentError):
         mailbox.create_draft(_reply("102", m1, s1, "<p>Again</p>"))
-    assert microsoft_fake.calls.count("messages.create") == 1  # only the first email
+    assert microsoft_fake.calls.count("messages.create") == 2
+    assert microsoft_fake.calls.count("messages.createReply") == 0
+    assert microsoft_fake.mailbox(REP).folder("drafts") == []
 
 
 def test_an_unreachable_authority_is_transient_on_use(

@@ -97,7 +97,8 @@ def _with_event_tokens(runtime: Runtime, event: AddonEvent, message: OutgoingMes
     try:
         draft_id, _message_id, thread_id = gmail_addon_api.create_draft(
             runtime.settings.gmail_api_endpoint, user_token=event.user_oauth_token,
-            access_token=event.access_token, raw=_mime(message), thread_id=message.thread_id)
+            access_token=event.access_token, raw=_mime(message), thread_id=message.thread_id,
+            ca_bundle=runtime.settings.google_ca_bundle)
     except gmail_addon_api.GmailCallFailed as exc:
         raise DraftProblem(str(exc), [gmail_addon_api.COMPOSE_SCOPE] if exc.missing_scope
                            else None) from exc

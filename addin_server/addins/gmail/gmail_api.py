@@ -59,18 +59,19 @@ def _execute(request: Any, access_token: str) -> dict[str, Any]:
     return result
 
 
-def _service(api_endpoint: str, user_token: str) -> Any:
-    return gmail_service(api_endpoint, user_token, timeout=TIMEOUT)
+def _service(api_endpoint: str, user_token: str, ca_bundle: str) -> Any:
+    return gmail_service(api_endpoint, user_token, timeout=TIMEOUT, ca_bundle=ca_bundle)
 
 
 def create_draft(
-    api_endpoint: str, *, user_token: str, access_token: str, raw: bytes, thread_id: str | None
+    api_endpoint: str, *, user_token: str, access_token: str, raw: bytes, thread_id: str | None,
+    ca_bundle: str = "",
 ) -> tuple[str, str, str]:
     """Create a draft from a MIME message; returns (draft id, message id, thread id)."""
     message: dict[str, Any] = {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}
     if thread_id:
         message["threadId"] = thread_id
-    service = _service(api_endpoint, user_token)
+    service = _service(api_endpoint, user_token, ca_bundle)
     result = _execute(service.users().drafts().create(userId="me", body={"message": message}),
                       access_token)
     msg = result.get("message") or {}
@@ -78,10 +79,11 @@ def create_draft(
 
 
 def message_headers(
-    api_endpoint: str, *, user_token: str, access_token: str, message_id: str, names: list[str]
+    api_endpoint: str, *, user_token: str, access_token: str, message_id: str, names: list[str],
+    ca_bundle: str = "",
 ) -> dict[str, str]:
     """Some headers of the open message (`format=metadata`)."""
-    service = _service(api_endpoint, user_token)
+    service = _service(api_endpoint, user_token, ca_bundle)
     result = _execute(service.users().messages().get(
         userId="me", id=message_id, format="metadata", metadataHeaders=names), access_token)
     wanted = {n.lower() for n in names}

@@ -42,7 +42,7 @@ def _message_context(rep: Rep, event: AddonEvent) -> tuple[list[str], cards.Cand
     headers = gmail_addon_api.message_headers(
         runtime().settings.gmail_api_endpoint, user_token=event.user_oauth_token,
         access_token=event.access_token, message_id=event.message_id,
-        names=["From", "To", "Cc"])
+        names=["From", "To", "Cc"], ca_bundle=runtime().settings.google_ca_bundle)
     own = {rep.email}
     senders = [(n, a.lower()) for n, a in getaddresses([headers.get("from", "")]) if "@" in a]
     others = [(n, a.lower()) for n, a in getaddresses(

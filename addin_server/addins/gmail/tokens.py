@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import google.auth.transport.requests
+import requests
 from google.auth import exceptions as google_exceptions
 from google.auth import transport
 from google.oauth2 import id_token
@@ -32,6 +33,14 @@ class InvalidToken(Exception):
 
 class CertificatesUnavailable(Exception):
     """Google's certificates could not be fetched: we cannot tell a good token from a bad one."""
+
+
+def _google_request(ca_bundle: str) -> transport.Request:
+    """google-auth's requests transport trusting GOOGLE_CA_BUNDLE when it is set."""
+    session = requests.Session()
+    if ca_bundle:
+        session.verify = ca_bundle
+    return google.auth.transport.requests.Request(session=session)
 
 
 class CachingRequest(transport.Request):
@@ -91,9 +100,10 @@ class GoogleUser:
 
 
 class GoogleTokenVerifier:
-    def __init__(self, certs_url: str, request: transport.Request | None = None) -> None:
+    def __init__(self, certs_url: str, request: transport.Request | None = None, *,
+                 ca_bundle: str = "") -> None:
         self.certs_url = certs_url
-        self.request = request or CachingRequest()
+        self.request = request or CachingRequest(_google_request(ca_bundle))
 
     def _claims(self, token: str, audience: str) -> Mapping[str, Any]:
         if not token or not audience:
