@@ -3,6 +3,9 @@ Command Center, and what the local development mailbox sent."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -16,6 +19,10 @@ from addin_server.validation import Errors, get_str, parse_instant
 from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
 
 bp = api_blueprint("api_sends", __name__)
+
+
+def localtime(instant: datetime, tz: str) -> str:
+    return instant.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
 
 
 def owned_send(send_id: int) -> Send:
@@ -43,6 +50,8 @@ def send_task(task_id: int) -> ResponseReturnValue:
     send_at = None
     if data.get("send_at") not in (None, ""):
         send_at = parse_instant(data["send_at"], "send_at", errors)
+        if send_at is not None:
+            _refuse_past(send_at, errors)
     errors.raise_if_any()
     settings = runtime().settings
     try:
@@ -53,6 +62,20 @@ def send_task(task_id: int) -> ResponseReturnValue:
         raise ApiError(409, str(exc), "status") from exc
     db().flush()
     return jsonify({**send_json(send), "created": created}), 201 if created else 200
+
+
+# A time picked to the minute may be a few seconds behind the clock by the time it arrives.
+PAST_GRACE = timedelta(seconds=60)
+
+
+def _refuse_past(send_at: datetime, errors: Errors) -> None:
+    """A scheduled time already past would send at once while the rep reads "Scheduled for";
+    refuse it, both times shown in the rep's zone."""
+    if send_at >= now() - PAST_GRACE:
+        return
+    tz = current_rep().timezone
+    errors.add("send_at", f"is in the past ({localtime(send_at, tz)}; it is now "
+               f"{localtime(now(), tz)} {tz}): pick a later time, or send it now")
 
 
 @bp.get("/sends")

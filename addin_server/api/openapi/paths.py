@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from addin_server.api.openapi.builders import (
+    BOOL,
     DATE,
     ERRORS,
     INT,
     STR,
     Schema,
     arr,
+    json_content,
     obj,
     op,
     path_id,
@@ -99,17 +101,25 @@ def _tasks() -> dict[str, Schema]:
         },
         "/tasks/{task_id}/complete": {
             "parameters": [tid],
-            "post": op("Mark done (once: a repeat changes nothing)", ref("TaskResult"),
-                       errors=("401", "404", "409")),
+            "post": {**op("Mark done (once: a repeat changes nothing). While the task's email "
+                          "is in the outbox: 409 on field `send` (the task completes when it "
+                          "goes) unless the body is {\"cancel_send\": true}, which cancels "
+                          "the email first", ref("TaskResult"), errors=("401", "404", "409")),
+                     "requestBody": {"required": False, **json_content(obj(
+                         [], cancel_send=BOOL))}},
         },
         "/tasks/{task_id}/skip": {
             "parameters": [tid],
-            "post": op("Skip (once)", ref("TaskResult"), errors=("401", "404", "409")),
+            "post": op("Skip (once); an email scheduled for the task is cancelled (reason: the "
+                       "rep skipped the task); 409 when it is already being sent",
+                       ref("TaskResult"), errors=("401", "404", "409")),
         },
         "/tasks/{task_id}/send": {
             "parameters": [tid],
-            "post": op("Send the email task through the rep's mailbox now, or at send_at; a "
-                       "repeat (double click) returns the same send with created=false",
+            "post": op("Send the email task through the rep's mailbox now, or at send_at (a "
+                       "time already past is refused: 422 on send_at, shown in the rep's "
+                       "zone); a repeat (double click) returns the same send with "
+                       "created=false",
                        ref("Send"), status="201", body=ref("TaskSendIn"),
                        errors=("400", "401", "404", "409", "415", "422")),
         },

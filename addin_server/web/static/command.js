@@ -24,7 +24,7 @@
   async function finish(row, action) {
     const buttons = row.querySelectorAll("button");
     buttons.forEach((b) => { b.disabled = true; });
-    const res = await App.api("POST", `/api/v1/tasks/${row.dataset.taskId}/${action}`);
+    const res = await App.finishTask(row.dataset.taskId, action);
     if (!res.ok) {
       buttons.forEach((b) => { b.disabled = false; });
       App.toast((res.data && res.data.errors && res.data.errors[0].message) || "That did not work", true);
