@@ -105,3 +105,31 @@ def test_skip_and_done_cancel_what_compose_scheduled(page: Any, live: Live) -> N
     page.locator(".toast", has_text="Done. Next task selected.").wait_for()
     assert sends(live)["bo@stark.test"] == (
         "cancelled", "the rep marked the task done without sending it")
+
+
+def test_launch_form_asks_before_sending_a_past_first_email_now(page: Any, live: Live) -> None:
+    campaign = api(page, "POST", "/api/v1/campaigns", {
+        "name": "Chosen", "timezone": "Europe/Paris",
+        "steps": [{"day": 1, "type": "email", "send_option": "choose_at_launch",
+                   "subject": "Hi", "body_html": "<p>Hi {{first_name}}</p>"}]})
+    page.goto(f"/campaigns/{campaign['id']}/launch")
+    page.locator("#people-text").fill("ana@umbrella.test\nbo@stark.test")
+    page.get_by_label("First email at").fill("08:00")  # meant 18:00; it is 09:00 in Paris
+    asked: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.get_by_role("button", name="Launch").click()
+    expect(page.locator('.err[data-field="first_send_at"]')).to_contain_text("is in the past")
+    assert "every first email would go at once" in asked[0]
+    assert "Send the first emails now?" in asked[0]
+    assert api(page, "GET", f"/api/v1/campaigns/{campaign['id']}/enrollments")[
+        "enrollments"] == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "15-launch-past-refused.png"))
+    page.once("dialog", lambda d: answer(d, True))
+    page.get_by_role("button", name="Launch").click()
+    expect(page.locator("[data-results-title]")).to_have_text("Launched: 2 enrolled, 0 skipped")
