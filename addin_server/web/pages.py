@@ -92,7 +92,10 @@ def command() -> ResponseReturnValue:
     if tab not in command_center.EMAIL_TABS:
         tab = "scheduled"
     people_status = request.args.get("status", "live")
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     values: dict[str, Any] = {
+        "page": page_no, "page_size": command_center.PAGE,
         "view": view, "q": q, "tab": tab, "people_status": people_status,
         "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
         "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
@@ -101,10 +104,12 @@ def command() -> ResponseReturnValue:
     if view == "tasks":
         values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
     elif view == "emails":
-        rows, values["email_counts"] = command_center.emails(db(), rep, now(), q)
-        values["emails"] = rows[tab]
+        values["email_counts"] = command_center.email_counts(db(), rep, now(), q)
+        values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no)
+        values["total"] = values["email_counts"][tab]
     else:
-        values["people"] = command_center.people(db(), rep, q, people_status)
+        values["people"], values["total"] = command_center.people(db(), rep, q, people_status,
+                                                                  page_no)
     return render_template("command.html", **values)
 
 

@@ -77,6 +77,15 @@ def _enrollments() -> dict[str, Schema]:
         "/enrollments/{enrollment_id}/stop": {
             **enrollment_action,
             "post": op("Stop: cancels pending sends and open tasks", ref("Enrollment"))},
+        "/enrollments/bulk": {
+            "post": op("Pause, resume or stop up to 10,000 enrollments in one request; those "
+                       "whose state does not allow it are listed in unchanged",
+                       obj(["changed", "unchanged"],
+                           changed=arr(obj(["id", "status"], id=INT, status=STR)),
+                           unchanged=arr(obj(["id", "message"], id=INT, message=STR))),
+                       body=obj(["action", "ids"], action={"enum": ["pause", "resume", "stop"]},
+                                ids=arr(INT)),
+                       errors=("400", "401", "415", "422"))},
     }
 
 
