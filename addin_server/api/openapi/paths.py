@@ -149,6 +149,21 @@ def _sends() -> dict[str, Schema]:
             "parameters": [path_id("send_id")],
             "get": op("One send: state, due time, why it waits, attempts and history",
                       ref("Send")),
+            "patch": op("Until it is claimed (scheduled or held): reschedule it (send_at; a "
+                        "past time is 422) and, for an email the rep wrote (a task's), change "
+                        "subject and body_html (an automatic email's text is its step's: 422). "
+                        "409 once it is queued, sending or done",
+                        ref("Send"), body=obj([], send_at={"type": "string",
+                                                           "format": "date-time"},
+                                              subject=STR, body_html=STR),
+                        errors=("400", "401", "404", "409", "415", "422")),
+        },
+        "/sends/{send_id}/cancel": {
+            "parameters": [path_id("send_id")],
+            "post": op("Cancel it until it is claimed (reason: cancelled by the rep); an "
+                       "automatic email's person moves on to the next step, a task stays open "
+                       "to send again or skip. 409 once it is sending or done",
+                       ref("Send"), errors=("401", "404", "409")),
         },
         "/mailbox/messages": {
             "get": op("What the rep's local development mailbox sent, newest first",
