@@ -26,10 +26,11 @@ from addin_server.accounts import rep_today
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
+from addin_server.campaigns.rendering import build_email
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
-from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
+from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
 from addin_server.runtime import runtime
 from addin_server.web import command_center
 from addin_server.web import feed as feed_view
@@ -289,3 +290,36 @@ def mailboxes() -> ResponseReturnValue:
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )
+
+
+# --- one email, as sent or as it will be sent ---------------------------------------------------
+
+
+@bp.get("/sends/<int:send_id>")
+@login_required
+def send_page(send_id: int) -> ResponseReturnValue:
+    """An email from the Emails tab: what went (or what will go, rendered now for an automatic
+    one not yet claimed), its history, and, until it is claimed, reschedule and cancel."""
+    rep = current_rep()
+    send = db().get(Send, send_id)
+    enrollment = db().get(Enrollment, send.enrollment_id) if send else None
+    if send is None or enrollment is None or enrollment.org_id != rep.org_id or (
+            not rep.is_admin and enrollment.rep_id != rep.id):
+        abort(404)
+    subject, body, problem = send.subject, send.body_html, ""
+    if not body and send.task_id is None:
+        settings = runtime().settings
+        try:
+            email = build_email(db(), enrollment, enrollment.campaign.steps[send.position], rep,
+                                base_url=settings.public_base_url,
+                                secret_key=settings.secret_key, keep_prompts=True)
+            subject, body = email.subject, email.body_html
+        except (templates.MissingFields, ValueError) as exc:
+            problem = f"cannot be written yet: {exc}"
+    history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
+                           .order_by(SendLog.id))
+    return render_template(
+        "send.html", send=send, enrollment=enrollment, person=enrollment.person,
+        campaign=enrollment.campaign, subject=subject, problem=problem,
+        body_html=templates.sanitize_html(body), history=list(history),
+        editable=send.state.value in ("scheduled", "held"))

@@ -133,3 +133,33 @@ def test_launch_form_asks_before_sending_a_past_first_email_now(page: Any, live:
     page.once("dialog", lambda d: answer(d, True))
     page.get_by_role("button", name="Launch").click()
     expect(page.locator("[data-results-title]")).to_have_text("Launched: 2 enrolled, 0 skipped")
+
+
+def test_open_an_email_from_the_emails_tab_reschedule_and_cancel(page: Any, live: Live) -> None:
+    campaign = api(page, "POST", "/api/v1/campaigns", {
+        "name": "Auto", "timezone": "Europe/Paris",
+        "steps": [{"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "10:00",
+                   "subject": "Hello {{first_name}}", "body_html": "<p>Hi {{first_name}}!</p>"},
+                  {"day": 3, "type": "call", "instructions": "Call"}]})
+    api(page, "POST", f"/api/v1/campaigns/{campaign['id']}/launch",
+        {"people": [{"email": "ana@umbrella.test", "first_name": "Ana"}]})
+    page.goto("/command?view=emails&state=scheduled")
+    page.get_by_role("link", name="Open the email to ana@umbrella.test").click()
+    page.wait_for_url(re.compile(r"/sends/\d+$"))
+    # Not claimed yet: shown as it will be sent, rendered for Ana.
+    expect(page.locator("[data-subject]")).to_have_text("Hello Ana")
+    expect(page.frame_locator("iframe").locator("body")).to_contain_text("Hi Ana!")
+    page.locator("[data-send-date]").fill("2026-11-24")
+    page.locator("[data-send-time]").fill("08:00")
+    page.get_by_role("button", name="Reschedule").click()
+    expect(page.locator('.err[data-field="send_at"]')).to_contain_text("is in the past")
+    page.locator("[data-send-time]").fill("16:30")
+    page.get_by_role("button", name="Reschedule").click()
+    expect(page.locator("[data-send-due]")).to_have_text("Tue 24 Nov 16:30")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "15-send-page.png"), full_page=True)
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Cancel this email").click()
+    expect(page.locator("[data-send-state]")).to_have_text("cancelled")
+    assert list(sends(live).values()) == [("cancelled", "cancelled by the rep")]
+    expect(page.get_by_role("button", name="Reschedule")).to_have_count(0)
