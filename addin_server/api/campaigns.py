@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -57,18 +60,39 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
             raise ApiError(400, "the CSV must be UTF-8", "csv") from exc
         people = parse_csv(text, errors, limit=limit)
         options = launches.parse_options(dict(request.args), errors)
+        past_ok = request.args.get("send_past_now") in ("true", "1")
     else:
         body = json_body()
         if not isinstance(body, dict):
             raise ApiError(422, "the body must be a JSON object")
         people = parse_people(body.get("people"), errors, limit=limit)
         options = launches.parse_options(body, errors)
+        past_ok = body.get("send_past_now") is True
+    if not past_ok:
+        _refuse_past_first_send(campaign, options.first_send_at, errors)
     errors.raise_if_any()
     result = launches.launch(db(), current_rep(), campaign, people, options, now())
     return jsonify({
         "enrollments": [{"id": i, "email": e, "status": s} for i, e, s in result.enrolled],
         "skipped": [{"email": e, "reason": r} for e, r in result.skipped],
     }), 201
+
+
+# The launch form's time is picked to the minute: a few seconds behind the clock is "now".
+PAST_GRACE = timedelta(seconds=60)
+
+
+def _refuse_past_first_send(campaign: Campaign, first: datetime | None, errors: Errors) -> None:
+    """A first-email time already past would email the whole list at once (a typo of 08:00 for
+    18:00): refused unless the client says so with send_past_now."""
+    if first is None or first >= now() - PAST_GRACE:
+        return
+    tz = ZoneInfo(campaign.timezone)
+    shown = first.astimezone(tz).strftime("%a %d %b %H:%M")
+    errors.add("first_send_at", f"is in the past ({shown}; it is now "
+               f"{now().astimezone(tz).strftime('%a %d %b %H:%M')} {campaign.timezone}): "
+               "every first email would go at once. Pick a later time, or send "
+               "send_past_now: true to send them now")
 
 
 @bp.get("/campaigns/<int:campaign_id>/enrollments")

@@ -3,6 +3,9 @@ Command Center, and what the local development mailbox sent."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -11,11 +14,23 @@ from addin_server.api.common import api_blueprint, clamped_page, current_rep, ow
 from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
-from addin_server.sending.compose import ComposedEmail, TaskNotSendable, send_task_email
+from addin_server.sending.compose import (
+    ComposedEmail,
+    SendNotEditable,
+    TaskNotSendable,
+    cancel_send,
+    edit_send,
+    render_composed,
+    send_task_email,
+)
 from addin_server.validation import Errors, get_str, parse_instant
 from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
 
 bp = api_blueprint("api_sends", __name__)
+
+
+def localtime(instant: datetime, tz: str) -> str:
+    return instant.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
 
 
 def owned_send(send_id: int) -> Send:
@@ -43,6 +58,8 @@ def send_task(task_id: int) -> ResponseReturnValue:
     send_at = None
     if data.get("send_at") not in (None, ""):
         send_at = parse_instant(data["send_at"], "send_at", errors)
+        if send_at is not None:
+            _refuse_past(send_at, errors)
     errors.raise_if_any()
     settings = runtime().settings
     try:
@@ -53,6 +70,20 @@ def send_task(task_id: int) -> ResponseReturnValue:
         raise ApiError(409, str(exc), "status") from exc
     db().flush()
     return jsonify({**send_json(send), "created": created}), 201 if created else 200
+
+
+# A time picked to the minute may be a few seconds behind the clock by the time it arrives.
+PAST_GRACE = timedelta(seconds=60)
+
+
+def _refuse_past(send_at: datetime, errors: Errors) -> None:
+    """A scheduled time already past would send at once while the rep reads "Scheduled for";
+    refuse it, both times shown in the rep's zone."""
+    if send_at >= now() - PAST_GRACE:
+        return
+    tz = current_rep().timezone
+    errors.add("send_at", f"is in the past ({localtime(send_at, tz)}; it is now "
+               f"{localtime(now(), tz)} {tz}): pick a later time, or send it now")
 
 
 @bp.get("/sends")
@@ -83,6 +114,59 @@ def get_send(send_id: int) -> ResponseReturnValue:
     return jsonify({**send_json(send), "history": [
         {"at": iso(h.at), "from": h.from_state or None, "to": h.to_state, "note": h.note}
         for h in history]})
+
+
+@bp.patch("/sends/<int:send_id>")
+def patch_send(send_id: int) -> ResponseReturnValue:
+    """Reschedule a send not yet claimed (`send_at`), and for an email the rep wrote (a task's)
+    change `subject` and `body_html`. 409 once it is queued, sending or done."""
+    send = owned_send(send_id)
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(422, "the body must be a JSON object")
+    errors = Errors()
+    send_at = None
+    if "send_at" in data:
+        send_at = parse_instant(data["send_at"], "send_at", errors)
+        if send_at is not None:
+            _refuse_past(send_at, errors)
+    text = None
+    if "subject" in data or "body_html" in data:
+        if send.task_id is None:
+            field = "subject" if "subject" in data else "body_html"
+            errors.add(field, "an automatic email's text comes from its campaign step: edit "
+                       "the step")
+        else:
+            subject = get_str(data, "subject", "subject", errors, max_len=998, header=True)
+            body = get_str(data, "body_html", "body_html", errors, max_len=500_000)
+            text = (subject if "subject" in data else send.subject,
+                    body if "body_html" in data else send.body_html)
+    if send_at is None and text is None and not errors.items:
+        errors.add("", "give send_at, subject or body_html")
+    errors.raise_if_any()
+    if text is not None:
+        enrollment = db().get(Enrollment, send.enrollment_id)
+        assert enrollment is not None
+        settings = runtime().settings
+        text = render_composed(ComposedEmail(text[0] or "", text[1] or "", None), enrollment,
+                               current_rep(), base_url=settings.public_base_url,
+                               secret_key=settings.secret_key)
+    try:
+        edit_send(db(), send, send_at=send_at, text=text, now=now())
+    except SendNotEditable as exc:
+        raise ApiError(409, str(exc), "state") from exc
+    return jsonify(send_json(send))
+
+
+@bp.post("/sends/<int:send_id>/cancel")
+def cancel(send_id: int) -> ResponseReturnValue:
+    """Cancel a send not yet claimed; 409 once it is sending or done."""
+    send = owned_send(send_id)
+    try:
+        cancel_send(db(), send, now())
+    except SendNotEditable as exc:
+        raise ApiError(409, str(exc), "state") from exc
+    return jsonify(send_json(send))
 
 
 def _local_mailbox_ids() -> list[int]:

@@ -3,6 +3,8 @@ window opens it, done and skip. Sending an email task is in sends.py."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -80,16 +82,35 @@ def compose_task(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/tasks/<int:task_id>/complete")
 def complete_task(task_id: int) -> ResponseReturnValue:
+    """Done. With the task's email still in the outbox: 409 naming `send` (the task completes
+    when the email goes) unless the body says `{"cancel_send": true}`."""
     task = owned(Task, task_id)
-    changed = tasks.complete_task(db(), task, now())
+    data = request.get_json(silent=True) if request.data else None
+    cancel_send = isinstance(data, dict) and data.get("cancel_send") is True
+    try:
+        changed = tasks.complete_task(db(), task, now(), cancel_send=cancel_send)
+    except tasks.EmailStillScheduled as exc:
+        raise _still_scheduled(exc, "send cancel_send: true to cancel it and mark the task "
+                               "done") from exc
     return _task_result(task, changed)
 
 
 @bp.post("/tasks/<int:task_id>/skip")
 def skip_task(task_id: int) -> ResponseReturnValue:
+    """Skip: the person moves on; an email the rep scheduled for the task is cancelled."""
     task = owned(Task, task_id)
-    changed = tasks.skip_task(db(), task, now())
+    try:
+        changed = tasks.skip_task(db(), task, now())
+    except tasks.EmailStillScheduled as exc:
+        raise _still_scheduled(exc, "it is being sent and can no longer be cancelled") from exc
     return _task_result(task, changed)
+
+
+def _still_scheduled(exc: tasks.EmailStillScheduled, advice: str) -> ApiError:
+    rep = current_rep()
+    when = exc.send.due_at.astimezone(ZoneInfo(rep.timezone)).strftime("%a %d %b %H:%M")
+    return ApiError(409, f"its email (send {exc.send.id}) is {exc.send.state.value} for {when} "
+                    f"{rep.timezone}: the task completes when it goes; {advice}", "send")
 
 
 def _task_result(task: Task, changed: bool) -> ResponseReturnValue:

@@ -7,6 +7,7 @@ and interval, which also returns deleted Tasks while they are in the Recycle Bin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -25,6 +26,7 @@ from addin_server.crm.connections import (
 from addin_server.crm.port import CrmAuthError, CrmError, RemoteTask
 from addin_server.db import session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
+from addin_server.errors import Conflict
 from addin_server.models import CrmConnection, CrmLink, Task
 from addin_server.runtime import Runtime
 
@@ -100,11 +102,12 @@ def apply_changes(session: Session, rep_id: int, remote: list[RemoteTask], now: 
         if found is None or task is None:
             continue
         if change.deleted:
-            if task.status == TaskStatus.OPEN and tasks.skip_task(session, task, now):
+            if task.status == TaskStatus.OPEN and _finish(tasks.skip_task, session, task, now):
                 report.removed += 1
             values: dict[str, object] = {"state": CrmLinkState.REMOVED, "lease_until": None,
                                          "last_error": "deleted in Salesforce"}
-        elif task.status == TaskStatus.OPEN and tasks.complete_task(session, task, now):
+        elif task.status == TaskStatus.OPEN and _finish(tasks.complete_task, session, task,
+                                                        now):
             report.completed += 1
             # Salesforce has it closed already: nothing to push back.
             values = {"pushed_version": CrmLink.version, "state": CrmLinkState.SYNCED}
@@ -113,3 +116,13 @@ def apply_changes(session: Session, rep_id: int, remote: list[RemoteTask], now: 
         session.execute(update(CrmLink).where(CrmLink.id == found.id)
                         .values(updated_at=now, **values)
                         .execution_options(synchronize_session=False))
+
+
+def _finish(action: Callable[[Session, Task, datetime], bool], session: Session, task: Task,
+            now: datetime) -> bool:
+    """Skip or complete as Salesforce says; a task whose email we are sending right now (or
+    that the rep scheduled here: Salesforce does not know it) stays open until it goes."""
+    try:
+        return action(session, task, now)
+    except Conflict:  # enrollments.tasks.EmailStillScheduled
+        return False

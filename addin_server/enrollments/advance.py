@@ -70,12 +70,13 @@ def completions(session: Session, enrollment: Enrollment, tz: ZoneInfo) -> dict[
     """What is done for this enrollment, as the timing rules need it."""
     done: dict[int, Completion] = {}
     # A send the provider refused for good (failed) is done too when the campaign moves on
-    # (remove_on_bounce off): its completion is when it failed.
+    # (remove_on_bounce off): its completion is when it failed. So is one the rep cancelled
+    # (the person moves on; an enrollment ended by a stop is never advanced).
     sent_rows = session.execute(
         select(Send.position, Send.sent_at, Send.planned_at, Send.task_id, Send.state,
                Send.updated_at).where(
             Send.enrollment_id == enrollment.id,
-            Send.state.in_((SendState.SENT, SendState.FAILED)),
+            Send.state.in_((SendState.SENT, SendState.FAILED, SendState.CANCELLED)),
         )
     )
     for position, sent_at_, planned_at, task_id, state, updated_at in sent_rows:

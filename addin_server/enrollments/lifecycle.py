@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
@@ -20,7 +20,29 @@ from addin_server.enums import (
     TaskStatus,
 )
 from addin_server.errors import Conflict
-from addin_server.models import Enrollment, Send, Task
+from addin_server.models import Enrollment, Send, SendLog, Task
+
+
+def cancel_pending(session: Session, where: ColumnElement[bool], reason: str,
+                   now: datetime) -> list[int]:
+    """Cancel the sends matching `where` that have not been claimed yet (scheduled, queued,
+    held), each with `reason` and a line in its history. Returns their ids.
+
+    One conditional UPDATE per state, so the history says where each row came from; a row a
+    worker has claimed meanwhile (`sending`) is not touched: its job re-reads what it sends for.
+    """
+    cancelled: list[int] = []
+    for origin in PENDING_SEND:
+        ids = list(session.scalars(
+            update(Send).where(where, Send.state == origin)
+            .values(state=SendState.CANCELLED, reason=reason, updated_at=now)
+            .returning(Send.id).execution_options(synchronize_session="fetch")))
+        if ids:
+            session.execute(insert(SendLog), [
+                {"send_id": i, "at": now, "from_state": origin.value,
+                 "to_state": SendState.CANCELLED.value, "note": reason} for i in ids])
+        cancelled += ids
+    return cancelled
 
 
 def pause(session: Session, enrollment: Enrollment, now: datetime) -> None:
@@ -71,12 +93,7 @@ def end(
     enrollment.status = status
     enrollment.stop_reason = reason
     enrollment.updated_at = now
-    cancelled = rowcount(session.execute(
-        update(Send)
-        .where(Send.enrollment_id == enrollment.id, Send.state.in_(PENDING_SEND))
-        .values(state=SendState.CANCELLED, reason=reason, updated_at=now)
-        .execution_options(synchronize_session="fetch")
-    ))
+    cancelled = len(cancel_pending(session, Send.enrollment_id == enrollment.id, reason, now))
     cancelled += rowcount(session.execute(
         update(Task)
         .where(Task.enrollment_id == enrollment.id, Task.status == TaskStatus.OPEN)

@@ -21,6 +21,7 @@ the Outlook task pane's "sync now" (`POST /outlook/api/sync-sent`) runs `sync_re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -172,7 +173,10 @@ def complete_from_sent(
             provider_message_id=message.message_id, thread_id=message.thread_id,
             rfc_message_id=message.rfc_message_id, references=chain,
         )
-        tasks.complete_task(session, task, now)
+        # The rep sent it by hand: a copy they had also scheduled through us must not go. One
+        # being sent right now cannot be stopped; its delivery completes the task.
+        with contextlib.suppress(tasks.EmailStillScheduled):
+            tasks.complete_task(session, task, now, cancel_send=True)
     return matches
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed
@@ -13,11 +13,38 @@ from addin_server.campaigns.rendering import EmailContent, build_email
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enrollments.advance import advance
-from addin_server.enums import StepType, TaskStatus
-from addin_server.models import Enrollment, Person, Rep, SentMessage, Task
+from addin_server.enrollments.lifecycle import cancel_pending
+from addin_server.enums import IN_FLIGHT_SEND, PENDING_SEND, StepType, TaskStatus
+from addin_server.errors import Conflict
+from addin_server.models import Enrollment, Person, Rep, Send, SentMessage, Task
+
+SKIPPED_REASON = "the rep skipped the task"
+DONE_REASON = "the rep marked the task done without sending it"
 
 
-def _finish(session: Session, task: Task, status: TaskStatus, now: datetime) -> bool:
+class EmailStillScheduled(Conflict):
+    """Done on a task whose email is in the outbox: the task completes when the email goes,
+    unless the rep cancels the email."""
+
+    def __init__(self, send: Send) -> None:
+        super().__init__(f"its email is {send.state.value} for {send.due_at.isoformat()}; the "
+                         "task completes when it goes")
+        self.send = send
+
+
+def _task_send(task: Task) -> ColumnElement[bool]:
+    # The outbox row of a task's step: one per (enrollment, position), whoever made it.
+    return and_(Send.enrollment_id == task.enrollment_id, Send.position == task.position)
+
+
+def scheduled_email(session: Session, task: Task) -> Send | None:
+    """The task's email when it is in the outbox and has not gone yet."""
+    return session.scalar(select(Send).where(
+        _task_send(task), Send.state.in_(PENDING_SEND + IN_FLIGHT_SEND)))
+
+
+def _finish(session: Session, task: Task, status: TaskStatus, now: datetime,
+            reason: str = "") -> bool:
     # A conditional UPDATE, so that a double click or two clients at once finish it once.
     changed = rowcount(session.execute(
         update(Task)
@@ -27,6 +54,8 @@ def _finish(session: Session, task: Task, status: TaskStatus, now: datetime) -> 
     ))
     if not changed:
         return False
+    if reason:
+        cancel_pending(session, _task_send(task), reason, now)
     session.refresh(task)
     crm_outbox.note_task(session, task)
     event = feed.TASK_COMPLETED if status == TaskStatus.COMPLETED else feed.TASK_SKIPPED
@@ -42,14 +71,28 @@ def _finish(session: Session, task: Task, status: TaskStatus, now: datetime) -> 
     return True
 
 
-def complete_task(session: Session, task: Task, now: datetime) -> bool:
-    """Mark a task done and move its person on. False when it was not open (nothing changed)."""
-    return _finish(session, task, TaskStatus.COMPLETED, now)
+def complete_task(session: Session, task: Task, now: datetime, *,
+                  cancel_send: bool = False) -> bool:
+    """Mark a task done and move its person on. False when it was not open (nothing changed).
+
+    When the task's email is still in the outbox this raises EmailStillScheduled (the task
+    completes when the email goes), unless `cancel_send`: then the email is cancelled first.
+    An email already being sent cannot be cancelled: that raises too.
+    """
+    pending = scheduled_email(session, task) if task.status == TaskStatus.OPEN else None
+    if pending is not None and (not cancel_send or pending.state in IN_FLIGHT_SEND):
+        raise EmailStillScheduled(pending)
+    return _finish(session, task, TaskStatus.COMPLETED, now, DONE_REASON if pending else "")
 
 
 def skip_task(session: Session, task: Task, now: datetime) -> bool:
-    """Skip a task; the person moves on to the next step. False when it was not open."""
-    return _finish(session, task, TaskStatus.SKIPPED, now)
+    """Skip a task; the person moves on to the next step and its email, if the rep scheduled
+    one, is cancelled. False when it was not open; EmailStillScheduled when its email is
+    already being sent (too late to cancel)."""
+    pending = scheduled_email(session, task) if task.status == TaskStatus.OPEN else None
+    if pending is not None and pending.state in IN_FLIGHT_SEND:
+        raise EmailStillScheduled(pending)
+    return _finish(session, task, TaskStatus.SKIPPED, now, SKIPPED_REASON)
 
 
 def compose(

@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
-from addin_server.enrollments.advance import rep_mailbox
-from addin_server.enums import SendState, StepType, TaskStatus
+from addin_server.db import rowcount
+from addin_server.enrollments.advance import advance, rep_mailbox
+from addin_server.enrollments.lifecycle import cancel_pending
+from addin_server.enums import PENDING_SEND, SendState, StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, Send, Task
 from addin_server.sending.outbox import log
 from addin_server.validation import FieldError, ValidationFailed
@@ -106,11 +108,68 @@ def _existing(session: Session, task: Task) -> Send | None:
 
 def _retry_existing(session: Session, send: Send, subject: str, body: str, due: datetime,
                     now: datetime) -> Send:
-    if send.state not in (SendState.FAILED, SendState.HELD):
-        return send
+    if send.state not in (SendState.FAILED, SendState.HELD, SendState.CANCELLED):
+        return send  # (cancelled: by the rep from the email's page; the task is still open)
     log(session, send.id, send.state.value, SendState.SCHEDULED.value, now,
         "sent again from the compose window")
     send.state = SendState.SCHEDULED
     send.subject, send.body_html, send.due_at = subject, body, due
     send.reason, send.draft_id, send.updated_at = "", None, now
+    return send
+
+
+# --- a send opened after it was scheduled: change or cancel it until it is claimed ----------
+
+EDITABLE = (SendState.SCHEDULED, SendState.HELD)
+CANCEL_REASON = "cancelled by the rep"
+
+
+class SendNotEditable(Exception):
+    """The send has been claimed (queued, sending) or has an outcome (sent, failed, ...)."""
+
+
+def edit_send(session: Session, send: Send, *, send_at: datetime | None,
+              text: tuple[str, str] | None, now: datetime) -> Send:
+    """Reschedule a send and, for one the rep wrote, change its subject and body (rendered by
+    the caller with render_composed). A held one whose text changes goes back to scheduled.
+
+    One conditional UPDATE on the states a worker never holds, so a claim that wins the race
+    makes this raise instead of changing what is being sent.
+    """
+    values: dict[str, object] = {"updated_at": now}
+    if send_at is not None:
+        values["due_at"] = max(send_at, now).astimezone(UTC)
+    if text is not None:
+        values["subject"], values["body_html"] = text
+    note = ", ".join(k for k in ("due_at", "subject", "body_html") if k in values)
+    to_state = SendState.SCHEDULED if text is not None else None
+    for origin in EDITABLE:
+        new_state = to_state or origin
+        row_values = {**values, "state": new_state}
+        if new_state != origin:
+            row_values["reason"] = ""
+        changed = rowcount(session.execute(
+            update(Send).where(Send.id == send.id, Send.state == origin).values(**row_values)
+            .execution_options(synchronize_session=False)))
+        if changed:
+            log(session, send.id, origin.value, new_state.value, now,
+                f"changed by the rep: {note}")
+            session.refresh(send)
+            return send
+    session.refresh(send)
+    raise SendNotEditable(f"it is {send.state.value}: too late to change it")
+
+
+def cancel_send(session: Session, send: Send, now: datetime) -> Send:
+    """Cancel a send not yet claimed. An automatic one's person moves on to the next step; a
+    task's stays open, to send again from compose or skip."""
+    if send.state not in PENDING_SEND or not cancel_pending(
+            session, Send.id == send.id, CANCEL_REASON, now):
+        session.refresh(send)
+        raise SendNotEditable(f"it is {send.state.value}: too late to cancel it")
+    session.refresh(send)
+    enrollment = session.get(Enrollment, send.enrollment_id)
+    assert enrollment is not None
+    if send.task_id is None and enrollment.current_position == send.position:
+        advance(session, enrollment, now)
     return send

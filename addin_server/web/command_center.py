@@ -6,22 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ScalarSelect, Select, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from addin_server.accounts import rep_today
-from addin_server.enrollments.status import mailbox_reason, send_reason
+from addin_server.enrollments.status import send_reason
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     PENDING_SEND,
     EnrollmentStatus,
+    MailboxStatus,
     SendState,
     StepType,
     TaskStatus,
 )
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send, Step, Task
 
-LIMIT = 200
+LIMIT = 200  # open tasks shown (twice this)
+PAGE = 100  # rows per page in Emails and People
 EMAIL_TABS = ("scheduled", "waiting", "sent", "failed")
 BUCKETS = ("overdue", "today", "tomorrow", "week", "later")
 BUCKET_TITLES = {"overdue": "Overdue", "today": "Today", "tomorrow": "Tomorrow",
@@ -112,47 +114,66 @@ class EmailRow:
     reason: str
 
 
-def _email_tab(send: Send, enrollment: Enrollment, mailbox: Mailbox | None, now: datetime
-               ) -> str:
-    if send.state == SendState.SENT:
-        return "sent"
-    if send.state == SendState.FAILED:
-        return "failed"
-    if send.state == SendState.CANCELLED:
-        return "cancelled"
-    if send.state == SendState.HELD or enrollment.status == EnrollmentStatus.PAUSED:
-        return "waiting"
-    if send.state in PENDING_SEND and mailbox_reason(mailbox, now):
-        return "waiting"
-    return "scheduled"
+def _mailbox_blocked(now: datetime) -> ColumnElement[bool]:
+    """SQL twin of status.mailbox_reason: no mailbox, disconnected, or paused by its provider."""
+    return or_(Mailbox.id.is_(None), Mailbox.status == MailboxStatus.DISCONNECTED,
+               and_(Mailbox.paused_until.is_not(None), Mailbox.paused_until > now))
 
 
-def emails(session: Session, rep: Rep, now: datetime, q: str = ""
-           ) -> tuple[dict[str, list[EmailRow]], dict[str, int]]:
-    """The rep's emails by tab (scheduled, waiting, sent, failed) with each one's reason."""
+def email_tab_filter(tab: str, now: datetime) -> ColumnElement[bool]:
+    """Which sends a tab holds, as SQL, so that each tab is counted and paged on its own (one
+    query across every state used to cut the list before the tabs were split)."""
+    if tab == "sent":
+        return Send.state == SendState.SENT
+    if tab == "failed":
+        return Send.state == SendState.FAILED
+    to_go = Send.state.in_((SendState.SCHEDULED, SendState.QUEUED))
+    waiting = or_(Send.state == SendState.HELD,
+                  and_(to_go, or_(Enrollment.status == EnrollmentStatus.PAUSED,
+                                  _mailbox_blocked(now))))
+    if tab == "waiting":
+        return waiting
+    # Scheduled: still to go and nothing in the way, or being sent right now.
+    return or_(and_(to_go, not_(or_(Enrollment.status == EnrollmentStatus.PAUSED,
+                                    _mailbox_blocked(now)))),
+               Send.state.in_((SendState.SENDING, SendState.UNKNOWN)))
+
+
+def _emails_query(rep: Rep, q: str) -> Select:
     query = (
         select(Send, Person, Campaign, Enrollment, Mailbox)
         .join(Enrollment, Enrollment.id == Send.enrollment_id)
         .join(Person, Person.id == Enrollment.person_id)
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
         .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
-        .where(Enrollment.rep_id == rep.id, Send.state != SendState.CANCELLED)
-        .order_by(Send.due_at.desc(), Send.id.desc())
-        .limit(LIMIT * 5)
+        .where(Enrollment.rep_id == rep.id)
     )
-    tabs: dict[str, list[EmailRow]] = {t: [] for t in EMAIL_TABS}
-    for send, person, campaign, enrollment, mailbox in session.execute(_search(query, q)):
-        tab = _email_tab(send, enrollment, mailbox, now)
-        if tab not in tabs:
-            continue
+    return _search(query, q)
+
+
+def email_counts(session: Session, rep: Rep, now: datetime, q: str = "") -> dict[str, int]:
+    """The true number of emails in each tab (one COUNT each)."""
+    base = _emails_query(rep, q)
+    return {tab: int(session.scalar(
+        select(func.count()).select_from(base.where(email_tab_filter(tab, now)).subquery()))
+        or 0) for tab in EMAIL_TABS}
+
+
+def emails(session: Session, rep: Rep, now: datetime, tab: str, q: str = "", page: int = 1
+           ) -> list[EmailRow]:
+    """One page of a tab, each email with its reason: soonest first for what is still to go,
+    latest first for what went (or failed)."""
+    order = ((Send.due_at, Send.id) if tab in ("scheduled", "waiting")
+             else (Send.due_at.desc(), Send.id.desc()))
+    query = (_emails_query(rep, q).where(email_tab_filter(tab, now)).order_by(*order)
+             .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
+    rows = []
+    for send, person, campaign, enrollment, mailbox in session.execute(query):
         reason = send_reason(send, mailbox, campaign.timezone, now)
         if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
             reason = "paused: " + reason
-        tabs[tab].append(EmailRow(send, person, campaign, enrollment, reason))
-    for tab in ("scheduled", "waiting"):  # soonest first for what is still to go
-        tabs[tab].reverse()
-    counts = {t: len(v) for t, v in tabs.items()}
-    return {t: v[:LIMIT] for t, v in tabs.items()}, counts
+        rows.append(EmailRow(send, person, campaign, enrollment, reason))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -163,20 +184,33 @@ class PersonRow:
     step_count: int
 
 
-def people(session: Session, rep: Rep, q: str = "", status: str = "live") -> list[PersonRow]:
-    """The rep's enrollments: live ones (active, paused) by default, or every one."""
-    steps = _step_count()
+def _people_query(rep: Rep, q: str, status: str) -> Select:
     query = (
-        select(Enrollment, Person, Campaign, steps)
+        select(Enrollment, Person, Campaign, _step_count())
         .join(Person, Person.id == Enrollment.person_id)
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
         .where(Enrollment.rep_id == rep.id)
-        .order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
-        .limit(LIMIT)
     )
     if status == "live":
         query = query.where(Enrollment.status.in_(LIVE_ENROLLMENT))
-    return [PersonRow(e, p, c, int(n)) for e, p, c, n in session.execute(_search(query, q))]
+    return _search(query, q)
+
+
+def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1
+           ) -> tuple[list[PersonRow], int]:
+    """One page of the rep's enrollments (live ones, active or paused, by default, or every
+    one), and how many there are in all."""
+    query = _people_query(rep, q, status)
+    total = int(session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Enrollment.id).subquery())) or 0)
+    rows = session.execute(query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
+                           .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
+    return [PersonRow(e, p, c, int(n)) for e, p, c, n in rows], total
+
+
+def people_ids(session: Session, rep: Rep, q: str = "", status: str = "live") -> list[int]:
+    """Every enrollment id a People filter matches (for a bulk action on "all N matching")."""
+    return list(session.scalars(_people_query(rep, q, status).with_only_columns(Enrollment.id)))
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ from addin_server.accounts import rep_today
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
+from addin_server.campaigns.rendering import build_email
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
-from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
+from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
 from addin_server.runtime import runtime
 from addin_server.web import command_center
 from addin_server.web import feed as feed_view
@@ -92,7 +93,10 @@ def command() -> ResponseReturnValue:
     if tab not in command_center.EMAIL_TABS:
         tab = "scheduled"
     people_status = request.args.get("status", "live")
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     values: dict[str, Any] = {
+        "page": page_no, "page_size": command_center.PAGE,
         "view": view, "q": q, "tab": tab, "people_status": people_status,
         "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
         "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
@@ -101,10 +105,12 @@ def command() -> ResponseReturnValue:
     if view == "tasks":
         values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
     elif view == "emails":
-        rows, values["email_counts"] = command_center.emails(db(), rep, now(), q)
-        values["emails"] = rows[tab]
+        values["email_counts"] = command_center.email_counts(db(), rep, now(), q)
+        values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no)
+        values["total"] = values["email_counts"][tab]
     else:
-        values["people"] = command_center.people(db(), rep, q, people_status)
+        values["people"], values["total"] = command_center.people(db(), rep, q, people_status,
+                                                                  page_no)
     return render_template("command.html", **values)
 
 
@@ -284,3 +290,36 @@ def mailboxes() -> ResponseReturnValue:
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )
+
+
+# --- one email, as sent or as it will be sent ---------------------------------------------------
+
+
+@bp.get("/sends/<int:send_id>")
+@login_required
+def send_page(send_id: int) -> ResponseReturnValue:
+    """An email from the Emails tab: what went (or what will go, rendered now for an automatic
+    one not yet claimed), its history, and, until it is claimed, reschedule and cancel."""
+    rep = current_rep()
+    send = db().get(Send, send_id)
+    enrollment = db().get(Enrollment, send.enrollment_id) if send else None
+    if send is None or enrollment is None or enrollment.org_id != rep.org_id or (
+            not rep.is_admin and enrollment.rep_id != rep.id):
+        abort(404)
+    subject, body, problem = send.subject, send.body_html, ""
+    if not body and send.task_id is None:
+        settings = runtime().settings
+        try:
+            email = build_email(db(), enrollment, enrollment.campaign.steps[send.position], rep,
+                                base_url=settings.public_base_url,
+                                secret_key=settings.secret_key, keep_prompts=True)
+            subject, body = email.subject, email.body_html
+        except (templates.MissingFields, ValueError) as exc:
+            problem = f"cannot be written yet: {exc}"
+    history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
+                           .order_by(SendLog.id))
+    return render_template(
+        "send.html", send=send, enrollment=enrollment, person=enrollment.person,
+        campaign=enrollment.campaign, subject=subject, problem=problem,
+        body_html=templates.sanitize_html(body), history=list(history),
+        editable=send.state.value in ("scheduled", "held"))

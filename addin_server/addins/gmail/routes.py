@@ -89,7 +89,10 @@ def _finish(rep: Rep, event: AddonEvent, skip: bool) -> Json:
     task = _own_task(rep, event)
     if task is None:
         return _refreshed(rep, event, "That task was not found.")
-    changed = (tasks.skip_task if skip else tasks.complete_task)(db(), task, now())
+    try:
+        changed = (tasks.skip_task if skip else tasks.complete_task)(db(), task, now())
+    except tasks.EmailStillScheduled as exc:
+        return _refreshed(rep, event, f"Not changed: {exc}.")
     if not changed:
         return _refreshed(rep, event, _GONE.get(task.status, "Nothing changed."))
     return _refreshed(rep, event, "Task skipped." if skip else "Task done.")

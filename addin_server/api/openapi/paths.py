@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from addin_server.api.openapi.builders import (
+    BOOL,
     DATE,
     ERRORS,
     INT,
     STR,
     Schema,
     arr,
+    json_content,
     obj,
     op,
     path_id,
@@ -75,6 +77,15 @@ def _enrollments() -> dict[str, Schema]:
         "/enrollments/{enrollment_id}/stop": {
             **enrollment_action,
             "post": op("Stop: cancels pending sends and open tasks", ref("Enrollment"))},
+        "/enrollments/bulk": {
+            "post": op("Pause, resume or stop up to 10,000 enrollments in one request; those "
+                       "whose state does not allow it are listed in unchanged",
+                       obj(["changed", "unchanged"],
+                           changed=arr(obj(["id", "status"], id=INT, status=STR)),
+                           unchanged=arr(obj(["id", "message"], id=INT, message=STR))),
+                       body=obj(["action", "ids"], action={"enum": ["pause", "resume", "stop"]},
+                                ids=arr(INT)),
+                       errors=("400", "401", "415", "422"))},
     }
 
 
@@ -99,17 +110,25 @@ def _tasks() -> dict[str, Schema]:
         },
         "/tasks/{task_id}/complete": {
             "parameters": [tid],
-            "post": op("Mark done (once: a repeat changes nothing)", ref("TaskResult"),
-                       errors=("401", "404", "409")),
+            "post": {**op("Mark done (once: a repeat changes nothing). While the task's email "
+                          "is in the outbox: 409 on field `send` (the task completes when it "
+                          "goes) unless the body is {\"cancel_send\": true}, which cancels "
+                          "the email first", ref("TaskResult"), errors=("401", "404", "409")),
+                     "requestBody": {"required": False, **json_content(obj(
+                         [], cancel_send=BOOL))}},
         },
         "/tasks/{task_id}/skip": {
             "parameters": [tid],
-            "post": op("Skip (once)", ref("TaskResult"), errors=("401", "404", "409")),
+            "post": op("Skip (once); an email scheduled for the task is cancelled (reason: the "
+                       "rep skipped the task); 409 when it is already being sent",
+                       ref("TaskResult"), errors=("401", "404", "409")),
         },
         "/tasks/{task_id}/send": {
             "parameters": [tid],
-            "post": op("Send the email task through the rep's mailbox now, or at send_at; a "
-                       "repeat (double click) returns the same send with created=false",
+            "post": op("Send the email task through the rep's mailbox now, or at send_at (a "
+                       "time already past is refused: 422 on send_at, shown in the rep's "
+                       "zone); a repeat (double click) returns the same send with "
+                       "created=false",
                        ref("Send"), status="201", body=ref("TaskSendIn"),
                        errors=("400", "401", "404", "409", "415", "422")),
         },
@@ -130,6 +149,21 @@ def _sends() -> dict[str, Schema]:
             "parameters": [path_id("send_id")],
             "get": op("One send: state, due time, why it waits, attempts and history",
                       ref("Send")),
+            "patch": op("Until it is claimed (scheduled or held): reschedule it (send_at; a "
+                        "past time is 422) and, for an email the rep wrote (a task's), change "
+                        "subject and body_html (an automatic email's text is its step's: 422). "
+                        "409 once it is queued, sending or done",
+                        ref("Send"), body=obj([], send_at={"type": "string",
+                                                           "format": "date-time"},
+                                              subject=STR, body_html=STR),
+                        errors=("400", "401", "404", "409", "415", "422")),
+        },
+        "/sends/{send_id}/cancel": {
+            "parameters": [path_id("send_id")],
+            "post": op("Cancel it until it is claimed (reason: cancelled by the rep); an "
+                       "automatic email's person moves on to the next step, a task stays open "
+                       "to send again or skip. 409 once it is sending or done",
+                       ref("Send"), errors=("401", "404", "409")),
         },
         "/mailbox/messages": {
             "get": op("What the rep's local development mailbox sent, newest first",

@@ -20,6 +20,20 @@ const App = (() => {
     return { ok: res.ok, status: res.status, data };
   }
 
+  /** Done or Skip a task. Done on a task whose email is still scheduled is refused (it
+   *  completes when the email goes): ask whether to cancel the email and mark it done. */
+  async function finishTask(taskId, action) {
+    const path = `/api/v1/tasks/${taskId}/${action}`;
+    const res = await api("POST", path);
+    const err = res.status === 409 && res.data && res.data.errors && res.data.errors[0];
+    if (action !== "complete" || !err || err.field !== "send" || !/cancel_send/.test(err.message)) return res;
+    const message = err.message.replace(/; send cancel_send.*$/, ".");
+    if (!window.confirm(`${message}\n\nCancel the email and mark the task done without sending it?`)) {
+      return { ok: false, status: 409, data: { errors: [{ field: "send", message: "Not done: the email is still scheduled." }] } };
+    }
+    return api("POST", path, { cancel_send: true });
+  }
+
   function toast(message, bad) {
     const el = document.querySelector(".toast");
     el.textContent = message;
@@ -131,5 +145,5 @@ const App = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", () => { startFeed(); feedFilters(); });
-  return { api, toast, showErrors, clearErrors, zonedToUtc };
+  return { api, finishTask, toast, showErrors, clearErrors, zonedToUtc };
 })();

@@ -21,7 +21,8 @@
 
   const campaign = boot.campaign || {
     name: "", timezone: boot.default_timezone,
-    settings: { skip_weekends: true, stop_on_reply: true, mark_success_on_reply: false, remove_on_bounce: true, use_recipient_timezone: false },
+    settings: { skip_weekends: true, stop_on_reply: true, mark_success_on_reply: false, remove_on_bounce: true, use_recipient_timezone: false,
+                reply_from_same_domain: false, stop_other_campaigns_on_reply: false, sending_window: null, holiday_countries: [] },
     steps: [{ day: 1, type: "email", send_option: "fixed_time", send_time: "09:00", reply_to_previous: false, subject: "", body_html: "", template_id: null, instructions: "" }],
   };
   let steps = campaign.steps.map((s) => ({ ...s }));
@@ -30,8 +31,33 @@
   // --- settings ------------------------------------------------------------------------------
   form.elements.name.value = campaign.name;
   form.elements.timezone.value = campaign.timezone;
-  for (const key of Object.keys(campaign.settings)) {
-    if (form.elements[key]) form.elements[key].checked = !!campaign.settings[key];
+  // Every setting the server returns has a control here; the yes/no ones are checkboxes named
+  // after their key, the two structured ones have their own inputs (see readSettings).
+  const BOOL_SETTINGS = ["skip_weekends", "stop_on_reply", "mark_success_on_reply", "remove_on_bounce",
+                         "use_recipient_timezone", "reply_from_same_domain", "stop_other_campaigns_on_reply"];
+  const DEFAULT_WINDOW = { days: ["mon", "tue", "wed", "thu", "fri"], start: "08:00", end: "18:00" };
+  const els = form.elements;
+  for (const key of BOOL_SETTINGS) els[key].checked = !!campaign.settings[key];
+  const win = campaign.settings.sending_window;
+  els.window_on.checked = !!win;
+  const shownWindow = win || DEFAULT_WINDOW;
+  for (const box of form.querySelectorAll("[name=window_day]")) box.checked = shownWindow.days.includes(box.value);
+  els.window_start.value = shownWindow.start;
+  els.window_end.value = shownWindow.end;
+  const windowFields = form.querySelector("[data-window-fields]");
+  const syncWindow = () => { windowFields.hidden = !els.window_on.checked; };
+  els.window_on.addEventListener("change", syncWindow);
+  syncWindow();
+  els.holiday_countries.value = (campaign.settings.holiday_countries || []).join(", ");
+
+  function readSettings() {
+    const out = Object.fromEntries(BOOL_SETTINGS.map((k) => [k, els[k].checked]));
+    out.sending_window = els.window_on.checked ? {
+      days: [...form.querySelectorAll("[name=window_day]:checked")].map((b) => b.value),
+      start: els.window_start.value, end: els.window_end.value,
+    } : null;
+    out.holiday_countries = els.holiday_countries.value.split(/[\s,;]+/).filter(Boolean).map((c) => c.toUpperCase());
+    return out;
   }
 
   // --- rules by position ---------------------------------------------------------------------
@@ -272,7 +298,7 @@
     return {
       name: form.elements.name.value.trim(),
       timezone: form.elements.timezone.value.trim(),
-      settings: Object.fromEntries(Object.keys(campaign.settings).map((k) => [k, form.elements[k].checked])),
+      settings: readSettings(),
       steps: steps.map((s) => {
         const out = { day: s.day, type: s.type };
         if (s.type !== "email") return { ...out, instructions: s.instructions || "" };
@@ -294,7 +320,10 @@
     const res = await App.api(id ? "PATCH" : "POST", id ? `/api/v1/campaigns/${id}` : "/api/v1/campaigns", payload());
     save.disabled = false;
     if (!res.ok) {
-      App.showErrors(form, (res.data && res.data.errors) || [{ field: "", message: `error ${res.status}` }]);
+      // "settings.holiday_countries[2]" is shown beside the one holiday input.
+      const locate = (f) => (/^settings\.holiday_countries\[/.test(f || "")
+        ? form.querySelector('[data-field="settings.holiday_countries"]') : null);
+      App.showErrors(form, (res.data && res.data.errors) || [{ field: "", message: `error ${res.status}` }], locate);
       return;
     }
     App.clearErrors(form);

@@ -24,7 +24,7 @@
   async function finish(row, action) {
     const buttons = row.querySelectorAll("button");
     buttons.forEach((b) => { b.disabled = true; });
-    const res = await App.api("POST", `/api/v1/tasks/${row.dataset.taskId}/${action}`);
+    const res = await App.finishTask(row.dataset.taskId, action);
     if (!res.ok) {
       buttons.forEach((b) => { b.disabled = false; });
       App.toast((res.data && res.data.errors && res.data.errors[0].message) || "That did not work", true);
@@ -99,17 +99,19 @@
     const ids = chosen();
     if (action === "stop" && !confirm(`Stop the campaign for ${ids.length} ${ids.length === 1 ? "person" : "people"}? Their pending emails and tasks are cancelled.`)) return;
     bar.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    // One request for the whole selection (one transaction on the server).
+    const res = await App.api("POST", "/api/v1/enrollments/bulk", { action, ids: ids.map(Number) });
     let done = 0;
     const failed = [];
-    for (const id of ids) {  // one at a time: each is its own small transaction
-      const res = await App.api("POST", `/api/v1/enrollments/${id}/${action}`);
-      if (res.ok) {
-        done += 1;
-        document.querySelectorAll(`[data-row-enrollment="${id}"] [data-status]`).forEach((el) => {
-          el.textContent = res.data.status; el.className = `state state-${res.data.status}`;
+    if (res.ok) {
+      done = res.data.changed.length;
+      for (const c of res.data.changed) {
+        document.querySelectorAll(`[data-row-enrollment="${c.id}"] [data-status]`).forEach((el) => {
+          el.textContent = c.status; el.className = `state state-${c.status}`;
         });
-      } else failed.push((res.data && res.data.errors && res.data.errors[0].message) || `error ${res.status}`);
-    }
+      }
+      failed.push(...res.data.unchanged.map((u) => u.message));
+    } else failed.push(...ids.map(() => (res.data && res.data.errors && res.data.errors[0].message) || `error ${res.status}`));
     bar.querySelectorAll("button").forEach((b) => { b.disabled = false; });
     const verb = { pause: "Paused", resume: "Resumed", stop: "Stopped" }[action];
     bar.querySelector("[data-bulk-result]").textContent =

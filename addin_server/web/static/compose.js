@@ -12,7 +12,7 @@
 
   async function finish(action) {
     root.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-    const res = await App.api("POST", `/api/v1/tasks/${taskId}/${action}`);
+    const res = await App.finishTask(taskId, action);
     if (!res.ok) {
       root.querySelectorAll("button").forEach((b) => { b.disabled = false; });
       App.toast((res.data && res.data.errors && res.data.errors[0].message) || "That did not work", true);

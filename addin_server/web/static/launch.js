@@ -96,10 +96,22 @@
     const label = form.querySelector("[data-progress-text]");
     btn.disabled = true;
     progress.hidden = false;
-    const res = await upload(b.blob, query(), (f) => {
+    const params = query();
+    const onProgress = (f) => {
       bar.style.width = `${Math.round(f * 100)}%`;
       label.textContent = f < 1 ? `Uploading ${Math.round(f * 100)}%` : "Enrolling…";
-    });
+    };
+    let res = await upload(b.blob, params, onProgress);
+    // The server (its clock is the one that counts) refuses a first-email time already past:
+    // say that every first email would go now, and send them now only if the rep confirms.
+    const past = !res.ok && res.status === 422 && ((res.data && res.data.errors) || [])
+      .find((e) => e.field === "first_send_at" && /send_past_now/.test(e.message));
+    if (past && window.confirm(`${past.message.replace(/\. Pick a later time.*$/, ".")}\n\nSend the first emails now?`)) {
+      params.set("send_past_now", "true");
+      res = await upload(b.blob, params, onProgress);
+    } else if (past) {
+      res = { ok: false, status: 422, data: { errors: [{ field: "first_send_at", message: past.message.replace(/, or send send_past_now.*$/, ".") }] } };
+    }
     btn.disabled = false;
     progress.hidden = true;
     if (!res.ok) {
