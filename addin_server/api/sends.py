@@ -7,7 +7,13 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
+from addin_server.api.common import (
+    api_blueprint,
+    clamped_page,
+    current_rep,
+    owned,
+    query_int,
+)
 from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
@@ -96,10 +102,7 @@ def local_messages() -> ResponseReturnValue:
     query = select(LocalMessage).where(LocalMessage.mailbox_id.in_(_local_mailbox_ids()))
     if request.args.get("drafts") != "1":
         query = query.where(LocalMessage.is_draft.is_(False))
-    try:
-        limit = min(int(request.args.get("limit", 100)), 1000)
-    except ValueError as exc:
-        raise ApiError(422, "limit must be an integer", "limit") from exc
+    limit = query_int("limit", 100, 1, 1000, clamp=True)
     rows = db().scalars(query.order_by(LocalMessage.id.desc()).limit(limit))
     return jsonify({"messages": [message_json(m) for m in rows]})
 

@@ -16,7 +16,7 @@ from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments.people import parse_person
 from addin_server.models import Person, Rep, Template
-from addin_server.validation import Errors, FieldError, ValidationFailed
+from addin_server.validation import MAX_ID, Errors, FieldError, ValidationFailed
 from addin_server.web.common import ApiError, db, json_body, now, runtime
 
 bp = api_blueprint("api_templates", __name__)
@@ -98,8 +98,8 @@ def preview() -> ResponseReturnValue:
 
 
 def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(422, "must be an integer", where)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise ApiError(422, f"must be an integer from 1 to {MAX_ID}", where)
     return value
 
 
