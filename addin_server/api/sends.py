@@ -7,6 +7,7 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import (
     api_blueprint,
     clamped_page,
@@ -14,12 +15,13 @@ from addin_server.api.common import (
     owned,
     query_int,
 )
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
 from addin_server.sending.compose import ComposedEmail, TaskNotSendable, send_task_email
 from addin_server.validation import Errors, get_str, parse_instant
-from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
+from addin_server.web.common import ApiError, db, iso, not_found, now, runtime
 
 bp = api_blueprint("api_sends", __name__)
 
@@ -39,9 +41,7 @@ def owned_send(send_id: int) -> Send:
 @bp.post("/tasks/<int:task_id>/send")
 def send_task(task_id: int) -> ResponseReturnValue:
     task = owned(Task, task_id)
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.TaskSendIn)
     errors = Errors()
     subject = get_str(data, "subject", "subject", errors, required=True, max_len=998,
                       header=True)
