@@ -25,7 +25,7 @@ from tests.api.test_campaigns import create, email_step, six_steps
 from tests.conftest import Actor, make_actor
 
 # Cases per operation and caller: enough to reach every field, small enough for the suite.
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 8
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance)
 FUZZ = settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
