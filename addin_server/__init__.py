@@ -36,6 +36,7 @@ from addin_server.validation import FieldError, ValidationFailed
 from addin_server.web import (
     connect_mailbox,
     pages,
+    routing,
     salesforce,
     signin,
     unsubscribe,
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime = Runtime.from_settings(settings or Settings.from_env())
     settings = runtime.settings
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
+    app.url_rule_class = routing.NamedRule
+    app.request_class = routing.BoundedRequest
+    routing.install(app.url_map)  # before any blueprint adds a rule
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
@@ -147,7 +151,7 @@ def _http(exc: HTTPException) -> ResponseReturnValue:
     if not _wants_json():
         return exc
     message = {413: "the request is too large"}.get(exc.code or 0, exc.description or "")
-    return errors_response(exc.code or 500, [FieldError("", message)])
+    return errors_response(exc.code or 500, [FieldError(getattr(exc, "field", ""), message)])
 
 
 def _unexpected(exc: Exception) -> ResponseReturnValue:

@@ -9,8 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
+
+# Ids are 32-bit on PostgreSQL (INTEGER): anything larger names no row, on either database.
+MAX_ID = 2**31 - 1
+# The dates and instants the service plans with. Outside them a date is a typo or a probe, and
+# arithmetic on it (a step 300 days later, a zone offset) would overflow `datetime`.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,19 @@ class Errors:
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"\\]+@" + _LABEL + r"(?:\." + _LABEL + r")+")
+# Used with fullmatch: `$` would also match before a final newline ("09:30\n").
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# Text the databases cannot store (NUL on PostgreSQL) or encode (a lone UTF-16 surrogate).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+UNSTORABLE_MESSAGE = "must not contain NUL or unpaired surrogate characters"
+
+
+def unstorable(value: str) -> bool:
+    """True when text holds a NUL or a lone surrogate: refused on both databases."""
+    return _UNSTORABLE.search(value) is not None
 
 
 def has_line_break(value: str) -> bool:
@@ -83,6 +102,9 @@ def get_str(
     if header and has_line_break(value):
         errors.add(where, "must not contain line breaks")
         return default
+    if unstorable(value):
+        errors.add(where, UNSTORABLE_MESSAGE)
+        return default
     return value
 
 
@@ -96,7 +118,8 @@ def get_bool(data: dict[str, Any], key: str, where: str, errors: Errors, default
 
 
 def get_int(
-    data: dict[str, Any], key: str, where: str, errors: Errors, *, required: bool = False
+    data: dict[str, Any], key: str, where: str, errors: Errors, *, required: bool = False,
+    minimum: int = -MAX_ID, maximum: int = MAX_ID,
 ) -> int | None:
     if key not in data or data[key] is None:
         if required:
@@ -106,7 +129,15 @@ def get_int(
     if isinstance(value, bool) or not isinstance(value, int):
         errors.add(where, "must be an integer")
         return None
+    if not minimum <= value <= maximum:
+        errors.add(where, f"must be an integer from {minimum} to {maximum}")
+        return None
     return value
+
+
+def get_id(data: dict[str, Any], key: str, where: str, errors: Errors) -> int | None:
+    """An optional reference to a row by id (1..MAX_ID)."""
+    return get_int(data, key, where, errors, minimum=1, maximum=MAX_ID)
 
 
 def parse_email(value: Any, where: str, errors: Errors) -> str | None:
@@ -114,7 +145,7 @@ def parse_email(value: Any, where: str, errors: Errors) -> str | None:
         errors.add(where, "is required" if not value else "must be a string")
         return None
     email = value.strip()
-    if has_line_break(email) or len(email) > 320 or not _EMAIL.match(email):
+    if has_line_break(email) or len(email) > 320 or not _EMAIL.fullmatch(email):
         errors.add(where, "is not a valid email address")
         return None
     return email.lower()
@@ -125,14 +156,25 @@ def domain_of(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_timezone(value: Any) -> bool:
+    """An IANA zone name of the installed tzdata: a folder ("America"), a path or a file that
+    is not a zone is not one (ZoneInfo would open some of them, or fail with OS errors)."""
+    return isinstance(value, str) and value in _zones()
+
+
 def parse_timezone(value: Any, where: str, errors: Errors) -> str | None:
     if not isinstance(value, str) or not value:
         errors.add(where, "must be an IANA time zone name such as Europe/Paris")
         return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.add(where, f"unknown time zone {value!r}; use an IANA name such as Europe/Paris")
+    if not is_timezone(value):
+        shown = value if len(value) <= 64 and not unstorable(value) else value[:64].encode(
+            "ascii", "backslashreplace").decode()
+        errors.add(where, f"unknown time zone {shown!r}; use an IANA name such as Europe/Paris")
         return None
     return value
 
@@ -143,7 +185,7 @@ def parse_hhmm(value: Any, where: str = "", errors: Errors | None = None) -> tim
     it out: an empty value is no time, a malformed one raises ValueError."""
     if errors is None and not value:
         return None
-    if not isinstance(value, str) or not _HHMM.match(value):
+    if not isinstance(value, str) or not _HHMM.fullmatch(value):
         if errors is None:
             raise ValueError(f"not a time of day HH:MM: {value!r}")
         errors.add(where, "must be a time of day as HH:MM (24-hour)")
@@ -157,10 +199,14 @@ def parse_date(value: Any, where: str, errors: Errors) -> date | None:
         errors.add(where, "must be a date as YYYY-MM-DD")
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         errors.add(where, "must be a date as YYYY-MM-DD")
         return None
+    if not EARLIEST <= parsed <= LATEST:
+        errors.add(where, f"must be between {EARLIEST} and {LATEST}")
+        return None
+    return parsed
 
 
 def parse_instant(value: Any, where: str, errors: Errors) -> datetime | None:
@@ -176,4 +222,31 @@ def parse_instant(value: Any, where: str, errors: Errors) -> datetime | None:
     if parsed.tzinfo is None:
         errors.add(where, "needs an offset such as +01:00 or Z")
         return None
+    # Bounded like dates; checked on the naive value first, since converting year 9999 (or 1)
+    # with an offset to UTC overflows.
+    if not EARLIEST < parsed.replace(tzinfo=None).date() < LATEST:
+        errors.add(where, f"must be between {EARLIEST} and {LATEST}")
+        return None
     return parsed
+
+
+def check_json_text(data: Any, errors: Errors, *, max_depth: int = 64) -> None:
+    """Every key and string of a parsed JSON document is storable text, and the document is
+    at most `max_depth` deep. Walked without recursion, so a hostile depth costs nothing."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > max_depth:
+            errors.add(where, f"is nested more than {max_depth} levels deep")
+            return
+        if isinstance(value, str):
+            if unstorable(value):
+                errors.add(where, UNSTORABLE_MESSAGE)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if unstorable(key):
+                    errors.add(where, "has a key with NUL or unpaired surrogate characters")
+                    continue
+                stack.append((item, f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
 
+MAX_ID = 2**31 - 1  # the service's ids (addin_server.validation.MAX_ID: not imported here)
+
 
 @dataclass(frozen=True)
 class AddonEvent:
@@ -33,7 +35,11 @@ class AddonEvent:
 
     def int_param(self, key: str) -> int | None:
         value = self.parameters.get(key, "")
-        return int(value) if value.isdigit() and len(value) < 18 else None
+        # Ids of the service's rows fit PostgreSQL's INTEGER; a larger one names nothing.
+        if not value.isascii() or not value.isdigit() or len(value) > 10:
+            return None
+        number = int(value)
+        return number if 1 <= number <= MAX_ID else None
 
     def form_value(self, name: str) -> str:
         values = self.form.get(name) or [""]

@@ -9,7 +9,9 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import campaign_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns.definition import parse_campaign
@@ -17,7 +19,7 @@ from addin_server.enrollments import launch as launches
 from addin_server.enrollments.people import parse_csv, parse_people
 from addin_server.models import Campaign, Enrollment, Person
 from addin_server.validation import Errors
-from addin_server.web.common import ApiError, db, json_body, now, runtime
+from addin_server.web.common import ApiError, db, now, runtime
 
 bp = api_blueprint("api_campaigns", __name__)
 
@@ -31,7 +33,7 @@ def list_campaigns() -> ResponseReturnValue:
 @bp.post("/campaigns")
 def create_campaign() -> ResponseReturnValue:
     rep = current_rep()
-    spec = parse_campaign(json_body(), default_timezone=rep.timezone)
+    spec = parse_campaign(checked_body(bodies.CampaignIn), default_timezone=rep.timezone)
     campaign = campaigns.create_campaign(db(), rep, spec, now())
     return jsonify(campaign_json(campaign)), 201
 
@@ -44,7 +46,7 @@ def get_campaign(campaign_id: int) -> ResponseReturnValue:
 @bp.patch("/campaigns/<int:campaign_id>")
 def patch_campaign(campaign_id: int) -> ResponseReturnValue:
     campaign = owned(Campaign, campaign_id)
-    campaigns.update_campaign(db(), campaign, json_body(), now())
+    campaigns.update_campaign(db(), campaign, checked_body(bodies.CampaignPatch), now())
     return jsonify(campaign_json(campaign))
 
 
@@ -62,9 +64,7 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
         options = launches.parse_options(dict(request.args), errors)
         past_ok = request.args.get("send_past_now") in ("true", "1")
     else:
-        body = json_body()
-        if not isinstance(body, dict):
-            raise ApiError(422, "the body must be a JSON object")
+        body = checked_body(bodies.LaunchIn)
         people = parse_people(body.get("people"), errors, limit=limit)
         options = launches.parse_options(body, errors)
         past_ok = body.get("send_past_now") is True

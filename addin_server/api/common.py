@@ -3,13 +3,14 @@ app's signed-in session), what they may see, and the paging of lists."""
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from flask import Blueprint, g, request, session
 
 from addin_server.accounts import rep_for_token
 from addin_server.models import Campaign, Enrollment, Rep, Task, Template
-from addin_server.validation import Errors
+from addin_server.validation import MAX_ID
 from addin_server.web.common import ApiError, db, not_found, now
 
 PREFIX = "/api/v1"
@@ -69,31 +70,40 @@ def owned(model: type[T], object_id: int) -> T:
     return obj
 
 
-# Two paging rules, both kept as published: the task and send lists bring `limit` and `offset`
-# into range; the suppression list refuses values out of range.
+# Two paging rules, both kept as published: the task and send lists (and the feed) bring
+# `limit` and `offset` into range; the suppression list refuses values out of range. Either
+# way the database only ever sees values in range (a negative LIMIT is an error on
+# PostgreSQL and "no limit" on SQLite; an offset past 2^63 overflows both).
+
+
+def query_int(name: str, default: int, low: int, high: int, *, clamp: bool) -> int:
+    """An integer query parameter in low..high: brought into range when `clamp`, else 422.
+    Anything but an optionally signed run of at most 100 digits is a 422 naming the
+    parameter (a hundred digits is past any range already)."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not _INTEGER.fullmatch(raw):
+        raise ApiError(422, "must be an integer", name)
+    value = int(raw)
+    if low <= value <= high:
+        return value
+    if clamp:
+        return min(max(value, low), high)
+    raise ApiError(422, f"must be from {low} to {high}", name)
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,100}")
 
 
 def clamped_page(default_limit: int) -> tuple[int, int]:
-    """`limit` (at most 1000) and `offset` (at least 0) from the query string."""
-    try:
-        limit = min(int(request.args.get("limit", default_limit)), 1000)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError as exc:
-        raise ApiError(422, "limit and offset must be integers", "limit") from exc
-    return limit, offset
+    """`limit` (1..1000) and `offset` (0..MAX_ID) from the query string, brought into range."""
+    return (query_int("limit", default_limit, 1, 1000, clamp=True),
+            query_int("offset", 0, 0, MAX_ID, clamp=True))
 
 
 def checked_page() -> tuple[int, int]:
-    """`limit` (1..1000, 200 by default) and `offset` (>= 0) from the query string, or 422."""
-    errors = Errors()
-    try:
-        limit = int(request.args.get("limit", 200))
-        offset = int(request.args.get("offset", 0))
-    except ValueError:
-        errors.add("limit", "limit and offset must be integers")
-        errors.raise_if_any()
-        raise AssertionError from None
-    if not 1 <= limit <= 1000 or offset < 0:
-        errors.add("limit", "limit is 1..1000 and offset >= 0")
-    errors.raise_if_any()
-    return limit, offset
+    """`limit` (1..1000, 200 by default) and `offset` (0..MAX_ID) from the query string, or
+    422."""
+    return (query_int("limit", 200, 1, 1000, clamp=False),
+            query_int("offset", 0, 0, MAX_ID, clamp=False))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import limits_json
 from addin_server.models import Mailbox, Rep
 from addin_server.sending import pacing as mailbox_pacing
 from addin_server.validation import Errors
-from addin_server.web.common import ApiError, db, json_body, not_found, now
+from addin_server.web.common import db, not_found, now
 
 bp = api_blueprint("api_limits", __name__)
 
@@ -34,9 +36,7 @@ def get_limits(mailbox_id: int) -> ResponseReturnValue:
 @bp.patch("/mailboxes/<int:mailbox_id>/limits")
 def patch_limits(mailbox_id: int) -> ResponseReturnValue:
     box = _mailbox(mailbox_id)
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.MailboxLimitsIn)
     errors = Errors()
     bounds = {"daily_cap": (1, 10_000, True), "min_gap_seconds": (0, 86_400, False),
               "batch_size": (1, 10_000, True), "batch_wait_seconds": (0, 86_400, False)}

@@ -6,10 +6,12 @@ from flask import Response, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep
+from addin_server.api.openapi import requests as bodies
 from addin_server.models import Person, PersonAddress
 from addin_server.validation import Errors, parse_email
-from addin_server.web.common import ApiError, db, json_body, not_found, now
+from addin_server.web.common import ApiError, db, not_found, now
 
 bp = api_blueprint("api_people", __name__)
 
@@ -35,9 +37,7 @@ def list_addresses(person_id: int) -> ResponseReturnValue:
 @bp.post("/people/<int:person_id>/addresses")
 def add_address(person_id: int) -> ResponseReturnValue:
     person = _person(person_id)
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.PersonAddressIn)
     errors = Errors()
     email = parse_email(data.get("email"), "email", errors)
     errors.raise_if_any()

@@ -10,7 +10,15 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
+from addin_server.api.body import checked_body
+from addin_server.api.common import (
+    api_blueprint,
+    clamped_page,
+    current_rep,
+    owned,
+    query_int,
+)
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
@@ -24,7 +32,7 @@ from addin_server.sending.compose import (
     send_task_email,
 )
 from addin_server.validation import Errors, get_str, parse_instant
-from addin_server.web.common import ApiError, db, iso, json_body, not_found, now, runtime
+from addin_server.web.common import ApiError, db, iso, not_found, now, runtime
 
 bp = api_blueprint("api_sends", __name__)
 
@@ -48,9 +56,7 @@ def owned_send(send_id: int) -> Send:
 @bp.post("/tasks/<int:task_id>/send")
 def send_task(task_id: int) -> ResponseReturnValue:
     task = owned(Task, task_id)
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.TaskSendIn)
     errors = Errors()
     subject = get_str(data, "subject", "subject", errors, required=True, max_len=998,
                       header=True)
@@ -180,10 +186,7 @@ def local_messages() -> ResponseReturnValue:
     query = select(LocalMessage).where(LocalMessage.mailbox_id.in_(_local_mailbox_ids()))
     if request.args.get("drafts") != "1":
         query = query.where(LocalMessage.is_draft.is_(False))
-    try:
-        limit = min(int(request.args.get("limit", 100)), 1000)
-    except ValueError as exc:
-        raise ApiError(422, "limit must be an integer", "limit") from exc
+    limit = query_int("limit", 100, 1, 1000, clamp=True)
     rows = db().scalars(query.order_by(LocalMessage.id.desc()).limit(limit))
     return jsonify({"messages": [message_json(m) for m in rows]})
 

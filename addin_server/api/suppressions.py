@@ -13,14 +13,16 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server import suppressions
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, checked_page, current_rep, require_admin
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import domain_json, suppression_json
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.models import BlockedDomain, Enrollment, Person, Suppression
 from addin_server.suppressions import suppress
 from addin_server.validation import Errors, get_str, parse_email
-from addin_server.web.common import ApiError, db, json_body, not_found, now
+from addin_server.web.common import ApiError, db, not_found, now
 
 bp = api_blueprint("api_suppressions", __name__)
 
@@ -37,10 +39,8 @@ def list_suppressions() -> ResponseReturnValue:
 
 @bp.post("/suppressions")
 def add_suppression() -> ResponseReturnValue:
-    data = json_body()
+    data = checked_body(bodies.SuppressionIn)
     errors = Errors()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
     email = parse_email(data.get("email"), "email", errors)
     note = get_str(data, "note", "note", errors, max_len=500)
     errors.raise_if_any()
@@ -84,9 +84,7 @@ def list_domains() -> ResponseReturnValue:
 @bp.post("/blocked-domains")
 def add_domain() -> ResponseReturnValue:
     require_admin()
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.BlockedDomainIn)
     errors = Errors()
     domain = get_str(data, "domain", "domain", errors, required=True, max_len=253)
     domain = domain.strip().lower().lstrip("@")

@@ -9,15 +9,17 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
 from addin_server.enrollments.people import parse_person
 from addin_server.models import Person, Rep, Template
-from addin_server.validation import Errors, FieldError, ValidationFailed
-from addin_server.web.common import ApiError, db, json_body, now, runtime
+from addin_server.validation import MAX_ID, Errors, FieldError, ValidationFailed
+from addin_server.web.common import ApiError, db, now, runtime
 
 bp = api_blueprint("api_templates", __name__)
 
@@ -31,7 +33,7 @@ def list_templates() -> ResponseReturnValue:
 
 @bp.post("/templates")
 def create_template() -> ResponseReturnValue:
-    name, subject, body = campaigns.parse_template(json_body())
+    name, subject, body = campaigns.parse_template(checked_body(bodies.TemplateIn))
     rep = current_rep()
     template = Template(org_id=rep.org_id, rep_id=rep.id, name=name, subject=subject,
                         body_html=body, created_at=now(), updated_at=now())
@@ -48,12 +50,11 @@ def get_template(template_id: int) -> ResponseReturnValue:
 @bp.patch("/templates/<int:template_id>")
 def patch_template(template_id: int) -> ResponseReturnValue:
     template = owned(Template, template_id)
-    data = json_body()
+    data = checked_body(bodies.TemplatePatch)
     merged = {"name": template.name, "subject": template.subject,
               "body_html": template.body_html}
-    if isinstance(data, dict):
-        merged.update({k: v for k, v in data.items() if k in merged})
-    name, subject, body = campaigns.parse_template(merged if isinstance(data, dict) else data)
+    merged.update({k: v for k, v in data.items() if k in merged})
+    name, subject, body = campaigns.parse_template(merged)
     template.name, template.subject, template.body_html = name, subject, body
     template.updated_at = now()
     return jsonify(template_json(template))
@@ -62,9 +63,7 @@ def patch_template(template_id: int) -> ResponseReturnValue:
 @bp.post("/preview")
 def preview() -> ResponseReturnValue:
     """Render a subject and body (or a saved template) for a person, without saving anything."""
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.PreviewIn)
     errors = Errors()
     rep = current_rep()
     subject, body = data.get("subject", ""), data.get("body_html", "")
@@ -98,8 +97,8 @@ def preview() -> ResponseReturnValue:
 
 
 def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(422, "must be an integer", where)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise ApiError(422, f"must be an integer from 1 to {MAX_ID}", where)
     return value
 
 

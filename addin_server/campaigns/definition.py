@@ -16,6 +16,7 @@ from addin_server.enums import SendOption, StepType
 from addin_server.validation import (
     Errors,
     get_bool,
+    get_id,
     get_int,
     get_str,
     parse_hhmm,
@@ -122,7 +123,7 @@ def _parse_step(raw: Any, where: str, errors: Errors) -> StepSpec | None:
     send_time = None
     if raw.get("send_time") is not None:
         send_time = parse_hhmm(raw.get("send_time"), f"{where}.send_time", errors)
-    template_id = get_int(raw, "template_id", f"{where}.template_id", errors)
+    template_id = get_id(raw, "template_id", f"{where}.template_id", errors)
     return StepSpec(
         day=day or 1,
         type=step_type or StepType.CUSTOM,

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addin_server.validation import (
+    UNSTORABLE_MESSAGE,
     Errors,
     get_str,
     has_line_break,
     parse_email,
     parse_timezone,
+    unstorable,
 )
 
 PERSON_COLUMNS = ("email", "first_name", "last_name", "company", "title", "timezone")
@@ -99,6 +101,23 @@ def parse_people(data: Any, errors: Errors, *, limit: int) -> list[PersonInput]:
 
 def parse_csv(text: str, errors: Errors, *, limit: int) -> list[PersonInput]:
     """A CSV with a header row; `email` is required; unknown columns become custom fields."""
+    if unstorable(text):
+        errors.add("csv", UNSTORABLE_MESSAGE)
+        return []
+    try:
+        rows = _csv_rows(text, errors)
+    except csv.Error as exc:  # a cell over csv.field_size_limit() (131,072), a stray NUL
+        errors.add("csv", f"is not a CSV this service reads: {exc}")
+        return []
+    if errors:
+        return []
+    if not rows:
+        errors.add("csv", "has no rows after the header")
+        return []
+    return parse_people(rows, errors, limit=limit)
+
+
+def _csv_rows(text: str, errors: Errors) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     # "Favourite Tool" becomes the merge field {{favourite_tool}}.
     header = [re.sub(r"[\s-]+", "_", h.strip().lower()) for h in (reader.fieldnames or [])]
@@ -119,9 +138,4 @@ def parse_csv(text: str, errors: Errors, *, limit: int) -> list[PersonInput]:
             elif key and value:
                 person["fields"][key] = value
         rows.append(person)
-    if errors:
-        return []
-    if not rows:
-        errors.add("csv", "has no rows after the header")
-        return []
-    return parse_people(rows, errors, limit=limit)
+    return rows

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from addin_server.runtime import runtime
-from addin_server.validation import FieldError, ValidationFailed
+from addin_server.validation import Errors, FieldError, ValidationFailed, check_json_text
 
 
 class ApiError(Exception):
@@ -48,9 +48,17 @@ def json_body() -> Any:
         raise ApiError(415, "send the body as application/json")
     if not request.data:
         raise ApiError(400, "the request needs a JSON body")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError as exc:  # the json module recurses per level of nesting
+        raise ApiError(400, "the body is nested too deeply") from exc
     if data is None:
         raise ApiError(400, "the body is not valid JSON")
+    # NUL (PostgreSQL refuses it, SQLite would store it) and lone surrogates (no encoding
+    # takes them) anywhere in the document are refused here, once for every endpoint.
+    errors = Errors()
+    check_json_text(data, errors)
+    errors.raise_if_any()
     return data
 
 

@@ -51,7 +51,9 @@ def graph_push() -> ResponseReturnValue:
     token = request.args.get("validationToken")
     if token is not None:
         # The subscription handshake: echo the token as plain text within 10 seconds.
-        return token, 200, {"Content-Type": "text/plain; charset=utf-8"}
+        # nosniff: the token is whatever the caller sent; no browser may run it as HTML.
+        return token, 200, {"Content-Type": "text/plain; charset=utf-8",
+                            "X-Content-Type-Options": "nosniff"}
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise ApiError(400, "not a Graph notification", "value")

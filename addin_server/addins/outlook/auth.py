@@ -203,7 +203,10 @@ def _check_times(claims: dict[str, Any], now: datetime) -> None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TokenRejected(f"the token's {name} is not a time")
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # exp=1e20, NaN: no real token
+            raise TokenRejected(f"the token's {name} is not a time") from exc
 
     exp, nbf = instant("exp"), instant("nbf")
     if exp is None or exp + LEEWAY <= now:

@@ -1,8 +1,11 @@
-"""Small builders of OpenAPI schemas, operations and parameters."""
+"""Small builders of OpenAPI operations and parameters (the bodies' schemas are generated from
+the pydantic models, schemas.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from addin_server.validation import MAX_ID
 
 Schema = dict[str, Any]
 
@@ -35,12 +38,22 @@ def json_content(schema: Schema) -> Schema:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+# What any JSON body can be answered: not JSON (400), too large (413), not declared as JSON
+# (415), against the schema or the domain's rules (422).
+BODY_ERRORS = ("400", "413", "415", "422")
+
+
 def op(summary: str, ok: Schema | None, *, status: str = "200", body: Schema | None = None,
-       params: list[Schema] | None = None, errors: tuple[str, ...] = ("401", "404")) -> Schema:
+       params: list[Schema] | None = None, errors: tuple[str, ...] = ("401", "404"),
+       also: str | None = None) -> Schema:
+    """An operation; `also` is a second success status ("200" when a repeat changes nothing)."""
     operation: Schema = {"summary": summary, "responses": {}}
     if ok is not None:
         operation["responses"][status] = {"description": "OK", **json_content(ok)}
-    for code in errors:
+        if also is not None:
+            operation["responses"][also] = {"description": "Already so: nothing changed",
+                                            **json_content(ok)}
+    for code in sorted({*errors, *(BODY_ERRORS if body is not None else ())}):
         operation["responses"][code] = ERRORS
     if body is not None:
         operation["requestBody"] = {"required": True, **json_content(body)}
@@ -49,8 +62,16 @@ def op(summary: str, ok: Schema | None, *, status: str = "200", body: Schema | N
     return operation
 
 
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
 def path_id(name: str) -> Schema:
-    return {"name": name, "in": "path", "required": True, "schema": INT}
+    """An id in the path: any other number is a 404 naming the parameter (web/routing.py)."""
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def bounded(low: int, high: int) -> Schema:
+    return {"type": "integer", "minimum": low, "maximum": high}
 
 
 def query(name: str, schema: Schema, description: str = "") -> Schema:

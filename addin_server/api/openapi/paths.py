@@ -10,6 +10,7 @@ from addin_server.api.openapi.builders import (
     STR,
     Schema,
     arr,
+    bounded,
     json_content,
     obj,
     op,
@@ -17,6 +18,11 @@ from addin_server.api.openapi.builders import (
     query,
     ref,
 )
+from addin_server.validation import MAX_ID
+
+# The task and send lists bring limit and offset into range (api/common.clamped_page).
+CLAMPED_PAGE = [query("limit", INT, "brought into 1..1000"),
+                query("offset", INT, "brought into 0..2^31-1")]
 
 
 def paths() -> dict[str, Schema]:
@@ -47,7 +53,7 @@ def _campaigns() -> dict[str, Schema]:
             "parameters": [cid],
             "get": op("A campaign", ref("Campaign")),
             "patch": op("Change a campaign (steps replace the whole list)", ref("Campaign"),
-                        body=ref("CampaignIn"), errors=("400", "401", "404", "415", "422")),
+                        body=ref("CampaignPatch"), errors=("400", "401", "404", "415", "422")),
         },
         "/campaigns/{campaign_id}/launch": {"post": launch},
         "/campaigns/{campaign_id}/enrollments": {
@@ -98,8 +104,7 @@ def _tasks() -> dict[str, Schema]:
                       obj(["tasks"], tasks=arr(ref("Task"))),
                       params=[query("status", {"enum": ["open", "completed", "skipped",
                                                         "cancelled"]}),
-                              query("limit", INT), query("offset", INT),
-                              query("mine", STR, "1: only the admin's own")],
+                              *CLAMPED_PAGE, query("mine", STR, "1: only the admin's own")],
                       errors=("401", "422")),
         },
         "/tasks/{task_id}": {"parameters": [tid], "get": op("A task", ref("Task"))},
@@ -129,7 +134,7 @@ def _tasks() -> dict[str, Schema]:
                        "time already past is refused: 422 on send_at, shown in the rep's "
                        "zone); a repeat (double click) returns the same send with "
                        "created=false",
-                       ref("Send"), status="201", body=ref("TaskSendIn"),
+                       ref("Send"), status="201", also="200", body=ref("TaskSendIn"),
                        errors=("400", "401", "404", "409", "415", "422")),
         },
     }
@@ -141,8 +146,8 @@ def _sends() -> dict[str, Schema]:
         "/sends": {
             "get": op("The outbox: automatic emails and sent tasks, by due time",
                       obj(["sends"], sends=arr(ref("Send"))),
-                      params=[query("state", STR, "comma-separated states"),
-                              query("limit", INT), query("offset", INT), query("mine", STR)],
+                      params=[query("state", STR, "comma-separated states"), *CLAMPED_PAGE,
+                              query("mine", STR)],
                       errors=("401", "422")),
         },
         "/sends/{send_id}": {
@@ -168,7 +173,8 @@ def _sends() -> dict[str, Schema]:
         "/mailbox/messages": {
             "get": op("What the rep's local development mailbox sent, newest first",
                       obj(["messages"], messages=arr(ref("LocalMessage"))),
-                      params=[query("drafts", STR, "1: include drafts"), query("limit", INT)],
+                      params=[query("drafts", STR, "1: include drafts"),
+                              query("limit", INT, "brought into 1..1000")],
                       errors=("401", "422")),
         },
         "/mailbox/messages/{message_id}/raw": {
@@ -193,7 +199,7 @@ def _templates() -> dict[str, Schema]:
         "/templates/{template_id}": {
             "parameters": [tpl],
             "get": op("A template", ref("Template")),
-            "patch": op("Change a template", ref("Template"), body=ref("TemplateIn"),
+            "patch": op("Change a template", ref("Template"), body=ref("TemplatePatch"),
                         errors=("400", "401", "404", "415", "422")),
         },
         "/preview": {
@@ -210,7 +216,8 @@ def _feed_and_me() -> dict[str, Schema]:
         "/feed": {
             "get": op("Live Feed events after an id, oldest first",
                       obj(["events"], events=arr(ref("Event"))),
-                      params=[query("after", INT), query("limit", INT)],
+                      params=[query("after", INT, "brought into 0..2^31-1"),
+                              query("limit", INT, "brought into 1..500")],
                       errors=("401", "422")),
         },
         "/me": {"get": op("The signed-in rep", ref("Me"), errors=("401",))},
@@ -227,9 +234,11 @@ def _suppressions() -> dict[str, Schema]:
         "/suppressions": {
             "get": op("The organisation's suppression list (never emailed)",
                       obj(["suppressions"], suppressions=arr(ref("Suppression"))),
-                      params=[query("limit", INT), query("offset", INT)],
+                      params=[query("limit", bounded(1, 1000)),
+                              query("offset", bounded(0, MAX_ID))],
                       errors=("401", "422")),
-            "post": op("Suppress an address; their live campaigns stop", ref("Suppression"),
+            "post": op("Suppress an address; their live campaigns stop (200: already "
+                       "suppressed)", ref("Suppression"), also="200",
                        status="201", body=ref("SuppressionIn"),
                        errors=("400", "401", "415", "422")),
         },
@@ -241,7 +250,8 @@ def _suppressions() -> dict[str, Schema]:
         "/blocked-domains": {
             "get": op("Domains never emailed", obj(["blocked_domains"], blocked_domains=arr(
                 ref("BlockedDomain"))), errors=("401",)),
-            "post": op("Block a domain and its subdomains (admins)", ref("BlockedDomain"),
+            "post": op("Block a domain and its subdomains (admins; 200: already blocked)",
+                       ref("BlockedDomain"), also="200",
                        status="201", body=ref("BlockedDomainIn"),
                        errors=("400", "401", "403", "415", "422")),
         },
@@ -262,7 +272,8 @@ def _people() -> dict[str, Schema]:
             "parameters": [pid],
             "get": op("Other addresses of a person (a reply from one counts as theirs)",
                       ref("PersonAddresses")),
-            "post": op("Add another address of the person", ref("PersonAddresses"),
+            "post": op("Add another address of the person (200: already theirs)",
+                       ref("PersonAddresses"), also="200",
                        status="201", body=ref("PersonAddressIn"),
                        errors=("400", "401", "404", "409", "415", "422")),
         },

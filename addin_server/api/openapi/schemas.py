@@ -1,147 +1,48 @@
-"""The component schemas of the OpenAPI document: every request and response body."""
+"""The component schemas of the OpenAPI document, generated from the pydantic models of
+requests.py and responses.py: the one source of both the document and body validation.
+
+Generated with pydantic's own `models_json_schema` (no extra library): request models as the
+validator reads them, responses as they are sent; `$ref`s point into components/schemas.
+"""
 
 from __future__ import annotations
 
-from addin_server.api.openapi.builders import (
-    BOOL,
-    DATE,
-    INSTANT,
-    INT,
-    NINSTANT,
-    NINT,
-    NSTR,
-    STR,
-    Schema,
-    arr,
-    obj,
-    ref,
-)
+from typing import Any
 
-STEP_TYPES = ["email", "call", "linkedin", "custom"]
-SEND_OPTIONS = ["choose_at_launch", "fixed_time", "same_time_as_previous", "manual_task"]
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
-SCHEMAS: dict[str, Schema] = {
-    "Errors": obj(["errors"], errors=arr(obj(["field", "message"], field=STR, message=STR))),
-    "Settings": obj([], skip_weekends=BOOL, stop_on_reply=BOOL, mark_success_on_reply=BOOL,
-                    remove_on_bounce=BOOL, use_recipient_timezone=BOOL,
-                    reply_from_same_domain=BOOL, stop_other_campaigns_on_reply=BOOL,
-                    sending_window={"type": ["object", "null"], "properties": {
-                        "days": arr({"enum": ["mon", "tue", "wed", "thu", "fri", "sat",
-                                              "sun"]}),
-                        "start": STR, "end": STR}},
-                    holiday_countries=arr(STR)),
-    "StepIn": obj(
-        ["day", "type"], day={"type": "integer", "minimum": 1}, type={"enum": STEP_TYPES},
-        send_option={"enum": [*SEND_OPTIONS, None]},
-        send_time={"type": ["string", "null"], "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
-        reply_to_previous=BOOL, subject=STR, body_html=STR, template_id=NINT, instructions=STR,
-    ),
-    "CampaignIn": obj(["name", "steps"], name=STR, timezone=STR, settings=ref("Settings"),
-                      steps=arr(ref("StepIn"))),
-    "Step": obj(
-        ["position", "day", "type", "send_option", "send_time", "reply_to_previous"],
-        position=INT, day=INT, type={"enum": STEP_TYPES},
-        send_option={"enum": [*SEND_OPTIONS, None]}, send_time=NSTR,
-        reply_to_previous=BOOL, subject=STR, body_html=STR, template_id=NINT,
-        instructions=STR,
-    ),
-    "Campaign": obj(["id", "name", "timezone", "settings", "steps"], id=INT, name=STR,
-                    timezone=STR, owner_id=INT, settings=ref("Settings"),
-                    steps=arr(ref("Step"))),
-    "PersonIn": obj(["email"], email=STR, first_name=STR, last_name=STR, company=STR,
-                    title=STR, timezone=NSTR,
-                    fields={"type": "object", "additionalProperties": {"type": ["string",
-                                                                                "number"]}}),
-    "LaunchIn": obj(["people"], people=arr(ref("PersonIn")), start_date=DATE,
-                    first_send_at={"type": "string", "format": "date-time"}),
-    "LaunchOut": obj(
-        ["enrollments", "skipped"],
-        enrollments=arr(obj(["id", "email", "status"], id=INT, email=STR, status=STR)),
-        skipped=arr(obj(["email", "reason"], email=STR, reason=STR)),
-    ),
-    "Person": obj(["id", "email"], id=INT, email=STR, first_name=STR, last_name=STR,
-                  company=STR, title=STR, timezone=NSTR, fields={"type": "object"},
-                  unsubscribed=BOOL),
-    "StepState": obj(
-        ["position", "day", "type", "send_option", "status", "due_at", "reason"],
-        position=INT, day=INT, type=STR, send_option=NSTR,
-        status={"description": "a send state (scheduled, queued, sending, unknown, sent, "
-                "failed, held, cancelled), a task status (open, completed, skipped, "
-                "cancelled), planned or not_planned", "type": "string"},
-        due_at={"type": ["string", "null"], "format": "date-time",
-                "description": "UTC, for email steps with a time, planned or scheduled"},
-        due_date={"type": ["string", "null"], "format": "date"},
-        reason={"type": "string", "description": "why a pending step has not gone out yet"},
-        send_id=NINT, task_id=NINT,
-    ),
-    "Enrollment": obj(["id", "status", "person", "steps"], id=INT, campaign_id=INT,
-                      status=STR, start_date=DATE, stop_reason=STR, person=ref("Person"),
-                      steps=arr(ref("StepState"))),
-    "Task": obj(
-        ["id", "type", "status", "due_date", "enrollment_id", "person"], id=INT,
-        type={"enum": STEP_TYPES}, status={"enum": ["open", "completed", "skipped",
-                                                    "cancelled"]},
-        title=STR, instructions=STR, due_date=DATE, enrollment_id=INT, position=INT,
-        campaign=obj(["id", "name"], id=INT, name=STR),
-        person=obj(["email"], id=INT, email=STR, first_name=STR, last_name=STR, company=STR),
-    ),
-    "Compose": obj(
-        ["to", "subject", "body_html", "reply_to"], to=STR, subject=STR, body_html=STR,
-        reply_to={"oneOf": [{"type": "null"}, obj(
-            ["message_id", "references", "thread_id"], message_id=NSTR, references=STR,
-            thread_id=NSTR, provider_message_id=NSTR, subject=STR)]},
-        prompts=arr(STR),
-    ),
-    "TaskResult": obj(["id", "status", "changed"], id=INT, status=STR, changed=BOOL),
-    "TemplateIn": obj(["name", "body_html"], name=STR, subject=STR, body_html=STR),
-    "Template": obj(["id", "name", "subject", "body_html"], id=INT, name=STR, subject=STR,
-                    body_html=STR),
-    "PreviewIn": obj([], subject=STR, body_html=STR, template_id=INT, person=ref("PersonIn"),
-                     person_email=STR),
-    "Preview": obj(["subject", "body_html", "missing_fields"], subject=STR, body_html=STR,
-                   missing_fields=arr(STR), prompts=arr(STR)),
-    "Event": {"type": "object", "required": ["id", "type", "at"],
-              "properties": {"id": INT, "type": STR, "at": INSTANT},
-              "additionalProperties": True},
-    "Send": obj(
-        ["id", "state", "due_at", "reason", "attempts"], id=INT,
-        state={"enum": ["scheduled", "queued", "sending", "unknown", "sent", "failed", "held",
-                        "cancelled"]},
-        due_at=INSTANT, planned_at=NINSTANT, reason=STR, attempts=INT, lease_until=NINSTANT,
-        enrollment_id=INT, position=INT, task_id=NINT, mailbox_id=NINT, to=NSTR, subject=NSTR,
-        sent_at=NINSTANT, message_id=NSTR, provider_message_id=NSTR, thread_id=NSTR,
-        person=obj(["id", "email"], id=INT, email=STR), created=BOOL,
-        history=arr(obj(["at", "to"], at=INSTANT, to=STR, note=STR, **{"from": NSTR})),
-    ),
-    "TaskSendIn": obj(["subject", "body_html"], subject=STR, body_html=STR,
-                      send_at={"type": ["string", "null"], "format": "date-time"}),
-    "LocalMessage": obj(
-        ["id", "draft", "to", "subject", "headers"], id=INT, draft=BOOL, thread_id=NSTR,
-        message_id=NSTR, send_id=NSTR, to=STR, subject=STR, created_at=INSTANT,
-        sent_at=NINSTANT, headers={"type": "object", "additionalProperties": STR}, text=STR,
-    ),
-    "Me": obj(["id", "email"], id=INT, email=STR, name=STR, timezone=STR, is_admin=BOOL,
-              organisation=obj(["id", "name"], id=INT, name=STR)),
-    "Suppression": obj(["email", "reason"], email=STR,
-                       reason={"enum": ["unsubscribed", "manual", "bounced"]}, note=STR,
-                       created_at=STR),
-    "SuppressionIn": obj(["email"], email=STR, note=STR),
-    "BlockedDomain": obj(["domain"], domain=STR, note=STR, created_at=STR),
-    "BlockedDomainIn": obj(["domain"], domain=STR, note=STR),
-    "Removed": obj(["removed"], removed=STR),
-    "PersonAddresses": obj(["person_id", "email", "addresses"], person_id=INT, email=STR,
-                           addresses=arr(STR)),
-    "PersonAddressIn": obj(["email"], email=STR),
-    "MailboxLimits": obj(["id", "address", "daily_cap", "min_gap_seconds", "batch_size",
-                          "batch_wait_seconds"], id=INT, address=STR, daily_cap=NINT,
-                         min_gap_seconds=INT, batch_size=NINT, batch_wait_seconds=INT),
-    "MailboxLimitsIn": obj([], daily_cap=NINT, min_gap_seconds=INT, batch_size=NINT,
-                           batch_wait_seconds=INT),
-    "Forecast": obj(["mailbox_id", "days"], mailbox_id=INT, address=STR, daily_cap=NINT,
-                    min_gap_seconds=INT, batch_size=NINT, batch_wait_seconds=INT,
-                    days=arr(obj(["date", "due", "expected"], date=DATE,
-                                 due={"type": "integer", "description": "sends due that day"},
-                                 expected={"type": "integer", "description":
-                                           "sends expected to go that day under the cap, "
-                                           "pacing and sending windows"}))),
-}
+from addin_server.api.openapi import requests, responses
+
+Schema = dict[str, Any]
+
+MODELS: tuple[type[BaseModel], ...] = tuple(
+    m for module in (requests, responses) for m in vars(module).values()
+    if isinstance(m, type) and issubclass(m, (requests.In, responses.Out))
+    and m not in (requests.In, responses.Out))
+
+
+def _generate() -> dict[str, Schema]:
+    """components/schemas: request models as the validator sees them, responses as sent."""
+    _, top = models_json_schema(
+        [(m, "validation" if issubclass(m, requests.In) else "serialization") for m in MODELS],
+        ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Schema] = top.get("$defs", {})
+    for schema in schemas.values():
+        _tidy(schema)
+    return schemas
+
+
+def _tidy(schema: Any) -> None:
+    """Drop what only pydantic needs (titles, defaults of documentation-only models)."""
+    if isinstance(schema, dict):
+        schema.pop("title", None)
+        schema.pop("default", None)
+        for value in schema.values():
+            _tidy(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _tidy(value)
+
+
+SCHEMAS: dict[str, Schema] = _generate()

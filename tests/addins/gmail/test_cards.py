@@ -195,3 +195,10 @@ def test_user_token_needs_a_verified_email() -> None:
         verifier.verify_user_token("", client_id=client_id)
     with pytest.raises(InvalidToken):  # not configured: nobody gets in
         verifier.verify_user_token(sign(key, user_claims("a@b.test")), client_id="")
+
+
+@pytest.mark.parametrize("raw", ["2147483648", "99999999999999999", "0", "١٢", "-3", "1.5"])
+def test_id_parameters_out_of_range_name_nothing(raw: str) -> None:
+    # 2^31 and up overflowed PostgreSQL's INTEGER in the query (a 500) before.
+    ev = parse_event({"commonEventObject": {"parameters": {"task_id": raw}}})
+    assert ev.int_param("task_id") is None

@@ -89,13 +89,15 @@ def _bad_tokens(fake: MicrosoftFake) -> dict[str, str]:
         "unknown kid": t(NOW, kid="k2"),
         "no tenant": t(NOW, tid=None),
         "no exp": t(NOW, exp=None),
+        "exp past any date": t(NOW, exp=1e20),
         "not a jwt": "as_not-a-jwt",
     }
 
 
 BAD_CASES = ["wrong audience", "issuer of another tenant", "v1 issuer", "tenant not allowed",
              "expired", "not yet valid", "missing scope", "no scp at all (app token)",
-             "alg none", "unknown kid", "no tenant", "no exp", "not a jwt"]
+             "alg none", "unknown kid", "no tenant", "no exp", "exp past any date",
+             "not a jwt"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -201,6 +203,7 @@ def test_api_unknown_user_is_403(
 
 
 @pytest.mark.parametrize("case", ["wrong audience", "expired", "missing scope", "alg none",
+                                  "exp past any date",
                                   "unknown kid", "tenant not allowed"])
 def test_api_rejects_bad_tokens_with_401(
     case: str, entra: tuple[MicrosoftFake, str], runtime: Runtime, client: FlaskClient

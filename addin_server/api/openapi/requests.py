@@ -1,0 +1,123 @@
+"""Request bodies of /api/v1 as pydantic v2 models: the document's `*In` schemas and the
+first check of every JSON body (api/body.py). Strict types (no "1" for 1, no true for 1),
+unknown keys ignored as the domain parsers always did; the rules a schema cannot say (a known
+time zone, a reply step after an email) stay in those parsers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from addin_server.validation import MAX_ID
+
+StepType = Literal["email", "call", "linkedin", "custom"]
+SendOption = Literal["choose_at_launch", "fixed_time", "same_time_as_previous", "manual_task"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+HHMM = Annotated[str, Field(pattern=HHMM_PATTERN)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+DateStr = Annotated[str, Field(json_schema_extra={"format": "date"})]
+# Custom field values: text or a number (the parser turns numbers into text).
+FieldValue = Annotated[Any, WithJsonSchema({"type": ["string", "number"]})]
+
+
+class In(BaseModel):
+    """A request body: strict types, unknown keys ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+class SendingWindow(In):
+    days: list[Day] = Field(min_length=1)
+    start: HHMM
+    end: HHMM
+
+class Settings(In):
+    skip_weekends: bool | None = None
+    stop_on_reply: bool | None = None
+    mark_success_on_reply: bool | None = None
+    remove_on_bounce: bool | None = None
+    use_recipient_timezone: bool | None = None
+    reply_from_same_domain: bool | None = None
+    stop_other_campaigns_on_reply: bool | None = None
+    sending_window: SendingWindow | None = None
+    holiday_countries: list[Annotated[str, Field(max_length=10)]] | None = Field(
+        None, max_length=10)
+
+class StepIn(In):
+    day: int = Field(ge=1, le=365)
+    type: StepType
+    send_option: SendOption | None = None
+    send_time: HHMM | None = None
+    reply_to_previous: bool | None = None
+    subject: Annotated[str, Field(max_length=998)] | None = None
+    body_html: Annotated[str, Field(max_length=200_000)] | None = None
+    template_id: Id | None = None
+    instructions: Annotated[str, Field(max_length=5000)] | None = None
+
+class CampaignIn(In):
+    name: str = Field(max_length=200)
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    settings: Settings | None = None
+    steps: list[StepIn] = Field(max_length=100)
+
+class CampaignPatch(In):
+    """A change: every key optional; steps, when given, replace the whole list."""
+
+    name: str | None = Field(None, max_length=200)
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    settings: Settings | None = None
+    steps: list[StepIn] | None = Field(None, max_length=100)
+
+class PersonIn(In):
+    email: str = Field(max_length=320)
+    first_name: Annotated[str, Field(max_length=200)] | None = None
+    last_name: Annotated[str, Field(max_length=200)] | None = None
+    company: Annotated[str, Field(max_length=200)] | None = None
+    title: Annotated[str, Field(max_length=200)] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    fields: dict[str, FieldValue] | None = None
+
+class LaunchIn(In):
+    people: list[PersonIn]
+    start_date: DateStr | None = None
+    first_send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+
+class TemplateIn(In):
+    name: str = Field(max_length=200)
+    subject: Annotated[str, Field(max_length=998)] | None = None
+    body_html: str = Field(max_length=200_000)
+
+class TemplatePatch(In):
+    name: str | None = Field(None, max_length=200)
+    subject: Annotated[str, Field(max_length=998)] | None = None
+    body_html: str | None = Field(None, max_length=200_000)
+
+class PreviewIn(In):
+    subject: Annotated[str, Field(max_length=998)] | None = None
+    body_html: Annotated[str, Field(max_length=200_000)] | None = None
+    template_id: Id | None = None
+    person: PersonIn | None = None
+    person_email: Annotated[str, Field(max_length=320)] | None = None
+
+class TaskSendIn(In):
+    subject: str = Field(max_length=998)
+    body_html: str = Field(max_length=500_000)
+    send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+
+class SuppressionIn(In):
+    email: str = Field(max_length=320)
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+class BlockedDomainIn(In):
+    domain: str = Field(max_length=253)
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+class PersonAddressIn(In):
+    email: str = Field(max_length=320)
+
+class MailboxLimitsIn(In):
+    daily_cap: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    min_gap_seconds: int = Field(0, ge=0, le=86_400)
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    batch_wait_seconds: int = Field(0, ge=0, le=86_400)

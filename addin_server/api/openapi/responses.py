@@ -1,0 +1,287 @@
+"""Response bodies of /api/v1 as pydantic v2 models, for the document only: the serializers
+(api/serializers.py) build the JSON, and tests validate real responses against these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from addin_server.api.openapi.requests import DateStr, SendOption, StepType
+
+# An instant as the server writes it: UTC, second precision, "Z".
+Instant = Annotated[str, Field(pattern="Z$", json_schema_extra={"format": "date-time"})]
+NInstant = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
+
+
+class Out(BaseModel):
+    """A response body (documentation only: the serializers build the JSON)."""
+
+
+class Error(Out):
+    field: str
+    message: str
+
+
+class Errors(Out):
+    errors: list[Error]
+
+
+class Step(Out):
+    position: int
+    day: int
+    type: StepType
+    send_option: SendOption | None
+    send_time: str | None
+    reply_to_previous: bool
+    subject: str = ""
+    body_html: str = ""
+    template_id: int | None = None
+    instructions: str = ""
+
+
+class Campaign(Out):
+    id: int
+    name: str
+    timezone: str
+    owner_id: int = 0
+    settings: dict[str, Any]
+    steps: list[Step]
+
+
+class Enrolled(Out):
+    id: int
+    email: str
+    status: str
+
+
+class Skipped(Out):
+    email: str
+    reason: str
+
+
+class LaunchOut(Out):
+    enrollments: list[Enrolled]
+    skipped: list[Skipped]
+
+
+class Person(Out):
+    id: int
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    title: str = ""
+    timezone: str | None = None
+    fields: dict[str, Any] = {}
+    unsubscribed: bool = False
+
+
+class StepState(Out):
+    position: int
+    day: int
+    type: str
+    send_option: str | None
+    status: str = Field(description="a send state (scheduled, queued, sending, unknown, sent, "
+                        "failed, held, cancelled), a task status (open, completed, skipped, "
+                        "cancelled), planned or not_planned")
+    due_at: str | None = Field(json_schema_extra={"format": "date-time"},
+                               description="UTC, for email steps with a time, planned or "
+                                           "scheduled")
+    due_date: Annotated[str | None, Field(json_schema_extra={"format": "date"})] = None
+    reason: str = Field(description="why a pending step has not gone out yet")
+    send_id: int | None = None
+    task_id: int | None = None
+
+
+class Enrollment(Out):
+    id: int
+    campaign_id: int = 0
+    status: str
+    start_date: DateStr = ""
+    stop_reason: str = ""
+    person: Person
+    steps: list[StepState]
+
+
+class TaskCampaign(Out):
+    id: int
+    name: str
+
+
+class TaskPerson(Out):
+    id: int = 0
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+
+
+class Task(Out):
+    id: int
+    type: StepType
+    status: Literal["open", "completed", "skipped", "cancelled"]
+    title: str = ""
+    instructions: str = ""
+    due_date: DateStr
+    enrollment_id: int
+    position: int = 0
+    campaign: TaskCampaign | None = None
+    person: TaskPerson
+
+
+class ReplyTo(Out):
+    message_id: str | None
+    references: str
+    thread_id: str | None
+    provider_message_id: str | None = None
+    subject: str = ""
+
+
+class Compose(Out):
+    to: str
+    subject: str
+    body_html: str
+    reply_to: ReplyTo | None
+    prompts: list[str] = []
+
+
+class TaskResult(Out):
+    id: int
+    status: str
+    changed: bool
+
+
+class Template(Out):
+    id: int
+    name: str
+    subject: str
+    body_html: str
+
+
+class Preview(Out):
+    subject: str
+    body_html: str
+    missing_fields: list[str]
+    prompts: list[str] = []
+
+
+class Event(Out):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    type: str
+    at: Instant
+
+
+class SendPerson(Out):
+    id: int
+    email: str
+
+
+class History(Out):
+    model_config = ConfigDict(populate_by_name=True)
+    at: Instant
+    from_: str | None = Field(None, alias="from")
+    to: str
+    note: str = ""
+
+
+class Send(Out):
+    id: int
+    state: Literal["scheduled", "queued", "sending", "unknown", "sent", "failed", "held",
+                   "cancelled"]
+    due_at: Instant
+    planned_at: NInstant = None
+    reason: str
+    attempts: int
+    lease_until: NInstant = None
+    enrollment_id: int = 0
+    position: int = 0
+    task_id: int | None = None
+    mailbox_id: int | None = None
+    to: str | None = None
+    subject: str | None = None
+    sent_at: NInstant = None
+    message_id: str | None = None
+    provider_message_id: str | None = None
+    thread_id: str | None = None
+    person: SendPerson | None = None
+    created: bool = False
+    history: list[History] = []
+
+
+class LocalMessage(Out):
+    id: int
+    draft: bool
+    thread_id: str | None = None
+    message_id: str | None = None
+    send_id: str | None = None
+    to: str
+    subject: str
+    created_at: Instant = ""
+    sent_at: NInstant = None
+    headers: dict[str, str]
+    text: str = ""
+
+
+class Organisation(Out):
+    id: int
+    name: str
+
+
+class Me(Out):
+    id: int
+    email: str
+    name: str = ""
+    timezone: str = ""
+    is_admin: bool = False
+    organisation: Organisation
+
+
+class Suppression(Out):
+    email: str
+    reason: Literal["unsubscribed", "manual", "bounced"]
+    note: str = ""
+    created_at: str = ""
+
+
+class BlockedDomain(Out):
+    domain: str
+    note: str = ""
+    created_at: str = ""
+
+
+class Removed(Out):
+    removed: str
+
+
+class PersonAddresses(Out):
+    person_id: int
+    email: str
+    addresses: list[str]
+
+
+class MailboxLimits(Out):
+    id: int
+    address: str
+    daily_cap: int | None
+    min_gap_seconds: int
+    batch_size: int | None
+    batch_wait_seconds: int
+
+
+class ForecastDay(Out):
+    date: DateStr
+    due: int = Field(description="sends due that day")
+    expected: int = Field(description="sends expected to go that day under the cap, pacing "
+                                      "and sending windows")
+
+
+class Forecast(Out):
+    mailbox_id: int
+    address: str = ""
+    daily_cap: int | None = None
+    min_gap_seconds: int = 0
+    batch_size: int | None = None
+    batch_wait_seconds: int = 0
+    days: list[ForecastDay]
