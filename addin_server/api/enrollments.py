@@ -8,11 +8,13 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import enrollment_json
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.models import Enrollment
-from addin_server.web.common import ApiError, db, json_body, now
+from addin_server.web.common import ApiError, db, now
 
 BULK_MAX = 10_000
 
@@ -49,9 +51,7 @@ def bulk_change() -> ResponseReturnValue:
     `{"action": "pause"|"resume"|"stop", "ids": [...]}` (up to 10,000). Ids that are not the
     rep's are refused as a whole (422), like one unknown id; one whose state does not allow the
     action (resuming a stopped one) is listed in `unchanged` with why."""
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.BulkEnrollmentsIn)
     action = data.get("action")
     if action not in ("pause", "resume", "stop"):
         raise ApiError(422, "must be pause, resume or stop", "action")

@@ -127,9 +127,7 @@ def patch_send(send_id: int) -> ResponseReturnValue:
     """Reschedule a send not yet claimed (`send_at`), and for an email the rep wrote (a task's)
     change `subject` and `body_html`. 409 once it is queued, sending or done."""
     send = owned_send(send_id)
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(422, "the body must be a JSON object")
+    data = checked_body(bodies.SendPatchIn)
     errors = Errors()
     send_at = None
     if "send_at" in data:

@@ -9,7 +9,9 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
+from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import task_json
 from addin_server.campaigns import templates
 from addin_server.enrollments import tasks
@@ -85,8 +87,9 @@ def complete_task(task_id: int) -> ResponseReturnValue:
     """Done. With the task's email still in the outbox: 409 naming `send` (the task completes
     when the email goes) unless the body says `{"cancel_send": true}`."""
     task = owned(Task, task_id)
-    data = request.get_json(silent=True) if request.data else None
-    cancel_send = isinstance(data, dict) and data.get("cancel_send") is True
+    # The body is optional: Done with nothing to say completes the task.
+    data = checked_body(bodies.TaskCompleteIn) if request.data else {}
+    cancel_send = data.get("cancel_send") is True
     try:
         changed = tasks.complete_task(db(), task, now(), cancel_send=cancel_send)
     except tasks.EmailStillScheduled as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from addin_server.api.openapi.builders import (
-    BOOL,
     DATE,
     ERRORS,
     INT,
@@ -89,8 +88,7 @@ def _enrollments() -> dict[str, Schema]:
                        obj(["changed", "unchanged"],
                            changed=arr(obj(["id", "status"], id=INT, status=STR)),
                            unchanged=arr(obj(["id", "message"], id=INT, message=STR))),
-                       body=obj(["action", "ids"], action={"enum": ["pause", "resume", "stop"]},
-                                ids=arr(INT)),
+                       body=ref("BulkEnrollmentsIn"),
                        errors=("400", "401", "415", "422"))},
     }
 
@@ -118,9 +116,10 @@ def _tasks() -> dict[str, Schema]:
             "post": {**op("Mark done (once: a repeat changes nothing). While the task's email "
                           "is in the outbox: 409 on field `send` (the task completes when it "
                           "goes) unless the body is {\"cancel_send\": true}, which cancels "
-                          "the email first", ref("TaskResult"), errors=("401", "404", "409")),
-                     "requestBody": {"required": False, **json_content(obj(
-                         [], cancel_send=BOOL))}},
+                          "the email first", ref("TaskResult"),
+                          errors=("400", "401", "404", "409", "415", "422")),
+                     "requestBody": {"required": False,
+                                     **json_content(ref("TaskCompleteIn"))}},
         },
         "/tasks/{task_id}/skip": {
             "parameters": [tid],
@@ -158,9 +157,7 @@ def _sends() -> dict[str, Schema]:
                         "past time is 422) and, for an email the rep wrote (a task's), change "
                         "subject and body_html (an automatic email's text is its step's: 422). "
                         "409 once it is queued, sending or done",
-                        ref("Send"), body=obj([], send_at={"type": "string",
-                                                           "format": "date-time"},
-                                              subject=STR, body_html=STR),
+                        ref("Send"), body=ref("SendPatchIn"),
                         errors=("400", "401", "404", "409", "415", "422")),
         },
         "/sends/{send_id}/cancel": {

@@ -82,6 +82,8 @@ class LaunchIn(In):
     people: list[PersonIn]
     start_date: DateStr | None = None
     first_send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+    # A first_send_at already past is refused unless the rep confirms "send them now".
+    send_past_now: bool | None = None
 
 class TemplateIn(In):
     name: str = Field(max_length=200)
@@ -104,6 +106,23 @@ class TaskSendIn(In):
     subject: str = Field(max_length=998)
     body_html: str = Field(max_length=500_000)
     send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+
+class SendPatchIn(In):
+    """A change to a send not yet claimed; at least one key (the handler says so)."""
+
+    send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+    subject: Annotated[str, Field(max_length=998)] | None = None
+    body_html: Annotated[str, Field(max_length=500_000)] | None = None
+
+
+class TaskCompleteIn(In):
+    cancel_send: bool | None = None
+
+
+class BulkEnrollmentsIn(In):
+    action: Literal["pause", "resume", "stop"]
+    ids: list[Id] = Field(min_length=1, max_length=10_000)
+
 
 class SuppressionIn(In):
     email: str = Field(max_length=320)
