@@ -31,6 +31,7 @@ from addin_server.api import suppressions as api_suppressions
 from addin_server.api import tasks as api_tasks
 from addin_server.api import templates as api_templates
 from addin_server.config import Settings
+from addin_server.crypto import derive_key
 from addin_server.runtime import Runtime
 from addin_server.validation import FieldError, ValidationFailed
 from addin_server.web import (
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = runtime.settings
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # Sessions and CSRF tokens: a key of their own, derived from SECRET_KEY (crypto.py).
+        SECRET_KEY=derive_key(settings, "flask-session"),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
