@@ -180,6 +180,7 @@ def test_connect_from_the_web_session_redirects_to_salesforce(
         rep: Actor, fake: FakeSalesforce) -> None:
     with rep.client.session_transaction() as web_session:
         web_session["rep_id"] = rep.rep_id
+        web_session["session_version"] = 1
     answer = rep.client.get("/crm/salesforce/connect")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith(f"{fake.url}/services/oauth2/authorize?")
@@ -202,6 +203,7 @@ def test_callback_for_another_signed_in_rep_is_refused(
     back = requests.get(authorize, allow_redirects=False, timeout=5).headers["Location"]
     with rep.client.session_transaction() as web_session:
         web_session["rep_id"] = other.rep_id
+        web_session["session_version"] = 1
     answer = rep.client.get(f"/crm/salesforce/callback?{urlparse(back).query}")
     assert answer.status_code == 403
 
@@ -796,6 +798,7 @@ def test_disconnect_from_the_web_session_needs_the_csrf_token(
     web = rep.client
     with web.session_transaction() as web_session:
         web_session["rep_id"] = rep.rep_id
+        web_session["session_version"] = 1
     refused = web.post("/crm/salesforce/disconnect")
     assert refused.status_code == 401
     assert connection(runtime, rep).status == CrmStatus.CONNECTED

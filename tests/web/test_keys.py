@@ -25,10 +25,11 @@ def test_a_session_signed_with_another_key_is_refused(client: FlaskClient, runti
     actor = make_actor(runtime, client, "ann@acme.test")
     s = runtime.settings
     for key in (s.secret_key, crypto.derive_key(s, "oauth-state")):
-        client.set_cookie("session", _cookie(key, {"rep_id": actor.rep_id}),
+        client.set_cookie("session", _cookie(key, {"rep_id": actor.rep_id, "session_version": 1}),
                           domain="localhost")
         assert client.get("/api/v1/me").status_code == 401
     # The session key itself works (the cookie Flask would have made).
-    good = _cookie(crypto.derive_key(s, "flask-session"), {"rep_id": actor.rep_id})
+    good = _cookie(crypto.derive_key(s, "flask-session"),
+                   {"rep_id": actor.rep_id, "session_version": 1})
     client.set_cookie("session", good, domain="localhost")
     assert client.get("/api/v1/me").status_code == 200

@@ -104,7 +104,7 @@ def _authenticate() -> None:
         raise ApiError(401, str(exc), "Authorization") from exc
     except KeysUnavailable as exc:
         raise ApiError(503, str(exc), "Authorization") from exc
-    rep = rep_for_identity(db(), identity)
+    rep = rep_for_identity(db(), identity, runtime().settings.outlook_allowed_tenants)
     if rep is None:
         who = identity.username or identity.oid
         raise ApiError(403, f"no rep is linked to the Microsoft account {who}: ask an admin "

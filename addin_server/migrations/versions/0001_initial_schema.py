@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('signin_domains', sa.Text(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
@@ -51,6 +52,7 @@ def upgrade() -> None:
     sa.Column('ms_oid', sa.String(length=64), nullable=True),
     sa.Column('ms_tid', sa.String(length=64), nullable=True),
     sa.Column('google_sub', sa.String(length=64), nullable=True),
+    sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.PrimaryKeyConstraint('id'),
