@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from addin_server.config import Settings
 from addin_server.enums import MailboxProvider, MailboxStatus
-from addin_server.models import ApiToken, Mailbox, Organisation, Rep
+from addin_server.models import ApiToken, Mailbox, Organisation, Person, Rep, Template
 
 TOKEN_PREFIX = "as_"
 
@@ -67,6 +67,33 @@ def set_admin(rep: Rep, admin: bool) -> None:
     if rep.is_admin != admin:
         rep.is_admin = admin
         end_sessions(rep)
+
+
+# --- what a rep may see: their own people and templates; an admin, the organisation's -------
+
+
+def may_see_person(rep: Rep, person: Person | None) -> bool:
+    """A person of the rep's organisation that the rep owns (first enrolled), or any of the
+    organisation's for an admin. A person nobody owns yet (made before owners were kept) is
+    the admins' until a rep's launch claims it."""
+    return (person is not None and person.org_id == rep.org_id
+            and (rep.is_admin or person.owner_rep_id == rep.id))
+
+
+def visible_people(rep: Rep) -> ColumnElement[bool]:
+    """The SQL condition of may_see_person."""
+    same_org = Person.org_id == rep.org_id
+    return same_org if rep.is_admin else same_org & (Person.owner_rep_id == rep.id)
+
+
+def may_see_template(rep: Rep, template: Template | None) -> bool:
+    return (template is not None and template.org_id == rep.org_id
+            and (rep.is_admin or template.rep_id == rep.id))
+
+
+def visible_templates(rep: Rep) -> ColumnElement[bool]:
+    same_org = Template.org_id == rep.org_id
+    return same_org if rep.is_admin else same_org & (Template.rep_id == rep.id)
 
 
 def rep_today(rep: Rep, now: datetime) -> date:

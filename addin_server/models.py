@@ -197,6 +197,9 @@ class Person(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     unsubscribed_at: Mapped[datetime | None]
     bounced_at: Mapped[datetime | None]
+    # The rep who first enrolled the person: only they (and admins) see the person and change
+    # their fields; another rep's launch skips them (accounts.may_see_person, docs/api.md).
+    owner_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from addin_server.accounts import visible_people
 from addin_server.addins.outlook.auth import (
     KeysUnavailable,
     TokenRejected,
@@ -204,8 +205,7 @@ def contact_status() -> ResponseReturnValue:
     email = parse_email(request.args.get("email"), "email", errors)
     errors.raise_if_any()
     rep = current_rep()
-    person = db().scalar(select(Person).where(Person.org_id == rep.org_id,
-                                              Person.email == email))
+    person = db().scalar(select(Person).where(visible_people(rep), Person.email == email))
     if person is None:
         return jsonify({"email": email, "person": None, "enrollments": []})
     query = select(Enrollment).where(Enrollment.person_id == person.id,

@@ -274,3 +274,11 @@ def test_the_pane_links_a_rep_only_by_a_verified_address(
     assert me(oid="00000000-0000-0000-0000-0000000000b2") == 403
     with runtime.sessions() as s:
         assert s.get(Rep, ann.rep_id).ms_oid == "00000000-0000-0000-0000-0000000000a1"
+
+
+def test_another_reps_person_is_invisible_in_the_pane(
+    ann: Actor, pane: Pane, runtime: Runtime, client: FlaskClient
+) -> None:
+    bob = make_actor(runtime, client, "bob@acme.test")  # same organisation, another rep
+    launch(bob, campaign(bob, [email_step(1)]), BOB)
+    assert pane.get("/contacts?email=bob@client.test").json["person"] is None
