@@ -43,6 +43,7 @@ from addin_server.web import (
     webhooks,
 )
 from addin_server.web.common import ApiError, errors_response, validation_response
+from addin_server.web.headers import install_security_headers
 from addin_server.workers.crm import install_crm_listener
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["outlook_auth"] = TokenValidator(settings)
     signin.init_csrf(app)
     _install_request_hooks(app)
+    install_security_headers(app, settings)
     for blueprint in (
         # The web app: sign-in, pages, mailbox and Salesforce connection, public endpoints.
         signin.bp,

@@ -125,7 +125,9 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     steps = parse_steps(data["steps"], errors) if "steps" in data else None
     errors.raise_if_any()
     if steps is not None:
-        _check_template_ids(session, session.get(Rep, campaign.rep_id) or Rep(org_id=-1), steps)
+        owner = session.get(Rep, campaign.rep_id)
+        assert owner is not None  # a campaign's rep is never deleted
+        _check_template_ids(session, owner, steps)
         _check_live_positions(session, campaign, steps)
     if "name" in data:
         campaign.name = data["name"].strip()

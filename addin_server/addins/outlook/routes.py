@@ -61,11 +61,17 @@ def _validator() -> TokenValidator:
 # --- the pane's pages and files ---------------------------------------------------------------
 
 
+OFFICE_JS_ORIGIN = "https://appsforoffice.microsoft.com"
+
+
 @bp.after_request
 def _frame_headers(response: Response) -> Response:
     # Never X-Frame-Options here: Outlook frames the pane. Who may frame it is said by CSP.
     response.headers.pop("X-Frame-Options", None)
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {FRAME_ANCESTORS}"
+    # No inline script here either: the pane's scripts are files of ours and office.js.
+    response.headers["Content-Security-Policy"] = (
+        f"script-src 'self' {OFFICE_JS_ORIGIN}; object-src 'none'; base-uri 'self'; "
+        f"frame-ancestors {FRAME_ANCESTORS}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     if request.path.startswith("/outlook/api/"):
         response.headers["Cache-Control"] = "no-store"

@@ -231,7 +231,9 @@ def test_pages_can_be_framed_by_outlook(client: FlaskClient) -> None:
     assert b"office.js" in page.data
     assert "X-Frame-Options" not in page.headers
     csp = page.headers["Content-Security-Policy"]
-    assert csp.startswith("frame-ancestors ")
+    assert "; frame-ancestors 'self' https://outlook.office.com" in csp
+    assert "script-src 'self' https://appsforoffice.microsoft.com;" in csp
+    assert "unsafe-inline" not in csp
     for origin in ("https://outlook.office.com", "https://outlook.office365.com",
                    "https://outlook.cloud.microsoft"):
         assert origin in csp
