@@ -31,6 +31,7 @@ from addin_server.api import suppressions as api_suppressions
 from addin_server.api import tasks as api_tasks
 from addin_server.api import templates as api_templates
 from addin_server.config import Settings
+from addin_server.crypto import derive_key
 from addin_server.runtime import Runtime
 from addin_server.validation import FieldError, ValidationFailed
 from addin_server.web import (
@@ -43,6 +44,7 @@ from addin_server.web import (
     webhooks,
 )
 from addin_server.web.common import ApiError, errors_response, validation_response
+from addin_server.web.headers import install_security_headers
 from addin_server.workers.crm import install_crm_listener
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.request_class = routing.BoundedRequest
     routing.install(app.url_map)  # before any blueprint adds a rule
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # Sessions and CSRF tokens: a key of their own, derived from SECRET_KEY (crypto.py).
+        SECRET_KEY=derive_key(settings, "flask-session"),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["outlook_auth"] = TokenValidator(settings)
     signin.init_csrf(app)
     _install_request_hooks(app)
+    install_security_headers(app, settings)
     for blueprint in (
         # The web app: sign-in, pages, mailbox and Salesforce connection, public endpoints.
         signin.bp,

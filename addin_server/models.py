@@ -48,6 +48,9 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The email domains the organisation owns, comma separated ("acme.com,acme.co.uk"): a
+    # Google or Microsoft account is linked to a rep only at one of these (accounts.py).
+    signin_domains: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -64,6 +67,9 @@ class Rep(Base):
     ms_oid: Mapped[str | None] = mapped_column(String(64))
     ms_tid: Mapped[str | None] = mapped_column(String(64))
     google_sub: Mapped[str | None] = mapped_column(String(64))
+    # Carried in the web session cookie and checked on every request: sign-out, "sign out
+    # everywhere" and a role change bump it, so every older cookie stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     org: Mapped[Organisation] = relationship()
@@ -191,6 +197,9 @@ class Person(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     unsubscribed_at: Mapped[datetime | None]
     bounced_at: Mapped[datetime | None]
+    # The rep who first enrolled the person: only they (and admins) see the person and change
+    # their fields; another rep's launch skips them (accounts.may_see_person, docs/api.md).
+    owner_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

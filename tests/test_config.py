@@ -41,8 +41,13 @@ def test_create_app_refuses_a_malformed_encryption_key(tmp_path: Path) -> None:
 
 
 def test_dev_mode_runs_on_the_development_key(tmp_path: Path) -> None:
+    from addin_server.crypto import derive_key
+
     app = create_app(Settings(instance_path=str(tmp_path), dev_mode=True))
-    assert app.config["SECRET_KEY"] == DEV_SECRET_KEY
+    assert app.extensions["addin"].settings.secret_key == DEV_SECRET_KEY
+    # Sessions are signed with the key derived from it, never with SECRET_KEY itself.
+    assert app.config["SECRET_KEY"] == derive_key(app.extensions["addin"].settings,
+                                                  "flask-session")
 
 
 def test_from_env_has_no_built_in_key() -> None:

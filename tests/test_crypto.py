@@ -22,3 +22,13 @@ def test_round_trip_and_rotation() -> None:
 def test_no_key_is_a_clear_error() -> None:
     with pytest.raises(crypto.SecretsUnavailable, match="ENCRYPTION_KEYS"):
         crypto.encrypt(Settings(), "x")
+
+
+def test_keys_derived_per_purpose_are_distinct_and_stable() -> None:
+    s = Settings(secret_key="s3cret")
+    keys = {p: crypto.derive_key(s, p) for p in ("flask-session", "oauth-state",
+                                                 "graph-client-state")}
+    assert len(set(keys.values())) == 3 and all(len(k) == 32 for k in keys.values())
+    assert b"s3cret" not in b"".join(keys.values())
+    assert crypto.derive_key(Settings(secret_key="s3cret"), "oauth-state") == keys["oauth-state"]
+    assert crypto.derive_key(Settings(secret_key="other"), "oauth-state") != keys["oauth-state"]

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from flask import Blueprint, g, request, session
 
-from addin_server.accounts import rep_for_token
+from addin_server.accounts import rep_for_session, rep_for_token
 from addin_server.models import Campaign, Enrollment, Rep, Task, Template
 from addin_server.validation import MAX_ID
 from addin_server.web.common import ApiError, db, not_found, now
@@ -44,7 +44,7 @@ def _session_rep() -> Rep | None:
     rep_id = session.get("rep_id")
     if rep_id is None or (request.method not in ("GET", "HEAD") and not g.get("csrf_ok")):
         return None
-    return db().get(Rep, rep_id)
+    return rep_for_session(db(), rep_id, session.get("session_version"))
 
 
 def current_rep() -> Rep:

@@ -6,6 +6,7 @@ from flask import Response, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.accounts import may_see_person
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep
 from addin_server.api.openapi import requests as bodies
@@ -18,8 +19,8 @@ bp = api_blueprint("api_people", __name__)
 
 def _person(person_id: int) -> Person:
     person = db().get(Person, person_id)
-    if person is None or person.org_id != current_rep().org_id:
-        not_found("person_id")
+    if person is None or not may_see_person(current_rep(), person):
+        not_found("person_id")  # another rep's person is as unknown as another org's
     return person
 
 

@@ -9,6 +9,7 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.accounts import visible_people, visible_templates
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep, owned
 from addin_server.api.openapi import requests as bodies
@@ -26,7 +27,8 @@ bp = api_blueprint("api_templates", __name__)
 
 @bp.get("/templates")
 def list_templates() -> ResponseReturnValue:
-    rows = db().scalars(select(Template).where(Template.org_id == current_rep().org_id)
+    # A rep's own templates; an admin's, the organisation's.
+    rows = db().scalars(select(Template).where(visible_templates(current_rep()))
                         .order_by(Template.id))
     return jsonify({"templates": [template_json(t) for t in rows]})
 
@@ -105,8 +107,8 @@ def _int(value: Any, where: str) -> int:
 def _preview_person(data: dict[str, Any], errors: Errors, rep: Rep) -> Person | None:
     if isinstance(data.get("person_email"), str):
         person = db().scalar(select(Person).where(
-            Person.org_id == rep.org_id, Person.email == data["person_email"].strip().lower()))
-        if person is None:
+            visible_people(rep), Person.email == data["person_email"].strip().lower()))
+        if person is None:  # or another rep's: the same answer, so it tells nothing
             errors.add("person_email", "no such person")
         return person
     parsed = parse_person(data.get("person") or {"email": "sample@example.com"},

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from addin_server.accounts import may_see_template
 from addin_server.campaigns import templates
 from addin_server.campaigns.definition import (
     CampaignSpec,
@@ -22,15 +23,18 @@ from addin_server.models import Campaign, Enrollment, Rep, Step, Template
 from addin_server.validation import Errors, get_str, parse_timezone
 
 
-def _check_template_ids(session: Session, org_id: int, steps: tuple[StepSpec, ...]) -> None:
+def _check_template_ids(session: Session, rep: Rep, steps: tuple[StepSpec, ...]) -> None:
+    """Each step's template must be one the campaign's rep may see (their own; an admin's
+    campaign, any of the organisation's): another rep's is "no such template"."""
     errors = Errors()
     for i, step in enumerate(steps):
         if step.template_id is None:
             continue
         template = session.get(Template, step.template_id)
-        if template is None or template.org_id != org_id:
+        if not may_see_template(rep, template):
             errors.add(f"steps[{i}].template_id", "no such template")
             continue
+        assert template is not None
         manual = step.is_manual
         for part, text in (("subject", template.subject), ("body_html", template.body_html)):
             for problem in templates.check_template(text, allow_prompts=manual):
@@ -81,7 +85,7 @@ def _check_live_positions(
 
 
 def create_campaign(session: Session, rep: Rep, spec: CampaignSpec, now: datetime) -> Campaign:
-    _check_template_ids(session, rep.org_id, spec.steps)
+    _check_template_ids(session, rep, spec.steps)
     s = spec.settings
     campaign = Campaign(
         org_id=rep.org_id, rep_id=rep.id, name=spec.name, timezone=spec.timezone,
@@ -121,7 +125,9 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     steps = parse_steps(data["steps"], errors) if "steps" in data else None
     errors.raise_if_any()
     if steps is not None:
-        _check_template_ids(session, campaign.org_id, steps)
+        owner = session.get(Rep, campaign.rep_id)
+        assert owner is not None  # a campaign's rep is never deleted
+        _check_template_ids(session, owner, steps)
         _check_live_positions(session, campaign, steps)
     if "name" in data:
         campaign.name = data["name"].strip()

@@ -223,7 +223,9 @@ def field_names(text: str) -> set[str]:
 
 
 def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prompts: bool) -> str:
-    """Fill merge fields; escape values for HTML when `html`; raise MissingFields for holes.
+    """Fill merge fields; escape values for HTML when `html` and clean the result as
+    sanitize_html does (so no merged value makes a link of a refused scheme); raise
+    MissingFields for holes.
 
     Raises ValueError on a malformed template (check_template reports those when it is saved),
     PromptsLeft when prompts remain and not `keep_prompts`, then MissingFields for fields with
@@ -261,8 +263,11 @@ def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prom
         raise MissingFields(sorted(missing))
     result = "".join(out)
     if not html:
-        result = LINE_BREAKS_RE.sub(" ", result)
-    return result
+        return LINE_BREAKS_RE.sub(" ", result)
+    # Sanitised again after merging: a value is escaped, but in an attribute it can still be a
+    # whole URL (`href="{{first_name}}"` with `javascript:alert(1)`), which only the cleaner's
+    # URL schemes refuse. Preview, compose and the sent email all render here.
+    return sanitize_html(result)
 
 
 def _escape_value(value: str, html: bool) -> str:

@@ -14,6 +14,8 @@ from addin_server.config import ConfigError
 COMMANDS: tuple[tuple[str, click.Command], ...] = (
     ("init-db", accounts.init_db),
     ("create-rep", accounts.create_rep_command),
+    ("org-domains", accounts.org_domains_command),
+    ("set-admin", accounts.set_admin_command),
     ("worker", sending.worker_command),
     ("dispatch", sending.dispatch_command),
     ("why", sending.why_command),

@@ -1,4 +1,5 @@
-"""`addin-server init-db` and `create-rep`: the database, and a rep with an API token."""
+"""`addin-server init-db`, `create-rep`, `org-domains`, `set-admin`: the database, reps with
+API tokens, the domains an organisation owns, roles."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from addin_server.accounts import create_rep, issue_token
+from addin_server.accounts import create_rep, issue_token, set_admin, set_org_domains
+from addin_server.accounts import org_domains as accounts_org_domains
 from addin_server.db import session_scope
 from addin_server.migrate import upgrade
-from addin_server.models import Rep
+from addin_server.models import Organisation, Rep
 from addin_server.runtime import runtime
 from addin_server.validation import Errors, parse_email
 
@@ -61,3 +63,35 @@ def create_rep_command(
         click.echo(f"rep {rep.id} {rep.email} in {org_name}{' (admin)' if admin else ''}")
         click.echo("API token (shown once; only its hash is stored):")
         click.echo(token)
+
+
+@click.command("org-domains")
+@with_appcontext
+@click.argument("org_name")
+@click.argument("domains", nargs=-1)
+def org_domains_command(org_name: str, domains: tuple[str, ...]) -> None:
+    """Show, or set, the email domains an organisation owns: a Google or Microsoft account is
+    linked to a rep only at one of them."""
+    rt = runtime()
+    with session_scope(rt.sessions) as session:
+        org = session.scalar(select(Organisation).where(Organisation.name == org_name))
+        if org is None:
+            raise click.ClickException(f"no organisation is named {org_name!r}")
+        if domains:
+            set_org_domains(org, domains)
+        click.echo(", ".join(sorted(accounts_org_domains(org))) or "(none)")
+
+
+@click.command("set-admin")
+@with_appcontext
+@click.argument("email")
+@click.option("--admin/--no-admin", default=True, help="Make the rep an admin, or not.")
+def set_admin_command(email: str, admin: bool) -> None:
+    """Change a rep's role; the rep's web sessions end (they sign in again)."""
+    rt = runtime()
+    with session_scope(rt.sessions) as session:
+        rep = session.scalar(select(Rep).where(Rep.email == email.strip().lower()))
+        if rep is None:
+            raise click.ClickException(f"no rep has the address {email}")
+        set_admin(rep, admin)
+        click.echo(f"rep {rep.id} {rep.email}: {'admin' if admin else 'not admin'}")

@@ -11,11 +11,16 @@ from sqlalchemy.orm import Session
 
 from addin_server import crypto
 from addin_server.config import Settings
-from addin_server.models import Mailbox
+from addin_server.models import CrmConnection, Mailbox
 from addin_server.runtime import runtime
 
-# (model, column) pairs holding Fernet tokens. Other parts that store secrets add theirs.
-SECRET_COLUMNS: list[tuple[Any, str]] = [(Mailbox, "credentials")]
+# Every (model, column) pair holding Fernet tokens: a column missing here would become
+# unreadable once the old key is removed. A new secret column is added here.
+SECRET_COLUMNS: list[tuple[Any, str]] = [
+    (Mailbox, "credentials"),  # mailbox OAuth grants (Google refresh token, msal's cache)
+    (CrmConnection, "refresh_token"),  # Salesforce
+    (CrmConnection, "access_token"),
+]
 
 
 def rotate_secrets(session: Session, settings: Settings) -> int:
@@ -30,7 +35,7 @@ def rotate_secrets(session: Session, settings: Settings) -> int:
 
 @click.command("rotate-keys")
 def rotate_keys_command() -> None:
-    """Re-encrypt stored OAuth grants with the first key of ENCRYPTION_KEYS."""
+    """Re-encrypt every stored secret (mailbox grants, Salesforce tokens) with the first key."""
     rt = runtime()
     with rt.sessions.begin() as session:
         count = rotate_secrets(session, rt.settings)

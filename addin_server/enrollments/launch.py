@@ -113,38 +113,49 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
         yield items[i : i + size]
 
 
-def _upsert_people(
-    session: Session, org_id: int, people: list[PersonInput], now: datetime
-) -> Known:
-    """Person rows for every input; returns email -> (id, unsubscribed_at, timezone)."""
-    # Bulk by design (a select per chunk, one insert, one update per changed field set): a
-    # launch of 10,000 people is a few statements, never one per person.
-    known: dict[str, tuple[int, datetime | None, str | None]] = {}
-    size = chunk_size(session)
-    for chunk in _chunks([p.email for p in people], size):
+Known = dict[str, tuple[int, datetime | None, str | None]]  # email -> id, unsubscribed, zone
+Existing = dict[str, tuple[int, datetime | None, str | None, int | None]]  # ... and owner
+
+
+def _existing(session: Session, org_id: int, emails: list[str]) -> Existing:
+    """The organisation's people among `emails`: id, unsubscribed_at, zone, owner."""
+    found: Existing = {}
+    for chunk in _chunks(emails, chunk_size(session)):
         rows = session.execute(
-            select(Person.id, Person.email, Person.unsubscribed_at, Person.timezone).where(
-                Person.org_id == org_id, among(session, Person.email, list(chunk))
-            )
-        )
-        for pid, email, unsub, tz in rows:
-            known[email] = (pid, unsub, tz)
+            select(Person.id, Person.email, Person.unsubscribed_at, Person.timezone,
+                   Person.owner_rep_id).where(
+                Person.org_id == org_id, among(session, Person.email, list(chunk))))
+        for pid, email, unsub, tz, owner in rows:
+            found[email] = (pid, unsub, tz, owner)
+    return found
+
+
+def _upsert_people(session: Session, rep: Rep, org_id: int, people: list[PersonInput],
+                   existing: Existing, now: datetime) -> Known:
+    """Person rows for the people being enrolled (who may all be changed by this rep: the
+    others were skipped first); returns email -> (id, unsubscribed_at, timezone). A new
+    person is the rep's; one nobody owns yet becomes the rep's."""
+    # Bulk by design (one insert, one update per changed field set): a launch of 10,000
+    # people is a few statements, never one per person.
+    known: Known = {e: (pid, unsub, tz) for e, (pid, unsub, tz, _o) in existing.items()}
     updates = []
     for p in people:
-        if p.email in known:
+        if p.email in existing:
             changes: dict[str, Any] = {
                 k: getattr(p, k) for k in ("first_name", "last_name", "company", "title")
                 if getattr(p, k)
             }
+            pid, unsub, _tz, owner = existing[p.email]
+            if owner is None:
+                changes["owner_rep_id"] = rep.id
             if p.timezone:
                 changes["timezone"] = p.timezone
-                pid, unsub, _tz = known[p.email]
                 known[p.email] = (pid, unsub, p.timezone)
             if changes:
-                updates.append({"id": known[p.email][0], **changes})
+                updates.append({"id": pid, **changes})
     if updates:
         session.execute(update(Person), updates)
-    new = [p for p in people if p.email not in known]
+    new = [p for p in people if p.email not in existing]
     if not new:
         return known
     table = _table(Person)
@@ -153,7 +164,7 @@ def _upsert_people(
         {"org_id": org_id, "email": p.email, "first_name": p.first_name,
          "last_name": p.last_name, "company": p.company, "title": p.title,
          "timezone": p.timezone, "fields": p.fields, "unsubscribed_at": None,
-         "bounced_at": None, "created_at": now}
+         "bounced_at": None, "owner_rep_id": rep.id, "created_at": now}
         for p in new
     ]
     if ids is not None:
@@ -164,24 +175,18 @@ def _upsert_people(
         known.update((p.email, (pid, None, p.timezone)) for p, pid in zip(new, ids, strict=True))
         return known
     zones = {p.email: p.timezone for p in new}
-    for chunk in _chunks([p.email for p in new], size):
-        for pid, email in session.execute(
-            select(Person.id, Person.email).where(
-                Person.org_id == org_id, among(session, Person.email, list(chunk)))
-        ):
-            known[email] = (pid, None, zones[email])
+    for email, (pid, _u, _z, _o) in _existing(session, org_id, list(zones)).items():
+        known[email] = (pid, None, zones[email])
     return known
 
 
-Known = dict[str, tuple[int, datetime | None, str | None]]  # email -> id, unsubscribed, zone
-
-
 def _who_to_enrol(
-    session: Session, campaign: Campaign, people: list[PersonInput], now: datetime,
+    session: Session, rep: Rep, campaign: Campaign, people: list[PersonInput], now: datetime,
     result: LaunchResult,
 ) -> tuple[list[PersonInput], Known]:
-    """The people to enrol (the rest go to `result.skipped` with why), and every listed
-    person's (id, unsubscribed_at, timezone) after the upsert."""
+    """The people to enrol (the rest go to `result.skipped` with why, unchanged), and their
+    (id, unsubscribed_at, timezone) after the upsert. Skips come first: a skipped person's
+    fields are never touched, and another rep's person is skipped for a non-admin."""
     unique: list[PersonInput] = []
     seen: set[str] = set()
     for p in people:
@@ -190,10 +195,9 @@ def _who_to_enrol(
             continue
         seen.add(p.email)
         unique.append(p)
-    known = _upsert_people(session, campaign.org_id, unique, now)
+    existing = _existing(session, campaign.org_id, [p.email for p in unique])
     live: set[int] = set()
-    ids = [known[p.email][0] for p in unique]
-    for chunk in _chunks(ids, chunk_size(session)):
+    for chunk in _chunks([e[0] for e in existing.values()], chunk_size(session)):
         live.update(session.scalars(select(Enrollment.person_id).where(
             Enrollment.campaign_id == campaign.id,
             among(session, Enrollment.person_id, list(chunk)),
@@ -202,8 +206,10 @@ def _who_to_enrol(
     # Unsubscribed, suppressed, blocked domain or bounced: never emailed (suppressions.py).
     blocked = blocked_reasons(session, campaign.org_id, [p.email for p in unique])
     for p in unique:
-        pid, unsub, _tz = known[p.email]
-        if unsub is not None:
+        pid, unsub, _tz, owner = existing.get(p.email, (0, None, None, None))
+        if owner is not None and owner != rep.id and not rep.is_admin:
+            result.skipped.append((p.email, "another rep's person"))
+        elif unsub is not None:
             result.skipped.append((p.email, "unsubscribed"))
         elif p.email in blocked:
             result.skipped.append((p.email, blocked[p.email]))
@@ -211,6 +217,7 @@ def _who_to_enrol(
             result.skipped.append((p.email, "already active in this campaign"))
         else:
             to_enrol.append(p)
+    known = _upsert_people(session, rep, campaign.org_id, to_enrol, existing, now)
     return to_enrol, known
 
 
@@ -256,13 +263,14 @@ def launch(
     """Enrol people in a campaign and schedule each one's first step.
 
     Raises ValidationFailed (nothing written) when the options do not fit the campaign. People
-    already live in the campaign, unsubscribed, or listed twice are reported in `skipped`.
+    already live in the campaign, unsubscribed, listed twice, or another rep's (for a non-admin)
+    are reported in `skipped`, and nothing about them changes.
     """
     # The launch's phases in order, each a helper or a bulk statement: who to enrol, the
     # enrollments, each first step (a send or a task), one feed event.
     start = _check_options(campaign, options, now)
     result = LaunchResult()
-    to_enrol, known = _who_to_enrol(session, campaign, people, now, result)
+    to_enrol, known = _who_to_enrol(session, rep, campaign, people, now, result)
     if not to_enrol:
         return result
     steps = campaign.steps

@@ -14,6 +14,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
+from addin_server.config import Settings
+from addin_server.crypto import derive_key
 from addin_server.db import session_scope
 from addin_server.enums import MailboxProvider
 from addin_server.mailboxes import open_inbox
@@ -26,9 +28,19 @@ RENEW_BEFORE = timedelta(days=1)
 GRAPH_LIFETIME = timedelta(days=3)
 
 
-def client_state(secret_key: str, mailbox_id: int) -> str:
-    """The secret a Graph notification must carry for this mailbox (not stored anywhere)."""
-    digest = hmac.new(secret_key.encode(), f"graph-push:{mailbox_id}".encode(), hashlib.sha256)
+def client_state(settings: Settings, mailbox_id: int) -> str:
+    """The secret a Graph notification must carry for this mailbox (not stored anywhere), from
+    the "graph-client-state" key derived from SECRET_KEY."""
+    key = derive_key(settings, "graph-client-state")
+    return hmac.new(key, f"graph-push:{mailbox_id}".encode(), hashlib.sha256).hexdigest()[:48]
+
+
+def legacy_client_state(settings: Settings, mailbox_id: int) -> str:
+    """The clientState of subscriptions made before keys were derived per purpose (SECRET_KEY
+    itself as the HMAC key). Renewing keeps a subscription's clientState, so such a
+    notification only makes the mailbox subscribe again (webhooks.py); it proves nothing more."""
+    digest = hmac.new(settings.secret_key.encode(), f"graph-push:{mailbox_id}".encode(),
+                      hashlib.sha256)
     return digest.hexdigest()[:48]
 
 
@@ -70,6 +82,6 @@ def _renew_at_provider(rt: Runtime, reader: object, provider: MailboxProvider,
     assert isinstance(reader, GraphInbox)
     expires = now + GRAPH_LIFETIME
     new_id = subscribe(reader, url=f"{rt.settings.graph_notification_base_url}/push/graph",
-                       client_state=client_state(rt.settings.secret_key, mailbox_id),
+                       client_state=client_state(rt.settings, mailbox_id),
                        expires=expires, push_id=push_id)
     return new_id, expires

@@ -7,8 +7,8 @@ the callback needs (the verifier, the rep, msal's flow, where to go next) encryp
 is also bound to that browser's session (the state waits in the session cookie too), so that
 another browser cannot finish it (login CSRF); a flow started with an API token has no cookie and
 is bound to the rep it names instead, which the caller checks. Nothing secret is in a cookie:
-the verifier and msal's flow stay on the server, encrypted with a key derived from SECRET_KEY
-(which every process has; ENCRYPTION_KEYS is only needed to store grants).
+the verifier and msal's flow stay on the server, encrypted with the "oauth-state" key derived
+from SECRET_KEY (which every process has; ENCRYPTION_KEYS is only needed to store grants).
 
 `google_flow` is the Google OAuth client both Google flows use, with this scheme's verifier;
 the Microsoft flows use mailboxes.graph.msal_app (msal keeps its own verifier in its flow).
@@ -17,8 +17,6 @@ the Microsoft flows use mailboxes.graph.msal_app (msal keeps its own verifier in
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from flask import session
 from google_auth_oauthlib.flow import Flow
 
 from addin_server.config import Settings
+from addin_server.crypto import derive_key
 from addin_server.runtime import runtime
 
 Purpose = Literal["signin-google", "signin-microsoft", "connect-google", "connect-microsoft",
@@ -76,9 +75,7 @@ def _session_key(purpose: Purpose) -> str:
 
 
 def _box() -> Fernet:
-    secret = runtime().settings.secret_key.encode()
-    key = hmac.new(secret, b"addin-server oauth-state", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(derive_key(runtime().settings, "oauth-state")))
 
 
 def keep(purpose: Purpose, issued: Issued, data: dict[str, Any], *, in_browser: bool) -> None:

@@ -22,7 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from addin_server.accounts import rep_today
+from addin_server.accounts import rep_today, visible_templates
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
@@ -134,7 +134,7 @@ def campaign_list() -> ResponseReturnValue:
 
 def _builder(campaign: Campaign | None) -> ResponseReturnValue:
     rep = current_rep()
-    saved = list(db().scalars(select(Template).where(Template.org_id == rep.org_id)
+    saved = list(db().scalars(select(Template).where(visible_templates(rep))
                               .order_by(Template.name)))
     data = campaign_json(campaign) if campaign else None
     return render_template(

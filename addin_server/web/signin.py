@@ -41,7 +41,13 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from google_auth_oauthlib.flow import Flow
 
-from addin_server.accounts import demo_rep, rep_for_identity
+from addin_server.accounts import (
+    demo_rep,
+    edov_verified,
+    end_sessions,
+    rep_for_identity,
+    rep_for_session,
+)
 from addin_server.config import Settings
 from addin_server.mailboxes.graph import msal_app
 from addin_server.models import Rep
@@ -95,8 +101,9 @@ def _check_csrf() -> None:
 
 def signed_in_rep() -> Rep | None:
     if "web_rep" not in g:
-        rep_id = session.get("rep_id")
-        g.web_rep = db().get(Rep, rep_id) if isinstance(rep_id, int) else None
+        # The cookie must be of the rep's current session version: sign-out ends it for good.
+        g.web_rep = rep_for_session(db(), session.get("rep_id"),
+                                    session.get("session_version"))
     rep: Rep | None = g.web_rep
     return rep
 
@@ -121,6 +128,7 @@ def _sign_in(rep: Rep, next_path: str | None) -> ResponseReturnValue:
     target = _safe_next(next_path)
     session.clear()  # a fresh session (and CSRF token) for the new identity
     session["rep_id"] = rep.id
+    session["session_version"] = rep.session_version
     session.permanent = True
     return redirect(target)
 
@@ -133,6 +141,12 @@ def _safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc:
         return url_for("pages.home")
     return target
+
+
+def microsoft_signin_on(s: Settings) -> bool:
+    """Fail closed: Microsoft sign-in needs a client and at least one allowed tenant
+    (OUTLOOK_ALLOWED_TENANTS), since `/common` would let any tenant's account in."""
+    return bool(s.microsoft_client_id) and any(t.strip() for t in s.outlook_allowed_tenants)
 
 
 def _settings() -> Settings:
@@ -159,7 +173,9 @@ def signin() -> ResponseReturnValue:
     return render_template(
         "signin.html",
         google=bool(s.google_client_id),
-        microsoft=bool(s.microsoft_client_id),
+        microsoft=microsoft_signin_on(s),
+        # Configured but no tenant allowed: the page says Microsoft sign-in is off.
+        microsoft_off=bool(s.microsoft_client_id) and not microsoft_signin_on(s),
         dev_mode=s.dev_mode,
         demo_email=s.demo_rep_email,
         next=request.args.get("next", ""),
@@ -168,8 +184,25 @@ def signin() -> ResponseReturnValue:
 
 @bp.post("/signout")
 def signout() -> ResponseReturnValue:
+    """Ends this session for good: the rep's session version moves on, so a copy of the cookie
+    (another tab, a stolen one) stops working too; so do the rep's other web sessions."""
+    rep = signed_in_rep()
+    if rep is not None:
+        end_sessions(rep)
     session.clear()
     flash("You are signed out.")
+    return redirect(url_for("auth.signin"))
+
+
+@bp.post("/signout/everywhere")
+def signout_everywhere() -> ResponseReturnValue:
+    """The "Sign out everywhere" button: every web session of the rep ends (the same as
+    sign-out, said plainly; API tokens stay)."""
+    rep = signed_in_rep()
+    if rep is not None:
+        end_sessions(rep)
+    session.clear()
+    flash("You are signed out everywhere.")
     return redirect(url_for("auth.signin"))
 
 
@@ -239,10 +272,10 @@ def google_callback() -> ResponseReturnValue:
         return _refuse("Google sign-in failed; try again.")
     if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("nonce") != started.data["nonce"]:
         return _refuse("Google sign-in failed: the identity token does not match.")
-    if not claims.get("email_verified"):
+    if claims.get("email_verified") is not True:
         return _refuse("Your Google address is not verified.")
     sub, email = str(claims["sub"]), str(claims.get("email", ""))
-    rep = rep_for_identity(db(), "google", sub, email)
+    rep = rep_for_identity(db(), "google", sub, email, verified=True)
     if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
     return _sign_in(rep, started.data["next"])
@@ -258,7 +291,7 @@ def _msal_app() -> msal.ConfidentialClientApplication:
 
 @bp.post("/signin/microsoft")
 def signin_microsoft() -> ResponseReturnValue:
-    if not _settings().microsoft_client_id:
+    if not microsoft_signin_on(_settings()):
         abort(404)
     issued = oauth_state.issue()
     # msal makes its own PKCE verifier and nonce and keeps them in its flow dict.
@@ -287,10 +320,11 @@ def microsoft_callback() -> ResponseReturnValue:
                        + str(result.get("error_description") or result.get("error")))
     oid, tid = str(claims.get("oid", "")), str(claims.get("tid", ""))
     allowed = _settings().outlook_allowed_tenants
-    if not oid or not tid or (allowed and tid not in allowed):
+    if not oid or not tid or tid.lower() not in {t.strip().lower() for t in allowed}:
         return _refuse("This Microsoft account's organisation is not allowed here.")
     email = str(claims.get("email") or claims.get("preferred_username") or "")
-    rep = rep_for_identity(db(), "microsoft", oid, email, tenant=tid)
+    rep = rep_for_identity(db(), "microsoft", oid, email, verified=edov_verified(claims),
+                           tenant=tid, allowed_tenants=allowed)
     if rep is None:
         return _refuse(f"No rep account uses {email}; ask your administrator to add you.")
     return _sign_in(rep, started.data["next"])

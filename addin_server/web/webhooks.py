@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server.enums import MailboxProvider
-from addin_server.inbound.push import client_state
+from addin_server.inbound.push import client_state, legacy_client_state
 from addin_server.models import Mailbox
 from addin_server.runtime import runtime
 from addin_server.web.common import ApiError, db
@@ -57,16 +57,21 @@ def graph_push() -> ResponseReturnValue:
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise ApiError(400, "not a Graph notification", "value")
-    secret = runtime().settings.secret_key
+    settings = runtime().settings
     for item in body["value"]:
         if not isinstance(item, dict):
             continue
         row = db().scalar(select(Mailbox).where(
             Mailbox.provider == MailboxProvider.MICROSOFT,
             Mailbox.push_id == str(item.get("subscriptionId", ""))))
-        if row is None or not hmac.compare_digest(
-                str(item.get("clientState", "")).encode(), client_state(secret, row.id).encode()):
-            continue  # not ours, or forged: ignored
+        given = str(item.get("clientState", "")).encode()
+        if row is None:
+            continue  # not ours
+        if hmac.compare_digest(given, legacy_client_state(settings, row.id).encode()):
+            # A subscription made before the per-purpose keys: subscribe again (next poll).
+            row.push_id = row.push_expires_at = None
+        elif not hmac.compare_digest(given, client_state(settings, row.id).encode()):
+            continue  # forged: ignored
         if item.get("lifecycleEvent") == "subscriptionRemoved":
             row.push_id = row.push_expires_at = None  # the next poll subscribes again
         enqueue_poll(runtime(), row.id, throttle=False)

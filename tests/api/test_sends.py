@@ -165,3 +165,33 @@ def test_other_organisations_see_nothing(runtime: Runtime, rep: Actor, client: A
     assert client.get("/api/v1/sends").status_code == 401
     with runtime.sessions() as s:
         assert s.scalar(select(Send.state).where(Send.id == send_id)) == SendState.SENT
+
+
+def test_a_merge_value_cannot_make_a_link(runtime: Runtime, rep: Actor,
+                                          clock: FrozenClock) -> None:
+    """`href="{{first_name}}"` with the first name `javascript:alert(1)`: the link is dropped
+    in the preview, the compose window and the email that goes out."""
+    evil = {"email": "zoe@corp.test", "first_name": "javascript:alert(1)", "company": "Corp"}
+    body = '<p><a href="{{first_name}}">Hi</a> <a href="https://ok.test/{{company}}">ok</a></p>'
+    cid = make_campaign(rep, [
+        email_step(1, send_option="manual_task", send_time=None, subject="Hi", body_html=body),
+        email_step(2, send_time="10:00", subject="Again", body_html=body)])
+    launch(rep, cid, [evil])
+    preview = rep.post("/api/v1/preview", json={"subject": "x", "body_html": body,
+                                                "person_email": "zoe@corp.test"})
+    assert preview.status_code == 200, preview.json
+    (task,) = rep.get("/api/v1/tasks?status=open").json["tasks"]
+    compose = rep.get(f"/api/v1/tasks/{task['id']}/compose")
+    assert compose.status_code == 200, compose.json
+    for html in (preview.json["body_html"], compose.json["body_html"]):
+        assert "javascript" not in html and 'href="https://ok.test/Corp"' in html
+    rep.post(f"/api/v1/tasks/{task['id']}/skip")
+    clock.advance(days=1, hours=3)
+    cycle(runtime, 2)
+    [sent] = rep.get("/api/v1/mailbox/messages").json["messages"]
+    raw = rep.get(f"/api/v1/mailbox/messages/{sent['id']}/raw").data
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    html_part = parsed.get_body(preferencelist=("html",))
+    assert html_part is not None
+    sent_html = html_part.get_content()
+    assert "javascript" not in sent_html and 'href="https://ok.test/Corp"' in sent_html

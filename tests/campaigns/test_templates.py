@@ -227,7 +227,7 @@ def test_render_reports_every_missing_field_together() -> None:
         (
             '<a title="{{company}}">x</a>',
             {"company": "Smith & \"Sons\" 'Ltd'"},
-            '<a title="Smith &amp; &quot;Sons&quot; &#x27;Ltd&#x27;">x</a>',
+            "<a title=\"Smith &amp; &quot;Sons&quot; 'Ltd'\">x</a>",
         ),
         (
             "<p>{{ company | default: '<b>you</b> & co' }}</p>",
@@ -364,7 +364,7 @@ def test_sanitized_attribute_default_still_renders() -> None:
     sanitized = sanitize_html("<a title='{{ x | default: \"O'B <z>\" }}'>t</a>")
     assert check_template(sanitized, allow_prompts=False) == []
     assert render(sanitized, {}, html=True, keep_prompts=False) == (
-        '<a title="O&#x27;B &lt;z&gt;">t</a>'
+        "<a title=\"O'B &lt;z&gt;\">t</a>"
     )
 
 
@@ -497,3 +497,15 @@ def test_quote_previous_survives_sanitising() -> None:
 )
 def test_reply_subject(previous: str, expected: str) -> None:
     assert reply_subject(previous) == expected
+
+
+@pytest.mark.parametrize("value", ["javascript:alert(1)", " JavaScript:alert(1)",
+                                   "data:text/html,<script>alert(1)</script>",
+                                   "vbscript:msgbox(1)"])
+def test_a_merge_value_cannot_make_a_link_of_a_refused_scheme(value: str) -> None:
+    body = sanitize_html('<a href="{{first_name}}">hi</a><img src="{{company}}">')
+    out = render(body, {"first_name": value, "company": value}, html=True, keep_prompts=False)
+    assert "script" not in out.lower() and "data:" not in out
+    assert render(body, {"first_name": "https://ok.test/a?b=1&c=2", "company": "cid:logo"},
+                  html=True, keep_prompts=False) == (
+        '<a href="https://ok.test/a?b=1&amp;c=2">hi</a><img src="cid:logo">')

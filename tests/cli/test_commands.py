@@ -68,3 +68,20 @@ def test_init_db_creates_the_schema_in_a_real_process(tmp_path: Path) -> None:
     rerun = subprocess.run([sys.executable, "-m", "addin_server", "init-db"], env=env,
                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_org_domains_and_set_admin(runtime: Runtime) -> None:
+    from addin_server.models import Rep
+
+    app = cli_app(runtime)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["create-rep", "ann@acme.test", "--org", "Acme"]).exit_code == 0
+    assert runner.invoke(args=["org-domains", "Acme"]).output.strip() == "acme.test"
+    out = runner.invoke(args=["org-domains", "Acme", "acme.test", "@Acme.co.uk"]).output
+    assert out.strip() == "acme.co.uk, acme.test"
+    assert runner.invoke(args=["org-domains", "Nope"]).exit_code != 0
+    result = runner.invoke(args=["set-admin", "ann@acme.test"])
+    assert result.exit_code == 0, result.output
+    with runtime.sessions() as s:
+        rep = s.query(Rep).filter_by(email="ann@acme.test").one()
+        assert rep.is_admin and rep.session_version == 2

@@ -180,6 +180,7 @@ def test_connect_from_the_web_session_redirects_to_salesforce(
         rep: Actor, fake: FakeSalesforce) -> None:
     with rep.client.session_transaction() as web_session:
         web_session["rep_id"] = rep.rep_id
+        web_session["session_version"] = 1
     answer = rep.client.get("/crm/salesforce/connect")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith(f"{fake.url}/services/oauth2/authorize?")
@@ -202,6 +203,7 @@ def test_callback_for_another_signed_in_rep_is_refused(
     back = requests.get(authorize, allow_redirects=False, timeout=5).headers["Location"]
     with rep.client.session_transaction() as web_session:
         web_session["rep_id"] = other.rep_id
+        web_session["session_version"] = 1
     answer = rep.client.get(f"/crm/salesforce/callback?{urlparse(back).query}")
     assert answer.status_code == 403
 
@@ -796,6 +798,7 @@ def test_disconnect_from_the_web_session_needs_the_csrf_token(
     web = rep.client
     with web.session_transaction() as web_session:
         web_session["rep_id"] = rep.rep_id
+        web_session["session_version"] = 1
     refused = web.post("/crm/salesforce/disconnect")
     assert refused.status_code == 401
     assert connection(runtime, rep).status == CrmStatus.CONNECTED
@@ -805,3 +808,43 @@ def test_disconnect_from_the_web_session_needs_the_csrf_token(
     done = web.post("/crm/salesforce/disconnect", headers={"X-CSRFToken": match.group(1)})
     assert done.status_code == 200, done.json
     assert connection(runtime, rep).status == CrmStatus.DISCONNECTED
+
+
+def test_rotate_keys_then_every_stored_secret_still_works(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce) -> None:
+    """The rotation steps of docs/configuration.md: new key first, rotate-keys, old key removed;
+    then every kind of stored secret is used: Salesforce access and refresh tokens, a Google
+    grant and a Microsoft token cache."""
+    import json
+
+    from addin_server.cli.keys import rotate_secrets
+    from addin_server.enums import MailboxProvider
+    from addin_server.mailboxes.credentials import load_google, load_microsoft
+    from addin_server.models import Mailbox
+
+    connect(rep, fake)
+    old = runtime.settings
+    with runtime.sessions.begin() as s:
+        s.add(Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.GMAIL, address="g@acme.test",
+                      credentials=crypto.encrypt(old, json.dumps(
+                          {"kind": "google", "refresh_token": "1//r", "scopes": []}))))
+        s.add(Mailbox(rep_id=rep.rep_id, provider=MailboxProvider.MICROSOFT,
+                      address="m@acme.test", credentials=crypto.encrypt(old, json.dumps(
+                          {"kind": "microsoft", "cache": '{"RefreshToken": {"x": {}}}',
+                           "home_account_id": "h", "username": "m@acme.test"}))))
+    new_key = crypto.new_key()
+    with runtime.sessions.begin() as s:
+        assert rotate_secrets(s, old.with_(encryption_keys=(new_key, KEY))) == 4
+    runtime.settings = old.with_(encryption_keys=(new_key,))
+    launch(rep, campaign(rep), ["pat@example.test"])
+    assert push_all(runtime, rep).pushed == 1  # the access token opens
+    fake.expire_access_tokens()
+    launch(rep, campaign(rep), ["sam@example.test"])
+    assert push_all(runtime, rep).pushed == 1  # so does the refresh token
+    assert fake.calls("POST", "/services/oauth2/token") == 2
+    with runtime.sessions() as s:
+        google, microsoft = (s.scalar(select(Mailbox).where(Mailbox.provider == p))
+                             for p in (MailboxProvider.GMAIL, MailboxProvider.MICROSOFT))
+        assert google is not None and microsoft is not None
+        assert load_google(runtime.settings, google).refresh_token == "1//r"
+        assert load_microsoft(runtime.settings, microsoft).home_account_id == "h"

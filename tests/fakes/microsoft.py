@@ -197,6 +197,8 @@ class MicrosoftFake:
     def __init__(self, *, client_id: str = "11111111-2222-3333-4444-555555555555",
                  client_secret: str = "test-ms-secret", tenant: str = TENANT) -> None:
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
+        # ID tokens carry the optional claim xms_edov (the email domain's owner is verified).
+        self.email_domain_verified = True
         self.base_url = ""  # set by the fixture
         self.ca_file = ""  # the self-signed certificate clients must trust
         self.concurrency_limit = 4
@@ -267,6 +269,7 @@ class MicrosoftFake:
             "nbf": int(now.timestamp()),
             "exp": int((now + timedelta(hours=1)).timestamp()),
             "ver": "2.0",
+            "xms_edov": True,
         }
         for key, value in overrides.items():
             if value is None:
@@ -490,6 +493,8 @@ class MicrosoftFake:
             "oid": user.oid, "preferred_username": user.address, "sub": b64url(user.oid.encode()),
             "tid": self.tenant, "ver": "2.0",
         }
+        if self.email_domain_verified:
+            claims["xms_edov"] = True  # Entra's optional claim, as the app registration asks
         if nonce:
             claims["nonce"] = nonce
         id_token = ".".join([b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode()),

@@ -64,6 +64,7 @@ class World:
     def connect(self) -> None:
         with self.client.session_transaction() as s:
             s["rep_id"] = self.rep.rep_id
+            s["session_version"] = 1
         start = self.client.get(f"/connect/{self.provider}")
         assert start.status_code == 302, start.text
         back = urlparse(self.fake.consent(start.headers["Location"], self.address))

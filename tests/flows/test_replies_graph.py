@@ -172,7 +172,7 @@ def test_change_notifications_subscribe_validate_and_trigger_the_poll(
     drain(runtime)
     assert status(runtime, a) == EnrollmentStatus.ACTIVE  # a forged push did nothing
     real = {"value": [{"subscriptionId": sub["id"],
-                       "clientState": client_state(runtime.settings.secret_key, box),
+                       "clientState": client_state(runtime.settings, box),
                        "changeType": "created", "resource": "x"}]}
     assert client.post("/push/graph", json=real).status_code == 202
     drain(runtime)

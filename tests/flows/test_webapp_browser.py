@@ -41,10 +41,16 @@ def page(browser: Any, live: Live) -> Iterator[Any]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Chromium logs every Content-Security-Policy violation (an inline script or handler, a
+    # script or fetch from elsewhere) to the console: none may happen on any page walked.
+    violations: list[str] = []
+    pg.on("console", lambda msg: violations.append(msg.text)
+          if "Content Security Policy" in msg.text else None)
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
     assert errors == [], errors  # no JavaScript error on any page
+    assert violations == [], violations
 
 
 UNLABELLED = """() => [...document.querySelectorAll(
@@ -63,7 +69,8 @@ def shot(page: Any, name: str, full: bool = True) -> None:
 
 
 def sign_in(page: Any) -> None:
-    page.goto("/signin")
+    response = page.goto("/signin")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     shot(page, "01-signin")
     page.get_by_role("button", name="Sign in as the demo rep").click()
     page.wait_for_url(re.compile(r"/command$"))

@@ -38,6 +38,7 @@ def settings(settings: Settings, google_fake: GoogleFake, microsoft_fake: Micros
 def _browser(client: FlaskClient, rep: Actor) -> FlaskClient:
     with client.session_transaction() as s:
         s["rep_id"] = rep.rep_id
+        s["session_version"] = 1
     return client
 
 

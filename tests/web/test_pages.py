@@ -26,8 +26,14 @@ def csrf_of(client: FlaskClient, path: str = "/signin") -> str:
 
 
 def sign_in_as(client: FlaskClient, actor: Actor) -> str:
+    """A session cookie for the actor, of the rep's current session version."""
+    from addin_server.models import Rep
+
+    with client.application.extensions["addin"].sessions() as db:
+        version = db.get(Rep, actor.rep_id).session_version
     with client.session_transaction() as s:
         s["rep_id"] = actor.rep_id
+        s["session_version"] = version
     return csrf_of(client, "/campaigns")
 
 
@@ -299,3 +305,46 @@ def test_seed_demo_gives_the_demo_rep_work_once(runtime: Any, settings: Settings
     runtime.settings = runtime.settings.with_(dev_mode=False)
     refused = app.test_cli_runner().invoke(args=["seed-demo"])
     assert refused.exit_code != 0 and "DEV_MODE=1" in refused.output
+
+
+def _page_status(client: FlaskClient) -> int:
+    return client.get("/campaigns").status_code
+
+
+def test_sign_out_ends_the_session_even_for_a_copy_of_the_cookie(
+        client: FlaskClient, app: Any, runtime: Any) -> None:
+    from addin_server.accounts import set_admin
+    from addin_server.models import Rep
+
+    actor = make_actor(runtime, client, "ann@acme.test")
+    token = sign_in_as(client, actor)
+    copy = app.test_client()  # the same cookie in another browser (or an attacker's)
+    copy.set_cookie("session", client.get_cookie("session").value, domain="localhost")
+    assert _page_status(copy) == 200 and copy.get("/api/v1/me").status_code == 200
+    client.post("/signout", data={"csrf_token": token})
+    assert _page_status(copy) == 302 and copy.get("/api/v1/me").status_code == 401
+    # A role change ends the sessions too.
+    sign_in_as(client, actor)
+    assert _page_status(client) == 200
+    with runtime.sessions.begin() as s:
+        set_admin(s.get(Rep, actor.rep_id), True)
+    assert _page_status(client) == 302
+
+
+def test_sign_out_everywhere_from_the_page_and_the_api(
+        client: FlaskClient, app: Any, runtime: Any) -> None:
+    actor = make_actor(runtime, client, "ann@acme.test")
+    token = sign_in_as(client, actor)
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value, domain="localhost")
+    assert "Sign out everywhere" in client.get("/campaigns").get_data(as_text=True)
+    assert client.post("/signout/everywhere", data={"csrf_token": token}).status_code == 302
+    assert _page_status(other) == 302 and _page_status(client) == 302
+    # Through the API (an API token): web sessions end, the token stays.
+    browser = app.test_client()
+    with browser.session_transaction() as s:
+        s["rep_id"], s["session_version"] = actor.rep_id, 2
+    assert _page_status(browser) == 200
+    assert actor.post("/api/v1/me/sessions/end").status_code == 204
+    assert _page_status(browser) == 302
+    assert actor.get("/api/v1/me").status_code == 200

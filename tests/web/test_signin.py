@@ -135,7 +135,8 @@ def test_a_token_for_another_client_is_refused(client: FlaskClient, google: Goog
 def ms_client(app: Any, runtime: Any, microsoft_fake: Any) -> FlaskClient:
     from tests.fakes.fixtures import fake_settings
 
-    runtime.settings = fake_settings(runtime.settings, microsoft=microsoft_fake)
+    runtime.settings = fake_settings(runtime.settings, microsoft=microsoft_fake).with_(
+        outlook_allowed_tenants=(microsoft_fake.tenant,))
     return app.test_client()
 
 
@@ -181,3 +182,49 @@ def test_microsoft_sign_in_refuses_unknown_people_and_other_tenants(
     page = ms_client.get(back.path + "?" + back.query, follow_redirects=True)
     assert "organisation is not allowed" in page.get_data(as_text=True)
     assert me(ms_client).status_code == 401
+
+
+def test_microsoft_sign_in_is_off_without_an_allowed_tenant(
+    ms_client: FlaskClient, runtime: Any, microsoft_fake: Any
+) -> None:
+    make_actor(runtime, ms_client, "bob@contoso.test")
+    runtime.settings = runtime.settings.with_(outlook_allowed_tenants=())
+    page = ms_client.get("/signin").get_data(as_text=True)
+    assert "Sign in with Microsoft" not in page
+    assert "Microsoft sign-in is off: no Microsoft tenant is allowed" in page
+    assert ms_client.post("/signin/microsoft",
+                          data={"csrf_token": csrf(ms_client)}).status_code == 404
+
+
+def test_microsoft_links_only_a_verified_address_and_never_overwrites(
+    ms_client: FlaskClient, runtime: Any, microsoft_fake: Any
+) -> None:
+    from urllib.parse import urlsplit
+
+    actor = make_actor(runtime, ms_client, "bob@contoso.test")
+    microsoft_fake.email_domain_verified = False  # no xms_edov: the address proves nothing
+    back = urlsplit(microsoft_fake.consent(start_microsoft(ms_client), "bob@contoso.test"))
+    ms_client.get(back.path + "?" + back.query)
+    assert me(ms_client).status_code == 401
+    with runtime.sessions.begin() as s:
+        rep = s.get(Rep, actor.rep_id)
+        assert rep.ms_oid is None
+        rep.ms_oid, rep.ms_tid = "someone-else", microsoft_fake.tenant  # linked already
+    microsoft_fake.email_domain_verified = True
+    back = urlsplit(microsoft_fake.consent(start_microsoft(ms_client), "bob@contoso.test"))
+    ms_client.get(back.path + "?" + back.query)
+    assert me(ms_client).status_code == 401
+    with runtime.sessions() as s:
+        assert s.get(Rep, actor.rep_id).ms_oid == "someone-else"
+
+
+def test_google_links_only_at_a_domain_of_the_organisation(
+    client: FlaskClient, runtime: Any, google: GoogleFake
+) -> None:
+    make_actor(runtime, client, "ann@acme.test")
+    make_actor(runtime, client, "cat@gmail.test")  # in Acme, whose domain is acme.test
+    back = google.sign_in(start(client), "cat@gmail.test", sub="g-222")
+    client.get("/signin/google/callback", query_string=back)
+    assert me(client).status_code == 401
+    with runtime.sessions() as s:
+        assert s.query(Rep).filter_by(email="cat@gmail.test").one().google_sub is None

@@ -109,7 +109,9 @@ def addon_endpoint(
         def view() -> ResponseReturnValue:
             event: AddonEvent = g.event
             user = _current_user(event)
-            rep = rep_for_identity(db(), "google", user.sub, user.email) if user else None
+            # tokens.py refuses a user token without email_verified: the address is verified.
+            rep = (rep_for_identity(db(), "google", user.sub, user.email, verified=True)
+                   if user else None)
             problem = gmail_views.connection_problem(db(), rep) if rep else ""
             # What identification learnt (a newly bound Google account) is kept now: handlers
             # call Google, and no transaction is held across a network call.

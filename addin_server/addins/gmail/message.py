@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from email.utils import getaddresses
 
-from addin_server.accounts import rep_today
+from addin_server.accounts import may_see_template, rep_today, visible_people
 from addin_server.addins.gmail import gmail_api as gmail_addon_api
 from addin_server.addins.gmail import views as gmail_views
 from addin_server.addins.gmail.endpoint import addon_blueprint, addon_endpoint, endpoints
@@ -140,7 +140,7 @@ def compose(rep: Rep, event: AddonEvent) -> Json:
 def _person_for(rep: Rep, address: str) -> Person:
     person = None
     if address:
-        person = db().query(Person).filter(Person.org_id == rep.org_id,
+        person = db().query(Person).filter(visible_people(rep),
                                            Person.email == address.lower()).one_or_none()
     # Someone new: fill in what the address tells us; unknown names fall back to defaults.
     return person or Person(org_id=rep.org_id, email=address or "", fields={})
@@ -150,7 +150,7 @@ def _person_for(rep: Rep, address: str) -> Person:
 def insert_template(rep: Rep, event: AddonEvent) -> Json:
     template_id = event.int_param("template_id")
     template = db().get(Template, template_id) if template_id is not None else None
-    if template is None or template.org_id != rep.org_id:
+    if template is None or not may_see_template(rep, template):
         return responses.notify("That template was not found.")
     recipient = event.to_recipients[0] if event.to_recipients else event.param("to")
     s = runtime().settings

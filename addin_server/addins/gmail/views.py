@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from addin_server.accounts import visible_people, visible_templates
 from addin_server.campaigns.service import campaigns_for
 from addin_server.enrollments.advance import rep_mailbox
 from addin_server.enrollments.status import view
@@ -89,7 +90,7 @@ def people_items(
     if not emails:
         return []
     people = list(session.scalars(select(Person).where(
-        Person.org_id == rep.org_id, Person.email.in_(emails))))
+        visible_people(rep), Person.email.in_(emails))))
     order = {e: i for i, e in enumerate(emails)}
     people.sort(key=lambda p: order.get(p.email, 0))
     task_rows = open_tasks_for_people(session, rep, [p.id for p in people])
@@ -129,7 +130,7 @@ def campaign_choices(session: Session, rep: Rep) -> list[CampaignChoice]:
 
 
 def template_choices(session: Session, rep: Rep) -> list[TemplateChoice]:
-    rows = session.scalars(select(Template).where(Template.org_id == rep.org_id)
+    rows = session.scalars(select(Template).where(visible_templates(rep))
                            .order_by(Template.name, Template.id).limit(50))
     return [TemplateChoice(id=t.id, name=t.name, subject=t.subject) for t in rows]
 

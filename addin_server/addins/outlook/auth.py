@@ -56,6 +56,9 @@ class MsIdentity:
     username: str  # preferred_username / email / upn: a hint for the first link only
     name: str
     dev: bool = False
+    # Entra's optional claim `xms_edov` (the email domain's owner is verified): the only proof
+    # that `username` may link a rep on the first sign-in (accounts.rep_for_identity).
+    email_verified: bool = False
 
 
 def audiences(settings: Settings) -> list[str]:
@@ -193,7 +196,8 @@ class TokenValidator:
                          if claims.get(k)), "")
         return MsIdentity(oid=str(claims["oid"]), tid=str(claims["tid"]),
                           username=username.strip().lower(), name=str(claims.get("name", "")),
-                          dev=claims["iss"] == DEV_ISSUER)
+                          dev=claims["iss"] == DEV_ISSUER,
+                          email_verified=accounts.edov_verified(claims))
 
 
 def _check_times(claims: dict[str, Any], now: datetime) -> None:
@@ -215,13 +219,15 @@ def _check_times(claims: dict[str, Any], now: datetime) -> None:
         raise TokenRejected("the token is not valid yet")
 
 
-def rep_for_identity(session: Session, identity: MsIdentity) -> Rep | None:
-    """The rep behind a Microsoft identity (accounts.rep_for_identity: linked by oid+tid, or
-    linked on the first sign-in by the token's user name).
+def rep_for_identity(session: Session, identity: MsIdentity,
+                     allowed_tenants: tuple[str, ...]) -> Rep | None:
+    """The rep behind a Microsoft identity (accounts.rep_for_identity: an allowed tenant only;
+    linked by oid+tid, or on the first sign-in by a verified user name).
 
     Development tokens are matched by address only and never linked.
     """
     if identity.dev:
         return session.scalar(select(Rep).where(Rep.email == identity.username))
     return accounts.rep_for_identity(session, "microsoft", identity.oid, identity.username,
-                                     tenant=identity.tid)
+                                     verified=identity.email_verified, tenant=identity.tid,
+                                     allowed_tenants=allowed_tenants)

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from addin_server.accounts import visible_people
 from addin_server.addins.outlook.auth import (
     KeysUnavailable,
     TokenRejected,
@@ -60,11 +61,17 @@ def _validator() -> TokenValidator:
 # --- the pane's pages and files ---------------------------------------------------------------
 
 
+OFFICE_JS_ORIGIN = "https://appsforoffice.microsoft.com"
+
+
 @bp.after_request
 def _frame_headers(response: Response) -> Response:
     # Never X-Frame-Options here: Outlook frames the pane. Who may frame it is said by CSP.
     response.headers.pop("X-Frame-Options", None)
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {FRAME_ANCESTORS}"
+    # No inline script here either: the pane's scripts are files of ours and office.js.
+    response.headers["Content-Security-Policy"] = (
+        f"script-src 'self' {OFFICE_JS_ORIGIN}; object-src 'none'; base-uri 'self'; "
+        f"frame-ancestors {FRAME_ANCESTORS}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     if request.path.startswith("/outlook/api/"):
         response.headers["Cache-Control"] = "no-store"
@@ -104,7 +111,7 @@ def _authenticate() -> None:
         raise ApiError(401, str(exc), "Authorization") from exc
     except KeysUnavailable as exc:
         raise ApiError(503, str(exc), "Authorization") from exc
-    rep = rep_for_identity(db(), identity)
+    rep = rep_for_identity(db(), identity, runtime().settings.outlook_allowed_tenants)
     if rep is None:
         who = identity.username or identity.oid
         raise ApiError(403, f"no rep is linked to the Microsoft account {who}: ask an admin "
@@ -204,8 +211,7 @@ def contact_status() -> ResponseReturnValue:
     email = parse_email(request.args.get("email"), "email", errors)
     errors.raise_if_any()
     rep = current_rep()
-    person = db().scalar(select(Person).where(Person.org_id == rep.org_id,
-                                              Person.email == email))
+    person = db().scalar(select(Person).where(visible_people(rep), Person.email == email))
     if person is None:
         return jsonify({"email": email, "person": None, "enrollments": []})
     query = select(Enrollment).where(Enrollment.person_id == person.id,

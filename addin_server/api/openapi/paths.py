@@ -218,6 +218,9 @@ def _feed_and_me() -> dict[str, Schema]:
                       errors=("401", "422")),
         },
         "/me": {"get": op("The signed-in rep", ref("Me"), errors=("401",))},
+        "/me/sessions/end": {"post": {
+            "summary": "Sign out everywhere: every web session of the rep ends (API tokens stay)",
+            "responses": {"204": {"description": "Every web session ended"}, "401": ERRORS}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     }

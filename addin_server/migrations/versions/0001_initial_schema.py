@@ -20,26 +20,10 @@ def upgrade() -> None:
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('signin_domains', sa.Text(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
-    )
-    op.create_table('people',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('org_id', sa.Integer(), nullable=False),
-    sa.Column('email', sa.String(length=320), nullable=False),
-    sa.Column('first_name', sa.String(length=200), nullable=False),
-    sa.Column('last_name', sa.String(length=200), nullable=False),
-    sa.Column('company', sa.String(length=200), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('timezone', sa.String(length=64), nullable=True),
-    sa.Column('fields', sa.JSON(), nullable=False),
-    sa.Column('unsubscribed_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('bounced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('org_id', 'email')
     )
     op.create_table('reps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -51,6 +35,7 @@ def upgrade() -> None:
     sa.Column('ms_oid', sa.String(length=64), nullable=True),
     sa.Column('ms_tid', sa.String(length=64), nullable=True),
     sa.Column('google_sub', sa.String(length=64), nullable=True),
+    sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -214,19 +199,27 @@ def upgrade() -> None:
     with op.batch_alter_table('mailboxes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_mailboxes_rep_id'), ['rep_id'], unique=False)
 
-    op.create_table('person_addresses',
+    op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('first_name', sa.String(length=200), nullable=False),
+    sa.Column('last_name', sa.String(length=200), nullable=False),
+    sa.Column('company', sa.String(length=200), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=True),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('unsubscribed_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('bounced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('owner_rep_id', sa.Integer(), nullable=True),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
-    sa.ForeignKeyConstraint(['person_id'], ['people.id'], ),
+    sa.ForeignKeyConstraint(['owner_rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('org_id', 'email')
     )
-    with op.batch_alter_table('person_addresses', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_person_addresses_person_id'), ['person_id'], unique=False)
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_people_owner_rep_id'), ['owner_rep_id'], unique=False)
 
     op.create_table('suppressions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -306,6 +299,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_local_messages_rfc_message_id'), ['rfc_message_id'], unique=False)
         batch_op.create_index('ix_local_messages_send', ['mailbox_id', 'send_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_local_messages_thread_id'), ['thread_id'], unique=False)
+
+    op.create_table('person_addresses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('org_id', 'email')
+    )
+    with op.batch_alter_table('person_addresses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_addresses_person_id'), ['person_id'], unique=False)
 
     op.create_table('steps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -474,6 +481,10 @@ def downgrade() -> None:
     op.drop_table('sent_messages')
     op.drop_table('inbound_messages')
     op.drop_table('steps')
+    with op.batch_alter_table('person_addresses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_addresses_person_id'))
+
+    op.drop_table('person_addresses')
     with op.batch_alter_table('local_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_local_messages_thread_id'))
         batch_op.drop_index('ix_local_messages_send')
@@ -495,10 +506,10 @@ def downgrade() -> None:
 
     op.drop_table('templates')
     op.drop_table('suppressions')
-    with op.batch_alter_table('person_addresses', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_person_addresses_person_id'))
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_people_owner_rep_id'))
 
-    op.drop_table('person_addresses')
+    op.drop_table('people')
     with op.batch_alter_table('mailboxes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mailboxes_rep_id'))
 
@@ -533,6 +544,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reps_org_id'))
 
     op.drop_table('reps')
-    op.drop_table('people')
     op.drop_table('organisations')
     # ### end Alembic commands ###

@@ -304,6 +304,19 @@ def test_google_subject_is_bound_and_a_different_account_with_that_address_is_re
     assert card["header"]["title"] == "Connect your account"
 
 
+def test_a_rep_outside_the_organisations_domains_is_not_linked(
+    client: FlaskClient, google_key: SigningKey, rep: Actor, runtime: Runtime
+) -> None:
+    from tests.conftest import make_actor
+
+    make_actor(runtime, client, "cat@gmail.test")  # in Acme, whose domain is acme.test
+    cat = Addon(client, google_key, "cat@gmail.test")
+    card = card_of(cat.post("homepage", "homepage", user_token=cat.user_token(sub="g-cat")))
+    assert card["header"]["title"] == "Connect your account"
+    with runtime.sessions() as s:
+        assert s.scalar(select(Rep.google_sub).where(Rep.email == "cat@gmail.test")) is None
+
+
 # --- homepage, done, skip ----------------------------------------------------------------------
 
 

@@ -231,7 +231,9 @@ def test_pages_can_be_framed_by_outlook(client: FlaskClient) -> None:
     assert b"office.js" in page.data
     assert "X-Frame-Options" not in page.headers
     csp = page.headers["Content-Security-Policy"]
-    assert csp.startswith("frame-ancestors ")
+    assert "; frame-ancestors 'self' https://outlook.office.com" in csp
+    assert "script-src 'self' https://appsforoffice.microsoft.com;" in csp
+    assert "unsafe-inline" not in csp
     for origin in ("https://outlook.office.com", "https://outlook.office365.com",
                    "https://outlook.cloud.microsoft"):
         assert origin in csp
@@ -251,3 +253,34 @@ def test_config_is_public_and_dev_tokens_are_off(client: FlaskClient) -> None:
     assert config["dialog_url"] == "https://campaigns.example.test/outlook/auth-dialog.html"
     response = client.post("/outlook/api/dev/token", json={"email": "ann@acme.test"})
     assert response.status_code == 404
+
+
+def test_the_pane_links_a_rep_only_by_a_verified_address(
+    ann: Actor, client: FlaskClient, entra: tuple[MicrosoftFake, str], clock: FrozenClock,
+    runtime: Runtime
+) -> None:
+    from addin_server.models import Rep
+
+    fake = entra[0]
+
+    def me(**claims: Any) -> int:
+        headers = {"Authorization": f"Bearer {fake.token(clock(), **claims)}"}
+        return int(client.get("/outlook/api/tasks?mine=1", headers=headers).status_code)
+
+    assert me(xms_edov=None) == 403  # no verified email domain: not linked
+    assert me(xms_edov=False) == 403
+    with runtime.sessions() as s:
+        assert s.get(Rep, ann.rep_id).ms_oid is None
+    assert me() == 200  # xms_edov true: linked by oid + tid
+    # Another account of the tenant naming ann's address cannot take over the link.
+    assert me(oid="00000000-0000-0000-0000-0000000000b2") == 403
+    with runtime.sessions() as s:
+        assert s.get(Rep, ann.rep_id).ms_oid == "00000000-0000-0000-0000-0000000000a1"
+
+
+def test_another_reps_person_is_invisible_in_the_pane(
+    ann: Actor, pane: Pane, runtime: Runtime, client: FlaskClient
+) -> None:
+    bob = make_actor(runtime, client, "bob@acme.test")  # same organisation, another rep
+    launch(bob, campaign(bob, [email_step(1)]), BOB)
+    assert pane.get("/contacts?email=bob@client.test").json["person"] is None
