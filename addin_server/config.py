@@ -53,6 +53,10 @@ class Settings:
     dev_mode: bool = False
     max_request_bytes: int = 8 * 1024 * 1024
     max_people_per_launch: int = 10_000
+    # Name servers the launch's optional MX check asks ("host:port" list; empty = the
+    # system's resolver configuration). Tests point it at a local fake DNS server.
+    mx_nameservers: tuple[str, ...] = ()
+    mx_timeout_seconds: float = 3.0
     # Mailboxes
     default_mailbox_provider: str = "local"
     google_client_id: str = ""
@@ -205,6 +209,9 @@ class Settings:
             dispatch_batch_size=_int(env.get("DISPATCH_BATCH_SIZE"), d.dispatch_batch_size),
             microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE", ""),
             mailbox_http_timeout=float(env.get("MAILBOX_HTTP_TIMEOUT") or d.mailbox_http_timeout),
+            mx_nameservers=tuple(s.strip() for s in (env.get("MX_NAMESERVERS") or "").split(",")
+                                 if s.strip()),
+            mx_timeout_seconds=_float(env.get("MX_TIMEOUT_SECONDS"), d.mx_timeout_seconds),
             gmail_daily_cap=_int(env.get("GMAIL_DAILY_CAP"), d.gmail_daily_cap),
             gmail_min_gap_seconds=_int(env.get("GMAIL_MIN_GAP_SECONDS"), d.gmail_min_gap_seconds),
             microsoft_daily_cap=_int(env.get("MICROSOFT_DAILY_CAP"), d.microsoft_daily_cap),

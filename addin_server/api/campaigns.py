@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.launches import forecast_json, launch_json
 from addin_server.api.serializers import campaign_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.enrollments import launch as launches
-from addin_server.enrollments.people import parse_csv, parse_people
+from addin_server.enrollments.checks import dns_mx_check
+from addin_server.enrollments.people import (
+    Invalid,
+    decode_csv,
+    parse_columns,
+    parse_people,
+    read_csv,
+)
 from addin_server.models import Campaign, Enrollment, Person
+from addin_server.sending.foresight import launch_forecast
 from addin_server.validation import Errors
 from addin_server.web.common import ApiError, db, json_body, now, runtime
 
@@ -45,30 +57,67 @@ def patch_campaign(campaign_id: int) -> ResponseReturnValue:
     return jsonify(campaign_json(campaign))
 
 
+def _flag(value: Any, name: str, errors: Errors) -> bool:
+    if value in (None, "", "false", "0", False):
+        return False
+    if value in ("true", "1", True):
+        return True
+    errors.add(name, "must be true or false")
+    return False
+
+
 @bp.post("/campaigns/<int:campaign_id>/launch")
 def launch_campaign(campaign_id: int) -> ResponseReturnValue:
+    """Launch people (JSON list, a CSV body or a JSON `csv` string); `dry_run` writes nothing
+    and answers with the forecast as well."""
     campaign = owned(Campaign, campaign_id)
-    limit = runtime().settings.max_people_per_launch
+    settings = runtime().settings
+    limit = settings.max_people_per_launch
     errors = Errors()
+    invalid: list[Invalid] = []
+    columns: dict[str, str] = {}
     if request.mimetype == "text/csv":
+        data: dict[str, Any] = dict(request.args)
         try:
-            text = request.get_data(as_text=False).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ApiError(400, "the CSV must be UTF-8", "csv") from exc
-        people = parse_csv(text, errors, limit=limit)
-        options = launches.parse_options(dict(request.args), errors)
+            data["columns"] = json.loads(data["columns"]) if data.get("columns") else None
+        except ValueError:
+            errors.add("columns", "must be a JSON object")
+            data["columns"] = None
+        text: str | None = decode_csv(request.get_data(as_text=False))
     else:
-        body = json_body()
-        if not isinstance(body, dict):
+        data = json_body()
+        if not isinstance(data, dict):
             raise ApiError(422, "the body must be a JSON object")
-        people = parse_people(body.get("people"), errors, limit=limit)
-        options = launches.parse_options(body, errors)
+        text = data.get("csv") if isinstance(data.get("csv"), str) else None
+    dry_run = _flag(data.get("dry_run"), "dry_run", errors)
+    skip_invalid = _flag(data.get("skip_invalid"), "skip_invalid", errors)
+    if text is not None:
+        parsed = read_csv(text, errors, limit=limit, skip_invalid=skip_invalid,
+                          columns=parse_columns(data.get("columns"), errors))
+        people, invalid, columns = parsed.people, parsed.invalid, parsed.columns
+    else:
+        people = parse_people(data.get("people"), errors, limit=limit)
+    options = launches.parse_options(data, errors)
     errors.raise_if_any()
-    result = launches.launch(db(), current_rep(), campaign, people, options, now())
-    return jsonify({
-        "enrollments": [{"id": i, "email": e, "status": s} for i, e, s in result.enrolled],
-        "skipped": [{"email": e, "reason": r} for e, r in result.skipped],
-    }), 201
+    session, rep = db(), current_rep()
+    has_mx = dns_mx_check(settings.mx_nameservers, settings.mx_timeout_seconds)
+    if not dry_run:
+        result = launches.launch(session, rep, campaign, people, options, now(), has_mx)
+        return jsonify(launch_json(result, invalid, columns)), 201
+    # The real launch inside a savepoint, forecast from the rows it wrote, then rolled back:
+    # the dry run cannot drift from what a launch does.
+    savepoint = session.begin_nested()
+    try:
+        result = launches.launch(session, rep, campaign, people, options, now(), has_mx)
+        session.flush()
+        forecast = launch_forecast(session, rep, campaign, {i for i, _, _ in result.enrolled},
+                                   now())
+        emails = {i: e for i, e, _ in result.enrolled}
+        body = launch_json(result, invalid, columns)
+        body.update(dry_run=True, forecast=forecast_json(forecast, campaign, emails))
+    finally:
+        savepoint.rollback()
+    return jsonify(body), 200
 
 
 @bp.get("/campaigns/<int:campaign_id>/enrollments")
