@@ -33,7 +33,11 @@ def _campaigns() -> dict[str, Schema]:
         "application/json": {"schema": ref("LaunchIn")},
         "text/csv": {"schema": {"type": "string"}}}}
     launch["parameters"] = [cid, query("start_date", DATE, "CSV launches"),
-                            query("first_send_at", STR, "CSV launches")]
+                            query("first_send_at", STR, "CSV launches"),
+                            query("dry_run", STR, "CSV launches: true writes nothing"),
+                            query("skip_invalid", STR, "CSV launches"),
+                            query("check_mx", STR, "CSV launches"),
+                            query("columns", STR, "CSV launches: the columns object as JSON")]
     return {
         "/campaigns": {
             "get": op("The rep's campaigns (an admin's: the organisation's)",

@@ -25,6 +25,7 @@ SCHEMAS: dict[str, Schema] = {
     "Settings": obj([], skip_weekends=BOOL, stop_on_reply=BOOL, mark_success_on_reply=BOOL,
                     remove_on_bounce=BOOL, use_recipient_timezone=BOOL,
                     reply_from_same_domain=BOOL, stop_other_campaigns_on_reply=BOOL,
+                    enrol_if_active_elsewhere=BOOL,
                     sending_window={"type": ["object", "null"], "properties": {
                         "days": arr({"enum": ["mon", "tue", "wed", "thu", "fri", "sat",
                                               "sun"]}),
@@ -52,12 +53,26 @@ SCHEMAS: dict[str, Schema] = {
                     title=STR, timezone=NSTR,
                     fields={"type": "object", "additionalProperties": {"type": ["string",
                                                                                 "number"]}}),
-    "LaunchIn": obj(["people"], people=arr(ref("PersonIn")), start_date=DATE,
-                    first_send_at={"type": "string", "format": "date-time"}),
+    "LaunchIn": obj([], people=arr(ref("PersonIn")), start_date=DATE,
+                    first_send_at={"type": "string", "format": "date-time"},
+                    csv={"type": "string", "description": "a CSV file's text (instead of "
+                         "people)"},
+                    columns={"type": "object", "additionalProperties": STR,
+                             "description": "CSV header -> email, first_name, last_name, "
+                             "company, title, timezone, a merge field name, or ignore"},
+                    skip_invalid=BOOL, dry_run=BOOL, check_mx=BOOL),
     "LaunchOut": obj(
-        ["enrollments", "skipped"],
+        ["enrollments", "skipped", "warnings", "invalid"],
         enrollments=arr(obj(["id", "email", "status"], id=INT, email=STR, status=STR)),
         skipped=arr(obj(["email", "reason"], email=STR, reason=STR)),
+        warnings=arr(obj(["email", "step", "code", "message"], email=STR,
+                         step={"type": ["integer", "null"]}, code=STR, message=STR)),
+        invalid=arr(obj(["line", "column", "message"], line=INT, column=STR, message=STR)),
+        columns={"type": "object", "additionalProperties": STR},
+        dry_run=BOOL,
+        forecast={"type": "object", "description": "dry run only: per step, the count on "
+                  "each local day, first, last and moved_by (rule -> count); each person's "
+                  "schedule (first 1,000 people)"},
     ),
     "Person": obj(["id", "email"], id=INT, email=STR, first_name=STR, last_name=STR,
                   company=STR, title=STR, timezone=NSTR, fields={"type": "object"},
