@@ -53,6 +53,8 @@ class Settings:
     dev_mode: bool = False
     max_request_bytes: int = 8 * 1024 * 1024
     max_people_per_launch: int = 10_000
+    # A CSV launch above max_people_per_launch goes on in the background (202), up to this.
+    max_people_per_background_launch: int = 200_000
     # Name servers the launch's optional MX check asks ("host:port" list; empty = the
     # system's resolver configuration). Tests point it at a local fake DNS server.
     mx_nameservers: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ from addin_server.models import Campaign, Enrollment, Person
 from addin_server.sending.foresight import launch_forecast
 from addin_server.validation import Errors
 from addin_server.web.common import ApiError, db, json_body, now, runtime
+from addin_server.workers import launches as background
 
 bp = api_blueprint("api_campaigns", __name__)
 
@@ -92,9 +93,17 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
     dry_run = _flag(data.get("dry_run"), "dry_run", errors)
     skip_invalid = _flag(data.get("skip_invalid"), "skip_invalid", errors)
     if text is not None:
-        parsed = read_csv(text, errors, limit=limit, skip_invalid=skip_invalid,
+        parsed = read_csv(text, errors, skip_invalid=skip_invalid,
+                          limit=settings.max_people_per_background_launch,
                           columns=parse_columns(data.get("columns"), errors))
         people, invalid, columns = parsed.people, parsed.invalid, parsed.columns
+        if len(people) > limit and not dry_run:
+            options = launches.parse_options(data, errors)
+            errors.raise_if_any()
+            return _in_background(campaign, len(people), {
+                "csv": text, "skip_invalid": skip_invalid, "columns": data.get("columns"),
+                "options": {k: data.get(k) for k in ("start_date", "first_send_at",
+                                                     "check_mx")}})
     else:
         people = parse_people(data.get("people"), errors, limit=limit)
     options = launches.parse_options(data, errors)
@@ -118,6 +127,33 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
     finally:
         savepoint.rollback()
     return jsonify(body), 200
+
+
+def _in_background(campaign: Campaign, total: int, launch_input: dict[str, Any]
+                   ) -> ResponseReturnValue:
+    """202 and the launch id: workers/launches.py runs it."""
+    rt = runtime()
+    launch_id = background.start(rt.redis(), rt.settings.queue_name, current_rep(), campaign,
+                                 total, launch_input)
+    return jsonify({"launch_id": launch_id, "status": "queued", "total": total}), 202, {
+        "Location": f"/api/v1/launches/{launch_id}"}
+
+
+@bp.get("/launches/<launch_id>")
+def launch_status(launch_id: str) -> ResponseReturnValue:
+    """A background launch's progress; its outcome once done (or why it failed)."""
+    record = background.status(runtime().redis(), launch_id)
+    rep = current_rep()
+    if record is None or int(record["org_id"]) != rep.org_id or (
+            int(record["rep_id"]) != rep.id and not rep.is_admin):
+        raise ApiError(404, "no such launch")
+    body: dict[str, Any] = {"id": launch_id, "status": record["status"],
+                            "total": int(record["total"]), "done": int(record["done"]),
+                            "phase": record["phase"], "reason": record["reason"] or None,
+                            "campaign_id": int(record["campaign_id"])}
+    if record.get("result"):
+        body.update(json.loads(record["result"]))
+    return jsonify(body)
 
 
 @bp.get("/campaigns/<int:campaign_id>/enrollments")

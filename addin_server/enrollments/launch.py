@@ -6,7 +6,7 @@ Bulk statements throughout (one INSERT per table per launch, not one per person)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -62,7 +62,7 @@ def parse_options(data: dict[str, Any], errors: Errors) -> LaunchOptions:
     check_mx = data.get("check_mx", False)
     if check_mx in ("true", "1"):  # from a query string
         check_mx = True
-    elif check_mx in ("false", "0", ""):
+    elif check_mx in ("false", "0", "", None):
         check_mx = False
     if not isinstance(check_mx, bool):
         errors.add("check_mx", "must be true or false")
@@ -281,6 +281,7 @@ def launch(
     options: LaunchOptions,
     now: datetime,
     has_mx: checks.MxCheck | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> LaunchResult:
     """Enrol people in a campaign and schedule each one's first step.
 
@@ -291,16 +292,21 @@ def launch(
     # enrollments, each first step (a send or a task), one feed event.
     start = _check_options(campaign, options, now)
     result = LaunchResult()
+    # `progress(phase, people done)`: a background launch reports it (workers/launches.py).
+    report = progress or (lambda phase, done: None)
     to_enrol, known = _who_to_enrol(session, campaign, people, now, result)
+    report("people", len(people))
     if not to_enrol:
         return result
     _warn(session, campaign, to_enrol, known, options, has_mx, result)
+    report("checks", len(people))
     steps = campaign.steps
     first = steps[0]
     first_send_at = options.first_send_at
     enrolment_ids = _insert_enrollments(session, rep, campaign,
                                         [known[p.email][0] for p in to_enrol], start,
                                         first_send_at, now)
+    report("enrollments", len(people))
     timings = step_timings(steps)
     plans: dict[str, Plan] = {}  # one plan per time zone: the rules are the same for everyone
 

@@ -127,6 +127,40 @@
     preview.scrollIntoView({ behavior: "smooth", block: "start" });
   }
 
+  // --- Large launches: in the background, a bar with the count until it is done -----------
+  async function followBackground(launchId) {
+    const progress = form.querySelector("[data-progress]");
+    const bar = form.querySelector("[data-bar]");
+    const label = form.querySelector("[data-progress-text]");
+    const btn = form.querySelector("[data-launch-btn]");
+    confirmed = false;
+    preview.hidden = true;
+    progress.hidden = false;
+    btn.disabled = true;
+    for (;;) {
+      const r = await fetch(`/api/v1/launches/${launchId}`, { headers: { Accept: "application/json" } });
+      const st = r.ok ? await r.json() : { status: "failed", reason: `error ${r.status}` };
+      bar.style.width = `${st.total ? Math.round((st.done / st.total) * 100) : 0}%`;
+      label.textContent = `Enrolling ${(st.done || 0).toLocaleString()} of ${(st.total || 0).toLocaleString()}`;
+      if (st.status === "done" || st.status === "failed") {
+        progress.hidden = true;
+        btn.disabled = false;
+        if (st.status === "failed") { App.showErrors(form, [{ field: "", message: `The launch failed, nothing was saved: ${st.reason}` }]); return; }
+        const results = form.querySelector("[data-results]");
+        results.hidden = false;
+        results.querySelector("[data-results-title]").textContent =
+          `Launched: ${st.enrollments} enrolled, ${st.skipped} skipped`;
+        results.querySelector("[data-enrolled-count]").textContent = st.enrollments;
+        results.querySelector("[data-skipped-count]").textContent = st.skipped;
+        results.querySelector("[data-enrolled]").replaceChildren();
+        fill(results.querySelector("[data-skipped]"), st.result.skipped, (s) => [s.email, s.reason]);
+        App.toast(`${st.enrollments} enrolled`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
   preview.querySelector("[data-confirm-btn]").addEventListener("click", () => {
     confirmed = true;
     form.requestSubmit();
@@ -195,6 +229,7 @@
       return;
     }
     if (res.data.dry_run) { showPreview(res.data); return; }
+    if (res.status === 202) { await followBackground(res.data.launch_id); return; }
     confirmed = false;
     preview.hidden = true;
     const results = form.querySelector("[data-results]");
