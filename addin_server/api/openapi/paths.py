@@ -9,6 +9,7 @@ from addin_server.api.openapi.builders import (
     STR,
     Schema,
     arr,
+    json_content,
     obj,
     op,
     path_id,
@@ -29,6 +30,8 @@ def _campaigns() -> dict[str, Schema]:
                 "parameters; a header row, unknown columns become custom fields)",
                 ref("LaunchOut"), status="201", errors=("400", "401", "404", "413", "415",
                                                         "422"))
+    launch["responses"]["202"] = {"description": "a CSV above max_people_per_launch: going on "
+                                  "in the background", **json_content(ref("BackgroundLaunch"))}
     launch["requestBody"] = {"required": True, "content": {
         "application/json": {"schema": ref("LaunchIn")},
         "text/csv": {"schema": {"type": "string"}}}}
@@ -52,6 +55,13 @@ def _campaigns() -> dict[str, Schema]:
                         body=ref("CampaignIn"), errors=("400", "401", "404", "415", "422")),
         },
         "/campaigns/{campaign_id}/launch": {"post": launch},
+        "/launches/{launch_id}": {
+            "parameters": [{"name": "launch_id", "in": "path", "required": True,
+                            "schema": STR}],
+            "get": op("A background launch: status (queued, running, done, failed), total, "
+                      "done, phase, reason; once done its counts, skipped, warnings and "
+                      "invalid rows", ref("BackgroundLaunch")),
+        },
         "/campaigns/{campaign_id}/enrollments": {
             "parameters": [cid],
             "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(

@@ -74,6 +74,9 @@ SCHEMAS: dict[str, Schema] = {
                   "each local day, first, last and moved_by (rule -> count); each person's "
                   "schedule (first 1,000 people)"},
     ),
+    "BackgroundLaunch": obj(["status"], id=STR, launch_id=STR, status=STR, total=INT,
+                            done=INT, phase=STR, reason=NSTR, campaign_id=INT,
+                            enrollments=INT, skipped=INT, result={"type": "object"}),
     "Person": obj(["id", "email"], id=INT, email=STR, first_name=STR, last_name=STR,
                   company=STR, title=STR, timezone=NSTR, fields={"type": "object"},
                   unsubscribed=BOOL),
