@@ -4,8 +4,8 @@
     stop_other_campaigns_on_reply   a reply also ends the person's other campaigns
     sending_window                  {"days": ["mon", ...], "start": "08:00", "end": "18:00"}
     holiday_countries               ["FR", "US-CA", ...]: no sends on their public holidays
-    enrol_if_active_elsewhere       a launch enrols (with a warning) people live in another
-                                    campaign; off: they are skipped
+    skip_if_active_elsewhere        a launch skips people live in another campaign of the
+                                    organisation; off: enrolled, with a warning
 
 Pure: no database.
 """
@@ -20,7 +20,7 @@ from addin_server.campaigns.calendar import DAY_NAMES, split_country
 from addin_server.validation import Errors, parse_hhmm
 
 BOOL_KEYS = ("reply_from_same_domain", "stop_other_campaigns_on_reply",
-             "enrol_if_active_elsewhere")
+             "skip_if_active_elsewhere")
 
 
 def parse_extra(data: Any, errors: Errors, base: dict[str, Any] | None = None) -> dict[str, Any]:

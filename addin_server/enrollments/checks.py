@@ -4,8 +4,8 @@
   as a held email);
 - an address at one of the organisation's own domains (a colleague);
 - an address whose domain has no MX record (only when the rep asks: a DNS lookup per domain);
-- a person already active in another campaign of the organisation: launch.py skips them, or
-  enrols them with a warning when the campaign says so (`enrol_if_active_elsewhere`).
+- a person already active in another campaign of the organisation: launch.py enrols them with
+  a warning, or skips them when the campaign says so (`skip_if_active_elsewhere`).
 """
 
 from __future__ import annotations

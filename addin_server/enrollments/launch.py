@@ -209,7 +209,7 @@ def _who_to_enrol(
     blocked = blocked_reasons(session, campaign.org_id, [p.email for p in unique])
     elsewhere = checks.active_elsewhere(session, campaign, {p.email: known[p.email][0]
                                                            for p in unique})
-    enrol_anyway = flag(campaign.extra_settings, "enrol_if_active_elsewhere")
+    skip_elsewhere = flag(campaign.extra_settings, "skip_if_active_elsewhere")
     for p in unique:
         pid, unsub, _tz = known[p.email]
         if unsub is not None:
@@ -218,7 +218,7 @@ def _who_to_enrol(
             result.skipped.append((p.email, blocked[p.email]))
         elif pid in live:
             result.skipped.append((p.email, "already active in this campaign"))
-        elif p.email in elsewhere and not enrol_anyway:
+        elif p.email in elsewhere and skip_elsewhere:
             result.skipped.append((p.email, f"active in campaign {elsewhere[p.email]!r}"))
         else:
             if p.email in elsewhere:

@@ -61,21 +61,19 @@ def test_warnings_name_the_person_and_the_step(rep: Actor) -> None:
     assert ("eve@nowhere.test", None, "no_mx") not in warnings(quiet)
 
 
-def test_active_in_another_campaign_is_skipped_or_enrolled_as_the_campaign_says(
+def test_active_in_another_campaign_is_enrolled_with_a_warning_or_skipped_as_the_campaign_says(
     rep: Actor,
 ) -> None:
     first = create(rep, name="First").json["id"]
-    assert rep.post(f"/api/v1/campaigns/{first}/launch",
-                    json={"people": [{"email": "zoe@corp.test"}]}).status_code == 201
-    second = create(rep, name="Second").json["id"]
-    got = rep.post(f"/api/v1/campaigns/{second}/launch",
-                   json={"people": [{"email": "zoe@corp.test"}]})
+    zoe = [{"email": "zoe@corp.test", "first_name": "Zoe"}]
+    assert rep.post(f"/api/v1/campaigns/{first}/launch", json={"people": zoe}).status_code == 201
+    second = create(rep, name="Second", settings={"skip_if_active_elsewhere": True}).json["id"]
+    got = rep.post(f"/api/v1/campaigns/{second}/launch", json={"people": zoe})
     assert got.json["enrollments"] == []
     assert got.json["skipped"] == [{"email": "zoe@corp.test",
                                     "reason": "active in campaign 'First'"}]
-    third = create(rep, name="Third", settings={"enrol_if_active_elsewhere": True}).json["id"]
-    got = rep.post(f"/api/v1/campaigns/{third}/launch",
-                   json={"people": [{"email": "zoe@corp.test", "first_name": "Zoe"}]})
+    third = create(rep, name="Third").json["id"]
+    got = rep.post(f"/api/v1/campaigns/{third}/launch", json={"people": zoe})
     assert len(got.json["enrollments"]) == 1
     assert warnings(got) == [("zoe@corp.test", None, "active_elsewhere")]
 
