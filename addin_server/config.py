@@ -53,6 +53,12 @@ class Settings:
     dev_mode: bool = False
     max_request_bytes: int = 8 * 1024 * 1024
     max_people_per_launch: int = 10_000
+    # A CSV launch above max_people_per_launch goes on in the background (202), up to this.
+    max_people_per_background_launch: int = 200_000
+    # Name servers the launch's optional MX check asks ("host:port" list; empty = the
+    # system's resolver configuration). Tests point it at a local fake DNS server.
+    mx_nameservers: tuple[str, ...] = ()
+    mx_timeout_seconds: float = 3.0
     # Mailboxes
     default_mailbox_provider: str = "local"
     google_client_id: str = ""
@@ -162,6 +168,10 @@ class Settings:
             queue_name=env.get("QUEUE_NAME", d.queue_name),
             dev_mode=_bool(env.get("DEV_MODE")),
             max_request_bytes=_int(env.get("MAX_REQUEST_BYTES"), d.max_request_bytes),
+            max_people_per_launch=_int(env.get("MAX_PEOPLE_PER_LAUNCH"),
+                                       d.max_people_per_launch),
+            max_people_per_background_launch=_int(env.get("MAX_PEOPLE_PER_BACKGROUND_LAUNCH"),
+                                                  d.max_people_per_background_launch),
             default_mailbox_provider=env.get("DEFAULT_MAILBOX_PROVIDER", "local"),
             google_client_id=env.get("GOOGLE_CLIENT_ID", ""),
             google_client_secret=env.get("GOOGLE_CLIENT_SECRET", ""),
@@ -205,6 +215,9 @@ class Settings:
             dispatch_batch_size=_int(env.get("DISPATCH_BATCH_SIZE"), d.dispatch_batch_size),
             microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE", ""),
             mailbox_http_timeout=float(env.get("MAILBOX_HTTP_TIMEOUT") or d.mailbox_http_timeout),
+            mx_nameservers=tuple(s.strip() for s in (env.get("MX_NAMESERVERS") or "").split(",")
+                                 if s.strip()),
+            mx_timeout_seconds=_float(env.get("MX_TIMEOUT_SECONDS"), d.mx_timeout_seconds),
             gmail_daily_cap=_int(env.get("GMAIL_DAILY_CAP"), d.gmail_daily_cap),
             gmail_min_gap_seconds=_int(env.get("GMAIL_MIN_GAP_SECONDS"), d.gmail_min_gap_seconds),
             microsoft_daily_cap=_int(env.get("MICROSOFT_DAILY_CAP"), d.microsoft_daily_cap),

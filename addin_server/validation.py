@@ -71,9 +71,14 @@ def unstorable(value: str) -> bool:
     return _UNSTORABLE.search(value) is not None
 
 
+_BREAKS = re.compile("[\r\n\x00\u2028\u2029\x85]")
+
+
 def has_line_break(value: str) -> bool:
     """CR or LF (or the other line separators mail software honours) in a header-bound value."""
-    return any(c in value for c in ("\r", "\n", "\x00", "\u2028", "\u2029", "\x85"))
+    # One regex scan rather than six `in` scans: it runs on every field of every person a
+    # launch reads (bench/launch.py).
+    return _BREAKS.search(value) is not None
 
 
 def get_str(

@@ -4,6 +4,8 @@
     stop_other_campaigns_on_reply   a reply also ends the person's other campaigns
     sending_window                  {"days": ["mon", ...], "start": "08:00", "end": "18:00"}
     holiday_countries               ["FR", "US-CA", ...]: no sends on their public holidays
+    skip_if_active_elsewhere        a launch skips people live in another campaign of the
+                                    organisation; off: enrolled, with a warning
 
 Pure: no database.
 """
@@ -17,7 +19,8 @@ import holidays as holidays_lib
 from addin_server.campaigns.calendar import DAY_NAMES, split_country
 from addin_server.validation import Errors, parse_hhmm
 
-BOOL_KEYS = ("reply_from_same_domain", "stop_other_campaigns_on_reply")
+BOOL_KEYS = ("reply_from_same_domain", "stop_other_campaigns_on_reply",
+             "skip_if_active_elsewhere")
 
 
 def parse_extra(data: Any, errors: Errors, base: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -218,6 +218,11 @@ def field_names(text: str) -> set[str]:
     return {t.name for t in _tokens(text) if t.kind == "field"}
 
 
+def required_fields(text: str) -> set[str]:
+    """The merge fields `text` needs a value for (those without a default)."""
+    return {t.name for t in _tokens(text) if t.kind == "field" and t.default is None}
+
+
 # --------------------------------------------------------------------------------------------
 # Rendering
 

@@ -6,7 +6,7 @@ Bulk statements throughout (one INSERT per table per launch, not one per person)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from addin_server import feed
 from addin_server.campaigns.calendar import calendar_for, window_due, zone_for
+from addin_server.campaigns.settings import flag
 from addin_server.campaigns.timing import Launch, Plan, plan_step
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import allocate_ids, among, bulk_insert, chunk_size
+from addin_server.enrollments import checks
 from addin_server.enrollments.advance import (
     NO_MAILBOX,
     is_automatic,
@@ -48,12 +50,14 @@ from addin_server.validation import (
 class LaunchOptions:
     start_date: date | None = None
     first_send_at: datetime | None = None
+    check_mx: bool = False  # look up each domain's MX record (a DNS query per domain)
 
 
 @dataclass
 class LaunchResult:
     enrolled: list[tuple[int, str, str]] = field(default_factory=list)  # (id, email, status)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, reason)
+    warnings: list[checks.Warning] = field(default_factory=list)
 
 
 def parse_options(data: dict[str, Any], errors: Errors) -> LaunchOptions:
@@ -61,7 +65,15 @@ def parse_options(data: dict[str, Any], errors: Errors) -> LaunchOptions:
         "start_date") not in (None, "") else None
     first = parse_instant(data["first_send_at"], "first_send_at", errors) if data.get(
         "first_send_at") not in (None, "") else None
-    return LaunchOptions(start_date=start, first_send_at=first)
+    check_mx = data.get("check_mx", False)
+    if check_mx in ("true", "1"):  # from a query string
+        check_mx = True
+    elif check_mx in ("false", "0", "", None):
+        check_mx = False
+    if not isinstance(check_mx, bool):
+        errors.add("check_mx", "must be true or false")
+        check_mx = False
+    return LaunchOptions(start_date=start, first_send_at=first, check_mx=check_mx)
 
 
 def _check_options(campaign: Campaign, options: LaunchOptions, now: datetime) -> date:
@@ -205,6 +217,10 @@ def _who_to_enrol(
     to_enrol: list[PersonInput] = []
     # Unsubscribed, suppressed, blocked domain or bounced: never emailed (suppressions.py).
     blocked = blocked_reasons(session, campaign.org_id, [p.email for p in unique])
+    # Only people already stored can be in another campaign.
+    elsewhere = checks.active_elsewhere(session, campaign, {
+        p.email: existing[p.email][0] for p in unique if p.email in existing})
+    skip_elsewhere = flag(campaign.extra_settings, "skip_if_active_elsewhere")
     for p in unique:
         pid, unsub, _tz, owner = existing.get(p.email, (0, None, None, None))
         if owner is not None and owner != rep.id and not rep.is_admin:
@@ -215,7 +231,13 @@ def _who_to_enrol(
             result.skipped.append((p.email, blocked[p.email]))
         elif pid in live:
             result.skipped.append((p.email, "already active in this campaign"))
+        elif p.email in elsewhere and skip_elsewhere:
+            result.skipped.append((p.email, f"active in campaign {elsewhere[p.email]!r}"))
         else:
+            if p.email in elsewhere:
+                result.warnings.append(checks.Warning(
+                    p.email, None, "active_elsewhere",
+                    f"also active in campaign {elsewhere[p.email]!r}: enrolled anyway"))
             to_enrol.append(p)
     known = _upsert_people(session, rep, campaign.org_id, to_enrol, existing, now)
     return to_enrol, known
@@ -252,6 +274,19 @@ def _insert_enrollments(session: Session, rep: Rep, campaign: Campaign, person_i
     return [by_person[pid] for pid in person_ids]
 
 
+def _warn(session: Session, campaign: Campaign, to_enrol: list[PersonInput], known: Known,
+          options: LaunchOptions, has_mx: checks.MxCheck | None, result: LaunchResult) -> None:
+    """The checks before anything is sent (checks.py), on the people being enrolled."""
+    emails = [p.email for p in to_enrol]
+    result.warnings += checks.colleagues(emails, checks.own_domains(session, campaign.org_id))
+    if options.check_mx and has_mx is not None:
+        result.warnings += checks.no_mx(emails, has_mx)
+    given = {p.email: {"first_name": p.first_name, "last_name": p.last_name,
+                       "company": p.company, "title": p.title, **p.fields} for p in to_enrol}
+    result.warnings += checks.missing_fields(
+        session, campaign, {p.email: known[p.email][0] for p in to_enrol}, given)
+
+
 def launch(
     session: Session,
     rep: Rep,
@@ -259,6 +294,8 @@ def launch(
     people: list[PersonInput],
     options: LaunchOptions,
     now: datetime,
+    has_mx: checks.MxCheck | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> LaunchResult:
     """Enrol people in a campaign and schedule each one's first step.
 
@@ -270,15 +307,21 @@ def launch(
     # enrollments, each first step (a send or a task), one feed event.
     start = _check_options(campaign, options, now)
     result = LaunchResult()
+    # `progress(phase, people done)`: a background launch reports it (workers/launches.py).
+    report = progress or (lambda phase, done: None)
     to_enrol, known = _who_to_enrol(session, rep, campaign, people, now, result)
+    report("people", len(people))
     if not to_enrol:
         return result
+    _warn(session, campaign, to_enrol, known, options, has_mx, result)
+    report("checks", len(people))
     steps = campaign.steps
     first = steps[0]
     first_send_at = options.first_send_at
     enrolment_ids = _insert_enrollments(session, rep, campaign,
                                         [known[p.email][0] for p in to_enrol], start,
                                         first_send_at, now)
+    report("enrollments", len(people))
     timings = step_timings(steps)
     plans: dict[str, Plan] = {}  # one plan per time zone: the rules are the same for everyone
 

@@ -152,10 +152,12 @@ def assign_slots(
     slots: list[Slot] = []
     ready: list[tuple[tuple[datetime, int, datetime, int], Waiting, str]] = []
     t = now
+    last_held = "other emails from this mailbox go first"
     while ready_at or ready:
         if not ready:
             t = max(t, ready_at[0][0])
         t, held_by = _mailbox_earliest(pace, state, t)
+        last_held = held_by or last_held
         while ready_at and ready_at[0][0] <= t:
             _, _, w, why = heapq.heappop(ready_at)
             heapq.heappush(ready, (_priority(w), w, why))
@@ -168,8 +170,11 @@ def assign_slots(
         if opens > t:
             closed = (f"outside the sending window {w.window.describe()} {w.tz.key}"
                       if w.window else "holiday in the person's calendar")
+            # It was ready inside its window: what kept it back is the mailbox (the limit that
+            # last held it, or the others ahead of it), then the window closed.
+            first = held_by or why or (last_held if t > max(w.due_at, now) else "")
             heapq.heappush(ready_at, (opens, w.send_id, w,
-                                      f"{held_by}; then {closed}" if held_by else closed))
+                                      f"{first}; then {closed}" if first else closed))
             continue
         _record(pace, state, t)
         reason = ""
@@ -178,6 +183,19 @@ def assign_slots(
             reason = f"{cause}: expected {_fmt(t, w.tz)}"
         slots.append(Slot(w.send_id, t, reason))
     return slots
+
+
+# The rule behind each reason `assign_slots` and calendar.window_due give, first match wins:
+# a reason starts with the limit that held the send first.
+_RULES = (("daily cap", "cap"), ("pacing:", "gap"), ("in a row", "batch"),
+          ("outside the sending window", "window"), ("holiday", "holiday"),
+          ("other emails from this mailbox", "queue"))
+
+
+def rule_of(reason: str) -> str:
+    """'cap', 'gap', 'batch', 'window', 'holiday' or 'queue' for a slot's reason ('' if none)."""
+    first = reason.split(";")[0]
+    return next((rule for needle, rule in _RULES if needle in first), "")
 
 
 def per_day(slots: Iterable[datetime], tz: ZoneInfo, start: date, days: int) -> list[int]:

@@ -180,6 +180,10 @@ def launch_csv(page: Any, campaign_id: int) -> None:
     error.wait_for()  # this campaign's first email needs a time chosen at launch
     page.get_by_label("First email at").fill("10:00")
     page.get_by_role("button", name="Launch").click()
+    # The first screen is the dry run: nothing written until the rep confirms.
+    expect(page.locator("[data-preview-title]")).to_have_text(
+        "Preview: 3 to enrol, 1 skipped, 0 rows left out")
+    page.get_by_role("button", name="Confirm launch (3)").click()
     title = page.locator("[data-results-title]")
     title.wait_for()
     expect(title).to_have_text("Launched: 3 enrolled, 1 skipped")
@@ -205,6 +209,7 @@ def build_manual_first(page: Any) -> int:
         "cy@wayne.test, Cy, Park, Wayne")
     assert page.locator("#first-time").count() == 0  # a manual first email needs no time
     page.get_by_role("button", name="Launch").click()
+    page.get_by_role("button", name="Confirm launch (3)").click()
     expect(page.locator("[data-results-title]")).to_have_text("Launched: 3 enrolled, 0 skipped")
     return campaign_id
 
@@ -502,6 +507,7 @@ def test_large_csv_launch(page: Any, live: Live) -> None:
                    ).encode()}])
     page.get_by_text(re.compile(r"big\.csv: 3,001 people")).wait_for()
     page.get_by_role("button", name="Launch").click()
+    page.get_by_role("button", name="Confirm launch (3000)").click(timeout=60_000)
     title = page.locator("[data-results-title]")
     title.wait_for(timeout=60_000)
     expect(title).to_have_text("Launched: 3000 enrolled, 1 skipped")
@@ -533,3 +539,49 @@ def test_builder_options_follow_the_step_position(page: Any, live: Live) -> None
     step(page, 2).get_by_role("button", name="Remove step").click()
     step(page, 1).get_by_role("button", name="Remove step").click()
     assert step(page, 1).get_by_label("Reply to the previous email").is_visible()
+
+
+def test_launch_preview_maps_columns_warns_and_then_launches(page: Any, live: Live) -> None:
+    """The launch form's first screen: the file's columns (guessed, changed by the rep), when
+    each step goes, warnings and rows left out; nothing written until confirmed."""
+    from addin_server.models import Person
+
+    sign_in(page)
+    page.goto("/campaigns/new")
+    page.get_by_label("Campaign name").fill("Preview")
+    step(page, 0).get_by_text("Create a task: I'll send it myself").click()
+    step(page, 0).locator("[data-k=subject]").fill("About {{tool}}")
+    step(page, 0).locator(".editor").fill("Hi {{first_name}}")
+    page.get_by_role("button", name="Save campaign").click()
+    page.wait_for_url(re.compile(r"/campaigns/\d+\?saved=1$"))
+    campaign_id = int(page.url.split("/campaigns/")[1].split("?")[0])
+    page.goto(f"/campaigns/{campaign_id}/launch")
+    page.get_by_role("tab", name="Upload CSV").click()
+    csv = ("Email Address;Given Name;Tool\n"
+           "jo@globex.test;Jo;Excel\n"
+           "not-an-email;Sam;Vim\n"
+           "kim@hooli.test;Kim;\n")
+    page.set_input_files("#csv-file", files=[{"name": "people.csv", "mimeType": "text/csv",
+                                              "buffer": csv.encode("utf-16")}])
+    page.get_by_role("button", name="Launch").click()
+    expect(page.locator("[data-preview-title]")).to_have_text(
+        "Preview: 2 to enrol, 0 skipped, 1 rows left out")
+    expect(page.get_by_label("Read column Email Address as")).to_have_value("email")
+    expect(page.get_by_label("Read column Given Name as")).to_have_value("first_name")
+    expect(page.locator("[data-invalid] tr")).to_have_text(re.compile("3.*Email Address"))
+    # Kim has no {{tool}}: step 1 warns; the task falls today.
+    expect(page.locator("[data-warnings] tr")).to_have_text(re.compile("kim@hooli.test.*1.*tool"))
+    expect(page.locator("[data-forecast] tr")).to_have_text(re.compile("1 \\(task\\).*: 2"))
+    with live.runtime.sessions() as s:
+        assert s.scalar(select(Person).limit(1)) is None  # the preview wrote nothing
+    # The rep reads Tool as nothing: the preview runs again, and now both lack {{tool}}.
+    page.get_by_label("Read column Tool as").select_option("ignore")
+    expect(page.locator("[data-warnings-count]")).to_have_text("2")
+    page.get_by_role("button", name="Confirm launch (2)").click()
+    expect(page.locator("[data-results-title]")).to_have_text("Launched: 2 enrolled, 0 skipped")
+    page.reload()
+    with live.runtime.sessions() as s:
+        people = s.execute(select(Person.email, Person.first_name, Person.fields)
+                           .order_by(Person.email)).all()
+    assert [tuple(p) for p in people] == [("jo@globex.test", "Jo", {}),
+                                          ("kim@hooli.test", "Kim", {})]

@@ -36,11 +36,21 @@ def _campaigns() -> dict[str, Schema]:
                 "parameters; a header row, unknown columns become custom fields)",
                 ref("LaunchOut"), status="201", errors=("400", "401", "404", "413", "415",
                                                         "422"))
+    launch["responses"]["202"] = {"description": "a CSV above max_people_per_launch: going on "
+                                  "in the background", **json_content(ref("BackgroundLaunch"))}
+    launch["responses"]["200"] = {"description": "dry_run: what the launch would do, and its "
+                                  "forecast; nothing written", **json_content(ref("LaunchOut"))}
     launch["requestBody"] = {"required": True, "content": {
         "application/json": {"schema": ref("LaunchIn")},
         "text/csv": {"schema": {"type": "string"}}}}
     launch["parameters"] = [cid, query("start_date", DATE, "CSV launches"),
-                            query("first_send_at", STR, "CSV launches")]
+                            query("first_send_at", STR, "CSV launches"),
+                            query("dry_run", STR, "CSV launches: true writes nothing"),
+                            query("skip_invalid", STR, "CSV launches"),
+                            query("check_mx", STR, "CSV launches"),
+                            query("columns", STR, "CSV launches: the columns object as JSON"),
+                            query("send_past_now", STR, "CSV launches: true sends a past "
+                                  "first_send_at now")]
     return {
         "/campaigns": {
             "get": op("The rep's campaigns (an admin's: the organisation's)",
@@ -55,6 +65,13 @@ def _campaigns() -> dict[str, Schema]:
                         body=ref("CampaignPatch"), errors=("400", "401", "404", "415", "422")),
         },
         "/campaigns/{campaign_id}/launch": {"post": launch},
+        "/launches/{launch_id}": {
+            "parameters": [{"name": "launch_id", "in": "path", "required": True,
+                            "schema": STR}],
+            "get": op("A background launch: status (queued, running, done, failed), total, "
+                      "done, phase, reason; once done its counts, skipped, warnings and "
+                      "invalid rows", ref("BackgroundLaunch")),
+        },
         "/campaigns/{campaign_id}/enrollments": {
             "parameters": [cid],
             "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(

@@ -40,6 +40,7 @@ class Settings(In):
     use_recipient_timezone: bool | None = None
     reply_from_same_domain: bool | None = None
     stop_other_campaigns_on_reply: bool | None = None
+    skip_if_active_elsewhere: bool | None = None
     sending_window: SendingWindow | None = None
     holiday_countries: list[Annotated[str, Field(max_length=10)]] | None = Field(
         None, max_length=10)
@@ -79,7 +80,15 @@ class PersonIn(In):
     fields: dict[str, FieldValue] | None = None
 
 class LaunchIn(In):
-    people: list[PersonIn]
+    """People as a list, or a CSV file's text in `csv` (with `columns` naming what each header
+    holds); `dry_run` writes nothing and answers with the forecast."""
+
+    people: list[PersonIn] | None = None
+    csv: str | None = None
+    columns: dict[str, str] | None = None
+    skip_invalid: bool | None = None
+    dry_run: bool | None = None
+    check_mx: bool | None = None
     start_date: DateStr | None = None
     first_send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
     # A first_send_at already past is refused unless the rep confirms "send them now".

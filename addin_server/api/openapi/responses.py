@@ -60,9 +60,45 @@ class Skipped(Out):
     reason: str
 
 
+class LaunchWarning(Out):
+    email: str
+    step: int | None
+    code: str
+    message: str
+
+
+class InvalidRow(Out):
+    line: int
+    column: str
+    message: str
+
+
 class LaunchOut(Out):
     enrollments: list[Enrolled]
     skipped: list[Skipped]
+    warnings: list[LaunchWarning] = []
+    invalid: list[InvalidRow] = []
+    columns: dict[str, str] | None = None
+    dry_run: bool | None = None
+    # Dry run only: per step, the count on each local day, first, last and moved_by (rule ->
+    # count); each person's schedule (first 1,000 people).
+    forecast: dict[str, Any] | None = None
+
+
+class BackgroundLaunch(Out):
+    """A launch going on in the background (202), and its progress (GET /launches/{id})."""
+
+    status: str
+    id: str | None = None
+    launch_id: str | None = None
+    total: int | None = None
+    done: int | None = None
+    phase: str | None = None
+    reason: str | None = None
+    campaign_id: int | None = None
+    enrollments: Any = None
+    skipped: Any = None
+    result: dict[str, Any] | None = None
 
 
 class Person(Out):

@@ -1,5 +1,7 @@
 // Launch: people typed or from a CSV file (sent as text/csv, upload progress shown), the start
-// date and first send time; then who was enrolled and who was skipped, and why.
+// date and first send time. The first submit is a dry run (the preview: columns of the file,
+// when each step goes, warnings, rows left out); "Confirm launch" then launches for real and
+// shows who was enrolled and who was skipped, and why.
 "use strict";
 
 (() => {
@@ -42,8 +44,127 @@
     if (start) params.set("start_date", start);
     const time = form.querySelector("#first-time");
     if (time && time.value) params.set("first_send_at", App.zonedToUtc(start, time.value, tz));
+    previewParams(params);
     return params;
   }
+
+  // --- Preview (dry run) ----------------------------------------------------------------
+  const preview = form.querySelector("[data-preview]");
+  const COLUMNS = ["email", "first_name", "last_name", "company", "title", "timezone", "ignore"];
+  let confirmed = false; // the next submit launches for real
+  let columns = null; // the rep's column choices, header -> column (null: the server guesses)
+
+  function previewParams(params) {
+    params.set("skip_invalid", "true");
+    if (form.querySelector("#check-mx").checked) params.set("check_mx", "true");
+    if (!confirmed) params.set("dry_run", "true");
+    if (columns && mode === "csv") params.set("columns", JSON.stringify(columns));
+  }
+
+  function unconfirm() { confirmed = false; preview.hidden = true; }
+  form.addEventListener("input", (ev) => { if (!preview.contains(ev.target)) unconfirm(); });
+  form.addEventListener("change", (ev) => {
+    if (ev.target.id === "csv-file") columns = null;
+    if (!preview.contains(ev.target)) unconfirm();
+  });
+
+  function rows(tbody, items, cells) {
+    tbody.replaceChildren();
+    for (const item of items) {
+      const tr = document.createElement("tr");
+      for (const cell of cells(item)) {
+        const td = document.createElement("td");
+        if (cell instanceof Node) td.append(cell); else td.textContent = cell;
+        tr.append(td);
+      }
+      tbody.append(tr);
+    }
+  }
+
+  function columnSelect(header, current) {
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `Read column ${header} as`);
+    const choices = COLUMNS.includes(current) ? COLUMNS : [...COLUMNS, current];
+    for (const c of choices) {
+      const o = document.createElement("option");
+      o.value = c;
+      o.textContent = COLUMNS.includes(c) ? c.replace("_", " ") : `merge field {{${c}}}`;
+      o.selected = c === current;
+      select.append(o);
+    }
+    select.addEventListener("change", () => {
+      columns = { ...columns, [header]: select.value };
+      confirmed = false;
+      form.requestSubmit(); // preview again with the rep's choice
+    });
+    return select;
+  }
+
+  function perDay(days) {
+    return days.map((d) => `${new Date(d.date + "T12:00:00Z").toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })}: ${d.count}`).join(", ");
+  }
+
+  function showPreview(data) {
+    const fc = data.forecast;
+    preview.querySelector("[data-preview-title]").textContent =
+      `Preview: ${data.enrollments.length} to enrol, ${data.skipped.length} skipped, ${data.invalid.length} rows left out`;
+    const cols = data.columns || {};
+    columns = { ...cols };
+    preview.querySelector("[data-columns]").hidden = !Object.keys(cols).length;
+    rows(preview.querySelector("[data-columns-body]"), Object.entries(cols),
+      ([header, col]) => [header, columnSelect(header, col)]);
+    rows(preview.querySelector("[data-forecast]"), fc.steps, (s) => [
+      `${s.step} (${s.kind})`, s.first_local || "", s.last_local || "", perDay(s.days),
+      Object.entries(s.moved_by).map(([rule, n]) => `${rule} ${n}`).join(", ")]);
+    preview.querySelector("[data-warnings-count]").textContent = data.warnings.length;
+    rows(preview.querySelector("[data-warnings]"), data.warnings.slice(0, 500),
+      (w) => [w.email, w.step ? String(w.step) : "", w.message]);
+    preview.querySelector("[data-invalid-count]").textContent = data.invalid.length;
+    rows(preview.querySelector("[data-invalid]"), data.invalid.slice(0, 500),
+      (b) => [String(b.line), b.column, b.message]);
+    preview.querySelector("[data-confirm-btn]").textContent = `Confirm launch (${data.enrollments.length})`;
+    preview.hidden = false;
+    preview.scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  // --- Large launches: in the background, a bar with the count until it is done -----------
+  async function followBackground(launchId) {
+    const progress = form.querySelector("[data-progress]");
+    const bar = form.querySelector("[data-bar]");
+    const label = form.querySelector("[data-progress-text]");
+    const btn = form.querySelector("[data-launch-btn]");
+    confirmed = false;
+    preview.hidden = true;
+    progress.hidden = false;
+    btn.disabled = true;
+    for (;;) {
+      const r = await fetch(`/api/v1/launches/${launchId}`, { headers: { Accept: "application/json" } });
+      const st = r.ok ? await r.json() : { status: "failed", reason: `error ${r.status}` };
+      bar.style.width = `${st.total ? Math.round((st.done / st.total) * 100) : 0}%`;
+      label.textContent = `Enrolling ${(st.done || 0).toLocaleString()} of ${(st.total || 0).toLocaleString()}`;
+      if (st.status === "done" || st.status === "failed") {
+        progress.hidden = true;
+        btn.disabled = false;
+        if (st.status === "failed") { App.showErrors(form, [{ field: "", message: `The launch failed, nothing was saved: ${st.reason}` }]); return; }
+        const results = form.querySelector("[data-results]");
+        results.hidden = false;
+        results.querySelector("[data-results-title]").textContent =
+          `Launched: ${st.enrollments} enrolled, ${st.skipped} skipped`;
+        results.querySelector("[data-enrolled-count]").textContent = st.enrollments;
+        results.querySelector("[data-skipped-count]").textContent = st.skipped;
+        results.querySelector("[data-enrolled]").replaceChildren();
+        fill(results.querySelector("[data-skipped]"), st.result.skipped, (s) => [s.email, s.reason]);
+        App.toast(`${st.enrollments} enrolled`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  preview.querySelector("[data-confirm-btn]").addEventListener("click", () => {
+    confirmed = true;
+    form.requestSubmit();
+  });
 
   /** POST the CSV with XMLHttpRequest: fetch cannot report upload progress. */
   function upload(blob, params, onProgress) {
@@ -99,7 +220,7 @@
     const params = query();
     const onProgress = (f) => {
       bar.style.width = `${Math.round(f * 100)}%`;
-      label.textContent = f < 1 ? `Uploading ${Math.round(f * 100)}%` : "Enrolling…";
+      label.textContent = f < 1 ? `Uploading ${Math.round(f * 100)}%` : (confirmed ? "Enrolling…" : "Checking…");
     };
     let res = await upload(b.blob, params, onProgress);
     // The server (its clock is the one that counts) refuses a first-email time already past:
@@ -115,9 +236,14 @@
     btn.disabled = false;
     progress.hidden = true;
     if (!res.ok) {
+      confirmed = false;
       App.showErrors(form, (res.data && res.data.errors) || [{ field: "", message: `error ${res.status}` }]);
       return;
     }
+    if (res.data.dry_run) { showPreview(res.data); return; }
+    if (res.status === 202) { await followBackground(res.data.launch_id); return; }
+    confirmed = false;
+    preview.hidden = true;
     const results = form.querySelector("[data-results]");
     const { enrollments, skipped } = res.data;
     results.hidden = false;
