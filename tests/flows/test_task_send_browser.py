@@ -121,8 +121,10 @@ def test_launch_form_asks_before_sending_a_past_first_email_now(page: Any, live:
         asked.append(dialog.message)
         dialog.accept() if accept else dialog.dismiss()
 
-    page.once("dialog", lambda d: answer(d, False))
+    # The preview (a dry run) comes first; confirming is when the past time is refused.
     page.get_by_role("button", name="Launch").click()
+    page.once("dialog", lambda d: answer(d, False))
+    page.get_by_role("button", name="Confirm launch (2)").click()
     expect(page.locator('.err[data-field="first_send_at"]')).to_contain_text("is in the past")
     assert "every first email would go at once" in asked[0]
     assert "Send the first emails now?" in asked[0]
@@ -131,7 +133,7 @@ def test_launch_form_asks_before_sending_a_past_first_email_now(page: Any, live:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "15-launch-past-refused.png"))
     page.once("dialog", lambda d: answer(d, True))
-    page.get_by_role("button", name="Launch").click()
+    page.get_by_role("button", name="Confirm launch (2)").click()
     expect(page.locator("[data-results-title]")).to_have_text("Launched: 2 enrolled, 0 skipped")
 
 
