@@ -13,7 +13,8 @@ from addin_server.campaigns import templates
 from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Task
-from addin_server.web.common import ApiError, db, now, runtime
+from addin_server.validation import Errors
+from addin_server.web.common import ApiError, db, json_body, now, runtime
 
 bp = api_blueprint("api_tasks", __name__)
 
@@ -81,7 +82,11 @@ def compose_task(task_id: int) -> ResponseReturnValue:
 @bp.post("/tasks/<int:task_id>/complete")
 def complete_task(task_id: int) -> ResponseReturnValue:
     task = owned(Task, task_id)
-    changed = tasks.complete_task(db(), task, now())
+    errors = Errors()
+    body = json_body() if request.data else None
+    outcome, note = tasks.parse_completion(body, task.type, errors)
+    errors.raise_if_any()
+    changed = tasks.complete_task(db(), task, now(), outcome=outcome, note=note)
     return _task_result(task, changed)
 
 

@@ -1,0 +1,150 @@
+"""A campaign's results: the funnel, one row per step, sends and replies per day.
+
+Four grouped queries, each on an index, none loading rows: the funnel counts enrollments by
+status (ix_enrollments_report, which on PostgreSQL carries the columns it counts); the step
+rows and the chart sum the counters kept as things happen (tallies.py, report_counts); held
+emails and overdue tasks are the current state (ix_sends_state_due, ix_tasks_status_due).
+The date range selects people enrolled in it (the funnel) and events on those days (the
+steps and the chart), in the campaign's time zone; `rep_id` keeps one rep's people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from addin_server import tallies
+from addin_server.enums import CallOutcome, EnrollmentStatus, SendState, StepType, TaskStatus
+from addin_server.models import Campaign, Enrollment, ReportCount, Send, Task
+
+STEP_METRICS = ("sent", "held", "failed", "replied", "bounced", "unsubscribed", "tasks_done",
+                "tasks_skipped", "tasks_overdue", "tasks_on_time")
+CALL_METRICS = tuple(tallies.CALL_PREFIX + o.value for o in CallOutcome)
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None = None  # first day, in the campaign's time zone
+    end: date | None = None  # last day, included
+    rep_id: int | None = None
+
+    def json(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat() if self.start else None,
+                "to": self.end.isoformat() if self.end else None, "rep_id": self.rep_id}
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A share rounded to a tenth of a percent; None when there is nothing to divide by."""
+    return round(part / whole, 3) if whole else None
+
+
+def _funnel(session: Session, campaign: Campaign, flt: Filters, now: datetime) -> dict[str, Any]:
+    tz = ZoneInfo(campaign.timezone or "UTC")
+    e = Enrollment
+    cond: list[ColumnElement[bool]] = [e.campaign_id == campaign.id]
+    if flt.rep_id is not None:
+        cond.append(e.rep_id == flt.rep_id)
+    if flt.start is not None:
+        cond.append(e.created_at >= datetime.combine(flt.start, time(0), tz))
+    if flt.end is not None:
+        cond.append(e.created_at < datetime.combine(flt.end + timedelta(days=1), time(0), tz))
+
+    def when(c: ColumnElement[bool]) -> Any:
+        return func.sum(case((c, 1), else_=0))
+
+    rows = session.execute(select(
+        e.status, func.count(), func.count(e.emailed_at),
+        when(and_(e.replied_at.is_not(None), e.bounced_at.is_(None))),
+        when(or_(e.bounced_at.is_not(None), e.status == EnrollmentStatus.BOUNCED)),
+        when(or_(e.unsubscribed_at.is_not(None), e.status == EnrollmentStatus.UNSUBSCRIBED)),
+        when(and_(e.status == EnrollmentStatus.PAUSED, e.paused_until > now)),
+    ).where(*cond).group_by(e.status)).all()
+    by_status = {s: int(n) for s, n, *_ in rows}
+    emailed, replied, bounced, unsubscribed, ooo = (
+        sum(int(r[i] or 0) for r in rows) for i in range(2, 7))
+    return {
+        "enrolled": sum(by_status.values()),
+        "active": by_status.get(EnrollmentStatus.ACTIVE, 0),
+        "paused": by_status.get(EnrollmentStatus.PAUSED, 0) - ooo,
+        "out_of_office": ooo,
+        "finished": by_status.get(EnrollmentStatus.FINISHED, 0),
+        "emailed": emailed,
+        "replied": replied,
+        "reply_rate": rate(replied, emailed),
+        "bounced": bounced,
+        "unsubscribed": unsubscribed,
+        "stopped": by_status.get(EnrollmentStatus.STOPPED, 0),
+    }
+
+
+def _counts(session: Session, campaign: Campaign, flt: Filters) -> tuple[
+        dict[tuple[int, str], int], list[dict[str, Any]]]:
+    r = ReportCount
+    cond: list[ColumnElement[bool]] = [r.campaign_id == campaign.id]
+    if flt.start is not None:
+        cond.append(r.day >= flt.start)
+    if flt.end is not None:
+        cond.append(r.day <= flt.end)
+    if flt.rep_id is not None:
+        cond.append(r.rep_id == flt.rep_id)
+    per_step = {(p, m): int(n) for p, m, n in session.execute(
+        select(r.position, r.metric, func.sum(r.n)).where(*cond)
+        .group_by(r.position, r.metric))}
+    days: dict[date, dict[str, Any]] = {}
+    for day, metric, n in session.execute(
+            select(r.day, r.metric, func.sum(r.n))
+            .where(*cond, r.metric.in_((tallies.SENT, tallies.REPLIED)))
+            .group_by(r.day, r.metric)):
+        days.setdefault(day, {"day": day.isoformat(), "sent": 0, "replied": 0})[metric] = int(n)
+    return per_step, [days[d] for d in sorted(days)]
+
+
+def _current(session: Session, campaign: Campaign, flt: Filters, now: datetime) -> tuple[
+        dict[int, int], dict[int, int]]:
+    """Held emails and overdue tasks by position: what is waiting now, whatever the dates."""
+    today = now.astimezone(ZoneInfo(campaign.timezone or "UTC")).date()
+    mine = [Enrollment.campaign_id == campaign.id]
+    if flt.rep_id is not None:
+        mine.append(Enrollment.rep_id == flt.rep_id)
+    held: dict[int, int] = dict(session.execute(
+        select(Send.position, func.count()).join(Enrollment, Enrollment.id == Send.enrollment_id)
+        .where(Send.state == SendState.HELD, *mine).group_by(Send.position)).all())
+    overdue: dict[int, int] = dict(session.execute(
+        select(Task.position, func.count()).join(Enrollment, Enrollment.id == Task.enrollment_id)
+        .where(Task.status == TaskStatus.OPEN, Task.due_date < today, *mine)
+        .group_by(Task.position)).all())
+    return held, overdue
+
+
+def _step_row(position: int, step_type: StepType, day: int, counts: dict[tuple[int, str], int],
+              held: int, overdue: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"position": position, "type": step_type.value, "day": day}
+    for metric in STEP_METRICS:
+        row[metric] = counts.get((position, metric), 0)
+    row["held"], row["tasks_overdue"] = held, overdue
+    row["reply_rate"] = rate(row["replied"], row["sent"])
+    row["on_time_rate"] = rate(row["tasks_on_time"], row["tasks_done"])
+    row["calls"] = {o.value: counts.get((position, tallies.CALL_PREFIX + o.value), 0)
+                    for o in CallOutcome}
+    return row
+
+
+def campaign_report(session: Session, campaign: Campaign, now: datetime,
+                    flt: Filters = Filters()) -> dict[str, Any]:
+    """The report of one campaign (the API's JSON and the page's figures)."""
+    funnel = _funnel(session, campaign, flt, now)
+    counts, days = _counts(session, campaign, flt)
+    held, overdue = _current(session, campaign, flt, now)
+    steps = [_step_row(s.position, s.type, s.day, counts, held.get(s.position, 0),
+                       overdue.get(s.position, 0)) for s in campaign.steps]
+    totals = dict(funnel)
+    for metric in ("sent", "held", "failed", "tasks_done", "tasks_skipped", "tasks_overdue"):
+        totals[metric] = sum(s[metric] for s in steps)
+    return {"campaign": {"id": campaign.id, "name": campaign.name,
+                         "timezone": campaign.timezone},
+            "filters": flt.json(), "totals": totals, "steps": steps, "days": days}
