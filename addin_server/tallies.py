@@ -74,14 +74,16 @@ def count_task(session: Session, enrollment: Enrollment, task: Task, done: bool,
 
 def _email(session: Session, enrollment: Enrollment, *, thread_id: str | None,
            message_ids: tuple[str, ...], before: datetime | None) -> SentMessage | None:
-    """The email of ours an inbound message is about: the one it names (thread or
-    Message-ID, the latest of them), else the latest sent before it arrived."""
+    """The email of ours an inbound message is about: the one whose Message-ID it names, else
+    the latest in its thread, else the latest sent before it arrived."""
     sent = list(session.scalars(select(SentMessage).where(
         SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.position)))
-    named = [s for s in sent if (thread_id and s.thread_id == thread_id)
-             or (s.rfc_message_id and s.rfc_message_id in message_ids)]
-    if named:
-        return named[-1]
+    # The Message-ID it answers is exact; a thread holds every email of the campaign that
+    # replied on it, so it only says "one of these", and the latest is the likeliest.
+    for named in ([s for s in sent if s.rfc_message_id and s.rfc_message_id in message_ids],
+                  [s for s in sent if thread_id and s.thread_id == thread_id]):
+        if named:
+            return named[-1]
     earlier = [s for s in sent if before is None or s.sent_at <= before]
     candidates = earlier or sent
     return candidates[-1] if candidates else None
