@@ -32,6 +32,16 @@ TASKS_DONE = "tasks_done"
 TASKS_SKIPPED = "tasks_skipped"
 TASKS_ON_TIME = "tasks_on_time"  # done on (or before) their due day
 CALL_PREFIX = "call_"  # + enums.CallOutcome value
+# The funnel's counters, on position -1 (the campaign, not a step): people enrolled, emailed
+# at least once, who replied (a bounce takes it back), bounced, unsubscribed, and how many
+# left the campaign in each way (ENDED + the status: finished, stopped, replied, ...).
+CAMPAIGN = -1
+ENROLLED = "enrolled"
+EMAILED = "emailed"
+PEOPLE_REPLIED = "people_replied"
+PEOPLE_BOUNCED = "people_bounced"
+PEOPLE_UNSUBSCRIBED = "people_unsubscribed"
+ENDED = "ended_"
 
 
 def local_day(campaign: Campaign, at: datetime) -> date:
@@ -40,9 +50,14 @@ def local_day(campaign: Campaign, at: datetime) -> date:
 
 def bump(session: Session, enrollment: Enrollment, position: int, metric: str, at: datetime,
          n: int = 1) -> None:
+    bump_key(session, enrollment.campaign, enrollment.rep_id, position, metric, at, n)
+
+
+def bump_key(session: Session, campaign: Campaign, rep_id: int, position: int, metric: str,
+             at: datetime, n: int = 1) -> None:
     """Add `n` to one counter: an upsert, so that two workers counting at once both count."""
-    values = {"org_id": enrollment.org_id, "campaign_id": enrollment.campaign_id,
-              "day": local_day(enrollment.campaign, at), "rep_id": enrollment.rep_id,
+    values = {"org_id": campaign.org_id, "campaign_id": campaign.id,
+              "day": local_day(campaign, at), "rep_id": rep_id,
               "position": position, "metric": metric, "n": n}
     table = cast(Table, ReportCount.__table__)
     dialect = session.get_bind().dialect.name
@@ -55,7 +70,41 @@ def bump(session: Session, enrollment: Enrollment, position: int, metric: str, a
 def count_sent(session: Session, enrollment: Enrollment, position: int, at: datetime) -> None:
     if enrollment.emailed_at is None:
         enrollment.emailed_at = at
+        bump(session, enrollment, CAMPAIGN, EMAILED, at)
     bump(session, enrollment, position, SENT, at)
+
+
+def count_launch(session: Session, campaign: Campaign, rep_id: int, n: int,
+                 at: datetime) -> None:
+    if n:
+        bump_key(session, campaign, rep_id, CAMPAIGN, ENROLLED, at, n)
+
+
+def count_ended(session: Session, enrollment: Enrollment, status: str, at: datetime) -> None:
+    """The enrollment left the campaign (finished, stopped, replied, bounced, unsubscribed):
+    once, when it stops being live. A bounce or an unsubscribe also counts its person."""
+    bump(session, enrollment, CAMPAIGN, ENDED + status, at)
+    if status == "bounced":
+        _mark_bounced(session, enrollment, at)
+    elif status == "unsubscribed":
+        _mark_unsubscribed(session, enrollment, at)
+
+
+def _mark_bounced(session: Session, enrollment: Enrollment, at: datetime) -> None:
+    if enrollment.bounced_at is not None:
+        return
+    enrollment.bounced_at = at
+    bump(session, enrollment, CAMPAIGN, PEOPLE_BOUNCED, at)
+    if enrollment.replied_at is not None:  # a bounce after a reply is a bounce only
+        bump(session, enrollment, CAMPAIGN, PEOPLE_REPLIED, enrollment.replied_at, n=-1)
+
+
+def _mark_unsubscribed(session: Session, enrollment: Enrollment, at: datetime) -> bool:
+    if enrollment.unsubscribed_at is not None:
+        return False
+    enrollment.unsubscribed_at = at
+    bump(session, enrollment, CAMPAIGN, PEOPLE_UNSUBSCRIBED, at)
+    return True
 
 
 def count_failed(session: Session, enrollment: Enrollment, position: int, at: datetime) -> None:
@@ -99,8 +148,9 @@ def count_reply(session: Session, enrollment: Enrollment, at: datetime, *,
     if email is None or email.replied_at is not None or email.bounced_at is not None:
         return False
     email.replied_at = at
-    if enrollment.replied_at is None:
+    if enrollment.replied_at is None and enrollment.bounced_at is None:
         enrollment.replied_at = at
+        bump(session, enrollment, CAMPAIGN, PEOPLE_REPLIED, at)
     bump(session, enrollment, email.position, REPLIED, at)
     return True
 
@@ -114,8 +164,7 @@ def count_bounce(session: Session, enrollment: Enrollment, at: datetime, *,
             SentMessage.enrollment_id == enrollment.id, SentMessage.position == send_position))
     if email is None:
         email = _email(session, enrollment, thread_id=None, message_ids=message_ids, before=at)
-    if enrollment.bounced_at is None:
-        enrollment.bounced_at = at
+    _mark_bounced(session, enrollment, at)
     if email is None or email.bounced_at is not None:
         return False
     email.bounced_at = at
@@ -127,9 +176,8 @@ def count_bounce(session: Session, enrollment: Enrollment, at: datetime, *,
 
 def count_unsubscribe(session: Session, enrollment: Enrollment, at: datetime) -> bool:
     """An unsubscribe, on the step of the last email the person got (-1 before any)."""
-    if enrollment.unsubscribed_at is not None:
+    if not _mark_unsubscribed(session, enrollment, at):
         return False
-    enrollment.unsubscribed_at = at
     position = session.scalar(select(SentMessage.position).where(
         SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.position.desc())
         .limit(1))

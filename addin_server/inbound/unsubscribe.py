@@ -37,15 +37,15 @@ def unsubscribe(session: Session, org_id: int, email: str, now: datetime, *,
         new = True
     live = list(session.scalars(select(Enrollment).where(
         Enrollment.person_id == person.id, Enrollment.status.in_(LIVE_ENROLLMENT))))
-    for e in live:
-        lifecycle.end(session, e, now, status=EnrollmentStatus.UNSUBSCRIBED,
-                        reason="unsubscribed")
-    # Counted on the campaigns it ended, or, after they all ended, on the latest one: the
-    # link in the last email of a finished campaign is the usual way out.
+    # Counted (once) on the campaigns it ends, or, after they all ended, on the latest one:
+    # the link in the last email of a finished campaign is the usual way out.
     latest = live or list(session.scalars(select(Enrollment).where(
         Enrollment.person_id == person.id).order_by(Enrollment.id.desc()).limit(1)))
     for e in latest:
         tallies.count_unsubscribe(session, e, now)
+    for e in live:
+        lifecycle.end(session, e, now, status=EnrollmentStatus.UNSUBSCRIBED,
+                        reason="unsubscribed")
     if new:
         feed.record(session, org_id=org_id, type=feed.UNSUBSCRIBED, at=now, person_id=person.id,
                     rep_id=live[0].rep_id if live else None,

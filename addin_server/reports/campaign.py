@@ -1,21 +1,21 @@
 """A campaign's results: the funnel, one row per step, sends and replies per day.
 
-Four grouped queries, each on an index, none loading rows: the funnel counts enrollments by
-status (ix_enrollments_report, which on PostgreSQL carries the columns it counts); the step
-rows and the chart sum the counters kept as things happen (tallies.py, report_counts); held
-emails and overdue tasks are the current state (ix_sends_state_due, ix_tasks_status_due).
-The date range selects people enrolled in it (the funnel) and events on those days (the
-steps and the chart), in the campaign's time zone; `rep_id` keeps one rep's people.
+Grouped queries on indexes, none loading the sends: the funnel, the step rows and the chart
+sum the counters kept as things happen (tallies.py, report_counts); what is true now (people
+paused or out of office, held emails, overdue tasks) counts the few rows in that state
+(ix_enrollments_report, ix_sends_state_due, ix_tasks_status_due). The date range selects
+what happened on those days, in the campaign's time zone (people enrolled, emailed, replied,
+... and each step's events); `rep_id` keeps one rep's people.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from addin_server import tallies
@@ -43,42 +43,43 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
-def _funnel(session: Session, campaign: Campaign, flt: Filters, now: datetime) -> dict[str, Any]:
-    tz = ZoneInfo(campaign.timezone or "UTC")
-    e = Enrollment
-    cond: list[ColumnElement[bool]] = [e.campaign_id == campaign.id]
+def _funnel(session: Session, campaign: Campaign, flt: Filters, now: datetime,
+            counts: dict[tuple[int, str], int]) -> dict[str, Any]:
+    """The funnel from the campaign's counters (position -1) in the range; who is active,
+    paused or out of office is the state now (all-time counters, and the paused rows)."""
+    def c(metric: str) -> int:
+        return counts.get((tallies.CAMPAIGN, metric), 0)
+
+    r = ReportCount
+    cond: list[ColumnElement[bool]] = [r.campaign_id == campaign.id,
+                                       r.position == tallies.CAMPAIGN]
     if flt.rep_id is not None:
-        cond.append(e.rep_id == flt.rep_id)
-    if flt.start is not None:
-        cond.append(e.created_at >= datetime.combine(flt.start, time(0), tz))
-    if flt.end is not None:
-        cond.append(e.created_at < datetime.combine(flt.end + timedelta(days=1), time(0), tz))
-
-    def when(c: ColumnElement[bool]) -> Any:
-        return func.sum(case((c, 1), else_=0))
-
-    rows = session.execute(select(
-        e.status, func.count(), func.count(e.emailed_at),
-        when(and_(e.replied_at.is_not(None), e.bounced_at.is_(None))),
-        when(or_(e.bounced_at.is_not(None), e.status == EnrollmentStatus.BOUNCED)),
-        when(or_(e.unsubscribed_at.is_not(None), e.status == EnrollmentStatus.UNSUBSCRIBED)),
-        when(and_(e.status == EnrollmentStatus.PAUSED, e.paused_until > now)),
-    ).where(*cond).group_by(e.status)).all()
-    by_status = {s: int(n) for s, n, *_ in rows}
-    emailed, replied, bounced, unsubscribed, ooo = (
-        sum(int(r[i] or 0) for r in rows) for i in range(2, 7))
+        cond.append(r.rep_id == flt.rep_id)
+    ever = {m: int(n) for m, n in session.execute(
+        select(r.metric, func.sum(r.n)).where(*cond).group_by(r.metric))}
+    live = ever.get(tallies.ENROLLED, 0) - sum(
+        n for m, n in ever.items() if m.startswith(tallies.ENDED))
+    e = Enrollment
+    paused_cond = [e.campaign_id == campaign.id, e.status == EnrollmentStatus.PAUSED]
+    if flt.rep_id is not None:
+        paused_cond.append(e.rep_id == flt.rep_id)
+    ooo = and_(e.paused_until.is_not(None), e.paused_until > now)
+    paused, away = session.execute(select(
+        func.count(), func.coalesce(func.sum(case((ooo, 1), else_=0)), 0)
+    ).where(*paused_cond)).one()
+    replied, emailed = c(tallies.PEOPLE_REPLIED), c(tallies.EMAILED)
     return {
-        "enrolled": sum(by_status.values()),
-        "active": by_status.get(EnrollmentStatus.ACTIVE, 0),
-        "paused": by_status.get(EnrollmentStatus.PAUSED, 0) - ooo,
-        "out_of_office": ooo,
-        "finished": by_status.get(EnrollmentStatus.FINISHED, 0),
+        "enrolled": c(tallies.ENROLLED),
+        "active": live - int(paused),
+        "paused": int(paused) - int(away),
+        "out_of_office": int(away),
+        "finished": c(tallies.ENDED + "finished"),
         "emailed": emailed,
         "replied": replied,
         "reply_rate": rate(replied, emailed),
-        "bounced": bounced,
-        "unsubscribed": unsubscribed,
-        "stopped": by_status.get(EnrollmentStatus.STOPPED, 0),
+        "bounced": c(tallies.PEOPLE_BOUNCED),
+        "unsubscribed": c(tallies.PEOPLE_UNSUBSCRIBED),
+        "stopped": c(tallies.ENDED + "stopped"),
     }
 
 
@@ -137,8 +138,8 @@ def _step_row(position: int, step_type: StepType, day: int, counts: dict[tuple[i
 def campaign_report(session: Session, campaign: Campaign, now: datetime,
                     flt: Filters = Filters()) -> dict[str, Any]:
     """The report of one campaign (the API's JSON and the page's figures)."""
-    funnel = _funnel(session, campaign, flt, now)
     counts, days = _counts(session, campaign, flt)
+    funnel = _funnel(session, campaign, flt, now, counts)
     held, overdue = _current(session, campaign, flt, now)
     steps = [_step_row(s.position, s.type, s.day, counts, held.get(s.position, 0),
                        overdue.get(s.position, 0)) for s in campaign.steps]

@@ -19,7 +19,7 @@ from addin_server.api.openapi.builders import (
 
 def paths() -> dict[str, Schema]:
     return {**_campaigns(), **_enrollments(), **_tasks(), **_sends(), **_templates(),
-            **_feed_and_me(), **_suppressions(), **_people(), **_limits()}
+            **_feed_and_me(), **_suppressions(), **_people(), **_limits(), **_reports()}
 
 
 def _campaigns() -> dict[str, Schema]:
@@ -99,8 +99,11 @@ def _tasks() -> dict[str, Schema]:
         },
         "/tasks/{task_id}/complete": {
             "parameters": [tid],
-            "post": op("Mark done (once: a repeat changes nothing)", ref("TaskResult"),
-                       errors=("401", "404", "409")),
+            "post": op("Mark done (once: a repeat changes nothing). The body is optional: a "
+                       "call task's outcome and any task's note (both go to Salesforce as "
+                       "the Task's CallDisposition and Description, and into the report)",
+                       ref("TaskResult"), body=ref("TaskCompleteIn"),
+                       errors=("400", "401", "404", "409", "415", "422")),
         },
         "/tasks/{task_id}/skip": {
             "parameters": [tid],
@@ -255,3 +258,27 @@ def _limits() -> dict[str, Schema]:
                       ref("Forecast")),
         },
     }
+
+
+def _reports() -> dict[str, Schema]:
+    """Results: a campaign's report and the mailboxes' health, as JSON or CSV."""
+    csv = "; with Accept: text/csv, a CSV (one row per step, or per mailbox)"
+    return {
+        "/campaigns/{campaign_id}/report": {
+            "parameters": [path_id("campaign_id")],
+            "get": op("The campaign's funnel, one row per step and sends and replies per day"
+                      + csv, ref("CampaignReport"),
+                      params=[query("from", DATE, "first day (campaign's zone), included"),
+                              query("to", DATE, "last day, included"),
+                              query("rep_id", INT, "only this rep's people")],
+                      errors=("401", "404", "422")),
+        },
+        "/reports/mailboxes": {
+            "get": op("Each mailbox (the organisation's for an admin): sent today and in 7 "
+                      "days against its cap, reply and bounce rates over 30 days, paused "
+                      "or disconnected time" + csv,
+                      obj(["mailboxes"], mailboxes=arr(ref("MailboxReport"))),
+                      errors=("401",)),
+        },
+    }
+

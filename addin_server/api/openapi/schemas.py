@@ -82,7 +82,7 @@ SCHEMAS: dict[str, Schema] = {
         type={"enum": STEP_TYPES}, status={"enum": ["open", "completed", "skipped",
                                                     "cancelled"]},
         title=STR, instructions=STR, due_date=DATE, enrollment_id=INT, position=INT,
-        campaign=obj(["id", "name"], id=INT, name=STR),
+        call_outcome=NSTR, note=STR, campaign=obj(["id", "name"], id=INT, name=STR),
         person=obj(["email"], id=INT, email=STR, first_name=STR, last_name=STR, company=STR),
     ),
     "Compose": obj(
@@ -144,4 +144,48 @@ SCHEMAS: dict[str, Schema] = {
                                  expected={"type": "integer", "description":
                                            "sends expected to go that day under the cap, "
                                            "pacing and sending windows"}))),
+    "TaskCompleteIn": obj(
+        [], outcome={"enum": ["connected", "left_voicemail", "no_answer", "wrong_number",
+                              "busy", None],
+                     "description": "a call task's outcome (refused on other tasks)"},
+        note={"type": "string", "maxLength": 4000}),
+    "ReportTotals": obj(
+        ["enrolled", "active", "paused", "out_of_office", "finished", "emailed", "replied",
+         "reply_rate", "bounced", "unsubscribed", "stopped", "sent", "held", "failed",
+         "tasks_done", "tasks_skipped", "tasks_overdue"],
+        **{k: INT for k in ("enrolled", "active", "paused", "out_of_office", "finished",
+                            "emailed", "replied", "bounced", "unsubscribed", "stopped", "sent",
+                            "held", "failed", "tasks_done", "tasks_skipped", "tasks_overdue")},
+        reply_rate={"type": ["number", "null"],
+                    "description": "replied / emailed (people who got at least one email)"}),
+    "ReportStep": obj(
+        ["position", "type", "day", "sent", "held", "failed", "replied", "bounced",
+         "unsubscribed", "tasks_done", "tasks_skipped", "tasks_overdue", "tasks_on_time",
+         "calls"],
+        **{k: INT for k in ("position", "day", "sent", "held", "failed", "replied", "bounced",
+                            "unsubscribed", "tasks_done", "tasks_skipped", "tasks_overdue",
+                            "tasks_on_time")},
+        type={"enum": STEP_TYPES},
+        reply_rate={"type": ["number", "null"]}, on_time_rate={"type": ["number", "null"]},
+        calls=obj(["connected", "left_voicemail", "no_answer", "wrong_number", "busy"],
+                  connected=INT, left_voicemail=INT, no_answer=INT, wrong_number=INT,
+                  busy=INT)),
+    "CampaignReport": obj(
+        ["campaign", "filters", "totals", "steps", "days"],
+        campaign=obj(["id", "name"], id=INT, name=STR, timezone=STR),
+        filters=obj([], **{"from": {"type": ["string", "null"], "format": "date"},
+                           "to": {"type": ["string", "null"], "format": "date"},
+                           "rep_id": NINT}),
+        totals=ref("ReportTotals"), steps=arr(ref("ReportStep")),
+        days=arr(obj(["day", "sent", "replied"], day=DATE, sent=INT, replied=INT))),
+    "MailboxReport": obj(
+        ["id", "address", "status", "sent_today", "daily_cap", "sent_7_days", "reply_rate",
+         "bounce_rate"],
+        id=INT, address=STR, provider=STR, rep_id=INT, rep_email=STR, status=STR,
+        sent_today=INT, daily_cap=NINT, cap_used_today={"type": ["number", "null"]},
+        sent_7_days=INT, cap_7_days=NINT, emails_30_days=INT, replied_30_days=INT,
+        bounced_30_days=INT, reply_rate={"type": ["number", "null"]},
+        bounce_rate={"type": ["number", "null"]}, paused_until=NSTR,
+        paused_seconds_left=INT, disconnected_since=NSTR, disconnected_seconds=INT,
+        reason=STR),
 }

@@ -288,7 +288,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_enrollments_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_rep_id'), ['rep_id'], unique=False)
-        batch_op.create_index('ix_enrollments_report', ['campaign_id', 'rep_id', 'status', 'created_at'], unique=False, postgresql_include=['emailed_at', 'replied_at', 'bounced_at', 'unsubscribed_at', 'paused_until'])
+        batch_op.create_index('ix_enrollments_report', ['campaign_id', 'status', 'rep_id', 'paused_until'], unique=False)
         batch_op.create_index('ix_enrollments_status_paused_until', ['status', 'paused_until'], unique=False)
         batch_op.create_index('uq_enrollment_live', ['campaign_id', 'person_id'], unique=True, sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
 
@@ -520,7 +520,7 @@ def downgrade() -> None:
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index('uq_enrollment_live', sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
         batch_op.drop_index('ix_enrollments_status_paused_until')
-        batch_op.drop_index('ix_enrollments_report', postgresql_include=['emailed_at', 'replied_at', 'bounced_at', 'unsubscribed_at', 'paused_until'])
+        batch_op.drop_index('ix_enrollments_report')
         batch_op.drop_index(batch_op.f('ix_enrollments_rep_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_person_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_org_id'))
