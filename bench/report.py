@@ -24,6 +24,7 @@ from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.db import make_engine
 from addin_server.models import Campaign
+from addin_server.reports import campaign as report_parts
 from addin_server.reports.campaign import Filters, campaign_report
 from addin_server.runtime import Runtime
 from bench.harness import bench_settings, machine_note, median, percentile, pg_schema
@@ -156,6 +157,17 @@ def main() -> None:
                 times = timed(lambda flt=flt: campaign_report(s, campaign, NOW, flt), args.runs)
                 print(f"campaign report ({name}): p50 {median(times):.1f} ms, "
                       f"p95 {percentile(times, 95):.1f} ms  (target p95 < 150 ms)")
+            # Where the time goes (whole campaign): each part's p50.
+            parts = {
+                "counters (steps, chart)": lambda: report_parts._counts(s, campaign, Filters()),
+                "funnel (counters, paused)": lambda: report_parts._funnel(
+                    s, campaign, Filters(), NOW, {}),
+                "held and overdue now": lambda: report_parts._current(
+                    s, campaign, Filters(), NOW),
+                "a round trip (SELECT 1)": lambda: s.execute(text("SELECT 1")).all(),
+            }
+            print("  parts, p50: " + ", ".join(
+                f"{name} {median(timed(fn, args.runs)):.1f} ms" for name, fn in parts.items()))
         print(machine_note())
         engine.dispose()
         rt.engine.dispose()

@@ -107,18 +107,27 @@ def _counts(session: Session, campaign: Campaign, flt: Filters) -> tuple[
 
 def _current(session: Session, campaign: Campaign, flt: Filters, now: datetime) -> tuple[
         dict[int, int], dict[int, int]]:
-    """Held emails and overdue tasks by position: what is waiting now, whatever the dates."""
+    """Held emails and overdue tasks by position: what is waiting now, whatever the dates.
+
+    Both start from the few rows in that state (ix_sends_state_due, ix_tasks_status_due) and
+    look up each one's enrollment by its key: a join let the planner scan the campaign's
+    whole enrollments table (200 ms at 250,000 people) to find a handful."""
     today = now.astimezone(ZoneInfo(campaign.timezone or "UTC")).date()
-    mine = [Enrollment.campaign_id == campaign.id]
+
+    def of(column: Any, owner: Any) -> Any:
+        return select(column).where(Enrollment.id == owner).scalar_subquery()
+
+    send_cond = [Send.state == SendState.HELD,
+                 of(Enrollment.campaign_id, Send.enrollment_id) == campaign.id]
+    task_cond = [Task.status == TaskStatus.OPEN, Task.due_date < today,
+                 of(Enrollment.campaign_id, Task.enrollment_id) == campaign.id]
     if flt.rep_id is not None:
-        mine.append(Enrollment.rep_id == flt.rep_id)
+        send_cond.append(of(Enrollment.rep_id, Send.enrollment_id) == flt.rep_id)
+        task_cond.append(Task.rep_id == flt.rep_id)
     held: dict[int, int] = dict(session.execute(
-        select(Send.position, func.count()).join(Enrollment, Enrollment.id == Send.enrollment_id)
-        .where(Send.state == SendState.HELD, *mine).group_by(Send.position)).all())
+        select(Send.position, func.count()).where(*send_cond).group_by(Send.position)).all())
     overdue: dict[int, int] = dict(session.execute(
-        select(Task.position, func.count()).join(Enrollment, Enrollment.id == Task.enrollment_id)
-        .where(Task.status == TaskStatus.OPEN, Task.due_date < today, *mine)
-        .group_by(Task.position)).all())
+        select(Task.position, func.count()).where(*task_cond).group_by(Task.position)).all())
     return held, overdue
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 from flask.testing import FlaskClient
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from addin_server import create_app
