@@ -26,6 +26,7 @@ from addin_server.api import limits as api_limits
 from addin_server.api import me as api_me
 from addin_server.api import openapi as api_openapi
 from addin_server.api import people as api_people
+from addin_server.api import reports as api_reports
 from addin_server.api import sends as api_sends
 from addin_server.api import suppressions as api_suppressions
 from addin_server.api import tasks as api_tasks
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         api_campaigns.bp,
         api_enrollments.bp,
         api_tasks.bp,
+        api_reports.bp,
         api_sends.bp,
         api_templates.bp,
         api_feed.bp,

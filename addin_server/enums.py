@@ -62,6 +62,25 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class CallOutcome(StrEnum):
+    """What a call task ended with; Salesforce's CallDisposition takes the label."""
+
+    CONNECTED = "connected"
+    LEFT_VOICEMAIL = "left_voicemail"
+    NO_ANSWER = "no_answer"
+    WRONG_NUMBER = "wrong_number"
+    BUSY = "busy"
+
+
+CALL_OUTCOME_LABELS = {
+    CallOutcome.CONNECTED: "Connected",
+    CallOutcome.LEFT_VOICEMAIL: "Left voicemail",
+    CallOutcome.NO_ANSWER: "No answer",
+    CallOutcome.WRONG_NUMBER: "Wrong number",
+    CallOutcome.BUSY: "Busy",
+}
+
+
 class MailboxProvider(StrEnum):
     LOCAL = "local"
     GMAIL = "gmail"

@@ -122,6 +122,8 @@ class Mailbox(Base):
     push_id: Mapped[str | None] = mapped_column(String(200))
     push_expires_at: Mapped[datetime | None]
     synced_at: Mapped[datetime | None]  # last reply poll
+    # Since when it is disconnected (the mailbox report); cleared on reconnect.
+    disconnected_at: Mapped[datetime | None]
 
 
 class Template(Base):
@@ -221,6 +223,9 @@ class Enrollment(Base):
         # Not a partial index: the status arrives as a bound parameter, and a generic plan of
         # a prepared statement cannot prove a partial index's predicate from one.
         Index("ix_enrollments_status_paused_until", "status", "paused_until"),
+        # The campaign report counts a campaign's paused people (and those out of office)
+        # on this index alone (reports/campaign.py).
+        Index("ix_enrollments_report", "campaign_id", "status", "rep_id", "paused_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -240,6 +245,13 @@ class Enrollment(Base):
     paused_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The report's funnel (tallies.py): the first real reply (not an automatic one), a bounce
+    # (which outranks an earlier reply), an unsubscribe, even after the enrollment ended;
+    # emailed_at is the first email that went out (the reply rate's denominator).
+    emailed_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    bounced_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
 
     person: Mapped[Person] = relationship()
     campaign: Mapped[Campaign] = relationship()
@@ -308,6 +320,8 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "position"),
         Index("ix_tasks_rep_status", "rep_id", "status", "due_date"),
+        # The report's overdue tasks: the open tasks whose day has passed, by position.
+        Index("ix_tasks_status_due", "status", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -333,6 +347,10 @@ class Task(Base):
     draft_created_at: Mapped[datetime | None]
     # When the Live Feed said the task is due (once; tasks.announce_due_tasks).
     due_announced_at: Mapped[datetime | None]
+    # A call task's outcome (enums.CallOutcome) and the rep's note, given when completing it;
+    # Salesforce gets them as CallDisposition and Description.
+    call_outcome: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
 
 class SentMessage(Base):
     """An email that went out to a person: what a later "reply to previous" threads on and quotes,
@@ -354,6 +372,10 @@ class SentMessage(Base):
     rfc_message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     references: Mapped[str] = mapped_column(Text, default="")  # the chain, space separated
     sent_at: Mapped[datetime]
+    # The report's honest numbers (tallies.py): the first real reply to this email, once, and
+    # a bounce of it (which un-counts an earlier reply).
+    replied_at: Mapped[datetime | None]
+    bounced_at: Mapped[datetime | None]
 
 
 class Event(Base):
@@ -475,6 +497,8 @@ class CrmLink(Base):
 # The sync's sweep links sent emails and replies of the last days that no hook linked: these
 # keep that scan to the recent rows.
 Index("ix_sent_messages_sent_at", SentMessage.sent_at)
+# The mailbox report's reply and bounce rates read a mailbox's recent sent emails.
+Index("ix_sent_messages_mailbox_sent_at", SentMessage.mailbox_id, SentMessage.sent_at)
 Index("ix_events_type_at", Event.type, Event.at)
 
 
@@ -543,3 +567,28 @@ class InboundMessage(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime | None]
     processed_at: Mapped[datetime]
+
+
+# --- Results (issue 16) -------------------------------------------------------------------
+
+
+class ReportCount(Base):
+    """A counter of the campaign report, kept as things happen (tallies.py): how many of one
+    thing (`metric`: sent, replied, tasks_done, call_busy...) happened on one day (in the
+    campaign's time zone) at one step, for one rep. The report sums these rows, never the
+    sends themselves, so it costs the same at a thousand sends or a million."""
+
+    __tablename__ = "report_counts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "day", "rep_id", "position", "metric",
+                         name="uq_report_counts_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    day: Mapped[date] = mapped_column(Date)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(Integer, default=0)

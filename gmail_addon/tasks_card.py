@@ -99,3 +99,21 @@ def homepage_card(
     if pages > 1:
         subtitle += f" · page {page + 1} of {pages}"
     return w.card("Your tasks", sections, subtitle=subtitle, name="home")
+
+
+# A call's outcomes, as the server takes them (enums.CallOutcome) and as reps read them.
+CALL_OUTCOMES = (("connected", "Connected"), ("left_voicemail", "Left voicemail"),
+                 ("no_answer", "No answer"), ("wrong_number", "Wrong number"),
+                 ("busy", "Busy"))
+
+
+def call_outcome_card(t: TaskItem, e: Endpoints, refresh: dict[str, str]) -> Json:
+    """Done on a call asks how it went and for a note; Save sends both back to "done"."""
+    ids = {"task_id": str(t.id), **refresh}
+    return w.card("How did the call go?", [w.section([
+        w.decorated(_who(t), top=esc(t.title), bottom=esc(t.campaign)),
+        w.dropdown("outcome", "Outcome", [(label, value, False) for value, label in CALL_OUTCOMES]),
+        w.text_input("note", "Note", multiline=True, hint="Goes to Salesforce with the call"),
+        w.buttons(w.action_button("Save call", w.action(e.url("done"), ids), filled=True)),
+    ])], name="call-outcome")
+

@@ -88,6 +88,14 @@ def dropdown(
     return {"selectionInput": s}
 
 
+def text_input(name: str, label: str, *, multiline: bool = False, hint: str = "") -> Json:
+    t: Json = {"name": name, "label": label,
+               "type": "MULTIPLE_LINE" if multiline else "SINGLE_LINE"}
+    if hint:
+        t["hintText"] = hint
+    return {"textInput": t}
+
+
 def date_time_picker(name: str, label: str, value_ms: int | None = None) -> Json:
     p: Json = {"name": name, "label": label, "type": "DATE_AND_TIME"}
     if value_ms is not None:

@@ -245,6 +245,7 @@
         write.remove();
       }
       node.querySelector(".done").addEventListener("click", function () {
+        if (task.type === "call") { finishCall(task, node); return; }
         finishTask(task, node, "complete");
       });
       node.querySelector(".skip").addEventListener("click", function () {
@@ -263,11 +264,25 @@
     el.className = "task-msg " + (kind || "info");
   }
 
-  function finishTask(task, node, action) {
+  // Done on a call first asks how it went and for a note; both go to Salesforce and the report.
+  function finishCall(task, node) {
+    var form = node.querySelector(".call-form");
+    if (form.hidden) {
+      form.hidden = false;
+      node.querySelector(".outcome").focus();
+      taskMessage(node, "Choose how the call went, then click Done again.", "info");
+      return;
+    }
+    var outcome = node.querySelector(".outcome").value;
+    if (!outcome) { taskMessage(node, "Choose how the call went first.", "error"); return; }
+    finishTask(task, node, "complete", { outcome: outcome, note: node.querySelector(".note").value });
+  }
+
+  function finishTask(task, node, action, body) {
     if (state.busy[task.id]) { return; }  // a double click finishes it once
     state.busy[task.id] = true;
     node.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-    api("POST", "/tasks/" + task.id + "/" + action).then(function () {
+    api("POST", "/tasks/" + task.id + "/" + action, body).then(function () {
       node.remove();
       var left = $("task-list").children.length;
       $("task-count").textContent = left ? String(left) : "";

@@ -135,6 +135,8 @@ def task_json(task: Task, person: Person, campaign: Campaign) -> dict[str, Any]:
         "due_date": task.due_date.isoformat(),
         "enrollment_id": task.enrollment_id,
         "position": task.position,
+        "call_outcome": task.call_outcome,
+        "note": task.note,
         "campaign": {"id": campaign.id, "name": campaign.name},
         "person": {"id": person.id, "email": person.email, "first_name": person.first_name,
                    "last_name": person.last_name, "company": person.company},

@@ -17,6 +17,7 @@ from addin_server.campaigns import templates
 from addin_server.enrollments import tasks
 from addin_server.enums import StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Task
+from addin_server.validation import Errors
 from addin_server.web.common import ApiError, db, now, runtime
 
 bp = api_blueprint("api_tasks", __name__)
@@ -88,10 +89,14 @@ def complete_task(task_id: int) -> ResponseReturnValue:
     when the email goes) unless the body says `{"cancel_send": true}`."""
     task = owned(Task, task_id)
     # The body is optional: Done with nothing to say completes the task.
-    data = checked_body(bodies.TaskCompleteIn) if request.data else {}
-    cancel_send = data.get("cancel_send") is True
+    data = checked_body(bodies.TaskCompleteIn) if request.data else None
+    errors = Errors()
+    outcome, note = tasks.parse_completion(data, task.type, errors)
+    errors.raise_if_any()
+    cancel_send = data is not None and data.get("cancel_send") is True
     try:
-        changed = tasks.complete_task(db(), task, now(), cancel_send=cancel_send)
+        changed = tasks.complete_task(db(), task, now(), cancel_send=cancel_send,
+                                      outcome=outcome, note=note)
     except tasks.EmailStillScheduled as exc:
         raise _still_scheduled(exc, "send cancel_send: true to cancel it and mark the task "
                                "done") from exc

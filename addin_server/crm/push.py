@@ -175,7 +175,8 @@ def _items(session: Session, links: list[CrmLink], prefix: str, rep_tz: str
                 made = _new_item(link, prefix, email, task=rules.TaskFacts(
                     title=task.title, campaign=campaign, person_email=email,
                     type=StepType(task.type), status=TaskStatus(task.status),
-                    due_date=task.due_date, instructions=task.instructions))
+                    due_date=task.due_date, instructions=task.instructions,
+                    call_outcome=task.call_outcome, note=task.note))
         elif link.kind == CrmLinkKind.SENT:
             message = sent.get(link.local_id)
             if message is None:

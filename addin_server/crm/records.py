@@ -10,7 +10,13 @@ from datetime import date, datetime, timedelta
 
 from addin_server.crm.port import KeyFields, Record
 from addin_server.crm.salesforce import key_marker
-from addin_server.enums import CrmLinkKind, StepType, TaskStatus
+from addin_server.enums import (
+    CALL_OUTCOME_LABELS,
+    CallOutcome,
+    CrmLinkKind,
+    StepType,
+    TaskStatus,
+)
 from addin_server.html_text import html_to_text
 
 SUBJECT_MAX = 255
@@ -59,6 +65,8 @@ class TaskFacts:
     status: TaskStatus
     due_date: date
     instructions: str
+    call_outcome: str | None = None  # enums.CallOutcome value, a completed call's
+    note: str = ""  # the rep's note on completing it
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,10 @@ def task_record(
     create: bool,
 ) -> Record:
     """The Task fields for one of our tasks. TaskSubtype can be set on create only."""
-    lines = [facts.instructions.strip()] if facts.instructions.strip() else []
+    # The rep's note first: it is what a colleague reading the Task wants.
+    lines = [facts.note.strip()] if facts.note.strip() else []
+    if facts.instructions.strip():
+        lines.append(facts.instructions.strip())
     lines.append(f"Campaign: {facts.campaign}")
     lines.append(f"Person: {facts.person_email}")
     if facts.status == TaskStatus.SKIPPED:
@@ -110,6 +121,9 @@ def task_record(
         "Priority": "Normal",
         "Description": "\n".join(lines),
     }
+    if facts.call_outcome:
+        # Salesforce's call result field (Task.CallDisposition, text up to 255).
+        record["CallDisposition"] = CALL_OUTCOME_LABELS[CallOutcome(facts.call_outcome)]
     if create:
         record["OwnerId"] = owner_id
         record["TaskSubtype"] = subtype_for(facts.type)

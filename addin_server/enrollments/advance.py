@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import (
     Completion,
@@ -212,6 +212,7 @@ def advance(session: Session, enrollment: Enrollment, now: datetime) -> Send | T
         enrollment.current_position = None
         enrollment.status = EnrollmentStatus.FINISHED
         enrollment.updated_at = now
+        tallies.count_ended(session, enrollment, EnrollmentStatus.FINISHED.value, now)
         feed.record(
             session, org_id=enrollment.org_id, type=feed.ENROLLMENT_FINISHED, at=now,
             rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.campaigns.calendar import calendar_for, window_due, zone_for
 from addin_server.campaigns.settings import flag
 from addin_server.campaigns.timing import Launch, Plan, plan_step
@@ -321,6 +321,7 @@ def launch(
     enrolment_ids = _insert_enrollments(session, rep, campaign,
                                         [known[p.email][0] for p in to_enrol], start,
                                         first_send_at, now)
+    tallies.count_launch(session, campaign, rep.id, len(enrolment_ids), now)
     report("enrollments", len(people))
     timings = step_timings(steps)
     plans: dict[str, Plan] = {}  # one plan per time zone: the rules are the same for everyone

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enums import (
@@ -93,6 +93,7 @@ def end(
     enrollment.status = status
     enrollment.stop_reason = reason
     enrollment.updated_at = now
+    tallies.count_ended(session, enrollment, status.value, now)
     cancelled = len(cancel_pending(session, Send.enrollment_id == enrollment.id, reason, now))
     cancelled += rowcount(session.execute(
         update(Task)

@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.campaigns.rendering import EmailContent, build_email
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enrollments.advance import advance
 from addin_server.enrollments.lifecycle import cancel_pending
-from addin_server.enums import IN_FLIGHT_SEND, PENDING_SEND, StepType, TaskStatus
+from addin_server.enums import IN_FLIGHT_SEND, PENDING_SEND, CallOutcome, StepType, TaskStatus
 from addin_server.errors import Conflict
 from addin_server.models import Enrollment, Person, Rep, Send, SentMessage, Task
+from addin_server.validation import Errors
 
 SKIPPED_REASON = "the rep skipped the task"
 DONE_REASON = "the rep marked the task done without sending it"
@@ -44,12 +45,12 @@ def scheduled_email(session: Session, task: Task) -> Send | None:
 
 
 def _finish(session: Session, task: Task, status: TaskStatus, now: datetime,
-            reason: str = "") -> bool:
+            reason: str = "", **values: object) -> bool:
     # A conditional UPDATE, so that a double click or two clients at once finish it once.
     changed = rowcount(session.execute(
         update(Task)
         .where(Task.id == task.id, Task.status == TaskStatus.OPEN)
-        .values(status=status, completed_at=now, updated_at=now)
+        .values(status=status, completed_at=now, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     ))
     if not changed:
@@ -61,6 +62,7 @@ def _finish(session: Session, task: Task, status: TaskStatus, now: datetime,
     event = feed.TASK_COMPLETED if status == TaskStatus.COMPLETED else feed.TASK_SKIPPED
     enrollment = session.get(Enrollment, task.enrollment_id)
     assert enrollment is not None
+    tallies.count_task(session, enrollment, task, status == TaskStatus.COMPLETED, now)
     feed.record(
         session, org_id=task.org_id, type=event, at=now, rep_id=task.rep_id,
         campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id,
@@ -71,18 +73,49 @@ def _finish(session: Session, task: Task, status: TaskStatus, now: datetime,
     return True
 
 
-def complete_task(session: Session, task: Task, now: datetime, *,
-                  cancel_send: bool = False) -> bool:
+NOTE_MAX = 4000
+
+
+def parse_completion(data: object, task_type: StepType, errors: Errors) -> tuple[
+        CallOutcome | None, str]:
+    """The body of "done": `outcome` (a call task's: connected, left_voicemail, no_answer,
+    wrong_number, busy) and `note` (any task's, up to 4000 characters). Both optional."""
+    if data is None:
+        return None, ""
+    if not isinstance(data, dict):
+        errors.add("", "the body must be a JSON object")
+        return None, ""
+    outcome, raw = None, data.get("outcome")
+    if raw not in (None, ""):
+        if task_type != StepType.CALL:
+            errors.add("outcome", "only a call task has an outcome")
+        elif raw not in {o.value for o in CallOutcome}:
+            errors.add("outcome", "must be one of " + ", ".join(o.value for o in CallOutcome))
+        else:
+            outcome = CallOutcome(raw)
+    note = data.get("note") or ""
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        errors.add("note", f"must be text of at most {NOTE_MAX} characters")
+        note = ""
+    return outcome, note.strip()
+
+
+def complete_task(session: Session, task: Task, now: datetime, *, cancel_send: bool = False,
+                  outcome: CallOutcome | None = None, note: str = "") -> bool:
     """Mark a task done and move its person on. False when it was not open (nothing changed).
 
-    When the task's email is still in the outbox this raises EmailStillScheduled (the task
-    completes when the email goes), unless `cancel_send`: then the email is cancelled first.
-    An email already being sent cannot be cancelled: that raises too.
+    A call task takes its outcome and the rep's note (other tasks a note only). When the
+    task's email is still in the outbox this raises EmailStillScheduled (the task completes
+    when the email goes), unless `cancel_send`: then the email is cancelled first. An email
+    already being sent cannot be cancelled: that raises too.
     """
+    if outcome is not None and task.type != StepType.CALL:
+        raise ValueError("only a call task has an outcome")
     pending = scheduled_email(session, task) if task.status == TaskStatus.OPEN else None
     if pending is not None and (not cancel_send or pending.state in IN_FLIGHT_SEND):
         raise EmailStillScheduled(pending)
-    return _finish(session, task, TaskStatus.COMPLETED, now, DONE_REASON if pending else "")
+    return _finish(session, task, TaskStatus.COMPLETED, now, DONE_REASON if pending else "",
+                   call_outcome=outcome.value if outcome else None, note=note)
 
 
 def skip_task(session: Session, task: Task, now: datetime) -> bool:
@@ -152,6 +185,7 @@ def record_sent_email(
     )
     session.add(message)
     session.flush()
+    tallies.count_sent(session, enrollment, position, sent_at)
     crm_outbox.note_sent(session, message, enrollment.rep_id)
     return message
 

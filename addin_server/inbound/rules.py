@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.campaigns.calendar import calendar_for
 from addin_server.campaigns.settings import flag
 from addin_server.campaigns.timing import CampaignCalendar, is_campaign_day, local_instant
@@ -219,6 +219,8 @@ def apply_reply(session: Session, enrollment: Enrollment, *, facts: InboundFacts
     """The person replied: feed event, stop (and success) by the campaign's settings."""
     campaign = enrollment.campaign
     event = _event(session, enrollment, feed.REPLIED, now, facts, how=how)
+    tallies.count_reply(session, enrollment, now, thread_id=facts.thread_id,
+                        message_ids=facts.linked_ids, received_at=facts.received_at)
     session.flush()
     crm_outbox.note_reply(session, event)  # logged on the Contact or Lead when connected
     if campaign.mark_success_on_reply and not enrollment.outcome:
@@ -254,6 +256,12 @@ def apply_bounce(session: Session, enrollment: Enrollment, result: Classificatio
     _event(session, enrollment, feed.BOUNCED, now, facts, how=how, address=person.email,
            failed_recipients=list(result.failed_recipients))
     suppress(session, enrollment.org_id, person.email, "bounced", now)
+    send_id = result.original_send_id
+    position = (session.scalar(select(Send.position).where(
+        Send.id == int(send_id), Send.enrollment_id == enrollment.id))
+        if send_id and send_id.isdigit() else None)
+    tallies.count_bounce(session, enrollment, now, send_position=position, message_ids=tuple(
+        [result.original_message_id] if result.original_message_id else []))
     ended = 0
     for e in [enrollment, *_live_elsewhere(session, enrollment)]:
         if e.status in LIVE_ENROLLMENT and e.campaign.remove_on_bounce:

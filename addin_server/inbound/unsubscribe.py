@@ -11,7 +11,7 @@ from email.message import Message
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.enrollments import lifecycle
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.models import Enrollment, Person, Suppression
@@ -37,6 +37,12 @@ def unsubscribe(session: Session, org_id: int, email: str, now: datetime, *,
         new = True
     live = list(session.scalars(select(Enrollment).where(
         Enrollment.person_id == person.id, Enrollment.status.in_(LIVE_ENROLLMENT))))
+    # Counted (once) on the campaigns it ends, or, after they all ended, on the latest one:
+    # the link in the last email of a finished campaign is the usual way out.
+    latest = live or list(session.scalars(select(Enrollment).where(
+        Enrollment.person_id == person.id).order_by(Enrollment.id.desc()).limit(1)))
+    for e in latest:
+        tallies.count_unsubscribe(session, e, now)
     for e in live:
         lifecycle.end(session, e, now, status=EnrollmentStatus.UNSUBSCRIBED,
                         reason="unsubscribed")

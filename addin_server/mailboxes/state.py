@@ -30,7 +30,8 @@ def disconnect_mailbox(session: Session, mailbox: Mailbox, reason: str, now: dat
     changed = rowcount(session.execute(
         update(Mailbox)
         .where(Mailbox.id == mailbox.id, Mailbox.status == MailboxStatus.CONNECTED)
-        .values(status=MailboxStatus.DISCONNECTED, status_reason=reason, updated_at=now)
+        .values(status=MailboxStatus.DISCONNECTED, status_reason=reason, updated_at=now,
+                disconnected_at=now)
         .execution_options(synchronize_session=False)
     ))
     session.refresh(mailbox)
@@ -73,6 +74,7 @@ def reconnect_mailbox(session: Session, mailbox: Mailbox, now: datetime) -> int:
     was = mailbox.status
     mailbox.status = MailboxStatus.CONNECTED
     mailbox.status_reason = ""
+    mailbox.disconnected_at = None
     mailbox.updated_at = now
     session.flush()
     if was != MailboxStatus.CONNECTED:

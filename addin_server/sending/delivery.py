@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import feed, tallies
 from addin_server.campaigns.rendering import previous_email
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments.advance import advance
@@ -112,6 +112,7 @@ def fail(session: Session, send_id: int, reason: str, now: datetime, *,
     enrollment = session.get(Enrollment, send.enrollment_id)
     assert enrollment is not None
     _event(session, send, enrollment, feed.EMAIL_FAILED, now, reason=reason)
+    tallies.count_failed(session, enrollment, send.position, now)
     if send.task_id is not None:
         return True  # the task stays open: the rep sees the failure and decides
     if enrollment.campaign.remove_on_bounce:

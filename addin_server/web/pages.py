@@ -29,10 +29,17 @@ from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import build_email
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
-from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
+from addin_server.enums import (
+    CALL_OUTCOME_LABELS,
+    EnrollmentStatus,
+    MailboxStatus,
+    SendOption,
+    StepType,
+    TaskStatus,
+)
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
 from addin_server.runtime import runtime
-from addin_server.web import command_center
+from addin_server.web import command_center, results
 from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now
 from addin_server.web.signin import current_rep, login_required, signed_in_rep
@@ -167,6 +174,13 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
     return _builder(_owned_campaign(campaign_id))
 
 
+@bp.get("/campaigns/<int:campaign_id>/results")
+@login_required
+def campaign_results(campaign_id: int) -> ResponseReturnValue:
+    """The campaign's home: its results (the editor stays at /campaigns/<id>)."""
+    return results.page(_owned_campaign(campaign_id), current_rep())
+
+
 @bp.get("/campaigns/<int:campaign_id>/launch")
 @login_required
 def campaign_launch(campaign_id: int) -> ResponseReturnValue:
@@ -221,6 +235,8 @@ def task_page(task_id: int) -> ResponseReturnValue:
         missing=missing, send=send, mailbox=mailbox,
         mailbox_problem=mailbox_reason(mailbox, now()),
         next_task_id=command_center.next_task_id(db(), rep, task),
+        call_outcomes=[(o.value, label) for o, label in CALL_OUTCOME_LABELS.items()],
+        call_outcome_labels={o.value: label for o, label in CALL_OUTCOME_LABELS.items()},
         today=rep_today(rep, now()),
         tomorrow=rep_today(rep, now()) + timedelta(days=1),
     )

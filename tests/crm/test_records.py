@@ -97,3 +97,14 @@ def test_long_subjects_are_cut_to_salesforce_s_255() -> None:
     facts = rules.ActivityFacts(kind=CrmLinkKind.SENT, subject="x" * 400, address="a@b.test",
                                 body_html="", on=date(2026, 11, 24))
     assert len(rules.activity_subject(facts)) == 255
+
+
+def test_a_completed_call_carries_its_disposition_and_the_note_first() -> None:
+    facts = rules.TaskFacts(
+        title="Call", campaign="Q4", person_email="pat@example.test", type=StepType.CALL,
+        status=TaskStatus.COMPLETED, due_date=date(2026, 11, 24), instructions="Ask about budget",
+        call_outcome="left_voicemail", note="Call back Friday")
+    record = rules.task_record(facts, key="k", keys=KeyFields("field", "Key__c"),
+                                 owner_id="005", who_id=None, create=False)
+    assert record["CallDisposition"] == "Left voicemail"
+    assert record["Description"].splitlines()[:2] == ["Call back Friday", "Ask about budget"]

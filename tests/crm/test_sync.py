@@ -267,6 +267,22 @@ def test_completing_and_skipping_here_update_salesforce(
     assert len(fake.live_tasks()) == 3  # call, email, and now the LinkedIn task
 
 
+def test_a_call_s_outcome_and_note_reach_salesforce(
+        runtime: Runtime, rep: Actor, fake: FakeSalesforce) -> None:
+    connect(rep, fake)
+    fake.add_contact("pat@example.test")
+    [enrollment] = launch(rep, campaign(rep), ["pat@example.test"])
+    call = open_task(runtime, enrollment)
+    push_all(runtime, rep)
+    done = rep.post(f"/api/v1/tasks/{call.id}/complete",
+                    json={"outcome": "wrong_number", "note": "Reception says Pat left"})
+    assert done.json["changed"] is True
+    push_all(runtime, rep)
+    made = fake.tasks[link_of(runtime, CrmLinkKind.TASK, call.id).sf_id or ""]
+    assert (made["Status"], made["CallDisposition"]) == ("Completed", "Wrong number")
+    assert made["Description"].startswith("Reception says Pat left\nAsk about Q1 budget\n")
+
+
 def test_stopping_the_enrollment_closes_its_task_there(
         runtime: Runtime, rep: Actor, fake: FakeSalesforce) -> None:
     connect(rep, fake)

@@ -36,10 +36,10 @@ SF_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 TASK_FIELDS = {
     "Id", "Subject", "Status", "ActivityDate", "Priority", "Description", "TaskSubtype",
     "OwnerId", "WhoId", "WhatId", "Type", "IsClosed", "IsDeleted", "CreatedDate",
-    "SystemModstamp",
+    "SystemModstamp", "CallDisposition",
 }
 WRITABLE = {"Subject", "Status", "ActivityDate", "Priority", "Description", "TaskSubtype",
-            "OwnerId", "WhoId", "WhatId", "Type"}
+            "OwnerId", "WhoId", "WhatId", "Type", "CallDisposition"}
 CLOSED = {"Completed"}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from addin_server import create_app
@@ -211,6 +212,28 @@ def test_done_and_skip_change_each_task_once(
             Event.type.in_(["task_completed", "task_skipped"])).group_by(Event.type)).all()
         assert sorted(finished) == [("task_completed", 1), ("task_skipped", 1)]
     assert calls(page) == []
+    page.close()
+
+
+def test_done_on_a_call_asks_how_it_went_and_sends_the_outcome_and_note(
+    browser: Any, server: str, ann: Actor, runtime: Runtime
+) -> None:
+    launch(ann, campaign(ann, [{"day": 1, "type": "call", "instructions": "Ring"}]), BOB)
+    page = open_pane(browser, server, {"mode": "read", "from": "dana@client.test"})
+    bob = task_node(page, "bob@client.test")
+    bob.locator("button.done").click()
+    expect(bob.locator(".task-msg")).to_contain_text("Choose how the call went")
+    bob.locator("button.done").click()  # still no outcome: nothing is sent
+    expect(bob.locator(".task-msg")).to_contain_text("first")
+    bob.get_by_label("How did the call go?").select_option("left_voicemail")
+    bob.get_by_label("Note").fill("Back on Monday")
+    bob.locator("button.done").click()
+    page.locator("#notice", has_text="Task done.").wait_for()
+    with runtime.sessions() as s:
+        task = s.scalar(select(Task))
+        assert task is not None
+        assert (task.status.value, task.call_outcome, task.note) == (
+            "completed", "left_voicemail", "Back on Monday")
     page.close()
 
 

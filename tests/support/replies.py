@@ -85,3 +85,10 @@ def fixture(name: str, replace: dict[str, str] | None = None) -> EmailMessage:
     msg = message_from_bytes(raw, policy=default)
     assert isinstance(msg, EmailMessage)
     return msg
+
+
+def bounce_fixture(email: str, message_id: str) -> EmailMessage:
+    """A Gmail bounce of our email `message_id` to `email`."""
+    return fixture("gmail_bounce.eml", {"nobody@globex.test": email,
+                                        "<campaign-41.1@acme.test>": message_id,
+                                        "X-Campaign-Send-Id: 41": "X-Other: 1"})

@@ -23,13 +23,13 @@ from addin_server.addins.gmail.endpoint import addon_blueprint, addon_endpoint, 
 from addin_server.addins.gmail.message import message_card
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
-from addin_server.enums import StepType, TaskStatus
+from addin_server.enums import CallOutcome, StepType, TaskStatus
 from addin_server.models import Enrollment, Rep, Task
 from addin_server.runtime import runtime
 from addin_server.web.common import db, now
 from gmail_addon import responses
 from gmail_addon.events import AddonEvent
-from gmail_addon.tasks_card import homepage_card
+from gmail_addon.tasks_card import call_outcome_card, homepage_card
 from gmail_addon.widgets import Json
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,19 @@ def _finish(rep: Rep, event: AddonEvent, skip: bool) -> Json:
     if task is None:
         return _refreshed(rep, event, "That task was not found.")
     try:
-        changed = (tasks.skip_task if skip else tasks.complete_task)(db(), task, now())
+        if skip:
+            changed = tasks.skip_task(db(), task, now())
+        elif task.type == StepType.CALL and task.status == TaskStatus.OPEN:
+            # Done on a call first asks how it went (the card's Save comes back here with it).
+            outcome = event.form_value("outcome")
+            if outcome not in {o.value for o in CallOutcome}:
+                item = gmail_views.task_item(db(), task)
+                refresh = {k: event.param(k) for k in ("view", "page") if event.param(k)}
+                return responses.replace_card(call_outcome_card(item, endpoints(), refresh))
+            changed = tasks.complete_task(db(), task, now(), outcome=CallOutcome(outcome),
+                                          note=event.form_value("note").strip()[:tasks.NOTE_MAX])
+        else:
+            changed = tasks.complete_task(db(), task, now())
     except tasks.EmailStillScheduled as exc:
         return _refreshed(rep, event, f"Not changed: {exc}.")
     if not changed:

@@ -47,6 +47,12 @@ def _items(rows: list[tuple[Task, Person, Campaign]]) -> list[TaskItem]:
     ]
 
 
+def task_item(session: Session, task: Task) -> TaskItem:
+    enrollment = session.get(Enrollment, task.enrollment_id)
+    assert enrollment is not None
+    return _items([(task, enrollment.person, enrollment.campaign)])[0]
+
+
 def _open_tasks(rep: Rep):  # type: ignore[no-untyped-def]
     return (
         select(Task, Person, Campaign)

@@ -26,7 +26,7 @@ CLAMPED_PAGE = [query("limit", INT, "brought into 1..1000"),
 
 def paths() -> dict[str, Schema]:
     return {**_campaigns(), **_enrollments(), **_tasks(), **_sends(), **_templates(),
-            **_feed_and_me(), **_suppressions(), **_people(), **_limits()}
+            **_feed_and_me(), **_suppressions(), **_people(), **_limits(), **_reports()}
 
 
 def _campaigns() -> dict[str, Schema]:
@@ -130,11 +130,13 @@ def _tasks() -> dict[str, Schema]:
         },
         "/tasks/{task_id}/complete": {
             "parameters": [tid],
-            "post": {**op("Mark done (once: a repeat changes nothing). While the task's email "
-                          "is in the outbox: 409 on field `send` (the task completes when it "
-                          "goes) unless the body is {\"cancel_send\": true}, which cancels "
-                          "the email first", ref("TaskResult"),
-                          errors=("400", "401", "404", "409", "415", "422")),
+            "post": {**op("Mark done (once: a repeat changes nothing). The body is optional: a "
+                          "call task's outcome and any task's note (both go to Salesforce as "
+                          "the Task's CallDisposition and Description, and into the report). "
+                          "While the task's email is in the outbox: 409 on field `send` (the "
+                          "task completes when it goes) unless the body has "
+                          "{\"cancel_send\": true}, which cancels the email first",
+                          ref("TaskResult"), errors=("400", "401", "404", "409", "415", "422")),
                      "requestBody": {"required": False,
                                      **json_content(ref("TaskCompleteIn"))}},
         },
@@ -317,3 +319,27 @@ def _limits() -> dict[str, Schema]:
                       ref("Forecast")),
         },
     }
+
+
+def _reports() -> dict[str, Schema]:
+    """Results: a campaign's report and the mailboxes' health, as JSON or CSV."""
+    csv = "; with Accept: text/csv, a CSV (one row per step, or per mailbox)"
+    return {
+        "/campaigns/{campaign_id}/report": {
+            "parameters": [path_id("campaign_id")],
+            "get": op("The campaign's funnel, one row per step and sends and replies per day"
+                      + csv, ref("CampaignReport"),
+                      params=[query("from", DATE, "first day (campaign's zone), included"),
+                              query("to", DATE, "last day, included"),
+                              query("rep_id", INT, "only this rep's people")],
+                      errors=("401", "404", "422")),
+        },
+        "/reports/mailboxes": {
+            "get": op("Each mailbox (the organisation's for an admin): sent today and in 7 "
+                      "days against its cap, reply and bounce rates over 30 days, paused "
+                      "or disconnected time" + csv,
+                      obj(["mailboxes"], mailboxes=arr(ref("MailboxReport"))),
+                      errors=("401",)),
+        },
+    }
+

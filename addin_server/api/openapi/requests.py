@@ -126,6 +126,10 @@ class SendPatchIn(In):
 
 class TaskCompleteIn(In):
     cancel_send: bool | None = None
+    # A call task's outcome (the handler names the field when it does not fit the task).
+    outcome: Annotated[str, Field(json_schema_extra={"enum": [
+        "connected", "left_voicemail", "no_answer", "wrong_number", "busy"]})] | None = None
+    note: Annotated[str, Field(max_length=4000)] | None = None
 
 
 class BulkEnrollmentsIn(In):

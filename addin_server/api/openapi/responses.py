@@ -164,6 +164,8 @@ class Task(Out):
     position: int = 0
     campaign: TaskCampaign | None = None
     person: TaskPerson
+    call_outcome: str | None = None
+    note: str = ""
 
 
 class ReplyTo(Out):
@@ -321,3 +323,101 @@ class Forecast(Out):
     batch_size: int | None = None
     batch_wait_seconds: int = 0
     days: list[ForecastDay]
+
+
+class ReportTotals(Out):
+    enrolled: int
+    active: int
+    paused: int
+    out_of_office: int
+    finished: int
+    emailed: int
+    replied: int
+    # replied / emailed (people who got at least one email)
+    reply_rate: float | None
+    bounced: int
+    unsubscribed: int
+    stopped: int
+    sent: int
+    held: int
+    failed: int
+    tasks_done: int
+    tasks_skipped: int
+    tasks_overdue: int
+
+
+class CallCounts(Out):
+    connected: int
+    left_voicemail: int
+    no_answer: int
+    wrong_number: int
+    busy: int
+
+
+class ReportStep(Out):
+    position: int
+    type: StepType
+    day: int
+    sent: int
+    held: int
+    failed: int
+    replied: int
+    bounced: int
+    unsubscribed: int
+    tasks_done: int
+    tasks_skipped: int
+    tasks_overdue: int
+    tasks_on_time: int
+    reply_rate: float | None = None
+    on_time_rate: float | None = None
+    calls: CallCounts
+
+
+class ReportCampaign(Out):
+    id: int
+    name: str
+    timezone: str = ""
+
+
+class ReportFilters(Out):
+    from_: Annotated[DateStr | None, Field(alias="from")] = None
+    to: DateStr | None = None
+    rep_id: int | None = None
+
+
+class ReportDay(Out):
+    day: DateStr
+    sent: int
+    replied: int
+
+
+class CampaignReport(Out):
+    campaign: ReportCampaign
+    filters: ReportFilters
+    totals: ReportTotals
+    steps: list[ReportStep]
+    days: list[ReportDay]
+
+
+class MailboxReport(Out):
+    id: int
+    address: str
+    provider: str = ""
+    rep_id: int = 0
+    rep_email: str = ""
+    status: str
+    sent_today: int
+    daily_cap: int | None
+    cap_used_today: float | None = None
+    sent_7_days: int
+    cap_7_days: int | None = None
+    emails_30_days: int = 0
+    replied_30_days: int = 0
+    bounced_30_days: int = 0
+    reply_rate: float | None
+    bounce_rate: float | None
+    paused_until: str | None = None
+    paused_seconds_left: int = 0
+    disconnected_since: str | None = None
+    disconnected_seconds: int = 0
+    reason: str = ""

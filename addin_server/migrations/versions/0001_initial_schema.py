@@ -193,6 +193,7 @@ def upgrade() -> None:
     sa.Column('push_id', sa.String(length=200), nullable=True),
     sa.Column('push_expires_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('synced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disconnected_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -265,6 +266,10 @@ def upgrade() -> None:
     sa.Column('paused_until', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('emailed_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('replied_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('bounced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], ),
@@ -276,6 +281,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_enrollments_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_rep_id'), ['rep_id'], unique=False)
+        batch_op.create_index('ix_enrollments_report', ['campaign_id', 'status', 'rep_id', 'paused_until'], unique=False)
         batch_op.create_index('ix_enrollments_status_paused_until', ['status', 'paused_until'], unique=False)
         batch_op.create_index('uq_enrollment_live', ['campaign_id', 'person_id'], unique=True, sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
 
@@ -313,6 +319,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('person_addresses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_person_addresses_person_id'), ['person_id'], unique=False)
+
+    op.create_table('report_counts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('rep_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('metric', sa.String(length=32), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'day', 'rep_id', 'position', 'metric', name='uq_report_counts_key')
+    )
+    with op.batch_alter_table('report_counts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_counts_org_id'), ['org_id'], unique=False)
 
     op.create_table('steps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -367,6 +391,8 @@ def upgrade() -> None:
     sa.Column('rfc_message_id', sa.String(length=998), nullable=True),
     sa.Column('references', sa.Text(), nullable=False),
     sa.Column('sent_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('replied_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('bounced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
     sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
@@ -375,6 +401,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sent_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sent_messages_enrollment_id'), ['enrollment_id'], unique=False)
+        batch_op.create_index('ix_sent_messages_mailbox_sent_at', ['mailbox_id', 'sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sent_messages_rfc_message_id'), ['rfc_message_id'], unique=False)
         batch_op.create_index('ix_sent_messages_sent_at', ['sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sent_messages_thread_id'), ['thread_id'], unique=False)
@@ -397,6 +424,8 @@ def upgrade() -> None:
     sa.Column('draft_thread_id', sa.String(length=200), nullable=True),
     sa.Column('draft_created_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('due_announced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('call_outcome', sa.String(length=32), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
@@ -405,6 +434,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index('ix_tasks_rep_status', ['rep_id', 'status', 'due_date'], unique=False)
+        batch_op.create_index('ix_tasks_status_due', ['status', 'due_date'], unique=False)
 
     op.create_table('sends',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -469,6 +499,7 @@ def downgrade() -> None:
 
     op.drop_table('sends')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_tasks_status_due')
         batch_op.drop_index('ix_tasks_rep_status')
 
     op.drop_table('tasks')
@@ -476,11 +507,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sent_messages_thread_id'))
         batch_op.drop_index('ix_sent_messages_sent_at')
         batch_op.drop_index(batch_op.f('ix_sent_messages_rfc_message_id'))
+        batch_op.drop_index('ix_sent_messages_mailbox_sent_at')
         batch_op.drop_index(batch_op.f('ix_sent_messages_enrollment_id'))
 
     op.drop_table('sent_messages')
     op.drop_table('inbound_messages')
     op.drop_table('steps')
+    with op.batch_alter_table('report_counts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_counts_org_id'))
+
+    op.drop_table('report_counts')
     with op.batch_alter_table('person_addresses', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_addresses_person_id'))
 
@@ -495,6 +531,7 @@ def downgrade() -> None:
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index('uq_enrollment_live', sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
         batch_op.drop_index('ix_enrollments_status_paused_until')
+        batch_op.drop_index('ix_enrollments_report')
         batch_op.drop_index(batch_op.f('ix_enrollments_rep_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_person_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_org_id'))

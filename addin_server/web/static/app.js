@@ -22,16 +22,16 @@ const App = (() => {
 
   /** Done or Skip a task. Done on a task whose email is still scheduled is refused (it
    *  completes when the email goes): ask whether to cancel the email and mark it done. */
-  async function finishTask(taskId, action) {
+  async function finishTask(taskId, action, body) {
     const path = `/api/v1/tasks/${taskId}/${action}`;
-    const res = await api("POST", path);
+    const res = await api("POST", path, body);
     const err = res.status === 409 && res.data && res.data.errors && res.data.errors[0];
     if (action !== "complete" || !err || err.field !== "send" || !/cancel_send/.test(err.message)) return res;
     const message = err.message.replace(/; send cancel_send.*$/, ".");
     if (!window.confirm(`${message}\n\nCancel the email and mark the task done without sending it?`)) {
       return { ok: false, status: 409, data: { errors: [{ field: "send", message: "Not done: the email is still scheduled." }] } };
     }
-    return api("POST", path, { cancel_send: true });
+    return api("POST", path, { ...(body || {}), cancel_send: true });
   }
 
   function toast(message, bad) {

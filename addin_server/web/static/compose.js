@@ -10,9 +10,18 @@
   if (!root) return;
   const taskId = root.dataset.task;
 
+  // A call task is done with its outcome and a note (both go to Salesforce and the report).
+  const call = root.querySelector("[data-call-outcome]");
+
   async function finish(action) {
+    let body;
+    if (call && action === "complete") {
+      const chosen = call.querySelector("input[name=outcome]:checked");
+      if (!chosen) { App.toast("Choose how the call went first", true); return; }
+      body = { outcome: chosen.value, note: call.querySelector("textarea").value };
+    }
     root.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-    const res = await App.finishTask(taskId, action);
+    const res = await App.finishTask(taskId, action, body);
     if (!res.ok) {
       root.querySelectorAll("button").forEach((b) => { b.disabled = false; });
       App.toast((res.data && res.data.errors && res.data.errors[0].message) || "That did not work", true);

@@ -370,6 +370,32 @@ def test_done_updates_once_and_refreshes_the_card(addon: Addon, rep: Actor,
         assert len(list(s.scalars(select(Task)))) == 2  # not advanced twice
 
 
+def test_done_on_a_call_asks_how_it_went_and_keeps_the_outcome_and_note(
+        addon: Addon, rep: Actor, runtime: Runtime) -> None:
+    calls = rep.post("/api/v1/campaigns", json={
+        "name": "Calls", "timezone": "Europe/Paris",
+        "steps": [{"day": 1, "type": "call", "instructions": "Ring"}]}).json["id"]
+    launch(rep, calls, {"email": "bob@client.test", "first_name": "Bob"})
+    task = open_task(runtime, "bob@client.test")
+    params = {"task_id": str(task.id), "view": "home", "page": "0"}
+    asked = card_of(addon.post("done", "button_click", params=params))
+    assert asked["header"]["title"] == "How did the call go?"
+    [outcome] = [w["selectionInput"] for s in asked["sections"] for w in s["widgets"]
+                 if "selectionInput" in w]
+    assert [i["value"] for i in outcome["items"]] == [
+        "connected", "left_voicemail", "no_answer", "wrong_number", "busy"]
+    with runtime.sessions() as s:
+        still = s.get(Task, task.id)
+        assert still is not None and still.status == TaskStatus.OPEN
+    saved = addon.post("done", "button_click", params=params, form={
+        "outcome": string_input("no_answer"), "note": string_input("Try after 4pm")})
+    assert notification(saved) == "Task done."
+    with runtime.sessions() as s:
+        done = s.get(Task, task.id)
+        assert done is not None and done.status == TaskStatus.COMPLETED
+        assert (done.call_outcome, done.note) == ("no_answer", "Try after 4pm")
+
+
 def test_skip_and_a_cancelled_task_are_explained(addon: Addon, rep: Actor,
                                                  runtime: Runtime) -> None:
     launch(rep, email_task_campaign(rep), JANE)

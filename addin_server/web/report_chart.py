@@ -1,0 +1,82 @@
+"""The results page's chart, drawn on the server as SVG: emails sent per day as bars, replies
+per day as a line over them. Pure: figures in, markup out (no script, no library to ship)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 1100, 240
+LEFT, RIGHT, TOP, BOTTOM = 40, 12, 16, 28
+
+
+def nice_ceiling(value: int) -> int:
+    """1, 2 or 5 times a power of ten, at least `value` (and 1)."""
+    top, step = max(value, 1), 1
+    while True:
+        for m in (1, 2, 5):
+            if m * step >= top:
+                return m * step
+        step *= 10
+
+
+def fill_days(days: list[dict[str, Any]], start: date | None, end: date | None
+              ) -> list[dict[str, Any]]:
+    """Every day from the first to the last (or the filter's range), zeros included, so that
+    quiet days show as gaps rather than disappearing. At most 120 days are drawn."""
+    by_day = {d["day"]: d for d in days}
+    first = start or (date.fromisoformat(days[0]["day"]) if days else None)
+    last = end or (date.fromisoformat(days[-1]["day"]) if days else None)
+    if first is None or last is None or last < first:
+        return []
+    first = max(first, last - timedelta(days=119))
+    out, d = [], first
+    while d <= last:
+        out.append(by_day.get(d.isoformat(), {"day": d.isoformat(), "sent": 0, "replied": 0}))
+        d += timedelta(days=1)
+    return out
+
+
+def chart_svg(days: list[dict[str, Any]]) -> Markup:
+    """Bars of emails sent and a line of replies per day, with a y axis and date labels."""
+    if not days:
+        return Markup('<p class="muted chart-empty">No emails sent in this period yet.</p>')
+    # Four equal steps of a round size: 0, 2, 4, 6, 8 rather than 0, 1, 2, 3, 5.
+    top = 4 * nice_ceiling(-(-max(max(d["sent"], d["replied"]) for d in days) // 4))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / len(days)
+    bar = max(min(slot * 0.62, 28), 1.5)
+
+    def y(v: int) -> float:
+        return TOP + plot_h - plot_h * v / top
+
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+             f'aria-label="Emails sent and replies per day">']
+    for i in range(5):  # grid lines and y labels at 0, 1/4 .. top
+        v = top * i // 4
+        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
+                     f'y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
+                     f'<text class="axis" x="{LEFT - 6}" y="{y(v) + 4:.1f}" '
+                     f'text-anchor="end">{v}</text>')
+    every = max(1, round(len(days) / 8))
+    points = []
+    for i, d in enumerate(days):
+        cx = LEFT + slot * (i + 0.5)
+        label = date.fromisoformat(d["day"]).strftime("%d %b")
+        title = escape(f"{label}: {d['sent']} sent, {d['replied']} replied")
+        parts.append(f'<g><title>{title}</title><rect class="bar-sent" x="{cx - bar / 2:.1f}" '
+                     f'y="{y(d["sent"]):.1f}" width="{bar:.1f}" '
+                     f'height="{TOP + plot_h - y(d["sent"]):.1f}" rx="2"/></g>')
+        points.append(f"{cx:.1f},{y(d['replied']):.1f}")
+        if i % every == 0:
+            parts.append(f'<text class="axis" x="{cx:.1f}" y="{HEIGHT - 8}" '
+                         f'text-anchor="middle">{label}</text>')
+    parts.append(f'<polyline class="line-replied" points="{" ".join(points)}"/>')
+    for p, d in zip(points, days, strict=True):
+        if d["replied"]:
+            px, py = p.split(",")
+            parts.append(f'<circle class="dot-replied" cx="{px}" cy="{py}" r="3.5"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
