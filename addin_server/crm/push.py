@@ -23,7 +23,8 @@ from addin_server.crm.connections import (
     CrmOpener,
     Reading,
     default_opener,
-    disconnect,
+    error_code,
+    note_failure,
     save_reading,
 )
 from addin_server.crm.port import (
@@ -295,14 +296,21 @@ def push_links(
         _push(runtime, crm, conn, keys, items, report)
     except CrmError as exc:
         failure = exc
-        log.info("CRM push for connection %s stopped: %s", connection_id, type(exc).__name__)
     with session_scope(runtime.sessions) as s:
         conn = s.get_one(CrmConnection, connection_id)
         save_reading(s, conn, reading, now)
-        if isinstance(failure, CrmAuthError):
-            disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
-        elif isinstance(failure, CrmLimitError):
-            conn.hold_until = now + rules.LIMIT_EXCEEDED_WAIT
+        if failure is not None:
+            note_failure(s, conn, failure, now, what="push",
+                         rows=[i.link_id for i in items if not i.done])
+        # Rows Salesforce refused one by one (a validation rule, a missing field...): once
+        # per error code, with its rows.
+        refused: dict[str, tuple[CrmError, list[int]]] = {}
+        for item in items:
+            if item.error is not None:
+                refused.setdefault(error_code(item.error), (item.error, []))[1].append(
+                    item.link_id)
+        for error, rows in refused.values():
+            note_failure(s, conn, error, now, what="push", rows=rows)
         _settle(s, items, now, report, failure)
     return report
 
