@@ -13,7 +13,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from addin_server.jobs import enqueue_unique, holding_lease, is_live, lease_key
+from addin_server.jobs import enqueue_unique, is_live, lease_key
 from addin_server.workers.worker import SendWorker
 from tests.conftest import REDIS_URL
 
@@ -28,7 +28,8 @@ def queue() -> Iterator[Queue]:
 
 
 def take(queue: Queue, job_id: str) -> SendWorker:
-    """A worker takes the job and marks it started, then (as if killed) does nothing more."""
+    """A worker takes the job and marks it started (holding its lease), then (as if killed)
+    does nothing more."""
     worker = SendWorker([queue], connection=queue.connection)
     worker.register_birth()
     job = Job.fetch(job_id, connection=queue.connection)
@@ -52,24 +53,24 @@ def test_a_finished_job_kept_for_its_result_frees_its_id(queue: Queue) -> None:
     assert queue.job_ids == ["fixed-2"]
 
 
-def test_a_started_job_is_live_while_its_lease_is_held(queue: Queue) -> None:
+def test_a_started_job_is_live_while_its_worker_holds_its_lease(queue: Queue) -> None:
     assert enqueue_unique(queue, "builtins.len", ("ab",), "fixed-3", 5)
     worker = take(queue, "fixed-3")
     later = datetime.now(UTC) + timedelta(seconds=60)  # RQ's own job heartbeat is old by then
-    with holding_lease(queue.connection, "fixed-3", 5, worker.name):
-        assert queue.connection.pttl(lease_key("fixed-3")) > 0
-        assert is_live(queue, "fixed-3", 5, later)
-        assert not enqueue_unique(queue, "builtins.len", ("ab",), "fixed-3", 5)
-    assert not queue.connection.exists(lease_key("fixed-3"))
+    assert 0 < queue.connection.pttl(lease_key(worker.name)) <= 60_000
+    assert is_live(queue, "fixed-3", 5, later)
+    assert not enqueue_unique(queue, "builtins.len", ("ab",), "fixed-3", 5)
+    worker.lease().stop()  # as if killed: the lease lapses
     assert not is_live(queue, "fixed-3", 5, later)
 
 
 def test_a_started_job_whose_lease_lapsed_is_dropped_and_enqueued_again(queue: Queue) -> None:
     assert enqueue_unique(queue, "builtins.len", ("ab",), "fixed-4", 1)
-    take(queue, "fixed-4")
+    worker = take(queue, "fixed-4")
     registry = queue.started_job_registry
     assert "fixed-4" in registry.get_job_ids()
-    # No lease key (its worker died), and RQ's heartbeat is older than the lease: dead.
+    # Its worker died (no lease), and RQ's heartbeat is older than the lease: dead.
+    worker.lease().stop()
     queue.connection.hset(Job.key_for("fixed-4"), "last_heartbeat",
                           (datetime.now(UTC) - timedelta(seconds=5)).isoformat())
     assert enqueue_unique(queue, "builtins.len", ("ab",), "fixed-4", 1)
@@ -79,16 +80,17 @@ def test_a_started_job_whose_lease_lapsed_is_dropped_and_enqueued_again(queue: Q
     assert Job.fetch("fixed-4", connection=queue.connection).return_value() == 2
 
 
-def test_the_worker_holds_the_lease_of_a_job_enqueued_with_one(queue: Queue) -> None:
-    assert enqueue_unique(queue, "addin_server.jobs.lease_key", ("fixed-5",), "fixed-5", 30,
-                          result_ttl=60)
+def test_a_worker_holds_its_lease_while_it_lives_and_lets_go_when_it_stops(
+        queue: Queue) -> None:
     seen: list[int] = []
 
     class Probe(SendWorker):
         def perform_job(self, job, queue, execution):  # type: ignore[no-untyped-def]
-            seen.append(self.connection.pttl(lease_key(job.id)))
+            seen.append(self.connection.pttl(lease_key(self.name)))
             return super().perform_job(job, queue, execution)
 
-    Probe([queue], connection=queue.connection).work(burst=True)
-    assert seen and 0 < seen[0] <= 30_000
-    assert not queue.connection.exists(lease_key("fixed-5"))  # let go when the job ended
+    assert enqueue_unique(queue, "builtins.len", ("abc",), "fixed-5", 30, result_ttl=60)
+    worker = Probe([queue], connection=queue.connection)
+    worker.work(burst=True)
+    assert seen and 0 < seen[0] <= 60_000
+    assert not queue.connection.exists(lease_key(worker.name))  # let go at its death

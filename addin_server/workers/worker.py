@@ -8,9 +8,9 @@ quarter of RQ's own cost per job. The heartbeat only keeps the worker's key aliv
 done at most once a second here, the heartbeat in one pipelined round trip. Job-level
 bookkeeping (the job's own heartbeat, registries, results) is RQ's, unchanged.
 
-A job enqueued with a lease (every fixed-id job: addin_server/jobs.py) runs while this worker
-holds its lease key, renewed from a thread; a worker killed mid-job stops renewing, and the
-next enqueue of that id finds the job dead within its lease and frees the id.
+The worker holds a lease (addin_server/jobs.py), renewed from a thread and set again in the
+pipeline in which RQ marks each job started: a worker killed mid-job stops renewing, and the
+next enqueue of that job's fixed id finds it dead within JOB_LEASE_SECONDS and frees the id.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq import SimpleWorker
 
-from addin_server.jobs import holding_lease
+from addin_server.config import Settings
+from addin_server.jobs import LeaseHolder
 
 # Far below the worker key's TTL (worker_ttl + 60 s): a skipped heartbeat never lets it lapse.
 HEARTBEAT_EVERY = 1.0
@@ -31,10 +31,21 @@ SUSPENSION_CHECK_EVERY = 1.0
 class SendWorker(SimpleWorker):
     _last_beat = float("-inf")
     _last_suspension_check = float("-inf")
+    _lease: LeaseHolder | None = None
+
+    def lease(self) -> LeaseHolder:
+        if self._lease is None:
+            # JOB_LEASE_SECONDS from the environment, as the worker command reads it.
+            self._lease = LeaseHolder(self.connection, self.name,
+                                      Settings.from_env().job_lease_seconds)
+        return self._lease
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:  # part of one of RQ's own pipelines: no round trip of its own
             super().heartbeat(timeout, pipeline=pipeline)
+            # RQ's pipeline that marks a job started beats too: the lease is held before any
+            # job of this worker is seen started.
+            self.lease().renew(pipeline)
             return
         clock = time.monotonic()
         if timeout is None and clock - self._last_beat < HEARTBEAT_EVERY:
@@ -51,11 +62,11 @@ class SendWorker(SimpleWorker):
         self._last_suspension_check = clock
         super().check_for_suspension(burst)
 
-    def execute_job(self, job: Job, queue: Queue) -> None:
-        lease = (job.meta or {}).get("lease")
-        if not lease:
-            super().execute_job(job, queue)
-            return
-        # Taken before RQ marks the job started, so a started job always has its lease.
-        with holding_lease(self.connection, job.id, float(lease), self.name):
-            super().execute_job(job, queue)
+    def register_birth(self, *args: Any, **kwargs: Any) -> None:
+        super().register_birth(*args, **kwargs)
+        self.lease().renew()
+
+    def register_death(self, *args: Any, **kwargs: Any) -> None:
+        if self._lease is not None:
+            self._lease.stop()
+        super().register_death(*args, **kwargs)
