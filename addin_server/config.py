@@ -97,6 +97,11 @@ class Settings:
     # timeout is below it, so a lease only expires when its worker is gone.
     send_lease_seconds: int = 300
     send_job_timeout_seconds: int = 120
+    # Every fixed-id RQ job (addin_server/jobs.py): its worker holds a lease this long, renewed
+    # while it runs; a job whose worker died frees its id within it. The Salesforce sync's rows
+    # are leased by the job that claims them for crm_lease_seconds.
+    job_lease_seconds: int = 60
+    crm_lease_seconds: int = 300
     # A send whose outcome is unknown is looked up in Sent items after this grace period
     # (providers file the Sent copy asynchronously).
     reconcile_grace_seconds: float = 120.0
@@ -203,6 +208,8 @@ class Settings:
             send_lease_seconds=_int(env.get("SEND_LEASE_SECONDS"), d.send_lease_seconds),
             send_job_timeout_seconds=_int(env.get("SEND_JOB_TIMEOUT_SECONDS"),
                                           d.send_job_timeout_seconds),
+            job_lease_seconds=_int(env.get("JOB_LEASE_SECONDS"), d.job_lease_seconds),
+            crm_lease_seconds=_int(env.get("CRM_LEASE_SECONDS"), d.crm_lease_seconds),
             reconcile_grace_seconds=_float(env.get("RECONCILE_GRACE_SECONDS"),
                                            d.reconcile_grace_seconds),
             requeue_after_seconds=_float(env.get("REQUEUE_AFTER_SECONDS"),

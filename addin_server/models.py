@@ -449,8 +449,13 @@ class CrmConnection(Base):
     api_used: Mapped[int | None] = mapped_column(Integer)
     api_limit: Mapped[int | None] = mapped_column(Integer)
     api_seen_at: Mapped[datetime | None]
-    # Nothing is pushed before this (a limit back-off or REQUEST_LIMIT_EXCEEDED).
+    # Nothing is pushed or pulled before this (a limit back-off or REQUEST_LIMIT_EXCEEDED).
     hold_until: Mapped[datetime | None]
+    # The last failure of a push or pull (Salesforce's error code, what it said, which rows),
+    # shown on the rep's Salesforce status; kept until a newer failure replaces it.
+    last_error_code: Mapped[str] = mapped_column(String(64), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_at: Mapped[datetime | None]
     # Tasks changed in Salesforce since this SystemModstamp are pulled next.
     pull_cursor: Mapped[datetime | None]
     pulled_at: Mapped[datetime | None]

@@ -3,7 +3,8 @@ marked disconnected when the grant is gone (and said so in the Live Feed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,12 +14,15 @@ from sqlalchemy.orm import Session
 
 from addin_server import crypto, feed
 from addin_server.crm import outbox
-from addin_server.crm.port import Crm, CrmAuthError, CrmPermanentError
+from addin_server.crm import records as rules
+from addin_server.crm.port import Crm, CrmAuthError, CrmError, CrmLimitError, CrmPermanentError
 from addin_server.crm.salesforce import SalesforceCrm, Tokens, refresh_tokens
 from addin_server.db import rowcount, session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
 from addin_server.models import CrmConnection, CrmLink, Rep, Task
 from addin_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 class OtherOrg(Exception):
@@ -181,3 +185,27 @@ def save_reading(session: Session, conn: CrmConnection, reading: Reading, now: d
         .execution_options(synchronize_session=False)
     )
     conn.api_used, conn.api_limit, conn.api_seen_at = reading.used, reading.limit, now
+
+
+def error_code(failure: CrmError) -> str:
+    """Salesforce's error code, or the kind of failure when it gave none (a timeout)."""
+    return failure.code or type(failure).__name__
+
+
+def note_failure(session: Session, conn: CrmConnection, failure: CrmError, now: datetime, *,
+                 what: str, rows: Sequence[int] = ()) -> None:
+    """Say what failed: log Salesforce's error code and the sync rows concerned (the message is
+    Salesforce's or ours, never a token), keep it as the connection's last error (the status
+    page shows it), and act on it: a refused grant disconnects, REQUEST_LIMIT_EXCEEDED holds
+    the connection (pushes and pulls alike) for LIMIT_EXCEEDED_WAIT."""
+    code = error_code(failure)
+    shown = ", ".join(str(r) for r in rows[:50]) + (", ..." if len(rows) > 50 else "")
+    log.warning("CRM %s for connection %s failed: %s: %s (rows: %s)", what, conn.id, code,
+                failure, shown or "none")
+    if isinstance(failure, CrmAuthError):  # first: it reloads the row
+        disconnect(session, conn, f"Salesforce refused the connection: {failure}", now)
+    elif isinstance(failure, CrmLimitError):
+        conn.hold_until = now + rules.LIMIT_EXCEEDED_WAIT
+    conn.last_error_code = code[:64]
+    conn.last_error = (f"{what}: {failure}" + (f" (rows {shown})" if shown else ""))[:2000]
+    conn.last_error_at = now

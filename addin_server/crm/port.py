@@ -14,7 +14,13 @@ Record = dict[str, Any]
 
 
 class CrmError(Exception):
-    """Base of the classified CRM errors."""
+    """Base of the classified CRM errors. `code` is the CRM's own error code when it gave one
+    (Salesforce's errorCode: REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW, ...), for the logs
+    and the rep's status page."""
+
+    def __init__(self, message: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class CrmAuthError(CrmError):
@@ -25,8 +31,8 @@ class CrmTransientError(CrmError):
     """Worth retrying later. `ambiguous` means the request may have taken effect (a timeout or
     a 5xx after the body was sent): look the record up before creating it again."""
 
-    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, ambiguous: bool = False, code: str = "") -> None:
+        super().__init__(message, code)
         self.ambiguous = ambiguous
 
 
@@ -38,8 +44,7 @@ class CrmPermanentError(CrmError):
     """The CRM refused the request for good (bad field, no access): retrying will not help."""
 
     def __init__(self, message: str, code: str = "") -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code)
 
 
 class CrmNotFound(CrmError):

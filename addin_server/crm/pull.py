@@ -20,10 +20,10 @@ from addin_server.crm.connections import (
     CrmOpener,
     Reading,
     default_opener,
-    disconnect,
+    note_failure,
     save_reading,
 )
-from addin_server.crm.port import CrmAuthError, CrmError, RemoteTask
+from addin_server.crm.port import CrmError, RemoteTask
 from addin_server.db import session_scope
 from addin_server.enums import CrmLinkKind, CrmLinkState, CrmStatus, TaskStatus
 from addin_server.errors import Conflict
@@ -58,6 +58,8 @@ def pull(runtime: Runtime, connection_id: int, *, tasks: TaskClosing,
         conn = s.get(CrmConnection, connection_id)
         if conn is None or conn.status != CrmStatus.CONNECTED:
             return report
+        if conn.hold_until is not None and conn.hold_until > now:
+            return report  # REQUEST_LIMIT_EXCEEDED: the org's allocation is used up
         if not rules.pull_allowed(rules.usage_ratio(conn.api_used, conn.api_limit,
                                                     conn.api_seen_at, now)):
             return report
@@ -74,9 +76,11 @@ def pull(runtime: Runtime, connection_id: int, *, tasks: TaskClosing,
         conn = s.get_one(CrmConnection, connection_id)
         save_reading(s, conn, reading, now)
         conn.pulled_at = now
-        if isinstance(failure, CrmAuthError):
-            disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
-        if failure is None:
+        if failure is not None:
+            # A REQUEST_LIMIT_EXCEEDED holds the connection as a push does: Salesforce does
+            # not promise the Sforce-Limit-Info header on that 403, so no reading may follow.
+            note_failure(s, conn, failure, now, what="pull")
+        else:
             apply_changes(s, conn.rep_id, remote, now, report, tasks)
             newest = max((r.modstamp for r in remote), default=None)
             if newest is not None and (conn.pull_cursor is None or newest > conn.pull_cursor):

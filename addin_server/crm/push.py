@@ -23,7 +23,8 @@ from addin_server.crm.connections import (
     CrmOpener,
     Reading,
     default_opener,
-    disconnect,
+    error_code,
+    note_failure,
     save_reading,
 )
 from addin_server.crm.port import (
@@ -53,7 +54,6 @@ from addin_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 BATCH = 200  # records per push: one sObject Collections request
 
 
@@ -120,14 +120,16 @@ def due_clause(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-def _claim(session: Session, link_ids: list[int], now: datetime) -> list[CrmLink]:
+def _claim(session: Session, link_ids: list[int], now: datetime, lease: timedelta
+           ) -> list[CrmLink]:
     """Lease the rows that are still due (one conditional UPDATE); the others are left to
-    whoever has them."""
+    whoever has them. A job killed while it holds them leaves them for the lease
+    (crm_lease_seconds): then the sweep hands them out again."""
     if not link_ids:
         return []
     claimed = list(session.scalars(
         update(CrmLink).where(CrmLink.id.in_(link_ids), *due_clause(now))
-        .values(lease_until=now + LEASE, attempts=CrmLink.attempts + 1)
+        .values(lease_until=now + lease, attempts=CrmLink.attempts + 1)
         .returning(CrmLink.id)
         .execution_options(synchronize_session=False)
     ))
@@ -282,7 +284,8 @@ def push_links(
         if conn.hold_until is not None and conn.hold_until > now:
             return report
         items = _prepare(s, conn, link_ids[:BATCH], runtime.settings.salesforce_key_prefix,
-                         now, report)
+                         now, report,
+                         timedelta(seconds=runtime.settings.crm_lease_seconds))
         s.expunge(conn)
     if not items:
         return report
@@ -294,25 +297,32 @@ def push_links(
         _push(runtime, crm, conn, keys, items, report)
     except CrmError as exc:
         failure = exc
-        log.info("CRM push for connection %s stopped: %s", connection_id, type(exc).__name__)
     with session_scope(runtime.sessions) as s:
         conn = s.get_one(CrmConnection, connection_id)
         save_reading(s, conn, reading, now)
-        if isinstance(failure, CrmAuthError):
-            disconnect(s, conn, f"Salesforce refused the connection: {failure}", now)
-        elif isinstance(failure, CrmLimitError):
-            conn.hold_until = now + rules.LIMIT_EXCEEDED_WAIT
+        if failure is not None:
+            note_failure(s, conn, failure, now, what="push",
+                         rows=[i.link_id for i in items if not i.done])
+        # Rows Salesforce refused one by one (a validation rule, a missing field...): once
+        # per error code, with its rows.
+        refused: dict[str, tuple[CrmError, list[int]]] = {}
+        for item in items:
+            if item.error is not None:
+                refused.setdefault(error_code(item.error), (item.error, []))[1].append(
+                    item.link_id)
+        for error, rows in refused.values():
+            note_failure(s, conn, error, now, what="push", rows=rows)
         _settle(s, items, now, report, failure)
     return report
 
 
 def _prepare(session: Session, conn: CrmConnection, link_ids: list[int], prefix: str,
-             now: datetime, report: PushReport) -> list[Item]:
+             now: datetime, report: PushReport, lease: timedelta) -> list[Item]:
     """Claim the rows, let the allocation decide which may go, read what they should say."""
     rep = session.get_one(Rep, conn.rep_id)
     ratio = rules.usage_ratio(conn.api_used, conn.api_limit, conn.api_seen_at, now)
     allowed: list[CrmLink] = []
-    for link in _claim(session, link_ids, now):
+    for link in _claim(session, link_ids, now, lease):
         if link.rep_id != conn.rep_id:
             link.lease_until = None
             continue

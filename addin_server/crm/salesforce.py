@@ -191,11 +191,12 @@ def _error_of(status: int, body: Any) -> CrmError:
     code = str(first.get("errorCode") or first.get("statusCode") or "")
     message = str(first.get("message") or f"HTTP {status}")
     if code == "REQUEST_LIMIT_EXCEEDED":
-        return CrmLimitError(message)
+        return CrmLimitError(message, code)
     if status == 404 or code in ("ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY"):
-        return CrmNotFound(f"{code}: {message}")
+        return CrmNotFound(f"{code}: {message}", code)
     if status >= 500 or code in ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"):
-        return CrmTransientError(f"{code or status}: {message}", ambiguous=True)
+        return CrmTransientError(f"{code or status}: {message}", ambiguous=True,
+                                 code=code or f"HTTP {status}")
     return CrmPermanentError(f"{code}: {message}", code)
 
 

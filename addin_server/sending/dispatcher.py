@@ -10,7 +10,8 @@ One `tick(runtime, now)`:
    rescheduled with the reason: sending/pacing.py);
 5. due `scheduled` rows are claimed in small batches (PostgreSQL: FOR UPDATE SKIP LOCKED;
    SQLite: the database lock) -> `queued`, committed, then enqueued as `send-<id>` with
-   unique=True (DuplicateJobError means it is queued already).
+   unique=True; a job that holds the id but will not run (its worker is gone) is dropped
+   first (addin_server/jobs.py, the one mechanism of every fixed-id job).
 Redis only ever holds sends that are due now. Two dispatchers at once are safe: every step is a
 conditional UPDATE, and the job's own claim is the last word.
 
@@ -28,13 +29,13 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from addin_server.db import session_scope
 from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendState
+from addin_server.jobs import enqueue_unique, is_live
 from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.port import AuthError, MailboxError
 from addin_server.mailboxes.state import disconnect_mailbox
@@ -49,11 +50,10 @@ log = logging.getLogger(__name__)
 # The send job, named by its dotted path as RQ stores it (a name, not an import: the job lives
 # with the other RQ entry points in workers/).
 SEND_JOB = "addin_server.workers.send.send_email"
-LIVE_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 # A finished send job stays this long (for `why`), then expires. Not 0: with result_ttl=0 RQ
 # deletes each finished job at once, with several unpipelined reads (its status, its
 # executions), a third of RQ's own cost per job as measured on no-op jobs. A finished job
-# that blocks a later unique enqueue of the same send is dropped (`_drop_dead_job`).
+# that blocks a later unique enqueue of the same send is dropped (addin_server/jobs.py).
 SEND_RESULT_TTL = 30
 HOUSEKEEPING_EVERY = 1.0  # seconds between the dispatcher's full passes (see Dispatcher)
 # How far back a Sent-items lookup reaches before the row was created (clock skew).
@@ -147,35 +147,15 @@ def promote(session: Session, now: datetime, limit: int) -> list[int]:
 
 
 def enqueue(rt: Runtime, ids: list[int]) -> int:
-    """Put `send-<id>` jobs on the queue; a live job with that id already is fine."""
+    """Put `send-<id>` jobs on the queue; a live job with that id already is fine, a dead one
+    (finished, failed, or its worker gone: addin_server/jobs.py) is dropped first."""
     if not ids:
         return 0
-    redis = rt.redis()
-    queue = Queue(rt.settings.queue_name, connection=redis)
-    added = 0
-    for send_id in ids:
-        for _ in range(2):
-            try:
-                queue.enqueue(SEND_JOB, send_id, job_id=job_id(send_id), unique=True,
-                              result_ttl=SEND_RESULT_TTL, failure_ttl=24 * 3600,
-                              job_timeout=rt.settings.send_job_timeout_seconds)
-                added += 1
-                break
-            except DuplicateJobError:
-                if not _drop_dead_job(redis, queue, job_id(send_id)):
-                    break  # queued or running already
-    return added
-
-
-def _drop_dead_job(redis: Redis, queue: Queue, jid: str) -> bool:
-    """A job hash that is not live on our queue blocks a unique enqueue: delete it. (Called
-    right after a promotion: a hash of ours that says queued or started is taken as live.)"""
-    snapshot = queue_snapshot(redis, queue, [jid], with_lists=False)
-    status, origin = snapshot.states[0]
-    if origin == queue.name and status in LIVE_JOB | {JobStatus.STARTED}:
-        return False
-    _delete_job(redis, queue, jid)
-    return True
+    queue = Queue(rt.settings.queue_name, connection=rt.redis())
+    return sum(enqueue_unique(
+        queue, SEND_JOB, (send_id,), job_id(send_id), rt.settings.job_lease_seconds,
+        result_ttl=SEND_RESULT_TTL, failure_ttl=24 * 3600,
+        job_timeout=rt.settings.send_job_timeout_seconds) for send_id in ids)
 
 
 @dataclass
@@ -239,7 +219,7 @@ def _job_is_live(jid: str, status: str | None, origin: str | None, snapshot: Que
 def requeue_lost(rt: Runtime, now: datetime) -> int:
     """`queued` rows whose RQ job is gone (FLUSHALL, eviction, a lost job) go back on RQ. A job
     still `started` long after the row was queued belonged to a worker that died before it
-    claimed the row."""
+    claimed the row, as is one whose lease (addin_server/jobs.py) has lapsed."""
     settings = rt.settings
     stale_before = now - timedelta(seconds=settings.requeue_after_seconds)
     dead_start = now - timedelta(seconds=settings.requeue_after_seconds
@@ -262,7 +242,9 @@ def requeue_lost(rt: Runtime, now: datetime) -> int:
     for (send_id, enqueued_at), jid, (status, origin) in zip(rows, ids, snapshot.states,
                                                              strict=True):
         recent = enqueued_at is not None and enqueued_at > dead_start
-        if _job_is_live(jid, status, origin, snapshot, recent, queue):
+        if _job_is_live(jid, status, origin, snapshot, recent, queue) and (
+                status != JobStatus.STARTED
+                or is_live(queue, jid, settings.job_lease_seconds, now)):
             if snapshot.waiting is not None and jid in snapshot.waiting:
                 waiting.append(send_id)
             continue

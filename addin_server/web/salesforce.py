@@ -160,6 +160,10 @@ def status() -> ResponseReturnValue:
         "api_usage": {"used": conn.api_used, "limit": conn.api_limit,
                       "seen_at": iso(conn.api_seen_at)},
         "pulled_at": iso(conn.pulled_at),
+        "held_until": iso(conn.hold_until),
+        # What failed last (push or pull): Salesforce's error code, its message, the rows.
+        "last_error": {"code": conn.last_error_code, "message": conn.last_error,
+                       "at": iso(conn.last_error_at)} if conn.last_error_at else None,
         "sync": outbox.counts(db(), rep.id),
     })
 

@@ -2,8 +2,11 @@
 outbox, crm/outbox.py) to RQ. Jobs carry ids only; the rows are the truth.
 
 Job ids are deterministic (`crm-<link id>`, `crm-batch-<connection id>`, `crm-pull-<connection
-id>`) and enqueued with unique=True, so a second enqueue while one waits is dropped. Finished
-jobs keep no result (result_ttl=0), so that the id is free for the row's next change at once.
+id>`) and enqueued with unique=True, so a second enqueue while one waits or runs is dropped.
+Finished jobs keep no result (result_ttl=0), so that the id is free for the row's next change at
+once; a job whose worker died frees its id within the job lease (addin_server/jobs.py), and the
+sweep's next pass hands the work out again (the rows it had claimed come back when their
+lease, crm_lease_seconds, runs out).
 """
 
 from __future__ import annotations
@@ -14,44 +17,40 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from rq import Queue, get_current_job
-from rq.exceptions import DuplicateJobError
 
 from addin_server.crm import outbox, push
 from addin_server.crm import pull as pulling
 from addin_server.crm.sweep import Enqueuer
 from addin_server.db import session_scope
 from addin_server.enrollments import tasks
+from addin_server.jobs import enqueue_unique
 from addin_server.runtime import Runtime
 from addin_server.workers.runtime import worker_runtime
 
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 600  # well above the HTTP timeouts: a batch makes a handful of calls
-FAILURE_TTL = 3600  # a crashed job frees its id after an hour (the sweep retries the row)
+FAILURE_TTL = 3600  # kept for `rq` inspection; a failed job does not block its id (jobs.py)
 
 
-def _enqueue(redis: Any, queue: str, func: str, arg: int, job_id: str) -> bool:
-    try:
-        Queue(queue, connection=redis).enqueue(
-            func, arg, job_id=job_id, unique=True, result_ttl=0, failure_ttl=FAILURE_TTL,
-            job_timeout=JOB_TIMEOUT)
-    except DuplicateJobError:
-        return False
-    return True
+def _enqueue(redis: Any, queue: str, func: str, arg: int, job_id: str, lease: int) -> bool:
+    return enqueue_unique(Queue(queue, connection=redis), func, (arg,), job_id, lease,
+                          result_ttl=0, failure_ttl=FAILURE_TTL, job_timeout=JOB_TIMEOUT)
 
 
-def enqueue_push(redis: Any, queue: str, link_id: int) -> bool:
-    return _enqueue(redis, queue, "addin_server.workers.crm.push_link", link_id, f"crm-{link_id}")
+def enqueue_push(redis: Any, queue: str, link_id: int, lease: int) -> bool:
+    return _enqueue(redis, queue, "addin_server.workers.crm.push_link", link_id,
+                    f"crm-{link_id}", lease)
 
 
-def enqueue_batch(redis: Any, queue: str, connection_id: int) -> bool:
+def enqueue_batch(redis: Any, queue: str, connection_id: int, lease: int) -> bool:
     return _enqueue(redis, queue, "addin_server.workers.crm.push_batch", connection_id,
-                    f"crm-batch-{connection_id}")
+                    f"crm-batch-{connection_id}", lease)
 
 
-def enqueue_pull(redis: Any, queue: str, connection_id: int) -> bool:
+def enqueue_pull(redis: Any, queue: str, connection_id: int, lease: int) -> bool:
     return _enqueue(redis, queue, "addin_server.workers.crm.pull", connection_id,
-                    f"crm-pull-{connection_id}")
+                    f"crm-pull-{connection_id}", lease)
 
 
 def run_push_link(runtime: Runtime, link_id: int) -> push.PushReport:
@@ -81,16 +80,17 @@ def pull(connection_id: int) -> None:
     pulling.pull(worker_runtime(), connection_id, tasks=tasks)
 
 
-def _queue_target() -> tuple[Any, str] | None:
-    """(Redis, queue name) of the running app or RQ job, if any."""
+def _queue_target() -> tuple[Any, str, int] | None:
+    """(Redis, queue name, job lease) of the running app or RQ job, if any."""
     if has_app_context():
         runtime = current_app.extensions.get("addin")
         if runtime is not None:
             settings = runtime.settings
-            return runtime.redis(), settings.crm_queue_name or settings.queue_name
+            return (runtime.redis(), settings.crm_queue_name or settings.queue_name,
+                    settings.job_lease_seconds)
     job = get_current_job()
     if job is not None:
-        return job.connection, job.origin
+        return job.connection, job.origin, worker_runtime().settings.job_lease_seconds
     return None
 
 
@@ -100,11 +100,11 @@ def hand_off(batches: Sequence[int], links: Sequence[int]) -> None:
     target = _queue_target()
     if target is None:
         return
-    redis, queue = target
+    redis, queue, lease = target
     for connection_id in batches:
-        enqueue_batch(redis, queue, connection_id)
+        enqueue_batch(redis, queue, connection_id, lease)
     for link_id in links:
-        enqueue_push(redis, queue, link_id)
+        enqueue_push(redis, queue, link_id, lease)
 
 
 def install_crm_listener() -> None:
@@ -119,15 +119,16 @@ class RqEnqueuer(Enqueuer):
     def __init__(self, runtime: Runtime) -> None:
         self.redis = runtime.redis()
         self.queue = runtime.settings.crm_queue_name or runtime.settings.queue_name
+        self.lease = runtime.settings.job_lease_seconds
 
     def push(self, link_id: int) -> None:
-        enqueue_push(self.redis, self.queue, link_id)
+        enqueue_push(self.redis, self.queue, link_id, self.lease)
 
     def batch(self, connection_id: int) -> None:
-        enqueue_batch(self.redis, self.queue, connection_id)
+        enqueue_batch(self.redis, self.queue, connection_id, self.lease)
 
     def pull(self, connection_id: int) -> None:
-        enqueue_pull(self.redis, self.queue, connection_id)
+        enqueue_pull(self.redis, self.queue, connection_id, self.lease)
 
 
 class InlineEnqueuer(Enqueuer):

@@ -2,7 +2,8 @@
 connected Gmail / Microsoft mailbox at most every `reply_poll_seconds` (a Redis key with that
 expiry is the throttle, so a failing mailbox is not retried every pass); push endpoints
 (web/webhooks.py) enqueue one at once. The job reads the inbox (inbound/poll.py), applies what
-it finds, then renews the mailbox's push (inbound/push.py)."""
+it finds, then renews the mailbox's push (inbound/push.py): watch renewals have no job of their
+own, so a dead poll's recovery is theirs too."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import logging
 from datetime import datetime
 
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 
 from addin_server.db import session_scope
 from addin_server.enums import MailboxProvider, MailboxStatus
 from addin_server.inbound.poll import poll
 from addin_server.inbound.push import renew
+from addin_server.jobs import enqueue_unique
 from addin_server.mailboxes.port import MailboxError
 from addin_server.models import Mailbox
 from addin_server.runtime import Runtime
@@ -36,13 +37,11 @@ def enqueue_poll(rt: Runtime, mailbox_id: int, *, throttle: bool = True) -> bool
     if throttle and not redis.set(key, 1, nx=True,
                                   ex=max(1, rt.settings.reply_poll_seconds)):
         return False
-    try:
-        Queue(rt.settings.queue_name, connection=redis).enqueue(
-            POLL_JOB, mailbox_id, job_id=poll_job_id(mailbox_id), unique=True, result_ttl=0,
-            failure_ttl=3600, job_timeout=rt.settings.send_job_timeout_seconds)
-    except DuplicateJobError:
-        return False
-    return True
+    # A poll whose worker died frees its id within the job lease (addin_server/jobs.py).
+    return enqueue_unique(
+        Queue(rt.settings.queue_name, connection=redis), POLL_JOB, (mailbox_id,),
+        poll_job_id(mailbox_id), rt.settings.job_lease_seconds, result_ttl=0,
+        failure_ttl=3600, job_timeout=rt.settings.send_job_timeout_seconds)
 
 
 def enqueue_polls(rt: Runtime, now: datetime) -> int:

@@ -9,11 +9,11 @@ import logging
 from datetime import datetime
 
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 
 from addin_server.enrollments.sent_items import READABLE, sync_all
 from addin_server.enums import MailboxStatus, StepType, TaskStatus
+from addin_server.jobs import enqueue_unique
 from addin_server.models import Mailbox, Task
 from addin_server.runtime import Runtime
 from addin_server.workers.runtime import worker_runtime
@@ -42,12 +42,11 @@ def schedule_sync(runtime: Runtime, now: datetime) -> bool:
         if not redis.set(THROTTLE_KEY, now.isoformat(), nx=True,
                          ex=max(1, runtime.settings.sent_sync_seconds)):
             return False
-        Queue(runtime.settings.queue_name, connection=redis).enqueue(
-            SYNC_JOB, job_id=SYNC_JOB_ID, unique=True, result_ttl=0, failure_ttl=600,
+        # False: one is queued or running already (a dead one is dropped: addin_server/jobs.py)
+        return enqueue_unique(
+            Queue(runtime.settings.queue_name, connection=redis), SYNC_JOB, (), SYNC_JOB_ID,
+            runtime.settings.job_lease_seconds, result_ttl=0, failure_ttl=600,
             job_timeout=max(60, runtime.settings.sent_sync_seconds))
-        return True
-    except DuplicateJobError:
-        return False  # one is queued or running already
     except Exception:
         log.exception("could not queue the Sent-items pass")
         return False

@@ -661,11 +661,11 @@ def test_jobs_are_enqueued_after_commit_and_a_worker_pushes_them(
     rep.post(f"/api/v1/tasks/{task.id}/complete")
     link = link_of(runtime, CrmLinkKind.TASK, task.id)
     assert f"crm-{link.id}" in queue.job_ids
-    assert not jobs.enqueue_push(redis, settings.queue_name, link.id)  # unique: dropped
+    assert not jobs.enqueue_push(redis, settings.queue_name, link.id, 60)  # unique: dropped
     SimpleWorker([queue], connection=redis).work(burst=True)
     assert made["Status"] == "Completed"
     assert link_of(runtime, CrmLinkKind.TASK, task.id).state == CrmLinkState.SYNCED
-    assert jobs.enqueue_push(redis, settings.queue_name, link.id)  # result_ttl=0: id free
+    assert jobs.enqueue_push(redis, settings.queue_name, link.id, 60)  # result_ttl=0: id free
 
 
 def test_a_rep_connecting_later_gets_open_tasks_not_old_history(

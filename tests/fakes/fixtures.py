@@ -35,6 +35,7 @@ def google_fake() -> Iterator[GoogleFake]:
     with serve(fake.wsgi) as url:
         fake.base_url = url
         yield fake
+        fake.release.set()  # a held call must not keep its request thread waiting
 
 
 @pytest.fixture

@@ -195,6 +195,11 @@ class GoogleFake:
         self.token_requests: list[dict[str, str]] = []
         # Every Gmail API request: method, path, args, headers, body (even refused ones).
         self.api_requests: list[dict[str, Any]] = []
+        # True: the next Gmail API calls wait for `release` (a worker killed inside one never
+        # hears the answer); `held` says one is waiting.
+        self.hold_api = False
+        self.held = threading.Event()
+        self.release = threading.Event()
 
     # ---------------------------------------------------------------- URLs
     @property
@@ -410,6 +415,9 @@ class GoogleFake:
             self.calls.append(route)
             queue = self._faults.get(route) or (self._faults.get("gmail.*") if api else None)
             fault = queue.pop(0) if queue else None
+        if api and self.hold_api:
+            self.held.set()
+            self.release.wait(30)
         if fault is not None:
             raise _Injected(fault)
 

@@ -187,6 +187,11 @@ class FakeSalesforce:
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     # When set, a create answers only once this event is set (the record exists before).
     hold_creates: threading.Event | None = None
+    # When set, an API call whose path contains it waits for `release` (a worker killed
+    # inside it never hears the answer); `held` says one is waiting.
+    hold_on: str = ""
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     url: str = ""
     _pages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _people: set[str] = field(default_factory=set)
@@ -268,12 +273,16 @@ class FakeSalesforce:
             self.api_used += 1
             over = self.api_used > self.api_limit
         if over:
-            response = _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        else:
-            try:
-                response = self.api(request, path[len(prefix):].rstrip("/"))
-            except SoqlError as exc:
-                response = _errors(400, exc.code, str(exc))
+            # As Salesforce documents it: a 403 with the error code, and no Sforce-Limit-Info
+            # header (which it promises on successful calls only).
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        if self.hold_on and self.hold_on in request.full_path:
+            self.held.set()
+            self.release.wait(30)
+        try:
+            response = self.api(request, path[len(prefix):].rstrip("/"))
+        except SoqlError as exc:
+            response = _errors(400, exc.code, str(exc))
         response.headers["Sforce-Limit-Info"] = f"api-usage={self.api_used}/{self.api_limit}"
         return response
 
@@ -588,4 +597,5 @@ class FakeServer:
     def __exit__(self, *exc: object) -> None:
         if self.fake.hold_creates is not None:  # a create held by the test must not hang
             self.fake.hold_creates.set()
+        self.fake.release.set()
         self._running.close()

@@ -10,11 +10,8 @@ the past, so the workers' real clocks find every send due.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,10 +31,10 @@ from addin_server.sending import dispatcher as dispatch
 from tests.conftest import Actor
 from tests.fakes.provider import FakeProviderServer
 from tests.support.sending import launch, make_campaign, people, states
+from tests.support.workers import Workers, worker_env
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 # 1,000 sends on PostgreSQL. On SQLite 300: every writer there holds the one database lock in
 # turn (BEGIN IMMEDIATE), so the run is slower for no extra proof; the faults hit the same
 # code paths at the same rates.
@@ -64,50 +61,13 @@ def settings(settings: Settings, fake: FakeProviderServer) -> Settings:
                           dispatch_batch_size=100)
 
 
-class Workers:
-    """`addin-server worker` subprocesses sharing the test's database, Redis and fake."""
-
-    def __init__(self, settings: Settings, fake_url: str, logs: Path) -> None:
-        self.env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name,
-            "INSTANCE_PATH": settings.instance_path, "SECRET_KEY": settings.secret_key,
-            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
-            "PUBLIC_BASE_URL": settings.public_base_url,
-            "MAILBOX_FACTORY": "tests.fakes.provider:open_fake", "FAKE_PROVIDER_URL": fake_url,
-            # Retries of transient errors come quickly here; the rules are tested elsewhere.
-            "SEND_RETRY_BASE_SECONDS": "0.05", "SEND_RETRY_MAX_SECONDS": "0.5",
-            "SEND_MAX_ATTEMPTS": "50",
-        }
-        self.logs = logs
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, count: int = 1) -> None:
-        for _ in range(count):
-            out = (self.logs / f"worker-{len(self.procs)}.log").open("wb")
-            # A session of its own: the worker and its scheduler process form one group,
-            # killed together like a machine that dies.
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "addin_server", "worker"], cwd=ROOT, env=self.env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)  # its scheduler process, if left
-
-
 @pytest.fixture
 def workers(settings: Settings, fake: FakeProviderServer, tmp_path: Path) -> Iterator[Workers]:
-    w = Workers(settings, fake.url, tmp_path)
+    w = Workers(worker_env(
+        settings, MAILBOX_FACTORY="tests.fakes.provider:open_fake", FAKE_PROVIDER_URL=fake.url,
+        # Retries of transient errors come quickly here; the rules are tested elsewhere.
+        SEND_RETRY_BASE_SECONDS="0.05", SEND_RETRY_MAX_SECONDS="0.5", SEND_MAX_ATTEMPTS="50",
+    ), tmp_path)
     yield w
     w.stop()
     from rq import Queue
