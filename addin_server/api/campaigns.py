@@ -12,6 +12,7 @@ from addin_server.campaigns import service as campaigns
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.enrollments import launch as launches
 from addin_server.enrollments.people import parse_csv, parse_people
+from addin_server.guard.breakers import release_campaign
 from addin_server.models import Campaign, Enrollment, Person
 from addin_server.validation import Errors
 from addin_server.web.common import ApiError, db, json_body, now, runtime
@@ -42,6 +43,16 @@ def get_campaign(campaign_id: int) -> ResponseReturnValue:
 def patch_campaign(campaign_id: int) -> ResponseReturnValue:
     campaign = owned(Campaign, campaign_id)
     campaigns.update_campaign(db(), campaign, json_body(), now())
+    return jsonify(campaign_json(campaign))
+
+
+@bp.post("/campaigns/<int:campaign_id>/breaker/release")
+def release_campaign_breaker(campaign_id: int) -> ResponseReturnValue:
+    """A person lets a campaign whose bounce breaker tripped start new people again."""
+    campaign = owned(Campaign, campaign_id)
+    if not campaign.guard_reason:
+        raise ApiError(409, "this campaign's bounce breaker has not tripped", "campaign_id")
+    release_campaign(db(), campaign, now(), by=current_rep().email)
     return jsonify(campaign_json(campaign))
 
 

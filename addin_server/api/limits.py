@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from addin_server.api.common import api_blueprint, current_rep
 from addin_server.api.serializers import limits_json
+from addin_server.guard.breakers import SCOPE_DOMAIN, release_mailbox
 from addin_server.models import Mailbox, Rep
 from addin_server.sending import pacing as mailbox_pacing
 from addin_server.validation import Errors
@@ -56,6 +57,21 @@ def patch_limits(mailbox_id: int) -> ResponseReturnValue:
     for key, value in changes.items():
         setattr(box, key, value)
     box.updated_at = now()
+    return jsonify(limits_json(box))
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/breaker/release")
+def release_breaker(mailbox_id: int) -> ResponseReturnValue:
+    """A person lets a mailbox paused by its bounce breaker send again. A domain's breaker
+    pauses colleagues' mailboxes too: only an administrator releases it."""
+    box = _mailbox(mailbox_id)
+    rep = current_rep()
+    if not box.guard_reason:
+        raise ApiError(409, "this mailbox's bounce breaker has not tripped", "mailbox_id")
+    if box.guard_scope == SCOPE_DOMAIN and not rep.is_admin:
+        raise ApiError(403, "only an administrator may release a domain's breaker",
+                       "mailbox_id")
+    release_mailbox(db(), box, now(), by=rep.email)
     return jsonify(limits_json(box))
 
 

@@ -24,7 +24,7 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
-from addin_server.models import Enrollment, Mailbox, Person, Send, Task
+from addin_server.models import Enrollment, Mailbox, Person, Send, SentMessage, Task
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,25 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
         return "no mailbox connected: connect Gmail or Outlook to send"
     if mailbox.status == MailboxStatus.DISCONNECTED:
         return f"mailbox {mailbox.address} is disconnected: reconnect it to resume sending"
+    if mailbox.guard_reason:
+        what = "its domain's" if mailbox.guard_scope == "domain" else "its"
+        return (f"mailbox {mailbox.address} paused by {what} bounce breaker: "
+                f"{mailbox.guard_reason}; a person must release it on the Mailboxes page")
     if mailbox.paused_until is not None and mailbox.paused_until > now:
         by = {"gmail": "Gmail", "microsoft": "Microsoft"}.get(mailbox.provider.value, "provider")
         return f"mailbox paused by {by} until {mailbox.paused_until.strftime('%Y-%m-%d %H:%M')} UTC"
     return None
+
+
+def campaign_breaker_reason(session: Session, enrollment: Enrollment) -> str | None:
+    """Why this person's first email waits: the campaign's bounce breaker, or None."""
+    if not enrollment.campaign.guard_reason:
+        return None
+    if session.scalar(select(SentMessage.id).where(SentMessage.enrollment_id == enrollment.id)
+                      .limit(1)) is not None:
+        return None  # already started: the breaker only stops new people
+    return (f"campaign paused by its bounce breaker ({enrollment.campaign.guard_reason}): "
+            "no new person starts until someone releases it")
 
 
 def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> str:
@@ -115,6 +130,8 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             send = sends[pos]
             mailbox = mailboxes.get(send.mailbox_id) if send.mailbox_id else None
             reason = send_reason(send, mailbox, tz, now)
+            if send.state in PENDING_SEND and not mailbox_reason(mailbox, now):
+                reason = campaign_breaker_reason(session, enrollment) or reason
             if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
                 reason = _paused(enrollment, tz) + reason
             views.append(StepView(**common, status=send.state.value, due_at=send.due_at,

@@ -33,6 +33,7 @@ from addin_server.campaigns.timing import CampaignCalendar, is_campaign_day, loc
 from addin_server.crm import outbox as crm_outbox
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, PENDING_SEND, EnrollmentStatus, SendState
+from addin_server.guard.breakers import record_bounce
 from addin_server.inbound.classify import Classification, Kind, classify
 from addin_server.inbound.matching import (
     Candidate,
@@ -254,6 +255,12 @@ def apply_bounce(session: Session, enrollment: Enrollment, result: Classificatio
     _event(session, enrollment, feed.BOUNCED, now, facts, how=how, address=person.email,
            failed_recipients=list(result.failed_recipients))
     suppress(session, enrollment.org_id, person.email, "bounced", now)
+    # Counted by the bounce breakers (the dispatcher's duty evaluates it): against the mailbox
+    # that sent this person our last email.
+    last = session.scalar(select(SentMessage.mailbox_id).where(
+        SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.sent_at.desc()).limit(1))
+    record_bounce(session, org_id=enrollment.org_id, mailbox_id=last, enrollment=enrollment,
+                  address=person.email, source="dsn", now=now, text=result.why)
     ended = 0
     for e in [enrollment, *_live_elsewhere(session, enrollment)]:
         if e.status in LIVE_ENROLLMENT and e.campaign.remove_on_bounce:

@@ -279,8 +279,14 @@ def mailboxes() -> ResponseReturnValue:
                Send.state.in_(("scheduled", "queued", "held")))
         .group_by(Send.mailbox_id)
     ).all())
+    # Campaigns whose bounce breaker stopped them starting people: the rep's, every one of the
+    # organisation's for an admin.
+    paused = select(Campaign).where(Campaign.org_id == rep.org_id, Campaign.guard_reason != "")
+    if not rep.is_admin:
+        paused = paused.where(Campaign.rep_id == rep.id)
     return render_template(
         "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
+        paused_campaigns=list(db().scalars(paused.order_by(Campaign.id))),
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )

@@ -48,6 +48,11 @@ def _campaigns() -> dict[str, Schema]:
                         body=ref("CampaignIn"), errors=("400", "401", "404", "415", "422")),
         },
         "/campaigns/{campaign_id}/launch": {"post": launch},
+        "/campaigns/{campaign_id}/breaker/release": {
+            "parameters": [cid],
+            "post": op("Release a campaign whose bounce breaker stopped starting people",
+                       ref("Campaign"), errors=("401", "404", "409")),
+        },
         "/campaigns/{campaign_id}/enrollments": {
             "parameters": [cid],
             "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(
@@ -248,6 +253,11 @@ def _limits() -> dict[str, Schema]:
             "get": op("A mailbox's daily cap and pacing", ref("MailboxLimits")),
             "patch": op("Change a mailbox's daily cap and pacing", ref("MailboxLimits"),
                         body=ref("MailboxLimitsIn"), errors=("400", "401", "404", "415", "422")),
+        },
+        "/mailboxes/{mailbox_id}/breaker/release": {
+            "parameters": [mid],
+            "post": op("Release a mailbox paused by its bounce breaker (a domain's: admins)",
+                       ref("MailboxLimits"), errors=("401", "403", "404", "409")),
         },
         "/mailboxes/{mailbox_id}/forecast": {
             "parameters": [mid],
