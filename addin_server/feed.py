@@ -39,6 +39,7 @@ OUT_OF_OFFICE = "out_of_office"
 # Deliverability guard (issue 18)
 BREAKER_TRIPPED = "breaker_tripped"
 BREAKER_RELEASED = "breaker_released"
+DOMAIN_FLAGGED = "domain_flagged"
 
 
 def record(

@@ -125,6 +125,9 @@ class Mailbox(Base):
     guard_notified_at: Mapped[datetime | None]  # the rep and admins were emailed
     # Bounces before a release no longer count (else the breaker trips again at once).
     guard_released_at: Mapped[datetime | None]
+    # What to fix on the sending domain, when a provider refused our mail for its
+    # authentication (5.7.515, 5.7.26, 4.7.32): shown on the Mailboxes page.
+    guard_warning: Mapped[str] = mapped_column(Text, default="")
 
 
 class Template(Base):

@@ -53,6 +53,8 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
         return "no mailbox connected: connect Gmail or Outlook to send"
     if mailbox.status == MailboxStatus.DISCONNECTED:
         return f"mailbox {mailbox.address} is disconnected: reconnect it to resume sending"
+    if mailbox.guard_reason and mailbox.guard_scope == "restricted":
+        return f"mailbox {mailbox.address} paused: {mailbox.guard_reason}"
     if mailbox.guard_reason:
         what = "its domain's" if mailbox.guard_scope == "domain" else "its"
         return (f"mailbox {mailbox.address} paused by {what} bounce breaker: "

@@ -33,9 +33,10 @@ def breaker_email(settings: Settings, to: list[str], what: str, reason: str) -> 
     msg["To"] = ", ".join(to)
     msg["Subject"] = f"Paused to protect deliverability: {what}"
     msg.set_content(
-        f"The hard-bounce breaker of {what} tripped: {reason}.\n\n"
-        "Its automatic emails wait (nothing is lost). Check the list it was sending to, then "
-        f"release it on the Mailboxes page:\n\n  {settings.public_base_url}/mailboxes\n")
+        f"The automatic emails of {what} are paused: {reason}.\n\n"
+        "They wait (nothing is lost). Deal with the cause (check the list it was sending to, "
+        "or as the reason says), then release it on the Mailboxes page:\n\n"
+        f"  {settings.public_base_url}/mailboxes\n")
     return msg
 
 

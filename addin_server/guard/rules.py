@@ -77,3 +77,68 @@ def domain_trip(t: Thresholds, domain: str, w: Window) -> str | None:
                 f"{t.domain_hours:g} h across the organisation's mailboxes "
                 f"({w.bounces / w.sends:.1%}, limit {_pct(t.domain_rate)})")
     return None
+
+
+# --- Provider hard stops --------------------------------------------------------------------
+
+SENDING_LIMIT, RESTRICTED_SENDER, AUTHENTICATION = "sending_limit", "restricted_sender", \
+    "authentication"
+
+
+@dataclass(frozen=True)
+class HardStop:
+    """A provider's answer about the sender, not the recipient: never a bounce of the person."""
+
+    kind: str  # SENDING_LIMIT | RESTRICTED_SENDER | AUTHENTICATION
+    code: str
+    fix: str  # what to do, in words
+
+
+# Enhanced status code -> (kind, what to fix). docs/deliverability.md has the table.
+_CODES: dict[str, tuple[str, str]] = {
+    "5.4.5": (SENDING_LIMIT, "the mailbox passed its provider's daily sending limit: it waits "
+                             "until the provider lets it send again, at a lower daily cap"),
+    "5.1.8": (RESTRICTED_SENDER, "Microsoft put the mailbox on its restricted senders list: an "
+                                 "Exchange admin must release it (Microsoft Defender portal, "
+                                 "Restricted entities), then release it here"),
+    "5.7.515": (AUTHENTICATION, "Outlook.com refuses high-volume mail without SPF, DKIM and "
+                                "DMARC: publish an SPF record and DKIM signing that pass, and a "
+                                "DMARC record (at least p=none) aligned with the From domain"),
+    "5.7.26": (AUTHENTICATION, "the message failed authentication (DMARC, SPF or DKIM): sign it "
+                               "with DKIM for the From domain, include the provider in SPF, and "
+                               "check the domain's DMARC record"),
+    "4.7.32": (AUTHENTICATION, "the From domain is aligned with neither the SPF nor the DKIM "
+                               "domain: sign with DKIM d=<the From domain> (or align SPF)"),
+}
+# When a provider names the stop without a code.
+_TEXTS: tuple[tuple[str, str], ...] = (
+    ("daily user sending limit exceeded", "5.4.5"),
+    ("daily sending quota exceeded", "5.4.5"),
+    ("bad outbound sender", "5.1.8"),
+    # Gmail API: "User-rate limit exceeded.  Retry after <time> (Mail sending)"
+    ("(mail sending)", "5.4.5"),
+)
+
+
+def hard_stop(status: str, text: str) -> HardStop | None:
+    """The provider hard stop a status code (or text) names, or None."""
+    code = status.strip()
+    if code not in _CODES:
+        lowered = text.lower()
+        code = next((c for phrase, c in _TEXTS if phrase in lowered), code)
+        if code not in _CODES:
+            code = next((c for c in _CODES if c in text), "")
+    if not code:
+        return None
+    kind, fix = _CODES[code]
+    return HardStop(kind, code, fix)
+
+
+def is_temporary(status: str) -> bool:
+    """A 4.x.x: greylisting or a temporary failure, retried by the sender, never a bounce."""
+    return status.startswith("4.")
+
+
+def lowered_cap(cap: int | None, default: int) -> int:
+    """The daily cap after a provider's sending limit: half of what it was, at least 1."""
+    return max(1, (cap or default) // 2)

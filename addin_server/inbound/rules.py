@@ -34,6 +34,8 @@ from addin_server.crm import outbox as crm_outbox
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, PENDING_SEND, EnrollmentStatus, SendState
 from addin_server.guard.breakers import record_bounce
+from addin_server.guard.rules import hard_stop, is_temporary
+from addin_server.guard.stops import apply_hard_stop
 from addin_server.inbound.classify import Classification, Kind, classify
 from addin_server.inbound.matching import (
     Candidate,
@@ -181,6 +183,15 @@ def process_inbound(
         row.kind = "unsubscribe"
         return InboundOutcome("unsubscribe", None, "unsubscribed by email")
     result = classify(msg)
+    if result.kind == Kind.BOUNCE:
+        # About the sender, not the person: a provider hard stop, or a temporary failure.
+        stop = hard_stop(result.status, result.diagnostic)
+        if stop is not None or is_temporary(result.status):
+            row.kind = "hard_stop" if stop else "temporary"
+            action = (apply_hard_stop(session, mailbox, stop, now, detail=result.diagnostic)
+                      if stop else "a temporary failure: the provider retries; not a bounce")
+            row.note = f"{result.why}; {result.status} {result.diagnostic}"[:2000] + f"; {action}"
+            return InboundOutcome(row.kind, None, action)
     cands = candidates(session, mailbox.rep_id, facts, result)
     match: Match = (match_bounce(facts, result, cands) if result.kind == Kind.BOUNCE
                     else match_reply(facts, cands, own))
@@ -260,7 +271,8 @@ def apply_bounce(session: Session, enrollment: Enrollment, result: Classificatio
     last = session.scalar(select(SentMessage.mailbox_id).where(
         SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.sent_at.desc()).limit(1))
     record_bounce(session, org_id=enrollment.org_id, mailbox_id=last, enrollment=enrollment,
-                  address=person.email, source="dsn", now=now, text=result.why)
+                  address=person.email, source="dsn", now=now, code=result.status,
+                  text=result.diagnostic or result.why)
     ended = 0
     for e in [enrollment, *_live_elsewhere(session, enrollment)]:
         if e.status in LIVE_ENROLLMENT and e.campaign.remove_on_bounce:

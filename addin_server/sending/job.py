@@ -25,9 +25,10 @@ from addin_server.campaigns import rendering as content
 from addin_server.campaigns import templates
 from addin_server.config import Settings
 from addin_server.db import rowcount
-from addin_server.enums import SendState
+from addin_server.enums import MailboxProvider, SendState
 from addin_server.guard.breakers import evaluate, record_bounce, status_code
-from addin_server.guard.rules import Thresholds
+from addin_server.guard.rules import SENDING_LIMIT, Thresholds, hard_stop
+from addin_server.guard.stops import apply_hard_stop
 from addin_server.html_text import html_to_text
 from addin_server.inbound.poll import fresh_reply_check
 from addin_server.mailboxes import open_mailbox
@@ -334,7 +335,15 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
         return "mailbox disconnected"
     if isinstance(exc, MailboxPaused):
         reason = f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M} UTC: {exc}"
-        pause_mailbox(session, mailbox, exc.until, str(exc), now)
+        stop = hard_stop(status_code(str(exc)), str(exc))
+        if stop is not None and stop.kind == SENDING_LIMIT:
+            # The daily sending limit: paused until the provider's time, and a lower cap.
+            default = (settings.microsoft_daily_cap if mailbox.provider == MailboxProvider.MICROSOFT
+                       else settings.gmail_daily_cap)
+            apply_hard_stop(session, mailbox, stop, now, detail=str(exc), until=exc.until,
+                            default_cap=default)
+        else:
+            pause_mailbox(session, mailbox, exc.until, str(exc), now)
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
              attempt=attempt, lease_until=None, reason=reason,
              due_at=max(send.due_at, exc.until))

@@ -55,6 +55,7 @@ def _trip(live: Live) -> tuple[int, int]:
         s.flush()
         assert box is not None
         trip_mailbox(s, box, "3 hard bounces in its last 20 emails", "mailbox", rt.now())
+        box.guard_warning = "5.7.26: sign it with DKIM for the From domain"
         trip_campaign(s, campaign, "5 of its 50 first emails bounced", rt.now())
         return box.id, campaign.id
 
@@ -75,6 +76,8 @@ def test_release_a_mailbox_and_a_campaign_from_the_mailboxes_page(
     card = page.locator(".mailbox")
     expect(card).to_contain_text("paused by the bounce breaker")
     expect(card).to_contain_text("3 hard bounces in its last 20 emails")
+    expect(card.locator(".domain-warning")).to_contain_text(
+        "Sender authentication of example.com: 5.7.26: sign it with DKIM")
     notice = page.locator(".campaign-breaker")
     expect(notice).to_contain_text("5 of its 50 first emails bounced")
     shot(page, "guard-01-mailboxes-tripped")

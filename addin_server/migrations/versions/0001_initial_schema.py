@@ -217,6 +217,7 @@ def upgrade() -> None:
     sa.Column('guard_tripped_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('guard_notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('guard_released_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_warning', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
