@@ -132,6 +132,10 @@ class Settings:
     guard_domain_min_sample: int = 100
     guard_cooloff_hours: float = 0.0
     guard_cooloff_cap: int = 20
+    # A burst of `guard_burst_count` bounce reports from one provider within
+    # `guard_burst_minutes` is held for review instead of ending enrollments.
+    guard_burst_count: int = 5
+    guard_burst_minutes: float = 10.0
     # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
     # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
     # "" = no such emails.
@@ -245,6 +249,8 @@ class Settings:
                                          d.guard_domain_min_sample),
             guard_cooloff_hours=_float(env.get("GUARD_COOLOFF_HOURS"), d.guard_cooloff_hours),
             guard_cooloff_cap=_int(env.get("GUARD_COOLOFF_CAP"), d.guard_cooloff_cap),
+            guard_burst_count=_int(env.get("GUARD_BURST_COUNT"), d.guard_burst_count),
+            guard_burst_minutes=_float(env.get("GUARD_BURST_MINUTES"), d.guard_burst_minutes),
             smtp_url=env.get("SMTP_URL", ""),
             mail_from=env.get("MAIL_FROM", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),

@@ -40,6 +40,8 @@ OUT_OF_OFFICE = "out_of_office"
 BREAKER_TRIPPED = "breaker_tripped"
 BREAKER_RELEASED = "breaker_released"
 DOMAIN_FLAGGED = "domain_flagged"
+BOUNCE_HELD = "bounce_held"
+BOUNCES_RELEASED = "bounces_released"
 
 
 def record(

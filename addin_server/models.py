@@ -576,3 +576,8 @@ class Bounce(Base):
     at: Mapped[datetime]
     # When the breakers looked at it (the send job at once; a DSN's by the dispatcher's duty).
     evaluated_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Quarantine (guard/quarantine.py): who reported it (the DSN sender's domain), and whether
+    # it was held for review as part of a burst, and when an admin released it.
+    provider: Mapped[str] = mapped_column(String(253), default="")
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    released_at: Mapped[datetime | None]

@@ -94,6 +94,8 @@ def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> 
 
 
 def _paused(enrollment: Enrollment, tz: str) -> str:
+    if enrollment.stop_reason:  # held for review (inbound/quarantine.py)
+        return f"paused, {enrollment.stop_reason}: "
     if enrollment.paused_until is not None:  # an out-of-office reply paused it
         return f"paused until {_fmt(enrollment.paused_until, tz)} (out of office): "
     return "paused: "
@@ -155,7 +157,8 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             continue
         reason = gate or "planned"
         if enrollment.status == EnrollmentStatus.PAUSED:
-            reason = (_paused(enrollment, tz).rstrip(": ") if enrollment.paused_until
+            reason = (_paused(enrollment, tz).rstrip(": ")
+                      if enrollment.paused_until or enrollment.stop_reason
                       else "paused by the rep")
         due_at = plan.due_at if is_automatic(step) else None
         if due_at is not None:

@@ -48,7 +48,8 @@ def domain_of(address: str) -> str:
 
 def record_bounce(session: Session, *, org_id: int, mailbox_id: int | None,
                   enrollment: Enrollment | None, address: str, source: str, now: datetime,
-                  code: str = "", text: str = "") -> Bounce:
+                  code: str = "", text: str = "", provider: str = "",
+                  held: bool = False) -> Bounce:
     """A hard bounce of one of our emails, for the breakers to count."""
     mailbox = session.get(Mailbox, mailbox_id) if mailbox_id else None
     row = Bounce(org_id=org_id, mailbox_id=mailbox_id,
@@ -56,7 +57,8 @@ def record_bounce(session: Session, *, org_id: int, mailbox_id: int | None,
                  enrollment_id=enrollment.id if enrollment else None,
                  address=address.strip().lower(),
                  sending_domain=domain_of(mailbox.address) if mailbox else "",
-                 source=source, code=code, text=text[:2000], at=now)
+                 source=source, code=code, text=text[:2000], at=now, provider=provider,
+                 held=held, evaluated_at=now if held else None)
     session.add(row)
     session.flush()
     return row
@@ -83,7 +85,7 @@ def _mailbox_window(session: Session, mailbox: Mailbox, size: int) -> Window:
         return Window(0, 0)
     start = times[-1]
     bounces = session.scalar(select(func.count()).where(
-        Bounce.mailbox_id == mailbox.id, Bounce.at >= start,
+        Bounce.mailbox_id == mailbox.id, Bounce.at >= start, Bounce.held.is_(False),
         *([Bounce.at > mailbox.guard_released_at] if mailbox.guard_released_at else []))) or 0
     return Window(len(times), int(bounces))
 
@@ -96,7 +98,7 @@ def _campaign_window(session: Session, campaign: Campaign) -> Window:
         Enrollment, Enrollment.id == SentMessage.enrollment_id).where(
         Enrollment.campaign_id == campaign.id)
     bounced = select(func.count(func.distinct(Bounce.enrollment_id))).where(
-        Bounce.campaign_id == campaign.id)
+        Bounce.campaign_id == campaign.id, Bounce.held.is_(False))
     refused = select(func.count()).where(Bounce.campaign_id == campaign.id,
                                          Bounce.source == "api")
     if since is not None:
@@ -125,7 +127,8 @@ def _domain_window(session: Session, org_id: int, domain: str, hours: float,
     outcomes = _outcomes([m.id for m in boxes], since)
     sends = session.scalar(select(func.count()).select_from(outcomes)) or 0
     bounces = session.scalar(select(func.count()).where(
-        Bounce.org_id == org_id, Bounce.sending_domain == domain, Bounce.at > since)) or 0
+        Bounce.org_id == org_id, Bounce.sending_domain == domain, Bounce.at > since,
+        Bounce.held.is_(False))) or 0
     return Window(int(sends), int(bounces)), boxes
 
 

@@ -22,6 +22,8 @@ class Thresholds:
     domain_min_sample: int = 100
     cooloff_hours: float = 0.0
     cooloff_cap: int = 20
+    burst_count: int = 5
+    burst_minutes: float = 10.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> Thresholds:
@@ -33,7 +35,8 @@ class Thresholds:
             campaign_min_sample=s.guard_campaign_min_sample,
             domain_rate=s.guard_domain_rate, domain_hours=s.guard_domain_hours,
             domain_min_sample=s.guard_domain_min_sample,
-            cooloff_hours=s.guard_cooloff_hours, cooloff_cap=s.guard_cooloff_cap)
+            cooloff_hours=s.guard_cooloff_hours, cooloff_cap=s.guard_cooloff_cap,
+            burst_count=s.guard_burst_count, burst_minutes=s.guard_burst_minutes)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from addin_server.crm import outbox as crm_outbox
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, PENDING_SEND, EnrollmentStatus, SendState
 from addin_server.guard.breakers import record_bounce
-from addin_server.guard.rules import hard_stop, is_temporary
+from addin_server.guard.rules import Thresholds, hard_stop, is_temporary
 from addin_server.guard.stops import apply_hard_stop
 from addin_server.inbound.classify import Classification, Kind, classify
 from addin_server.inbound.matching import (
@@ -46,6 +46,7 @@ from addin_server.inbound.matching import (
     match_bounce,
     match_reply,
 )
+from addin_server.inbound.quarantine import hold, in_burst, provider_of
 from addin_server.inbound.unsubscribe import unsubscribe_by_email
 from addin_server.models import (
     Campaign,
@@ -166,6 +167,7 @@ def process_inbound(
     now: datetime,
     received_at: datetime | None = None,
     secret_key: str | None = None,
+    guard: Thresholds | None = None,
 ) -> InboundOutcome:
     """Classify, match and apply one inbound message of `mailbox` (see the module docstring).
 
@@ -206,7 +208,8 @@ def process_inbound(
     if result.kind == Kind.HUMAN:
         action = apply_reply(session, enrollment, facts=facts, how=how, now=now)
     elif result.kind == Kind.BOUNCE:
-        action = apply_bounce(session, enrollment, result, facts=facts, how=how, now=now)
+        action = apply_bounce(session, enrollment, result, facts=facts, how=how, now=now,
+                              guard=guard)
     elif result.kind == Kind.OUT_OF_OFFICE:
         action = apply_out_of_office(session, enrollment, result, facts=facts, how=how, now=now)
     else:
@@ -256,23 +259,35 @@ def _live_elsewhere(session: Session, enrollment: Enrollment) -> list[Enrollment
 
 
 def apply_bounce(session: Session, enrollment: Enrollment, result: Classification, *,
-                 facts: InboundFacts, how: str, now: datetime) -> str:
-    """The address is dead: mark the person, suppress the address, and end their live
-    enrollments in every campaign that removes on bounce."""
+                 facts: InboundFacts, how: str, now: datetime,
+                 guard: Thresholds | None = None) -> str:
+    """The address is dead: mark the person, suppress the address (with the DSN's code and
+    text), and end their live enrollments in every campaign that removes on bounce. One of a
+    burst from one provider is held for review instead (inbound/quarantine.py)."""
     person = session.get(Person, enrollment.person_id)
     assert person is not None
+    last = session.scalar(select(SentMessage.mailbox_id).where(
+        SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.sent_at.desc()).limit(1))
+    provider = provider_of(facts.from_addr)
+    if in_burst(session, guard or Thresholds(), enrollment.org_id, provider, now):
+        record_bounce(session, org_id=enrollment.org_id, mailbox_id=last, enrollment=enrollment,
+                      address=person.email, source="dsn", now=now, code=result.status,
+                      text=result.diagnostic or result.why, provider=provider, held=True)
+        held = hold(session, [enrollment, *_live_elsewhere(session, enrollment)], provider, now)
+        _event(session, enrollment, feed.BOUNCE_HELD, now, facts, how=how,
+               address=person.email, provider=provider, code=result.status)
+        return f"held for review: a burst of bounces from {provider}; {held} enrollment(s) paused"
     if person.bounced_at is None:
         person.bounced_at = now
     _event(session, enrollment, feed.BOUNCED, now, facts, how=how, address=person.email,
            failed_recipients=list(result.failed_recipients))
-    suppress(session, enrollment.org_id, person.email, "bounced", now)
+    suppress(session, enrollment.org_id, person.email, "bounced", now,
+             note=f"{result.status} {result.diagnostic}".strip()[:1000])
     # Counted by the bounce breakers (the dispatcher's duty evaluates it): against the mailbox
     # that sent this person our last email.
-    last = session.scalar(select(SentMessage.mailbox_id).where(
-        SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.sent_at.desc()).limit(1))
     record_bounce(session, org_id=enrollment.org_id, mailbox_id=last, enrollment=enrollment,
                   address=person.email, source="dsn", now=now, code=result.status,
-                  text=result.diagnostic or result.why)
+                  text=result.diagnostic or result.why, provider=provider)
     ended = 0
     for e in [enrollment, *_live_elsewhere(session, enrollment)]:
         if e.status in LIVE_ENROLLMENT and e.campaign.remove_on_bounce:

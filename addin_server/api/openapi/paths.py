@@ -254,6 +254,18 @@ def _limits() -> dict[str, Schema]:
             "patch": op("Change a mailbox's daily cap and pacing", ref("MailboxLimits"),
                         body=ref("MailboxLimitsIn"), errors=("400", "401", "404", "415", "422")),
         },
+        "/bounces/held": {
+            "get": op("Bursts of bounce reports held for review, by provider (admins)",
+                      obj(["bursts"], bursts=arr(obj(["provider", "bounces"], provider=STR,
+                                                     bounces=INT, first_at=STR, last_at=STR))),
+                      errors=("401", "403")),
+        },
+        "/bounces/held/release": {
+            "post": op("Release a held burst: every person it held resumes (admins)",
+                       obj(["provider", "resumed"], provider=STR, resumed=INT),
+                       body=obj(["provider"], provider=STR),
+                       errors=("400", "401", "403", "415", "422")),
+        },
         "/mailboxes/{mailbox_id}/breaker/release": {
             "parameters": [mid],
             "post": op("Release a mailbox paused by its bounce breaker (a domain's: admins)",
