@@ -136,6 +136,10 @@ class Settings:
     # `guard_burst_minutes` is held for review instead of ending enrollments.
     guard_burst_count: int = 5
     guard_burst_minutes: float = 10.0
+    # Ramp-up of a newly connected Gmail / Microsoft mailbox: `ramp_first_cap` emails on its
+    # first day, `ramp_step` more each day, up to its daily cap. A step of 0 turns it off.
+    ramp_first_cap: int = 20
+    ramp_step: int = 5
     # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
     # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
     # "" = no such emails.
@@ -251,6 +255,8 @@ class Settings:
             guard_cooloff_cap=_int(env.get("GUARD_COOLOFF_CAP"), d.guard_cooloff_cap),
             guard_burst_count=_int(env.get("GUARD_BURST_COUNT"), d.guard_burst_count),
             guard_burst_minutes=_float(env.get("GUARD_BURST_MINUTES"), d.guard_burst_minutes),
+            ramp_first_cap=_int(env.get("RAMP_FIRST_CAP"), d.ramp_first_cap),
+            ramp_step=_int(env.get("RAMP_STEP"), d.ramp_step),
             smtp_url=env.get("SMTP_URL", ""),
             mail_from=env.get("MAIL_FROM", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),

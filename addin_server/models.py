@@ -128,6 +128,11 @@ class Mailbox(Base):
     # What to fix on the sending domain, when a provider refused our mail for its
     # authentication (5.7.515, 5.7.26, 4.7.32): shown on the Mailboxes page.
     guard_warning: Mapped[str] = mapped_column(Text, default="")
+    # Ramp-up of a newly connected mailbox: its cap on day n (0 = the day it was connected) is
+    # ramp_first + n * ramp_step, up to daily_cap. Null ramp_start: no ramp (older mailboxes).
+    ramp_start: Mapped[date | None]
+    ramp_first: Mapped[int] = mapped_column(Integer, default=0)
+    ramp_step: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Template(Base):

@@ -80,4 +80,5 @@ def get_forecast(mailbox_id: int) -> ResponseReturnValue:
     box = _mailbox(mailbox_id)
     days = mailbox_pacing.forecast(db(), box, now(), days=7)
     return jsonify({"mailbox_id": box.id, **limits_json(box), "days": [
-        {"date": d.day.isoformat(), "due": d.due, "expected": d.expected} for d in days]})
+        {"date": d.day.isoformat(), "due": d.due, "expected": d.expected, "cap": d.cap}
+        for d in days]})

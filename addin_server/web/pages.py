@@ -31,6 +31,7 @@ from addin_server.enrollments.tasks import compose
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
 from addin_server.runtime import runtime
+from addin_server.sending import pacing
 from addin_server.web import command_center
 from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now
@@ -287,6 +288,8 @@ def mailboxes() -> ResponseReturnValue:
     return render_template(
         "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
         paused_campaigns=list(db().scalars(paused.order_by(Campaign.id))),
+        caps_today={m.id: pacing.pace_of(db(), m).cap_on(
+            now().astimezone(ZoneInfo(rep.timezone)).date()) for m in rows},
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )

@@ -1,5 +1,6 @@
 """The Mailboxes page shows a tripped bounce breaker (a mailbox's, a campaign's) with its
-reason, and its Release buttons free them: open, release, reload, check. Headless Chromium."""
+reason, a domain's authentication warning and a new mailbox's ramp-up, and its Release buttons
+free the breakers: open, release, reload, check. Headless Chromium."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def _trip(live: Live) -> tuple[int, int]:
         assert box is not None
         trip_mailbox(s, box, "3 hard bounces in its last 20 emails", "mailbox", rt.now())
         box.guard_warning = "5.7.26: sign it with DKIM for the From domain"
+        box.daily_cap, box.ramp_start, box.ramp_first, box.ramp_step = (
+            450, rt.now().date(), 20, 5)
         trip_campaign(s, campaign, "5 of its 50 first emails bounced", rt.now())
         return box.id, campaign.id
 
@@ -76,6 +79,7 @@ def test_release_a_mailbox_and_a_campaign_from_the_mailboxes_page(
     card = page.locator(".mailbox")
     expect(card).to_contain_text("paused by the bounce breaker")
     expect(card).to_contain_text("3 hard bounces in its last 20 emails")
+    expect(card.locator(".ramp")).to_contain_text("new mailbox ramping up: 20 today, +5 a day")
     expect(card.locator(".domain-warning")).to_contain_text(
         "Sender authentication of example.com: 5.7.26: sign it with DKIM")
     notice = page.locator(".campaign-breaker")

@@ -146,7 +146,7 @@ SCHEMAS: dict[str, Schema] = {
                            batch_wait_seconds=INT),
     "Forecast": obj(["mailbox_id", "days"], mailbox_id=INT, address=STR, daily_cap=NINT,
                     min_gap_seconds=INT, batch_size=NINT, batch_wait_seconds=INT,
-                    days=arr(obj(["date", "due", "expected"], date=DATE,
+                    days=arr(obj(["date", "due", "expected"], date=DATE, cap=NINT,
                                  due={"type": "integer", "description": "sends due that day"},
                                  expected={"type": "integer", "description":
                                            "sends expected to go that day under the cap, "

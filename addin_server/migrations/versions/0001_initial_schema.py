@@ -218,6 +218,9 @@ def upgrade() -> None:
     sa.Column('guard_notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('guard_released_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('guard_warning', sa.Text(), nullable=False),
+    sa.Column('ramp_start', sa.Date(), nullable=True),
+    sa.Column('ramp_first', sa.Integer(), nullable=False),
+    sa.Column('ramp_step', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
