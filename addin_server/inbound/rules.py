@@ -37,6 +37,7 @@ from addin_server.guard.breakers import record_bounce
 from addin_server.guard.rules import Thresholds, hard_stop, is_temporary
 from addin_server.guard.stops import apply_hard_stop
 from addin_server.inbound.classify import Classification, Kind, classify
+from addin_server.inbound.holds import hold_until, is_colleague, stop_company
 from addin_server.inbound.matching import (
     Candidate,
     InboundFacts,
@@ -243,6 +244,14 @@ def apply_reply(session: Session, enrollment: Enrollment, *, facts: InboundFacts
     cancelled = enrollments.end(session, enrollment, now, status=EnrollmentStatus.REPLIED,
                                 reason=f"replied ({facts.from_addr})")
     action = f"stopped, {cancelled} pending cancelled"
+    person = session.get(Person, enrollment.person_id)
+    if (person is not None and flag(campaign.extra_settings, "stop_company_on_colleague_reply")
+            and is_colleague(session, person, facts.from_addr)):
+        domain = facts.from_addr.rsplit("@", 1)[-1].lower()
+        n = stop_company(session, enrollment.org_id, domain,
+                         f"a colleague ({facts.from_addr}) replied in campaign {campaign.name!r}",
+                         now, keep=enrollment.id)
+        action += f"; {n} other enrollment(s) at {domain} stopped"
     if flag(campaign.extra_settings, "stop_other_campaigns_on_reply"):
         others = _live_elsewhere(session, enrollment)
         for other in others:
@@ -314,16 +323,11 @@ def apply_out_of_office(session: Session, enrollment: Enrollment, result: Classi
     until = local_instant(back, time(0, 0), tz)
     if until <= now:
         return "already back: the campaign goes on"
-    if enrollment.status == EnrollmentStatus.ACTIVE:
-        enrollments.pause(session, enrollment, now)
-        enrollment.paused_until = until
-        return f"paused until {back.isoformat()}"
-    if enrollment.status == EnrollmentStatus.PAUSED and enrollment.paused_until is not None:
-        # Paused by an earlier out-of-office: a later return date extends it. A pause by the
-        # rep (no paused_until) is the rep's to lift.
-        enrollment.paused_until = max(enrollment.paused_until, until)
-        return f"pause extended until {enrollment.paused_until:%Y-%m-%d}"
-    return f"left {enrollment.status.value}"
+    # The person is away from every campaign, not only this one (inbound/holds.py).
+    held = hold_until(session, [enrollment, *_live_elsewhere(session, enrollment)], until, now)
+    if not held:
+        return f"left {enrollment.status.value}"
+    return f"held until {back.isoformat()} in {held} campaign(s)"
 
 
 def _auto_reply(session: Session, enrollment: Enrollment, result: Classification, *,

@@ -25,6 +25,7 @@ SCHEMAS: dict[str, Schema] = {
     "Settings": obj([], skip_weekends=BOOL, stop_on_reply=BOOL, mark_success_on_reply=BOOL,
                     remove_on_bounce=BOOL, use_recipient_timezone=BOOL,
                     reply_from_same_domain=BOOL, stop_other_campaigns_on_reply=BOOL,
+                    stop_company_on_colleague_reply=BOOL,
                     sending_window={"type": ["object", "null"], "properties": {
                         "days": arr({"enum": ["mon", "tue", "wed", "thu", "fri", "sat",
                                               "sun"]}),
