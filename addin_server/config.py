@@ -140,6 +140,10 @@ class Settings:
     # first day, `ramp_step` more each day, up to its daily cap. A step of 0 turns it off.
     ramp_first_cap: int = 20
     ramp_step: int = 5
+    # Sender authentication check (guard/authcheck.py): another TXT lookup, "module:function"
+    # (tests), and DKIM selectors to look up instead of the provider's defaults.
+    dns_txt_resolver: str = ""
+    dkim_selectors: tuple[str, ...] = ()
     # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
     # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
     # "" = no such emails.
@@ -257,6 +261,9 @@ class Settings:
             guard_burst_minutes=_float(env.get("GUARD_BURST_MINUTES"), d.guard_burst_minutes),
             ramp_first_cap=_int(env.get("RAMP_FIRST_CAP"), d.ramp_first_cap),
             ramp_step=_int(env.get("RAMP_STEP"), d.ramp_step),
+            dns_txt_resolver=env.get("DNS_TXT_RESOLVER", ""),
+            dkim_selectors=tuple(s.strip() for s in env.get("DKIM_SELECTORS", "").split(",")
+                                 if s.strip()),
             smtp_url=env.get("SMTP_URL", ""),
             mail_from=env.get("MAIL_FROM", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),

@@ -28,7 +28,15 @@ from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
-from addin_server.enums import EnrollmentStatus, MailboxStatus, SendOption, StepType, TaskStatus
+from addin_server.enums import (
+    EnrollmentStatus,
+    MailboxProvider,
+    MailboxStatus,
+    SendOption,
+    StepType,
+    TaskStatus,
+)
+from addin_server.guard import authcheck
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, Task, Template
 from addin_server.runtime import runtime
 from addin_server.sending import pacing
@@ -268,6 +276,16 @@ def _connect_url(provider: str) -> str | None:
     return url_for(CONNECT_ENDPOINT, provider=CONNECT_PROVIDERS[provider])
 
 
+def _authentication(rows: list[Mailbox]) -> dict[str, list[authcheck.Finding]]:
+    """SPF, DKIM and DMARC of each sending domain of these mailboxes (not the local one)."""
+    settings = runtime().settings
+    txt = authcheck.resolver(settings)
+    domains = {m.address.rsplit("@", 1)[-1].lower(): m.provider.value for m in rows
+               if m.provider != MailboxProvider.LOCAL}
+    return {d: authcheck.check_domain(d, p, txt, settings.dkim_selectors)
+            for d, p in sorted(domains.items())}
+
+
 @bp.get("/mailboxes")
 @login_required
 def mailboxes() -> ResponseReturnValue:
@@ -288,6 +306,7 @@ def mailboxes() -> ResponseReturnValue:
     return render_template(
         "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
         paused_campaigns=list(db().scalars(paused.order_by(Campaign.id))),
+        authentication=_authentication(rows),
         caps_today={m.id: pacing.pace_of(db(), m).cap_on(
             now().astimezone(ZoneInfo(rep.timezone)).date()) for m in rows},
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from addin_server.config import Settings
+from addin_server.enums import MailboxProvider
 from addin_server.guard.breakers import trip_campaign, trip_mailbox
 from addin_server.models import Campaign, Mailbox, Rep
 from tests.conftest import FrozenClock
@@ -29,7 +30,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def live(settings: Settings, clock: FrozenClock) -> Iterator[Live]:
-    yield from serve(settings, clock)
+    yield from serve(settings.with_(dns_txt_resolver="tests.fakes.dns:txt"), clock)
 
 
 @pytest.fixture
@@ -96,3 +97,22 @@ def test_release_a_mailbox_and_a_campaign_from_the_mailboxes_page(
     expect(page.locator(".campaign-breaker")).to_have_count(0)
     assert _guard(live, Campaign, campaign_id) == ""
     shot(page, "guard-02-mailboxes-released")
+
+
+def test_the_mailboxes_page_shows_the_sender_authentication_check(
+    page: Any, live: Live
+) -> None:
+    sign_in(page)
+    with live.runtime.sessions.begin() as s:
+        rep = s.scalar(select(Rep).where(Rep.email == "demo@example.com"))
+        assert rep is not None
+        s.add(Mailbox(rep_id=rep.id, provider=MailboxProvider.MICROSOFT,
+                      address="demo@acme.test"))
+    page.goto("/mailboxes")
+    section = page.locator(".sender-auth .auth-domain[data-domain='acme.test']")
+    expect(section.locator(".auth-bad")).to_have_count(3)
+    expect(section).to_contain_text("does not include spf.protection.outlook.com")
+    expect(section).to_contain_text("no DMARC record")
+    shot(page, "guard-03-sender-authentication")
+    page.reload()
+    expect(page.locator(".sender-auth .auth-domain")).to_have_count(1)  # not the local box
