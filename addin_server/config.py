@@ -124,6 +124,37 @@ class Settings:
     microsoft_daily_cap: int = 2000
     microsoft_min_gap_seconds: int = 5
     graph_max_concurrency: int = 4
+    # Deliverability guard: the hard-bounce circuit breakers (guard/breakers.py). A mailbox
+    # pauses at `guard_mailbox_rate` of its last `guard_mailbox_window` sends, or at
+    # `guard_mailbox_burst` bounces among its last `guard_mailbox_burst_window`; a campaign
+    # stops starting people at `guard_campaign_rate` once `guard_campaign_min_sample` first
+    # emails went; a sending domain pauses at `guard_domain_rate` over `guard_domain_hours`
+    # across the organisation's mailboxes once `guard_domain_min_sample` sends were made.
+    # `guard_cooloff_hours` > 0 releases a tripped mailbox after that long, its daily cap
+    # lowered to `guard_cooloff_cap`; 0 = only a person releases it.
+    guard_mailbox_rate: float = 0.05
+    guard_mailbox_window: int = 100
+    guard_mailbox_burst: int = 3
+    guard_mailbox_burst_window: int = 20
+    guard_campaign_rate: float = 0.08
+    guard_campaign_min_sample: int = 50
+    guard_domain_rate: float = 0.03
+    guard_domain_hours: float = 24.0
+    guard_domain_min_sample: int = 100
+    guard_cooloff_hours: float = 0.0
+    guard_cooloff_cap: int = 20
+    # A burst of `guard_burst_count` bounce reports from one provider within
+    # `guard_burst_minutes` is held for review instead of ending enrollments.
+    guard_burst_count: int = 5
+    guard_burst_minutes: float = 10.0
+    # Ramp-up of a newly connected Gmail / Microsoft mailbox: `ramp_first_cap` emails on its
+    # first day, `ramp_step` more each day, up to its daily cap. A step of 0 turns it off.
+    ramp_first_cap: int = 20
+    ramp_step: int = 5
+    # Sender authentication check (guard/authcheck.py): another TXT lookup, "module:function"
+    # (tests), and DKIM selectors to look up instead of the provider's defaults.
+    dns_txt_resolver: str = ""
+    dkim_selectors: tuple[str, ...] = ()
     # Email to reps about their mailbox (e.g. it was disconnected), through a relay of the
     # operator's: "smtp://user:password@host:587" (STARTTLS when offered), "smtps://..." (TLS),
     # "" = no such emails.
@@ -232,6 +263,27 @@ class Settings:
                                            d.microsoft_min_gap_seconds),
             graph_max_concurrency=_int(env.get("GRAPH_MAX_CONCURRENCY"),
                                        d.graph_max_concurrency),
+            guard_mailbox_rate=_float(env.get("GUARD_MAILBOX_RATE"), d.guard_mailbox_rate),
+            guard_mailbox_window=_int(env.get("GUARD_MAILBOX_WINDOW"), d.guard_mailbox_window),
+            guard_mailbox_burst=_int(env.get("GUARD_MAILBOX_BURST"), d.guard_mailbox_burst),
+            guard_mailbox_burst_window=_int(env.get("GUARD_MAILBOX_BURST_WINDOW"),
+                                            d.guard_mailbox_burst_window),
+            guard_campaign_rate=_float(env.get("GUARD_CAMPAIGN_RATE"), d.guard_campaign_rate),
+            guard_campaign_min_sample=_int(env.get("GUARD_CAMPAIGN_MIN_SAMPLE"),
+                                           d.guard_campaign_min_sample),
+            guard_domain_rate=_float(env.get("GUARD_DOMAIN_RATE"), d.guard_domain_rate),
+            guard_domain_hours=_float(env.get("GUARD_DOMAIN_HOURS"), d.guard_domain_hours),
+            guard_domain_min_sample=_int(env.get("GUARD_DOMAIN_MIN_SAMPLE"),
+                                         d.guard_domain_min_sample),
+            guard_cooloff_hours=_float(env.get("GUARD_COOLOFF_HOURS"), d.guard_cooloff_hours),
+            guard_cooloff_cap=_int(env.get("GUARD_COOLOFF_CAP"), d.guard_cooloff_cap),
+            guard_burst_count=_int(env.get("GUARD_BURST_COUNT"), d.guard_burst_count),
+            guard_burst_minutes=_float(env.get("GUARD_BURST_MINUTES"), d.guard_burst_minutes),
+            ramp_first_cap=_int(env.get("RAMP_FIRST_CAP"), d.ramp_first_cap),
+            ramp_step=_int(env.get("RAMP_STEP"), d.ramp_step),
+            dns_txt_resolver=env.get("DNS_TXT_RESOLVER", ""),
+            dkim_selectors=tuple(s.strip() for s in env.get("DKIM_SELECTORS", "").split(",")
+                                 if s.strip()),
             smtp_url=env.get("SMTP_URL", ""),
             mail_from=env.get("MAIL_FROM", ""),
             demo_rep_email=env.get("DEMO_REP_EMAIL", d.demo_rep_email),

@@ -36,6 +36,12 @@ CRM_DISCONNECTED = "crm_disconnected"
 # Replies, bounces, automatic replies (issue 9)
 AUTO_REPLY = "auto_reply"
 OUT_OF_OFFICE = "out_of_office"
+# Deliverability guard (issue 18)
+BREAKER_TRIPPED = "breaker_tripped"
+BREAKER_RELEASED = "breaker_released"
+DOMAIN_FLAGGED = "domain_flagged"
+BOUNCE_HELD = "bounce_held"
+BOUNCES_RELEASED = "bounces_released"
 
 
 def record(

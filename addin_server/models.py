@@ -124,6 +124,23 @@ class Mailbox(Base):
     synced_at: Mapped[datetime | None]  # last reply poll
     # Since when it is disconnected (the mailbox report); cleared on reconnect.
     disconnected_at: Mapped[datetime | None]
+    # Deliverability guard (guard/breakers.py): a tripped bounce breaker pauses the mailbox's
+    # automatic emails until a person releases it (or the cooling-off time runs out). The reason
+    # is shown wherever a send says why it waits; the scope is "mailbox" or "domain".
+    guard_reason: Mapped[str] = mapped_column(Text, default="")
+    guard_scope: Mapped[str] = mapped_column(String(16), default="")
+    guard_tripped_at: Mapped[datetime | None]
+    guard_notified_at: Mapped[datetime | None]  # the rep and admins were emailed
+    # Bounces before a release no longer count (else the breaker trips again at once).
+    guard_released_at: Mapped[datetime | None]
+    # What to fix on the sending domain, when a provider refused our mail for its
+    # authentication (5.7.515, 5.7.26, 4.7.32): shown on the Mailboxes page.
+    guard_warning: Mapped[str] = mapped_column(Text, default="")
+    # Ramp-up of a newly connected mailbox: its cap on day n (0 = the day it was connected) is
+    # ramp_first + n * ramp_step, up to daily_cap. Null ramp_start: no ramp (older mailboxes).
+    ramp_start: Mapped[date | None]
+    ramp_first: Mapped[int] = mapped_column(Integer, default=0)
+    ramp_step: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Template(Base):
@@ -157,6 +174,12 @@ class Campaign(Base):
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The campaign's bounce breaker (guard/breakers.py): while set, no new person is started
+    # (first emails wait); people already emailed go on.
+    guard_reason: Mapped[str] = mapped_column(Text, default="")
+    guard_tripped_at: Mapped[datetime | None]
+    guard_notified_at: Mapped[datetime | None]
+    guard_released_at: Mapped[datetime | None]
 
     steps: Mapped[list[Step]] = relationship(
         order_by="Step.position", cascade="all, delete-orphan", back_populates="campaign"
@@ -597,3 +620,30 @@ class ReportCount(Base):
     position: Mapped[int] = mapped_column(Integer)
     metric: Mapped[str] = mapped_column(String(32))
     n: Mapped[int] = mapped_column(Integer, default=0)
+# --- Deliverability guard (issue 18) ----------------------------------------------------------
+
+
+class Bounce(Base):
+    """A hard bounce of one of our emails: rejected by the provider's API, or a DSN in the rep's
+    inbox. What the breakers count (guard/breakers.py), with the code and text it came with."""
+
+    __tablename__ = "bounces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    address: Mapped[str] = mapped_column(String(320))  # the bounced recipient, lower case
+    sending_domain: Mapped[str] = mapped_column(String(253), index=True)  # lower case
+    source: Mapped[str] = mapped_column(String(8))  # "api" (refused at send) | "dsn"
+    code: Mapped[str] = mapped_column(String(16), default="")  # e.g. "5.1.1", when known
+    text: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]
+    # When the breakers looked at it (the send job at once; a DSN's by the dispatcher's duty).
+    evaluated_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Quarantine (guard/quarantine.py): who reported it (the DSN sender's domain), and whether
+    # it was held for review as part of a burst, and when an admin released it.
+    provider: Mapped[str] = mapped_column(String(253), default="")
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    released_at: Mapped[datetime | None]

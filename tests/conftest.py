@@ -121,6 +121,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret",
         encryption_keys=(TEST_ENCRYPTION_KEY,),
         public_base_url="https://campaigns.example.test",
+        # The sender authentication check reads DNS: never the network in tests.
+        dns_txt_resolver="tests.fakes.dns:txt",
     )
 
 

@@ -27,6 +27,7 @@ from addin_server.enrollments.people import (
     parse_people,
     read_csv,
 )
+from addin_server.guard.breakers import release_campaign
 from addin_server.models import Campaign, Enrollment, Person
 from addin_server.sending.foresight import launch_forecast
 from addin_server.validation import Errors
@@ -69,6 +70,16 @@ def _flag(value: Any, name: str, errors: Errors) -> bool:
         return True
     errors.add(name, "must be true or false")
     return False
+
+
+@bp.post("/campaigns/<int:campaign_id>/breaker/release")
+def release_campaign_breaker(campaign_id: int) -> ResponseReturnValue:
+    """A person lets a campaign whose bounce breaker tripped start new people again."""
+    campaign = owned(Campaign, campaign_id)
+    if not campaign.guard_reason:
+        raise ApiError(409, "this campaign's bounce breaker has not tripped", "campaign_id")
+    release_campaign(db(), campaign, now(), by=current_rep().email)
+    return jsonify(campaign_json(campaign))
 
 
 @bp.post("/campaigns/<int:campaign_id>/launch")

@@ -9,10 +9,11 @@ from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import limits_json
+from addin_server.guard.breakers import SCOPE_DOMAIN, release_mailbox
 from addin_server.models import Mailbox, Rep
 from addin_server.sending import pacing as mailbox_pacing
 from addin_server.validation import Errors
-from addin_server.web.common import db, not_found, now
+from addin_server.web.common import ApiError, db, not_found, now
 
 bp = api_blueprint("api_limits", __name__)
 
@@ -59,9 +60,25 @@ def patch_limits(mailbox_id: int) -> ResponseReturnValue:
     return jsonify(limits_json(box))
 
 
+@bp.post("/mailboxes/<int:mailbox_id>/breaker/release")
+def release_breaker(mailbox_id: int) -> ResponseReturnValue:
+    """A person lets a mailbox paused by its bounce breaker send again. A domain's breaker
+    pauses colleagues' mailboxes too: only an administrator releases it."""
+    box = _mailbox(mailbox_id)
+    rep = current_rep()
+    if not box.guard_reason:
+        raise ApiError(409, "this mailbox's bounce breaker has not tripped", "mailbox_id")
+    if box.guard_scope == SCOPE_DOMAIN and not rep.is_admin:
+        raise ApiError(403, "only an administrator may release a domain's breaker",
+                       "mailbox_id")
+    release_mailbox(db(), box, now(), by=rep.email)
+    return jsonify(limits_json(box))
+
+
 @bp.get("/mailboxes/<int:mailbox_id>/forecast")
 def get_forecast(mailbox_id: int) -> ResponseReturnValue:
     box = _mailbox(mailbox_id)
     days = mailbox_pacing.forecast(db(), box, now(), days=7)
     return jsonify({"mailbox_id": box.id, **limits_json(box), "days": [
-        {"date": d.day.isoformat(), "due": d.due, "expected": d.expected} for d in days]})
+        {"date": d.day.isoformat(), "due": d.due, "expected": d.expected, "cap": d.cap}
+        for d in days]})

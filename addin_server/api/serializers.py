@@ -12,7 +12,7 @@ import email.policy
 from typing import Any
 
 from addin_server.campaigns.settings import BOOL_KEYS, flag
-from addin_server.enrollments.status import mailbox_reason, view
+from addin_server.enrollments.status import campaign_breaker_reason, mailbox_reason, view
 from addin_server.enums import SendState
 from addin_server.models import (
     BlockedDomain,
@@ -73,6 +73,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
             **settings_json(campaign.extra_settings),
         },
         "steps": [step_json(s) for s in campaign.steps],
+        "breaker": breaker_json(campaign),
     }
 
 
@@ -151,8 +152,11 @@ def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
     mailbox = db().get(Mailbox, send.mailbox_id) if send.mailbox_id else None
     reason = send.reason
     if send.state in (SendState.SCHEDULED, SendState.QUEUED):
-        # What holds it now: a mailbox that cannot send outranks an earlier pacing reason.
-        reason = mailbox_reason(mailbox, now()) or reason or (
+        # What holds it now: a mailbox that cannot send outranks an earlier pacing reason,
+        # and so does a tripped campaign breaker.
+        enrollment = db().get(Enrollment, send.enrollment_id)
+        reason = mailbox_reason(mailbox, now()) or (
+            enrollment and campaign_breaker_reason(db(), enrollment)) or reason or (
             "due now: waiting for a worker" if send.due_at <= now() else "scheduled")
     body: dict[str, Any] = {
         "id": send.id, "state": send.state.value, "due_at": iso(send.due_at),
@@ -221,7 +225,16 @@ def domain_json(row: BlockedDomain) -> dict[str, Any]:
     return {"domain": row.domain, "note": row.note, "created_at": iso(row.created_at)}
 
 
+def breaker_json(obj: Mailbox | Campaign) -> dict[str, Any] | None:
+    """A tripped bounce breaker (guard/breakers.py), or None."""
+    if not obj.guard_reason:
+        return None
+    return {"reason": obj.guard_reason,
+            "scope": obj.guard_scope if isinstance(obj, Mailbox) else "campaign",
+            "tripped_at": iso(obj.guard_tripped_at)}
+
+
 def limits_json(box: Mailbox) -> dict[str, Any]:
     return {"id": box.id, "address": box.address, "daily_cap": box.daily_cap,
             "min_gap_seconds": box.min_gap_seconds, "batch_size": box.batch_size,
-            "batch_wait_seconds": box.batch_wait_seconds}
+            "batch_wait_seconds": box.batch_wait_seconds, "breaker": breaker_json(box)}

@@ -2,6 +2,7 @@
 
     reply_from_same_domain          a reply from the person's company domain counts as theirs
     stop_other_campaigns_on_reply   a reply also ends the person's other campaigns
+    stop_company_on_colleague_reply a colleague's reply ends every enrollment at that company
     sending_window                  {"days": ["mon", ...], "start": "08:00", "end": "18:00"}
     holiday_countries               ["FR", "US-CA", ...]: no sends on their public holidays
     skip_if_active_elsewhere        a launch skips people live in another campaign of the
@@ -20,7 +21,8 @@ from addin_server.campaigns.calendar import DAY_NAMES, split_country
 from addin_server.validation import Errors, parse_hhmm
 
 BOOL_KEYS = ("reply_from_same_domain", "stop_other_campaigns_on_reply",
-             "skip_if_active_elsewhere")
+             "skip_if_active_elsewhere",
+             "stop_company_on_colleague_reply")
 
 
 def parse_extra(data: Any, errors: Errors, base: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
-from addin_server.models import Enrollment, Mailbox, Person, Send, Task
+from addin_server.models import Enrollment, Mailbox, Person, Send, SentMessage, Task
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,27 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
         return NO_MAILBOX
     if mailbox.status == MailboxStatus.DISCONNECTED:
         return f"mailbox {mailbox.address} is disconnected: reconnect it to resume sending"
+    if mailbox.guard_reason and mailbox.guard_scope == "restricted":
+        return f"mailbox {mailbox.address} paused: {mailbox.guard_reason}"
+    if mailbox.guard_reason:
+        what = "its domain's" if mailbox.guard_scope == "domain" else "its"
+        return (f"mailbox {mailbox.address} paused by {what} bounce breaker: "
+                f"{mailbox.guard_reason}; a person must release it on the Mailboxes page")
     if mailbox.paused_until is not None and mailbox.paused_until > now:
         by = {"gmail": "Gmail", "microsoft": "Microsoft"}.get(mailbox.provider.value, "provider")
         return f"mailbox paused by {by} until {mailbox.paused_until.strftime('%Y-%m-%d %H:%M')} UTC"
     return None
+
+
+def campaign_breaker_reason(session: Session, enrollment: Enrollment) -> str | None:
+    """Why this person's first email waits: the campaign's bounce breaker, or None."""
+    if not enrollment.campaign.guard_reason:
+        return None
+    if session.scalar(select(SentMessage.id).where(SentMessage.enrollment_id == enrollment.id)
+                      .limit(1)) is not None:
+        return None  # already started: the breaker only stops new people
+    return (f"campaign paused by its bounce breaker ({enrollment.campaign.guard_reason}): "
+            "no new person starts until someone releases it")
 
 
 def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> str:
@@ -83,6 +100,8 @@ def send_reason(send: Send, mailbox: Mailbox | None, tz: str, now: datetime) -> 
 
 
 def _paused(enrollment: Enrollment, tz: str) -> str:
+    if enrollment.stop_reason:  # held for review (inbound/quarantine.py)
+        return f"paused, {enrollment.stop_reason}: "
     if enrollment.paused_until is not None:  # an out-of-office reply paused it
         return f"paused until {_fmt(enrollment.paused_until, tz)} (out of office): "
     return "paused: "
@@ -121,6 +140,8 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             send = sends[pos]
             mailbox = mailboxes.get(send.mailbox_id) if send.mailbox_id else None
             reason = send_reason(send, mailbox, tz, now)
+            if send.state in PENDING_SEND and not mailbox_reason(mailbox, now):
+                reason = campaign_breaker_reason(session, enrollment) or reason
             if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
                 reason = _paused(enrollment, tz) + reason
             views.append(StepView(**common, status=send.state.value, due_at=send.due_at,
@@ -142,7 +163,8 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             continue
         reason = gate or "planned"
         if enrollment.status == EnrollmentStatus.PAUSED:
-            reason = (_paused(enrollment, tz).rstrip(": ") if enrollment.paused_until
+            reason = (_paused(enrollment, tz).rstrip(": ")
+                      if enrollment.paused_until or enrollment.stop_reason
                       else "paused by the rep")
         due_at = plan.due_at if is_automatic(step) else None
         if due_at is not None:

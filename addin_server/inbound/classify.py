@@ -46,6 +46,10 @@ class Classification:
     original_message_id: str | None = None
     original_send_id: str | None = None
     return_date: date | None = None  # out of office: the first day the person is back
+    # Bounces: the DSN's enhanced status code (RFC 3463, e.g. "5.1.1") and diagnostic text, when
+    # it names them (what the deliverability guard maps to actions).
+    status: str = ""
+    diagnostic: str = ""
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -276,11 +280,34 @@ def _bounce(msg: Message) -> Classification | None:
             exclude = set(addresses(msg, "To")) | {sender(msg)}
             failed = tuple(_text_recipients(text_of(msg), exclude)[:1])
             why = "non-standard bounce: address in the text"
+    status, diagnostic = dsn_status(msg)
     return Classification(
         Kind.BOUNCE, why, failed_recipients=failed,
         original_message_id=original_id[0] if original_id else None,
-        original_send_id=send_id or None,
+        original_send_id=send_id or None, status=status, diagnostic=diagnostic,
     )
+
+
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def dsn_status(msg: Message) -> tuple[str, str]:
+    """The first failed recipient's `Status` and `Diagnostic-Code` (RFC 3464); without a
+    delivery-status part, the first status code in the text and its line."""
+    for part in _find_parts(msg, "message/delivery-status"):
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:
+            if not isinstance(block, Message):
+                continue
+            status = _header(block, "Status")
+            if status and not status.startswith("2"):
+                diagnostic = _header(block, "Diagnostic-Code")
+                return status.split()[0], diagnostic.partition(";")[2].strip() or diagnostic
+    for line in text_of(msg).splitlines():
+        found = _STATUS.search(line)
+        if found:
+            return found.group(1), line.strip()[:500]
+    return "", ""
 
 
 # --- automatic replies ---------------------------------------------------------------------------

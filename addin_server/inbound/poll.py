@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from addin_server.db import session_scope
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
+from addin_server.guard.rules import Thresholds
 from addin_server.inbound.rules import InboundOutcome, process_inbound
 from addin_server.mailboxes import open_inbox
 from addin_server.mailboxes.port import CursorExpired, FetchedMessage, InboxReader, MailboxError
@@ -50,10 +51,11 @@ class PollResult:
 
 
 def apply_messages(session: Session, row: MailboxRow, messages: Iterable[FetchedMessage],
-                   now: datetime, secret_key: str) -> list[InboundOutcome]:
+                   now: datetime, secret_key: str, guard: Thresholds | None = None
+                   ) -> list[InboundOutcome]:
     return [process_inbound(session, row, m.message, provider_message_id=m.provider_id,
                             thread_id=m.thread_id, now=now, received_at=m.received_at,
-                            secret_key=secret_key) for m in messages]
+                            secret_key=secret_key, guard=guard) for m in messages]
 
 
 def poll(rt: Runtime, mailbox_id: int, reader: InboxReader | None = None) -> PollResult:
@@ -82,7 +84,8 @@ def poll(rt: Runtime, mailbox_id: int, reader: InboxReader | None = None) -> Pol
         row = session.get(MailboxRow, mailbox_id)
         assert row is not None
         result.outcomes = apply_messages(session, row, messages, rt.now(),
-                                         rt.settings.secret_key)
+                                         rt.settings.secret_key,
+                       Thresholds.from_settings(rt.settings))
         row.sync_cursor = cursor
         row.synced_at = rt.now()
     result.seen = len(messages)
@@ -120,7 +123,8 @@ def fresh_reply_check(rt: Runtime, enrollment_id: int, mailbox_id: int, threads:
     with session_scope(rt.sessions) as session:
         row = session.get(MailboxRow, mailbox_id)
         assert row is not None
-        apply_messages(session, row, messages, rt.now(), rt.settings.secret_key)
+        apply_messages(session, row, messages, rt.now(), rt.settings.secret_key,
+                       Thresholds.from_settings(rt.settings))
         enrollment = session.get(Enrollment, enrollment_id)
         if enrollment is not None and enrollment.status != EnrollmentStatus.ACTIVE:
             return f"enrollment is {enrollment.status.value}"

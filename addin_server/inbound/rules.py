@@ -33,7 +33,11 @@ from addin_server.campaigns.timing import CampaignCalendar, is_campaign_day, loc
 from addin_server.crm import outbox as crm_outbox
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, PENDING_SEND, EnrollmentStatus, SendState
+from addin_server.guard.breakers import record_bounce
+from addin_server.guard.rules import Thresholds, hard_stop, is_temporary
+from addin_server.guard.stops import apply_hard_stop
 from addin_server.inbound.classify import Classification, Kind, classify
+from addin_server.inbound.holds import hold_until, is_colleague, stop_company
 from addin_server.inbound.matching import (
     Candidate,
     InboundFacts,
@@ -43,6 +47,7 @@ from addin_server.inbound.matching import (
     match_bounce,
     match_reply,
 )
+from addin_server.inbound.quarantine import hold, in_burst, provider_of
 from addin_server.inbound.unsubscribe import unsubscribe_by_email
 from addin_server.models import (
     Campaign,
@@ -163,6 +168,7 @@ def process_inbound(
     now: datetime,
     received_at: datetime | None = None,
     secret_key: str | None = None,
+    guard: Thresholds | None = None,
 ) -> InboundOutcome:
     """Classify, match and apply one inbound message of `mailbox` (see the module docstring).
 
@@ -180,6 +186,15 @@ def process_inbound(
         row.kind = "unsubscribe"
         return InboundOutcome("unsubscribe", None, "unsubscribed by email")
     result = classify(msg)
+    if result.kind == Kind.BOUNCE:
+        # About the sender, not the person: a provider hard stop, or a temporary failure.
+        stop = hard_stop(result.status, result.diagnostic)
+        if stop is not None or is_temporary(result.status):
+            row.kind = "hard_stop" if stop else "temporary"
+            action = (apply_hard_stop(session, mailbox, stop, now, detail=result.diagnostic)
+                      if stop else "a temporary failure: the provider retries; not a bounce")
+            row.note = f"{result.why}; {result.status} {result.diagnostic}"[:2000] + f"; {action}"
+            return InboundOutcome(row.kind, None, action)
     cands = candidates(session, mailbox.rep_id, facts, result)
     match: Match = (match_bounce(facts, result, cands) if result.kind == Kind.BOUNCE
                     else match_reply(facts, cands, own))
@@ -194,7 +209,8 @@ def process_inbound(
     if result.kind == Kind.HUMAN:
         action = apply_reply(session, enrollment, facts=facts, how=how, now=now)
     elif result.kind == Kind.BOUNCE:
-        action = apply_bounce(session, enrollment, result, facts=facts, how=how, now=now)
+        action = apply_bounce(session, enrollment, result, facts=facts, how=how, now=now,
+                              guard=guard)
     elif result.kind == Kind.OUT_OF_OFFICE:
         action = apply_out_of_office(session, enrollment, result, facts=facts, how=how, now=now)
     else:
@@ -230,6 +246,14 @@ def apply_reply(session: Session, enrollment: Enrollment, *, facts: InboundFacts
     cancelled = enrollments.end(session, enrollment, now, status=EnrollmentStatus.REPLIED,
                                 reason=f"replied ({facts.from_addr})")
     action = f"stopped, {cancelled} pending cancelled"
+    person = session.get(Person, enrollment.person_id)
+    if (person is not None and flag(campaign.extra_settings, "stop_company_on_colleague_reply")
+            and is_colleague(session, person, facts.from_addr)):
+        domain = facts.from_addr.rsplit("@", 1)[-1].lower()
+        n = stop_company(session, enrollment.org_id, domain,
+                         f"a colleague ({facts.from_addr}) replied in campaign {campaign.name!r}",
+                         now, keep=enrollment.id)
+        action += f"; {n} other enrollment(s) at {domain} stopped"
     if flag(campaign.extra_settings, "stop_other_campaigns_on_reply"):
         others = _live_elsewhere(session, enrollment)
         for other in others:
@@ -246,16 +270,35 @@ def _live_elsewhere(session: Session, enrollment: Enrollment) -> list[Enrollment
 
 
 def apply_bounce(session: Session, enrollment: Enrollment, result: Classification, *,
-                 facts: InboundFacts, how: str, now: datetime) -> str:
-    """The address is dead: mark the person, suppress the address, and end their live
-    enrollments in every campaign that removes on bounce."""
+                 facts: InboundFacts, how: str, now: datetime,
+                 guard: Thresholds | None = None) -> str:
+    """The address is dead: mark the person, suppress the address (with the DSN's code and
+    text), and end their live enrollments in every campaign that removes on bounce. One of a
+    burst from one provider is held for review instead (inbound/quarantine.py)."""
     person = session.get(Person, enrollment.person_id)
     assert person is not None
+    last = session.scalar(select(SentMessage.mailbox_id).where(
+        SentMessage.enrollment_id == enrollment.id).order_by(SentMessage.sent_at.desc()).limit(1))
+    provider = provider_of(facts.from_addr)
+    if in_burst(session, guard or Thresholds(), enrollment.org_id, provider, now):
+        record_bounce(session, org_id=enrollment.org_id, mailbox_id=last, enrollment=enrollment,
+                      address=person.email, source="dsn", now=now, code=result.status,
+                      text=result.diagnostic or result.why, provider=provider, held=True)
+        held = hold(session, [enrollment, *_live_elsewhere(session, enrollment)], provider, now)
+        _event(session, enrollment, feed.BOUNCE_HELD, now, facts, how=how,
+               address=person.email, provider=provider, code=result.status)
+        return f"held for review: a burst of bounces from {provider}; {held} enrollment(s) paused"
     if person.bounced_at is None:
         person.bounced_at = now
     _event(session, enrollment, feed.BOUNCED, now, facts, how=how, address=person.email,
            failed_recipients=list(result.failed_recipients))
-    suppress(session, enrollment.org_id, person.email, "bounced", now)
+    suppress(session, enrollment.org_id, person.email, "bounced", now,
+             note=f"{result.status} {result.diagnostic}".strip()[:1000])
+    # Counted by the bounce breakers (the dispatcher's duty evaluates it): against the mailbox
+    # that sent this person our last email.
+    record_bounce(session, org_id=enrollment.org_id, mailbox_id=last, enrollment=enrollment,
+                  address=person.email, source="dsn", now=now, code=result.status,
+                  text=result.diagnostic or result.why, provider=provider)
     send_id = result.original_send_id
     position = (session.scalar(select(Send.position).where(
         Send.id == int(send_id), Send.enrollment_id == enrollment.id))
@@ -288,16 +331,11 @@ def apply_out_of_office(session: Session, enrollment: Enrollment, result: Classi
     until = local_instant(back, time(0, 0), tz)
     if until <= now:
         return "already back: the campaign goes on"
-    if enrollment.status == EnrollmentStatus.ACTIVE:
-        enrollments.pause(session, enrollment, now)
-        enrollment.paused_until = until
-        return f"paused until {back.isoformat()}"
-    if enrollment.status == EnrollmentStatus.PAUSED and enrollment.paused_until is not None:
-        # Paused by an earlier out-of-office: a later return date extends it. A pause by the
-        # rep (no paused_until) is the rep's to lift.
-        enrollment.paused_until = max(enrollment.paused_until, until)
-        return f"pause extended until {enrollment.paused_until:%Y-%m-%d}"
-    return f"left {enrollment.status.value}"
+    # The person is away from every campaign, not only this one (inbound/holds.py).
+    held = hold_until(session, [enrollment, *_live_elsewhere(session, enrollment)], until, now)
+    if not held:
+        return f"left {enrollment.status.value}"
+    return f"held until {back.isoformat()} in {held} campaign(s)"
 
 
 def _auto_reply(session: Session, enrollment: Enrollment, result: Classification, *,

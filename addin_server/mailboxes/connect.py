@@ -38,6 +38,10 @@ def attach_mailbox(
         row = Mailbox(rep_id=rep.id, provider=provider, address=address,
                       status=MailboxStatus.CONNECTED, daily_cap=cap, min_gap_seconds=gap,
                       created_at=now, updated_at=now)
+        if settings.ramp_step > 0 and provider != MailboxProvider.LOCAL:
+            # A new mailbox starts low and grows (sending/pacing.py reads it).
+            row.ramp_start = now.date()
+            row.ramp_first, row.ramp_step = settings.ramp_first_cap, settings.ramp_step
         session.add(row)
         session.flush()
     return row

@@ -25,7 +25,10 @@ from addin_server.campaigns import rendering as content
 from addin_server.campaigns import templates
 from addin_server.config import Settings
 from addin_server.db import rowcount
-from addin_server.enums import SendState
+from addin_server.enums import MailboxProvider, SendState
+from addin_server.guard.breakers import evaluate, record_bounce, status_code
+from addin_server.guard.rules import SENDING_LIMIT, Thresholds, hard_stop
+from addin_server.guard.stops import apply_hard_stop
 from addin_server.html_text import html_to_text
 from addin_server.inbound.poll import fresh_reply_check
 from addin_server.mailboxes import open_mailbox
@@ -290,6 +293,16 @@ def _to_unknown(session: Session, settings: Settings, send_id: int, attempt: int
          lease_until=now + timedelta(seconds=settings.reconcile_grace_seconds))
 
 
+def _count_bounce(session: Session, settings: Settings, send: Send, mailbox: MailboxRow,
+                  exc: PermanentError, now: datetime) -> None:
+    """A recipient refused for good is a hard bounce: the breakers count it at once."""
+    enrollment = session.get(Enrollment, send.enrollment_id)
+    bounce = record_bounce(session, org_id=send.org_id, mailbox_id=mailbox.id,
+                           enrollment=enrollment, address=send.to_addr, source="api",
+                           now=now, code=status_code(str(exc)), text=str(exc))
+    evaluate(session, Thresholds.from_settings(settings), bounce, now)
+
+
 def after_error(session: Session, settings: Settings, send_id: int, attempt: int,
                 exc: MailboxError, now: datetime) -> str:
     """Classify a provider failure and move the send accordingly (see docs/sending.md)."""
@@ -313,7 +326,8 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
              reason=f"retrying after a temporary error: {exc}")
         return "retry"
     if isinstance(exc, PermanentError):
-        fail(session, send_id, str(exc), now, attempt=attempt)
+        if fail(session, send_id, str(exc), now, attempt=attempt):
+            _count_bounce(session, settings, send, mailbox, exc, now)
         return "failed"
     if isinstance(exc, AuthError):
         reason = f"mailbox {mailbox.address} is disconnected ({exc}): reconnect it to resume"
@@ -334,7 +348,15 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
         # the provider holds the mailbox.
         reason = (f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M:%S} UTC: "
                   f"{exc}")
-        pause_mailbox(session, mailbox, exc.until, str(exc), now)
+        stop = hard_stop(status_code(str(exc)), str(exc))
+        if stop is not None and stop.kind == SENDING_LIMIT:
+            # The daily sending limit: paused until the provider's time, and a lower cap.
+            default = (settings.microsoft_daily_cap if mailbox.provider == MailboxProvider.MICROSOFT
+                       else settings.gmail_daily_cap)
+            apply_hard_stop(session, mailbox, stop, now, detail=str(exc), until=exc.until,
+                            default_cap=default)
+        else:
+            pause_mailbox(session, mailbox, exc.until, str(exc), now)
         move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, reason,
              attempt=attempt, lease_until=None, reason=reason, attempts=attempt - 1,
              due_at=max(send.due_at, exc.until))

@@ -20,14 +20,24 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ClauseElement, ColumnElement, Table, and_, exists, insert, or_, update
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Table,
+    and_,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from addin_server.db import rowcount
-from addin_server.enrollments.status import mailbox_reason
+from addin_server.enrollments.status import campaign_breaker_reason, mailbox_reason
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendState
-from addin_server.models import Enrollment, Mailbox, Person, Send, SendLog
+from addin_server.models import Campaign, Enrollment, Mailbox, Person, Send, SendLog, SentMessage
 
 DUE_STATES = (SendState.SCHEDULED, SendState.QUEUED)
 # The tables, for Core statements on the send path: an ORM-enabled UPDATE costs about twice
@@ -46,11 +56,18 @@ def sendable(now: datetime) -> ColumnElement[bool]:
         Enrollment.id == Send.enrollment_id,
         Enrollment.status == EnrollmentStatus.ACTIVE,
         exists().where(Person.id == Enrollment.person_id, Person.unsubscribed_at.is_(None)),
+        # A campaign whose bounce breaker tripped starts nobody new (guard/breakers.py).
+        exists().where(Campaign.id == Enrollment.campaign_id, or_(
+            Campaign.guard_reason == "",
+            # correlated by hand: two levels down, SQLAlchemy would add its own enrollments
+            select(SentMessage.id).where(SentMessage.enrollment_id == Enrollment.id)
+            .correlate(Enrollment).exists())),
     )
     mailbox_ok = exists().where(
         Mailbox.id == Send.mailbox_id,
         Mailbox.status == MailboxStatus.CONNECTED,
         or_(Mailbox.paused_until.is_(None), Mailbox.paused_until <= now),
+        Mailbox.guard_reason == "",
     )
     return and_(enrollment_ok, mailbox_ok)
 
@@ -150,7 +167,7 @@ def waiting_reason(session: Session, send: Send, now: datetime) -> str:
     if enrollment.person.unsubscribed_at is not None:
         return "the person unsubscribed"
     mailbox = session.get(Mailbox, send.mailbox_id) if send.mailbox_id else None
-    blocked = mailbox_reason(mailbox, now)
+    blocked = mailbox_reason(mailbox, now) or campaign_breaker_reason(session, enrollment)
     if blocked:
         return blocked
     if send.due_at > now:

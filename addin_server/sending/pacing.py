@@ -42,6 +42,18 @@ class MailboxPace:
     batch_size: int | None = None
     batch_wait: timedelta = timedelta(0)
     address: str = "this mailbox"
+    # Ramp-up (a new mailbox): on day n from ramp_start the cap is ramp_first + n * ramp_step,
+    # never above daily_cap.
+    ramp_start: date | None = None
+    ramp_first: int = 0
+    ramp_step: int = 0
+
+    def cap_on(self, day: date) -> int | None:
+        """The cap of a local day. Pure."""
+        if self.ramp_start is None:
+            return self.daily_cap
+        ramp = self.ramp_first + max(0, (day - self.ramp_start).days) * self.ramp_step
+        return ramp if self.daily_cap is None else min(self.daily_cap, ramp)
 
 
 @dataclass(frozen=True)
@@ -93,9 +105,11 @@ def _mailbox_earliest(pace: MailboxPace, state: _State, t: datetime) -> tuple[da
                     f"pacing: at least {_duration(pace.min_gap)} between emails from "
                     f"{pace.address}")
         day = t.astimezone(pace.tz).date()
-        if pace.daily_cap is not None and state.per_day[day] >= pace.daily_cap:
+        cap = pace.cap_on(day)
+        if cap is not None and state.per_day[day] >= cap:
             t = local_instant(day + timedelta(days=1), time(0, 0), pace.tz)
-            why = (f"daily cap of {pace.daily_cap} emails from {pace.address} reached for "
+            ramping = " (a new mailbox ramping up)" if cap != pace.daily_cap else ""
+            why = (f"daily cap of {cap} emails from {pace.address}{ramping} reached for "
                    f"{day:%a %d %b}")
         if t == before:
             return t, why
@@ -219,6 +233,8 @@ def pace_of(session: Session, mailbox: Mailbox) -> MailboxPace:
         batch_size=mailbox.batch_size,
         batch_wait=timedelta(seconds=mailbox.batch_wait_seconds or 0),
         address=mailbox.address,
+        ramp_start=mailbox.ramp_start if mailbox.ramp_step else None,
+        ramp_first=mailbox.ramp_first, ramp_step=mailbox.ramp_step,
     )
 
 
@@ -298,6 +314,7 @@ class DayForecast:
     day: date
     due: int  # sends whose due time falls on the day
     expected: int  # sends expected to go that day under the cap, pacing and windows
+    cap: int | None = None  # the day's cap (a new mailbox's grows day by day)
 
 
 def forecast(session: Session, mailbox: Mailbox, now: datetime, days: int = 7
@@ -315,4 +332,5 @@ def forecast(session: Session, mailbox: Mailbox, now: datetime, days: int = 7
     due_days = [max(w.due_at, now).astimezone(pace.tz).date() for w in items]
     out_days = [s.at.astimezone(pace.tz).date() for s in slots]
     return [DayForecast(today + timedelta(days=i), due_days.count(today + timedelta(days=i)),
-                        out_days.count(today + timedelta(days=i))) for i in range(days)]
+                        out_days.count(today + timedelta(days=i)),
+                        pace.cap_on(today + timedelta(days=i))) for i in range(days)]

@@ -22,7 +22,8 @@ IMPORTANT = (
     feed.EMAIL_SENT, feed.REPLIED, feed.BOUNCED, feed.TASK_CREATED, feed.TASK_DUE,
     feed.EMAIL_FAILED,
     feed.EMAIL_HELD, feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED,
-    feed.CAMPAIGN_LAUNCHED, feed.UNSUBSCRIBED,
+    feed.CAMPAIGN_LAUNCHED, feed.UNSUBSCRIBED, feed.BREAKER_TRIPPED, feed.BREAKER_RELEASED,
+    feed.DOMAIN_FLAGGED,
 )
 # Filter chips on the feed page: chip -> event types.
 KINDS: dict[str, tuple[str, ...]] = {
@@ -30,12 +31,14 @@ KINDS: dict[str, tuple[str, ...]] = {
     "replied": (feed.REPLIED,),
     "bounced": (feed.BOUNCED, feed.EMAIL_FAILED, feed.EMAIL_HELD),
     "tasks": (feed.TASK_CREATED, feed.TASK_DUE, feed.TASK_COMPLETED, feed.TASK_SKIPPED),
-    "mailbox": (feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED),
+    "mailbox": (feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED,
+                feed.BREAKER_TRIPPED, feed.BREAKER_RELEASED, feed.DOMAIN_FLAGGED),
 }
 TONE = {
     feed.EMAIL_SENT: "ok", feed.REPLIED: "good", feed.BOUNCED: "bad", feed.EMAIL_FAILED: "bad",
     feed.MAILBOX_DISCONNECTED: "bad", feed.EMAIL_HELD: "warn", feed.MAILBOX_PAUSED: "warn",
     feed.TASK_CREATED: "task", feed.TASK_DUE: "task", feed.UNSUBSCRIBED: "warn",
+    feed.BREAKER_TRIPPED: "bad", feed.DOMAIN_FLAGGED: "warn",
 }
 
 
@@ -77,6 +80,12 @@ def _day(iso_date: Any) -> str:
         return str(iso_date)
 
 
+def _breaker(data: dict[str, Any], campaign: Campaign | None, what: str) -> str:
+    if data.get("scope") == "campaign":
+        return f"Campaign {campaign.name if campaign else ''} {what}"
+    return f"Mailbox {data.get('address', '')} {what}"
+
+
 def describe(event: Event, person: Person | None, campaign: Campaign | None) -> tuple[str, str]:
     """A sentence and a detail line for one event."""
     data: dict[str, Any] = event.data or {}
@@ -107,6 +116,10 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
                                    "reconnect it to resume sending",
         feed.MAILBOX_RECONNECTED: f"Mailbox {data.get('address', '')} reconnected",
         feed.MAILBOX_PAUSED: f"Mailbox {data.get('address', '')} paused by the provider",
+        feed.BREAKER_TRIPPED: _breaker(data, campaign, "paused by its bounce breaker"),
+        feed.BREAKER_RELEASED: _breaker(data, campaign, f"released by {data.get('by', '')}"),
+        feed.DOMAIN_FLAGGED: f"Domain {data.get('domain', '')} refused for its sender "
+                             "authentication",
         feed.CAMPAIGN_LAUNCHED: f"Campaign {data.get('campaign', '')} launched on "
                                 + _people(int(data.get("enrolled", 0)))
                                 + (f" ({data['skipped']} skipped)" if data.get("skipped") else ""),
@@ -126,7 +139,7 @@ def _when(local: datetime, today: date) -> str:
 def _link(event: Event) -> str | None:
     if event.type in (feed.TASK_CREATED, feed.TASK_DUE) and event.task_id:
         return f"/tasks/{event.task_id}"
-    if event.type.startswith("mailbox_"):
+    if event.type.startswith(("mailbox_", "breaker_", "domain_")):
         return "/mailboxes"
     if event.campaign_id and event.type == feed.CAMPAIGN_LAUNCHED:
         return f"/campaigns/{event.campaign_id}"

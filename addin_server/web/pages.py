@@ -32,13 +32,16 @@ from addin_server.enrollments.tasks import compose
 from addin_server.enums import (
     CALL_OUTCOME_LABELS,
     EnrollmentStatus,
+    MailboxProvider,
     MailboxStatus,
     SendOption,
     StepType,
     TaskStatus,
 )
+from addin_server.guard import authcheck
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
 from addin_server.runtime import runtime
+from addin_server.sending import pacing
 from addin_server.web import command_center, results
 from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now
@@ -289,6 +292,16 @@ def _connect_url(provider: str) -> str | None:
     return url_for(CONNECT_ENDPOINT, provider=CONNECT_PROVIDERS[provider])
 
 
+def _authentication(rows: list[Mailbox]) -> dict[str, list[authcheck.Finding]]:
+    """SPF, DKIM and DMARC of each sending domain of these mailboxes (not the local one)."""
+    settings = runtime().settings
+    txt = authcheck.resolver(settings)
+    domains = {m.address.rsplit("@", 1)[-1].lower(): m.provider.value for m in rows
+               if m.provider != MailboxProvider.LOCAL}
+    return {d: authcheck.check_domain(d, p, txt, settings.dkim_selectors)
+            for d, p in sorted(domains.items())}
+
+
 @bp.get("/mailboxes")
 @login_required
 def mailboxes() -> ResponseReturnValue:
@@ -301,8 +314,17 @@ def mailboxes() -> ResponseReturnValue:
                Send.state.in_(("scheduled", "queued", "held")))
         .group_by(Send.mailbox_id)
     ).all())
+    # Campaigns whose bounce breaker stopped them starting people: the rep's, every one of the
+    # organisation's for an admin.
+    paused = select(Campaign).where(Campaign.org_id == rep.org_id, Campaign.guard_reason != "")
+    if not rep.is_admin:
+        paused = paused.where(Campaign.rep_id == rep.id)
     return render_template(
         "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
+        paused_campaigns=list(db().scalars(paused.order_by(Campaign.id))),
+        authentication=_authentication(rows),
+        caps_today={m.id: pacing.pace_of(db(), m).cap_on(
+            now().astimezone(ZoneInfo(rep.timezone)).date()) for m in rows},
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )

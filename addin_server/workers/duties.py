@@ -18,6 +18,9 @@ from datetime import datetime
 
 from addin_server.db import session_scope
 from addin_server.enrollments.tasks import announce_due_tasks
+from addin_server.guard.breakers import cool_off, evaluate_pending
+from addin_server.guard.notify import notify_breakers
+from addin_server.guard.rules import Thresholds
 from addin_server.inbound.rules import resume_due
 from addin_server.mailboxes.notify import notify_disconnected
 from addin_server.runtime import Runtime
@@ -44,13 +47,24 @@ def announce_tasks(rt: Runtime, now: datetime) -> int:
         return announce_due_tasks(session, now)
 
 
+def guard_breakers(rt: Runtime, now: datetime) -> int:
+    """Bounces that came as DSNs trip the breakers; cooled-off mailboxes resume
+    (guard/breakers.py)."""
+    t = Thresholds.from_settings(rt.settings)
+    with session_scope(rt.sessions) as session:
+        return evaluate_pending(session, t, now) + cool_off(session, t, now)
+
+
 DUTIES: tuple[Duty, ...] = (
+    Duty("evaluate the bounce breakers", 1.0, guard_breakers),
     Duty("resume out-of-office pauses", 1.0, resume_out_of_office),
     Duty("announce due tasks", 1.0, announce_tasks),
     # each mailbox at most every REPLY_POLL_SECONDS (a Redis key per mailbox)
     Duty("queue reply polls", 1.0, enqueue_polls),
     # once per disconnection, through SMTP_URL (off without it)
     Duty("email reps whose mailbox was disconnected", 1.0, notify_disconnected),
+    # once per trip, through SMTP_URL (off without it)
+    Duty("email about tripped bounce breakers", 1.0, notify_breakers),
     # at most every SENT_SYNC_SECONDS (a Redis key)
     Duty("queue the Sent-items pass", 1.0, schedule_sync),
 )

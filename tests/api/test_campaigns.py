@@ -165,7 +165,8 @@ def test_patch_changes_only_what_is_given(rep: Actor) -> None:
                                "use_recipient_timezone": False,
                                "reply_from_same_domain": False,
                                "stop_other_campaigns_on_reply": False,
-                               "skip_if_active_elsewhere": False, "sending_window": None,
+                               "skip_if_active_elsewhere": False,
+                               "stop_company_on_colleague_reply": False, "sending_window": None,
                                "holiday_countries": []}
     assert len(got["steps"]) == 6
     bad = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": [email_step(1, "fixed_time")]})

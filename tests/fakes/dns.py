@@ -1,5 +1,6 @@
-"""A DNS server on 127.0.0.1 (UDP) answering MX queries from a dict: the launch's MX check
-talks to it with dnspython over the real wire format, never the network."""
+"""The fake DNS: a server on 127.0.0.1 (UDP) answering MX queries from a dict, which the launch's
+MX check talks to with dnspython over the real wire format; and the TXT records the sender
+authentication check reads (DNS_TXT_RESOLVER = "tests.fakes.dns:txt"). Never the network."""
 
 from __future__ import annotations
 
@@ -47,3 +48,19 @@ def fake_dns(mx: dict[str, str]) -> Iterator[str]:
         stop.set()
         thread.join()
         sock.close()
+
+
+
+
+RECORDS: dict[str, list[str]] = {
+    # A well set up Google Workspace domain.
+    "good.test": ["google-site-verification=abc", "v=spf1 include:_spf.google.com ~all"],
+    "google._domainkey.good.test": ["v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIB"],
+    "_dmarc.good.test": ["v=DMARC1; p=quarantine; rua=mailto:dmarc@good.test"],
+    # A Microsoft 365 domain with SPF only, and it does not include Microsoft.
+    "acme.test": ["v=spf1 include:mailgun.org -all"],
+}
+
+
+def txt(name: str) -> list[str]:
+    return list(RECORDS.get(name.lower().rstrip("."), []))

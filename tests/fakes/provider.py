@@ -262,7 +262,9 @@ class FakeProviderMailbox:
             raise AuthError(message)
         body = r.json()
         if r.status_code == 403 and body.get("paused_until"):
-            raise MailboxPaused(message, until=datetime.fromisoformat(body["paused_until"]))
+            # The provider's text, as the real adapters keep it (e.g. Gmail's "(Mail sending)").
+            raise MailboxPaused(f"{message} {body.get('error', '')}".strip(),
+                                until=datetime.fromisoformat(body["paused_until"]))
         if r.status_code == 404 and sending:
             # A consumed draft: it went out already, or was deleted. Look before resending.
             raise TransientError(message + " (draft gone)", may_have_sent=True)

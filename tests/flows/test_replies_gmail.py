@@ -152,16 +152,16 @@ def test_out_of_office_pauses_and_resumes(
                                            back="Wednesday, 2 December"))
     result = poll(runtime, box)  # read from the metadata headers and Gmail's snippet
     assert [(o.kind, o.action) for o in result.outcomes] == [
-        ("out_of_office", "paused until 2026-12-02")]
-    assert status(runtime, a) == EnrollmentStatus.PAUSED
+        ("out_of_office", "held until 2026-12-02 in 2 campaign(s)")]
+    assert status(runtime, a) == status(runtime, _b) == EnrollmentStatus.PAUSED
     clock.set(datetime(2026, 11, 25, 8, 30, tzinfo=UTC))
-    cycle(runtime)  # B's follow-up goes; A's waits
-    assert states(runtime) == {"sent": 3, "scheduled": 1}
+    cycle(runtime)  # away from every campaign: both follow-ups wait
+    assert states(runtime) == {"sent": 2, "scheduled": 2}
     view = rep.get(f"/api/v1/enrollments/{a}").json["steps"][1]
     assert view["reason"].startswith("paused until Wed 02 Dec 2026 00:00 CET (out of office): ")
     clock.set(datetime(2026, 12, 1, 23, 0, tzinfo=UTC))  # midnight in Paris, 2 December
     dispatch.tick(runtime)
-    assert status(runtime, a) == EnrollmentStatus.ACTIVE
+    assert status(runtime, a) == status(runtime, _b) == EnrollmentStatus.ACTIVE
     with runtime.sessions() as s:
         follow_up = s.scalar(select(Send).where(Send.enrollment_id == a, Send.position == 1))
         assert follow_up is not None

@@ -113,8 +113,8 @@ def test_out_of_office_pauses_until_the_return_date(
                                               back="3 December"))
     result = poll(runtime, box)
     assert [(o.kind, o.action) for o in result.outcomes] == [
-        ("out_of_office", "paused until 2026-12-03")]
-    assert status(runtime, a) == EnrollmentStatus.PAUSED
+        ("out_of_office", "held until 2026-12-03 in 2 campaign(s)")]
+    assert status(runtime, a) == status(runtime, _b) == EnrollmentStatus.PAUSED
 
 
 def test_an_expired_delta_token_resyncs_from_the_live_conversations(

@@ -114,3 +114,16 @@ def test_a_plain_message_without_signals_is_human() -> None:
     msg["Subject"] = "Absence of evidence"  # not at the start of an auto-reply subject form
     msg.set_content("Sounds good.")
     assert classify(msg).kind == Kind.HUMAN
+
+
+@pytest.mark.parametrize(("name", "status", "diagnostic"), [
+    ("gmail_bounce.eml", "5.1.1", "550-5.1.1 The email account that you tried to reach"),
+    ("exchange_ndr.eml", "5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound"),
+    ("postfix_bounce_plain.eml", "5.1.1", "said: 550 5.1.1"),
+])
+def test_a_bounce_carries_its_status_code_and_diagnostic(
+    name: str, status: str, diagnostic: str
+) -> None:
+    result = classify(load(name))
+    assert (result.kind, result.status) == (Kind.BOUNCE, status)
+    assert diagnostic in result.diagnostic

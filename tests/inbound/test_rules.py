@@ -249,32 +249,36 @@ def test_a_delay_notice_changes_nothing(rep: Actor, session: Session, clock: Fro
     assert person is not None and person.bounced_at is None
 
 
-def test_out_of_office_pauses_until_the_return_date_and_resumes(
+def test_out_of_office_holds_the_person_in_every_campaign_until_the_return_date(
     rep: Actor, session: Session, clock: FrozenClock
 ) -> None:
     a, b = two_campaigns(rep, session, clock)  # Tue 24 Nov 2026 08:00 UTC; Paris campaigns
     msg = fixture("exchange_ooo_en.eml", {"<campaign-42.1@acme.test>": "<a1@acme.test>"})
     out = process_inbound(session, box(session, rep), msg, provider_message_id="o1",
                           thread_id="thread-a", now=clock())
-    assert (out.kind, out.action) == ("out_of_office", "paused until 2026-12-02")
+    assert (out.kind, out.action) == ("out_of_office", "held until 2026-12-02 in 2 campaign(s)")
     enrollment = session.get(Enrollment, a)
     assert enrollment is not None
     assert enrollment.status == EnrollmentStatus.PAUSED
     # Midnight in Paris on 2 December.
     assert enrollment.paused_until == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
-    assert status(session, b) == EnrollmentStatus.ACTIVE
+    # Away from every campaign, not only the one whose email was answered.
+    assert status(session, b) == EnrollmentStatus.PAUSED
+    other = session.get(Enrollment, b)
+    assert other is not None and other.paused_until == enrollment.paused_until
     [event] = events(session, feed.OUT_OF_OFFICE)
     assert event.data["return_date"] == "2026-12-02"
     # The follow-up (day 3, same time as the first: 09:30 Paris) fell due while away.
     clock.set(datetime(2026, 12, 1, 22, 59, tzinfo=UTC))
     assert resume_due(session, clock()) == 0
     clock.set(datetime(2026, 12, 2, 0, 5, tzinfo=UTC))
-    assert resume_due(session, clock()) == 1
+    assert resume_due(session, clock()) == 2
     assert status(session, a) == EnrollmentStatus.ACTIVE
+    assert status(session, b) == EnrollmentStatus.ACTIVE
     send = session.scalar(select(Send).where(Send.enrollment_id == a, Send.position == 1))
     assert send is not None and send.state == SendState.SCHEDULED
     assert send.due_at == datetime(2026, 12, 2, 8, 30, tzinfo=UTC)  # 09:30 Paris that day
-    assert [e.type for e in events(session, feed.ENROLLMENT_RESUMED)] == ["enrollment_resumed"]
+    assert [e.type for e in events(session, feed.ENROLLMENT_RESUMED)] == ["enrollment_resumed"] * 2
 
 
 def test_out_of_office_without_a_date_and_other_auto_replies_leave_it_running(
@@ -303,3 +307,41 @@ def test_a_reply_cancels_open_tasks_too(rep: Actor, session: Session, clock: Fro
                     provider_message_id="m", thread_id="t", now=clock())
     assert session.scalar(select(Task.status).where(Task.enrollment_id == eid)) == (
         TaskStatus.CANCELLED)
+
+
+def test_a_colleagues_reply_stops_the_companys_enrollments_when_the_campaign_says_so(
+    rep: Actor, session: Session, clock: FrozenClock
+) -> None:
+    cid = campaign(rep, "Globex", reply_from_same_domain=True,
+                   stop_company_on_colleague_reply=True)
+    a, = launch(rep, cid, "bob@globex.test")
+    c, = launch(rep, campaign(rep, "Other"), "carol@globex.test")
+    elsewhere, = launch(rep, campaign(rep, "Initech"), "peter@initech.test")
+    mark_sent(session, a, clock(), thread="thread-a", message_id="<a1@acme.test>")
+    linked = reply("dave@globex.test", rep.email, in_reply_to="<a1@acme.test>",
+                   body="I handle this for Bob; not interested.")
+    out = process_inbound(session, box(session, rep), linked, provider_message_id="c1",
+                          thread_id="thread-a", now=clock())
+    assert out.enrollment_id == a
+    assert out.action.endswith("1 other enrollment(s) at globex.test stopped")
+    assert status(session, a) == EnrollmentStatus.REPLIED
+    assert status(session, c) == EnrollmentStatus.STOPPED
+    assert status(session, elsewhere) == EnrollmentStatus.ACTIVE
+    session.commit()
+    # Carol's page says in one line why she was stopped.
+    steps = rep.get(f"/api/v1/enrollments/{c}").json["steps"]
+    assert steps[0]["reason"] == "a colleague (dave@globex.test) replied in campaign 'Globex'"
+
+
+def test_the_persons_own_reply_does_not_stop_the_company(
+    rep: Actor, session: Session, clock: FrozenClock
+) -> None:
+    cid = campaign(rep, "Globex", stop_company_on_colleague_reply=True)
+    a, = launch(rep, cid, "bob@globex.test")
+    c, = launch(rep, campaign(rep, "Other"), "carol@globex.test")
+    mark_sent(session, a, clock(), thread="thread-a", message_id="<a1@acme.test>")
+    process_inbound(session, box(session, rep), reply("bob@globex.test", rep.email,
+                                                      in_reply_to="<a1@acme.test>"),
+                    provider_message_id="r1", thread_id="thread-a", now=clock())
+    assert status(session, a) == EnrollmentStatus.REPLIED
+    assert status(session, c) == EnrollmentStatus.ACTIVE

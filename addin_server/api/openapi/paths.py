@@ -72,6 +72,11 @@ def _campaigns() -> dict[str, Schema]:
                       "done, phase, reason; once done its counts, skipped, warnings and "
                       "invalid rows", ref("BackgroundLaunch")),
         },
+        "/campaigns/{campaign_id}/breaker/release": {
+            "parameters": [cid],
+            "post": op("Release a campaign whose bounce breaker stopped starting people",
+                       ref("Campaign"), errors=("401", "404", "409")),
+        },
         "/campaigns/{campaign_id}/enrollments": {
             "parameters": [cid],
             "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(
@@ -312,6 +317,23 @@ def _limits() -> dict[str, Schema]:
             "get": op("A mailbox's daily cap and pacing", ref("MailboxLimits")),
             "patch": op("Change a mailbox's daily cap and pacing", ref("MailboxLimits"),
                         body=ref("MailboxLimitsIn"), errors=("400", "401", "404", "415", "422")),
+        },
+        "/bounces/held": {
+            "get": op("Bursts of bounce reports held for review, by provider (admins)",
+                      obj(["bursts"], bursts=arr(obj(["provider", "bounces"], provider=STR,
+                                                     bounces=INT, first_at=STR, last_at=STR))),
+                      errors=("401", "403")),
+        },
+        "/bounces/held/release": {
+            "post": op("Release a held burst: every person it held resumes (admins)",
+                       obj(["provider", "resumed"], provider=STR, resumed=INT),
+                       body=ref("BurstReleaseIn"),
+                       errors=("400", "401", "403", "415", "422")),
+        },
+        "/mailboxes/{mailbox_id}/breaker/release": {
+            "parameters": [mid],
+            "post": op("Release a mailbox paused by its bounce breaker (a domain's: admins)",
+                       ref("MailboxLimits"), errors=("401", "403", "404", "409")),
         },
         "/mailboxes/{mailbox_id}/forecast": {
             "parameters": [mid],

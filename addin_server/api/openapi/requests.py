@@ -41,6 +41,7 @@ class Settings(In):
     reply_from_same_domain: bool | None = None
     stop_other_campaigns_on_reply: bool | None = None
     skip_if_active_elsewhere: bool | None = None
+    stop_company_on_colleague_reply: bool | None = None
     sending_window: SendingWindow | None = None
     holiday_countries: list[Annotated[str, Field(max_length=10)]] | None = Field(
         None, max_length=10)
@@ -135,6 +136,10 @@ class TaskCompleteIn(In):
 class BulkEnrollmentsIn(In):
     action: Literal["pause", "resume", "stop"]
     ids: list[Id] = Field(min_length=1, max_length=10_000)
+
+
+class BurstReleaseIn(In):
+    provider: str = Field(max_length=253)
 
 
 class SuppressionIn(In):

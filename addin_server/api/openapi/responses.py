@@ -40,6 +40,14 @@ class Step(Out):
     instructions: str = ""
 
 
+class Breaker(Out):
+    """A tripped hard-bounce breaker (docs/deliverability.md); null when none."""
+
+    reason: str
+    scope: Literal["mailbox", "domain", "campaign"]
+    tripped_at: NInstant = None
+
+
 class Campaign(Out):
     id: int
     name: str
@@ -47,6 +55,7 @@ class Campaign(Out):
     owner_id: int = 0
     settings: dict[str, Any]
     steps: list[Step]
+    breaker: Breaker | None = None
 
 
 class Enrolled(Out):
@@ -306,10 +315,13 @@ class MailboxLimits(Out):
     min_gap_seconds: int
     batch_size: int | None
     batch_wait_seconds: int
+    breaker: Breaker | None = None
 
 
 class ForecastDay(Out):
     date: DateStr
+    # The mailbox's cap that day (a new mailbox ramps up to its cap).
+    cap: int | None = None
     due: int = Field(description="sends due that day")
     expected: int = Field(description="sends expected to go that day under the cap, pacing "
                                       "and sending windows")

@@ -86,6 +86,10 @@ def upgrade() -> None:
     sa.Column('archived', sa.Boolean(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('guard_reason', sa.Text(), nullable=False),
+    sa.Column('guard_tripped_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_released_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -197,6 +201,15 @@ def upgrade() -> None:
     sa.Column('push_expires_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('synced_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('disconnected_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_reason', sa.Text(), nullable=False),
+    sa.Column('guard_scope', sa.String(length=16), nullable=False),
+    sa.Column('guard_tripped_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_released_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('guard_warning', sa.Text(), nullable=False),
+    sa.Column('ramp_start', sa.Date(), nullable=True),
+    sa.Column('ramp_first', sa.Integer(), nullable=False),
+    sa.Column('ramp_step', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -359,6 +372,35 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'position')
     )
+    op.create_table('bounces',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('mailbox_id', sa.Integer(), nullable=True),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('enrollment_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('sending_domain', sa.String(length=253), nullable=False),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('evaluated_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('provider', sa.String(length=253), nullable=False),
+    sa.Column('held', sa.Boolean(), nullable=False),
+    sa.Column('released_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
+    sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('bounces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bounces_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bounces_evaluated_at'), ['evaluated_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bounces_mailbox_id'), ['mailbox_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bounces_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bounces_sending_domain'), ['sending_domain'], unique=False)
+
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -515,6 +557,14 @@ def downgrade() -> None:
 
     op.drop_table('sent_messages')
     op.drop_table('inbound_messages')
+    with op.batch_alter_table('bounces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bounces_sending_domain'))
+        batch_op.drop_index(batch_op.f('ix_bounces_org_id'))
+        batch_op.drop_index(batch_op.f('ix_bounces_mailbox_id'))
+        batch_op.drop_index(batch_op.f('ix_bounces_evaluated_at'))
+        batch_op.drop_index(batch_op.f('ix_bounces_campaign_id'))
+
+    op.drop_table('bounces')
     op.drop_table('steps')
     with op.batch_alter_table('report_counts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_counts_org_id'))
