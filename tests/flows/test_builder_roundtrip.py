@@ -65,10 +65,12 @@ def email(day: int, option: str, **extra: Any) -> dict[str, Any]:
 ALL_OFF = {"skip_weekends": False, "stop_on_reply": False, "mark_success_on_reply": False,
            "remove_on_bounce": False, "use_recipient_timezone": False,
            "reply_from_same_domain": False, "stop_other_campaigns_on_reply": False,
+           "stop_company_on_colleague_reply": False, "skip_if_active_elsewhere": False,
            "sending_window": None, "holiday_countries": []}
 ALL_ON = {"skip_weekends": True, "stop_on_reply": True, "mark_success_on_reply": True,
           "remove_on_bounce": True, "use_recipient_timezone": True,
           "reply_from_same_domain": True, "stop_other_campaigns_on_reply": True,
+          "stop_company_on_colleague_reply": True, "skip_if_active_elsewhere": True,
           "sending_window": {"days": ["mon", "wed", "sat"], "start": "07:15", "end": "19:45"},
           "holiday_countries": ["FR", "US-CA"]}
 
@@ -127,6 +129,8 @@ def test_every_setting_has_a_control_that_saves(page: Any, live: Live) -> None:
     page.goto(f"/campaigns/{created['id']}")
     page.get_by_label("A reply from the person's company domain counts as theirs").check()
     page.get_by_label("A reply also stops the person's other campaigns").check()
+    page.get_by_label("A reply from a colleague at the same company stops everyone there").check()
+    page.get_by_label("At launch, skip people already active in another campaign").check()
     page.get_by_label("Send automatic emails only within these hours").check()
     page.get_by_label("Sat", exact=True).check()
     page.get_by_label("Mon", exact=True).uncheck()
@@ -144,6 +148,7 @@ def test_every_setting_has_a_control_that_saves(page: Any, live: Live) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "15-builder-settings.png"), full_page=True)
     expected = {**ALL_OFF, "reply_from_same_domain": True, "stop_other_campaigns_on_reply": True,
+                "stop_company_on_colleague_reply": True, "skip_if_active_elsewhere": True,
                 "sending_window": {"days": ["tue", "wed", "thu", "fri", "sat"],
                                    "start": "09:00", "end": "17:30"},
                 "holiday_countries": ["FR", "US-CA"]}

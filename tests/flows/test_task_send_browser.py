@@ -165,3 +165,20 @@ def test_open_an_email_from_the_emails_tab_reschedule_and_cancel(page: Any, live
     expect(page.locator("[data-send-state]")).to_have_text("cancelled")
     assert list(sends(live).values()) == [("cancelled", "cancelled by the rep")]
     expect(page.get_by_role("button", name="Reschedule")).to_have_count(0)
+
+
+def test_done_on_a_call_in_the_command_center_asks_how_it_went(page: Any, live: Live) -> None:
+    campaign = api(page, "POST", "/api/v1/campaigns", {
+        "name": "Calls", "timezone": "Europe/Paris",
+        "steps": [{"day": 1, "type": "call", "instructions": "Call about the intro"}]})
+    api(page, "POST", f"/api/v1/campaigns/{campaign['id']}/launch",
+        {"people": [{"email": "ana@umbrella.test", "first_name": "Ana"}]})
+    page.goto("/command")
+    row = page.locator(".task-row", has_text="ana@umbrella.test")
+    row.get_by_role("button", name="Done").click()
+    # Not completed blind: the task's page asks for the outcome (issue 16, point 3).
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    expect(page.get_by_text("How did the call go?")).to_be_visible()
+    (task,) = api(page, "GET", "/api/v1/tasks")["tasks"]
+    assert task["status"] == "open"
+

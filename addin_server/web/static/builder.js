@@ -22,7 +22,8 @@
   const campaign = boot.campaign || {
     name: "", timezone: boot.default_timezone,
     settings: { skip_weekends: true, stop_on_reply: true, mark_success_on_reply: false, remove_on_bounce: true, use_recipient_timezone: false,
-                reply_from_same_domain: false, stop_other_campaigns_on_reply: false, sending_window: null, holiday_countries: [] },
+                reply_from_same_domain: false, stop_other_campaigns_on_reply: false, stop_company_on_colleague_reply: false,
+                skip_if_active_elsewhere: false, sending_window: null, holiday_countries: [] },
     steps: [{ day: 1, type: "email", send_option: "fixed_time", send_time: "09:00", reply_to_previous: false, subject: "", body_html: "", template_id: null, instructions: "" }],
   };
   let steps = campaign.steps.map((s) => ({ ...s }));
@@ -34,7 +35,8 @@
   // Every setting the server returns has a control here; the yes/no ones are checkboxes named
   // after their key, the two structured ones have their own inputs (see readSettings).
   const BOOL_SETTINGS = ["skip_weekends", "stop_on_reply", "mark_success_on_reply", "remove_on_bounce",
-                         "use_recipient_timezone", "reply_from_same_domain", "stop_other_campaigns_on_reply"];
+                         "use_recipient_timezone", "reply_from_same_domain", "stop_other_campaigns_on_reply",
+                         "stop_company_on_colleague_reply", "skip_if_active_elsewhere"];
   const DEFAULT_WINDOW = { days: ["mon", "tue", "wed", "thu", "fri"], start: "08:00", end: "18:00" };
   const els = form.elements;
   for (const key of BOOL_SETTINGS) els[key].checked = !!campaign.settings[key];

@@ -22,6 +22,8 @@
   }
 
   async function finish(row, action) {
+    // A call is done with its outcome and a note: the task's page asks for them.
+    if (action === "complete" && row.dataset.type === "call") { window.location.href = row.dataset.open; return; }
     const buttons = row.querySelectorAll("button");
     buttons.forEach((b) => { b.disabled = true; });
     const res = await App.finishTask(row.dataset.taskId, action);
