@@ -26,6 +26,7 @@ from addin_server.api import feed as api_feed
 from addin_server.api import limits as api_limits
 from addin_server.api import me as api_me
 from addin_server.api import openapi as api_openapi
+from addin_server.api import organisation as api_organisation
 from addin_server.api import people as api_people
 from addin_server.api import reports as api_reports
 from addin_server.api import sends as api_sends
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         api_limits.bp,
         api_bounces.bp,
         api_people.bp,
+        api_organisation.bp,
         api_openapi.bp,
         # The add-ins.
         gmail.bp,

@@ -87,13 +87,24 @@ def visible_people(rep: Rep) -> ColumnElement[bool]:
 
 
 def may_see_template(rep: Rep, template: Template | None) -> bool:
+    """A template the rep may use (in a step, in compose, in a preview): their own, one shared
+    with the organisation, or any of the organisation's for an admin."""
     return (template is not None and template.org_id == rep.org_id
-            and (rep.is_admin or template.rep_id == rep.id))
+            and (rep.is_admin or template.rep_id == rep.id or template.shared))
 
 
 def visible_templates(rep: Rep) -> ColumnElement[bool]:
+    """The SQL condition of may_see_template."""
     same_org = Template.org_id == rep.org_id
-    return same_org if rep.is_admin else same_org & (Template.rep_id == rep.id)
+    return same_org if rep.is_admin else same_org & ((Template.rep_id == rep.id)
+                                                     | Template.shared.is_(True))
+
+
+def may_manage_template(rep: Rep, template: Template) -> bool:
+    """Change, share or delete it: admins any of the organisation's; a rep their own private
+    ones (a shared template is the administrators' to manage; others only use it)."""
+    return template.org_id == rep.org_id and (
+        rep.is_admin or (template.rep_id == rep.id and not template.shared))
 
 
 def rep_today(rep: Rep, now: datetime) -> date:

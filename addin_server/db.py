@@ -195,3 +195,13 @@ def among(session: Session, column: Any, values: list[Any]) -> Any:
 def chunk_size(session: Session) -> int:
     """How many values one `among` may carry."""
     return 100_000 if session.get_bind().dialect.name == "postgresql" else 500
+
+
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (with `escape=LIKE_ESCAPE`) matching `text` anywhere, lower-cased: the
+    searcher's % and _ are letters, not wildcards."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -51,6 +51,10 @@ class Organisation(Base):
     # The email domains the organisation owns, comma separated ("acme.com,acme.co.uk"): a
     # Google or Microsoft account is linked to a rep only at one of these (accounts.py).
     signin_domains: Mapped[str] = mapped_column(Text, default="")
+    # The organisation's settings (campaigns/org_settings.py): default time zone, working
+    # days, holiday countries and stop rules that new campaigns start from, and who may launch
+    # people on a colleague's campaign. Only keys an admin set are stored.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -152,8 +156,13 @@ class Template(Base):
     name: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
+    # Shared with the organisation: every rep may use it (in a step, in compose); only admins
+    # change or delete it (accounts.may_manage_template). Private ones are their rep's.
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[Rep] = relationship()
 
 
 class Campaign(Base):
@@ -543,9 +552,13 @@ class Suppression(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     email: Mapped[str] = mapped_column(String(320))  # lower case
     reason: Mapped[str] = mapped_column(String(32))  # "unsubscribed" | "manual" | "bounced"
+    # Why, in detail: how an unsubscribe came (one-click, page, email), a bounce's status and
+    # diagnostic, or the note of whoever added it by hand (created_by).
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    creator: Mapped[Rep | None] = relationship()
 
 
 class BlockedDomain(Base):
@@ -560,6 +573,8 @@ class BlockedDomain(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    creator: Mapped[Rep | None] = relationship()
 
 
 class PersonAddress(Base):

@@ -156,6 +156,21 @@ def parse_email(value: Any, where: str, errors: Errors) -> str | None:
     return email.lower()
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def parse_domain(value: Any, where: str, errors: Errors) -> str | None:
+    """A domain name such as example.com (lower-cased, a leading "@" dropped)."""
+    if not isinstance(value, str) or not value.strip():
+        errors.add(where, "is required" if not value else "must be a string")
+        return None
+    domain = value.strip().lower().lstrip("@")
+    if not _DOMAIN.match(domain):
+        errors.add(where, "is not a domain name such as example.com")
+        return None
+    return domain
+
+
 def domain_of(email: str) -> str:
     """The domain of an address, lower-case ("" when there is no @)."""
     return email.rpartition("@")[2].lower()

@@ -12,12 +12,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server.api.body import checked_body
-from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.common import api_blueprint, current_rep, launchable, owned
 from addin_server.api.launches import forecast_json, launch_json
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import campaign_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns.definition import parse_campaign
+from addin_server.campaigns.org_settings import campaign_defaults, org_settings
 from addin_server.enrollments import launch as launches
 from addin_server.enrollments.checks import dns_mx_check
 from addin_server.enrollments.people import (
@@ -46,7 +47,12 @@ def list_campaigns() -> ResponseReturnValue:
 @bp.post("/campaigns")
 def create_campaign() -> ResponseReturnValue:
     rep = current_rep()
-    spec = parse_campaign(checked_body(bodies.CampaignIn), default_timezone=rep.timezone)
+    data = checked_body(bodies.CampaignIn)
+    # A new campaign starts from the organisation's settings; those the body gives win.
+    org = org_settings(rep.org.settings)
+    given: dict[str, Any] = data["settings"] if isinstance(data.get("settings"), dict) else {}
+    data = {**data, "settings": {**campaign_defaults(rep.org.settings), **given}}
+    spec = parse_campaign(data, default_timezone=org["default_timezone"] or rep.timezone)
     campaign = campaigns.create_campaign(db(), rep, spec, now())
     return jsonify(campaign_json(campaign)), 201
 
@@ -86,7 +92,7 @@ def release_campaign_breaker(campaign_id: int) -> ResponseReturnValue:
 def launch_campaign(campaign_id: int) -> ResponseReturnValue:
     """Launch people (JSON list, a CSV body or a JSON `csv` string); `dry_run` writes nothing
     and answers with the forecast as well."""
-    campaign = owned(Campaign, campaign_id)
+    campaign = launchable(campaign_id)
     settings = runtime().settings
     limit = settings.max_people_per_launch
     errors = Errors()

@@ -9,6 +9,7 @@ from typing import TypeVar
 from flask import Blueprint, g, request, session
 
 from addin_server.accounts import rep_for_session, rep_for_token
+from addin_server.campaigns.org_settings import may_launch_on
 from addin_server.models import Campaign, Enrollment, Rep, Task, Template
 from addin_server.validation import MAX_ID
 from addin_server.web.common import ApiError, db, not_found, now
@@ -68,6 +69,18 @@ def owned(model: type[T], object_id: int) -> T:
     if not rep.is_admin and owner != rep.id:
         not_found()
     return obj
+
+
+def launchable(campaign_id: int) -> Campaign:
+    """A campaign the rep may launch people on: their own, any of the organisation's for an
+    admin, or a colleague's when the organisation lets every rep (org_settings.shared_launch).
+    Anything else is a 404, as `owned`."""
+    campaign = db().get(Campaign, campaign_id)
+    rep = current_rep()
+    if campaign is None or campaign.org_id != rep.org_id or not may_launch_on(
+            rep.is_admin, rep.id, campaign.rep_id, rep.org.settings):
+        not_found()
+    return campaign
 
 
 # Two paging rules, both kept as published: the task and send lists (and the feed) bring

@@ -11,6 +11,7 @@ import email
 import email.policy
 from typing import Any
 
+from addin_server.accounts import may_manage_template
 from addin_server.campaigns.settings import BOOL_KEYS, flag
 from addin_server.enrollments.status import campaign_breaker_reason, mailbox_reason, view
 from addin_server.enums import SendState
@@ -22,6 +23,7 @@ from addin_server.models import (
     LocalMessage,
     Mailbox,
     Person,
+    Rep,
     Send,
     Step,
     Suppression,
@@ -77,8 +79,12 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def template_json(t: Template) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "subject": t.subject, "body_html": t.body_html}
+def template_json(t: Template, viewer: Rep | None = None) -> dict[str, Any]:
+    """A template; `can_manage` says whether `viewer` may change, share or delete it."""
+    return {"id": t.id, "name": t.name, "subject": t.subject, "body_html": t.body_html,
+            "shared": bool(t.shared), "owner_id": t.rep_id, "owner": t.owner.email,
+            "updated_at": iso(t.updated_at),
+            "can_manage": viewer is not None and may_manage_template(viewer, t)}
 
 
 # --- people, enrollments, tasks ---------------------------------------------------------------
@@ -218,11 +224,13 @@ def event_json(event: Event) -> dict[str, Any]:
 
 def suppression_json(row: Suppression) -> dict[str, Any]:
     return {"email": row.email, "reason": row.reason, "note": row.note,
-            "created_at": iso(row.created_at)}
+            "created_at": iso(row.created_at),
+            "created_by": row.creator.email if row.creator else None}
 
 
 def domain_json(row: BlockedDomain) -> dict[str, Any]:
-    return {"domain": row.domain, "note": row.note, "created_at": iso(row.created_at)}
+    return {"domain": row.domain, "note": row.note, "created_at": iso(row.created_at),
+            "created_by": row.creator.email if row.creator else None}
 
 
 def breaker_json(obj: Mailbox | Campaign) -> dict[str, Any] | None:

@@ -5,61 +5,133 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
-from addin_server.accounts import visible_people, visible_templates
+from addin_server.accounts import (
+    may_manage_template,
+    may_see_template,
+    visible_people,
+    visible_templates,
+)
 from addin_server.api.body import checked_body
-from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.common import api_blueprint, current_rep
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import template_json
 from addin_server.campaigns import service as campaigns
+from addin_server.campaigns import template_library as library
 from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
+from addin_server.db import LIKE_ESCAPE, contains_pattern
 from addin_server.enrollments.people import parse_person
+from addin_server.errors import Conflict
 from addin_server.models import Person, Rep, Template
 from addin_server.validation import MAX_ID, Errors, FieldError, ValidationFailed
-from addin_server.web.common import ApiError, db, now, runtime
+from addin_server.web.common import ApiError, db, not_found, now, runtime
 
 bp = api_blueprint("api_templates", __name__)
 
 
 @bp.get("/templates")
 def list_templates() -> ResponseReturnValue:
-    # A rep's own templates; an admin's, the organisation's.
-    rows = db().scalars(select(Template).where(visible_templates(current_rep()))
-                        .order_by(Template.id))
-    return jsonify({"templates": [template_json(t) for t in rows]})
+    """The templates the rep may use: their own and the shared ones (an admin's: the
+    organisation's); `q` finds words of the name or subject, `shared` (1/0) narrows."""
+    rep = current_rep()
+    query = select(Template).where(visible_templates(rep)).options(
+        selectinload(Template.owner))
+    q = request.args.get("q", "").strip()[:200]
+    if q:
+        pattern = contains_pattern(q)
+        query = query.where(func.lower(Template.name).like(pattern, escape=LIKE_ESCAPE)
+                            | func.lower(Template.subject).like(pattern, escape=LIKE_ESCAPE))
+    shared = request.args.get("shared")
+    if shared not in (None, "", "0", "1"):
+        raise ApiError(422, "must be 1 or 0", "shared")
+    if shared:
+        query = query.where(Template.shared.is_(shared == "1"))
+    rows = db().scalars(query.order_by(Template.name, Template.id))
+    return jsonify({"templates": [template_json(t, rep) for t in rows]})
 
 
 @bp.post("/templates")
 def create_template() -> ResponseReturnValue:
-    name, subject, body = campaigns.parse_template(checked_body(bodies.TemplateIn))
+    data = checked_body(bodies.TemplateIn)
+    name, subject, body = campaigns.parse_template(data)
     rep = current_rep()
+    shared = data.get("shared") is True
+    if shared and not rep.is_admin:
+        raise ApiError(403, "only an administrator shares a template with the organisation",
+                       "shared")
     template = Template(org_id=rep.org_id, rep_id=rep.id, name=name, subject=subject,
-                        body_html=body, created_at=now(), updated_at=now())
+                        body_html=body, shared=shared, created_at=now(), updated_at=now())
     db().add(template)
     db().flush()
-    return jsonify(template_json(template)), 201
+    return jsonify(template_json(template, rep)), 201
+
+
+def usable_template(template_id: int) -> Template:
+    """A template the rep may use (own, shared, or any of the organisation's for an admin);
+    anything else is a 404, as if it did not exist."""
+    template = db().get(Template, template_id)
+    if not may_see_template(current_rep(), template):
+        not_found("template_id")
+    assert template is not None
+    return template
+
+
+def managed_template(template_id: int) -> Template:
+    """A template the rep may change: 404 when they cannot see it, 403 when it is shared and
+    they are not an administrator."""
+    template = usable_template(template_id)
+    if not may_manage_template(current_rep(), template):
+        raise ApiError(403, "a shared template is managed by administrators: duplicate it to "
+                       "make your own", "template_id")
+    return template
 
 
 @bp.get("/templates/<int:template_id>")
 def get_template(template_id: int) -> ResponseReturnValue:
-    return jsonify(template_json(owned(Template, template_id)))
+    return jsonify(template_json(usable_template(template_id), current_rep()))
 
 
 @bp.patch("/templates/<int:template_id>")
 def patch_template(template_id: int) -> ResponseReturnValue:
-    template = owned(Template, template_id)
+    template = managed_template(template_id)
     data = checked_body(bodies.TemplatePatch)
+    rep = current_rep()
+    if data.get("shared") is not None and data["shared"] != template.shared \
+            and not rep.is_admin:
+        raise ApiError(403, "only an administrator shares a template with the organisation",
+                       "shared")
     merged = {"name": template.name, "subject": template.subject,
               "body_html": template.body_html}
     merged.update({k: v for k, v in data.items() if k in merged})
     name, subject, body = campaigns.parse_template(merged)
     template.name, template.subject, template.body_html = name, subject, body
+    if data.get("shared") is not None:
+        template.shared = data["shared"]
     template.updated_at = now()
-    return jsonify(template_json(template))
+    return jsonify(template_json(template, rep))
+
+
+@bp.delete("/templates/<int:template_id>")
+def delete_template(template_id: int) -> ResponseReturnValue:
+    """Refused (409 naming the campaigns and steps) while a live step uses it."""
+    template = managed_template(template_id)
+    try:
+        detached = library.delete_template(db(), template)
+    except Conflict as exc:
+        raise ApiError(409, str(exc), "template_id") from exc
+    return jsonify({"deleted": template_id, "detached_steps": detached})
+
+
+@bp.post("/templates/<int:template_id>/duplicate")
+def duplicate_template(template_id: int) -> ResponseReturnValue:
+    rep = current_rep()
+    copy = library.duplicate_template(db(), usable_template(template_id), rep, now())
+    return jsonify(template_json(copy, rep)), 201
 
 
 @bp.post("/preview")
@@ -70,7 +142,7 @@ def preview() -> ResponseReturnValue:
     rep = current_rep()
     subject, body = data.get("subject", ""), data.get("body_html", "")
     if data.get("template_id") is not None:
-        template = owned(Template, _int(data["template_id"], "template_id"))
+        template = usable_template(_int(data["template_id"], "template_id"))
         subject, body = template.subject, template.body_html
     if not isinstance(subject, str) or not isinstance(body, str):
         raise ApiError(422, "subject and body_html must be strings", "body_html")

@@ -47,7 +47,7 @@ def parse_extra(data: Any, errors: Errors, base: dict[str, Any] | None = None) -
         codes = data["holiday_countries"]
         if codes is None:
             out.pop("holiday_countries", None)
-        elif _check_countries(codes, errors):
+        elif check_countries(codes, errors):
             out["holiday_countries"] = [c.upper() for c in codes]
     return out
 
@@ -69,8 +69,9 @@ def _check_window(window: Any, errors: Errors) -> bool:
     return len(errors.items) == before
 
 
-def _check_countries(codes: Any, errors: Errors) -> bool:
-    where = "settings.holiday_countries"
+def check_countries(codes: Any, errors: Errors,
+                    where: str = "settings.holiday_countries") -> bool:
+    """A list of at most 10 supported holiday country codes ("FR", "US-CA")."""
     if not isinstance(codes, list) or len(codes) > 10:
         errors.add(where, "must be a list of at most 10 country codes (e.g. FR, US-CA)")
         return False

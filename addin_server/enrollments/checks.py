@@ -18,10 +18,11 @@ import dns.resolver
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server.accounts import org_domains
 from addin_server.campaigns import templates
 from addin_server.db import among, chunk_size
 from addin_server.enums import LIVE_ENROLLMENT, StepType
-from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Step
+from addin_server.models import Campaign, Enrollment, Mailbox, Organisation, Person, Rep, Step
 
 MxCheck = Callable[[str], bool]  # domain -> has an MX (or, per RFC 5321, an address) record
 
@@ -90,11 +91,14 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
 
 
 def own_domains(session: Session, org_id: int) -> set[str]:
-    """The organisation's own domains: those of its reps' addresses and mailboxes."""
+    """The organisation's own domains: those it declared (the sign-in domains, set on the
+    organisation's settings page) and those of its reps' addresses and mailboxes."""
     addresses = list(session.scalars(select(Rep.email).where(Rep.org_id == org_id)))
     addresses += session.scalars(select(Mailbox.address).join(Rep, Rep.id == Mailbox.rep_id)
                                  .where(Rep.org_id == org_id))
-    return {a.rsplit("@", 1)[1].lower() for a in addresses if "@" in a}
+    org = session.get(Organisation, org_id)
+    declared = org_domains(org) if org is not None else set()
+    return declared | {a.rsplit("@", 1)[1].lower() for a in addresses if "@" in a}
 
 
 def colleagues(emails: Iterable[str], domains: set[str]) -> list[Warning]:

@@ -26,6 +26,7 @@ from addin_server.accounts import rep_today, visible_templates
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
+from addin_server.campaigns.org_settings import campaign_defaults, may_launch_on, org_settings
 from addin_server.campaigns.rendering import build_email
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
@@ -147,10 +148,14 @@ def _builder(campaign: Campaign | None) -> ResponseReturnValue:
     saved = list(db().scalars(select(Template).where(visible_templates(rep))
                               .order_by(Template.name)))
     data = campaign_json(campaign) if campaign else None
+    # A new campaign starts from the organisation's settings (the settings page).
     return render_template(
         "builder.html", campaign=campaign, campaign_data=data,
         templates=[template_json(t) for t in saved],
-        timezones=sorted(available_timezones()), default_timezone=rep.timezone or "UTC",
+        timezones=sorted(available_timezones()),
+        default_timezone=org_settings(rep.org.settings)["default_timezone"]
+        or rep.timezone or "UTC",
+        default_settings=campaign_defaults(rep.org.settings),
         merge_fields=MERGE_FIELDS,
     )
 
@@ -171,6 +176,16 @@ def _owned_campaign(campaign_id: int) -> Campaign:
     return campaign
 
 
+def _launchable_campaign(campaign_id: int) -> Campaign:
+    """As api.common.launchable: a colleague's campaign too when the organisation says so."""
+    rep = current_rep()
+    campaign = db().get(Campaign, campaign_id)
+    if campaign is None or campaign.org_id != rep.org_id or not may_launch_on(
+            rep.is_admin, rep.id, campaign.rep_id, rep.org.settings):
+        abort(404)
+    return campaign
+
+
 @bp.get("/campaigns/<int:campaign_id>")
 @login_required
 def campaign_edit(campaign_id: int) -> ResponseReturnValue:
@@ -187,7 +202,7 @@ def campaign_results(campaign_id: int) -> ResponseReturnValue:
 @bp.get("/campaigns/<int:campaign_id>/launch")
 @login_required
 def campaign_launch(campaign_id: int) -> ResponseReturnValue:
-    campaign = _owned_campaign(campaign_id)
+    campaign = _launchable_campaign(campaign_id)
     first_email = next((s for s in campaign.steps if s.type == StepType.EMAIL), None)
     option = first_email.send_option.value if first_email and first_email.send_option else None
     today = now().astimezone(ZoneInfo(campaign.timezone)).date()

@@ -22,11 +22,14 @@ from addin_server.validation import MAX_ID
 # The task and send lists bring limit and offset into range (api/common.clamped_page).
 CLAMPED_PAGE = [query("limit", INT, "brought into 1..1000"),
                 query("offset", INT, "brought into 0..2^31-1")]
+# The suppression and blocked-domain lists refuse them out of range (checked_page).
+CHECKED_PAGE = [query("limit", bounded(1, 1000)), query("offset", bounded(0, MAX_ID))]
 
 
 def paths() -> dict[str, Schema]:
     return {**_campaigns(), **_enrollments(), **_tasks(), **_sends(), **_templates(),
-            **_feed_and_me(), **_suppressions(), **_people(), **_limits(), **_reports()}
+            **_feed_and_me(), **_suppressions(), **_people(), **_limits(), **_reports(),
+            **_organisation()}
 
 
 def _campaigns() -> dict[str, Schema]:
@@ -212,16 +215,30 @@ def _templates() -> dict[str, Schema]:
     tpl = path_id("template_id")
     return {
         "/templates": {
-            "get": op("The organisation's templates",
-                      obj(["templates"], templates=arr(ref("Template"))), errors=("401",)),
-            "post": op("Save a template", ref("Template"), status="201",
-                       body=ref("TemplateIn"), errors=("400", "401", "415", "422")),
+            "get": op("The templates the rep may use: their own and the shared ones (an "
+                      "admin's: the organisation's)",
+                      obj(["templates"], templates=arr(ref("Template"))),
+                      params=[query("q", STR, "part of the name or subject"),
+                              query("shared", {"enum": ["", "0", "1"]},
+                                    "1: only shared, 0: only private")],
+                      errors=("401", "422")),
+            "post": op("Save a template (shared: admins only)", ref("Template"), status="201",
+                       body=ref("TemplateIn"), errors=("400", "401", "403", "415", "422")),
         },
         "/templates/{template_id}": {
             "parameters": [tpl],
-            "get": op("A template", ref("Template")),
-            "patch": op("Change a template", ref("Template"), body=ref("TemplatePatch"),
-                        errors=("400", "401", "404", "415", "422")),
+            "get": op("A template the rep may use", ref("Template")),
+            "patch": op("Change a template (a shared one: admins; sharing: admins)",
+                        ref("Template"), body=ref("TemplatePatch"),
+                        errors=("400", "401", "403", "404", "415", "422")),
+            "delete": op("Delete a template; 409 naming the campaigns and steps while a live "
+                         "step uses it; steps nobody will reach keep its text",
+                         ref("TemplateDeleted"), errors=("401", "403", "404", "409")),
+        },
+        "/templates/{template_id}/duplicate": {
+            "parameters": [tpl],
+            "post": op("A private copy of a template for the caller", ref("Template"),
+                       status="201"),
         },
         "/preview": {
             "post": op("Render a subject and body for a person; nothing is saved",
@@ -256,15 +273,25 @@ def _suppressions() -> dict[str, Schema]:
     domain = {"name": "domain", "in": "path", "required": True, "schema": STR}
     return {
         "/suppressions": {
-            "get": op("The organisation's suppression list (never emailed)",
-                      obj(["suppressions"], suppressions=arr(ref("Suppression"))),
-                      params=[query("limit", bounded(1, 1000)),
-                              query("offset", bounded(0, MAX_ID))],
+            "get": op("The organisation's suppression list (never emailed), with who added "
+                      "each, when and why; total counts every match",
+                      obj(["suppressions", "total"], suppressions=arr(ref("Suppression")),
+                          total=INT),
+                      params=[*CHECKED_PAGE, query("q", STR, "part of an address"),
+                              query("reason", {"enum": ["", "unsubscribed", "manual",
+                                                        "bounced"]})],
                       errors=("401", "422")),
             "post": op("Suppress an address; their live campaigns stop (200: already "
                        "suppressed)", ref("Suppression"), also="200",
                        status="201", body=ref("SuppressionIn"),
                        errors=("400", "401", "415", "422")),
+        },
+        "/suppressions/bulk": {
+            "post": op("Suppress many addresses (admins): a list or a CSV's text; nothing is "
+                       "added unless every line is good (422 names each bad one); their live "
+                       "campaigns stop (200: all were suppressed already)",
+                       ref("BulkAdded"), status="201", also="200", body=ref("BulkListIn"),
+                       errors=("400", "401", "403", "413", "415", "422")),
         },
         "/suppressions/{email}": {
             "parameters": [email],
@@ -272,12 +299,20 @@ def _suppressions() -> dict[str, Schema]:
                          ref("Removed"), errors=("401", "403", "404", "409")),
         },
         "/blocked-domains": {
-            "get": op("Domains never emailed", obj(["blocked_domains"], blocked_domains=arr(
-                ref("BlockedDomain"))), errors=("401",)),
+            "get": op("Domains never emailed; total counts every match",
+                      obj(["blocked_domains", "total"], blocked_domains=arr(
+                          ref("BlockedDomain")), total=INT),
+                      params=[*CHECKED_PAGE, query("q", STR, "part of a domain")],
+                      errors=("401", "422")),
             "post": op("Block a domain and its subdomains (admins; 200: already blocked)",
                        ref("BlockedDomain"), also="200",
                        status="201", body=ref("BlockedDomainIn"),
                        errors=("400", "401", "403", "415", "422")),
+        },
+        "/blocked-domains/bulk": {
+            "post": op("Block many domains (admins), as /suppressions/bulk",
+                       ref("BulkAdded"), status="201", also="200", body=ref("BulkListIn"),
+                       errors=("400", "401", "403", "413", "415", "422")),
         },
         "/blocked-domains/{domain}": {
             "parameters": [domain],
@@ -365,3 +400,18 @@ def _reports() -> dict[str, Schema]:
         },
     }
 
+
+
+def _organisation() -> dict[str, Schema]:
+    """The organisation's settings (admins)."""
+    return {
+        "/organisation": {
+            "get": op("The organisation's settings: what new campaigns start from, who may "
+                      "launch on a colleague's campaign, its own domains (admins)",
+                      ref("OrganisationSettings"), errors=("401", "403")),
+            "patch": op("Change the organisation's settings (admins; only keys given change; "
+                        "domains must keep the caller's own)",
+                        ref("OrganisationSettings"), body=ref("OrganisationPatch"),
+                        errors=("400", "401", "403", "413", "415", "422")),
+        },
+    }

@@ -99,11 +99,14 @@ class TemplateIn(In):
     name: str = Field(max_length=200)
     subject: Annotated[str, Field(max_length=998)] | None = None
     body_html: str = Field(max_length=200_000)
+    # Shared with the organisation (admins only); private by default.
+    shared: bool | None = None
 
 class TemplatePatch(In):
     name: str | None = Field(None, max_length=200)
     subject: Annotated[str, Field(max_length=998)] | None = None
     body_html: str | None = Field(None, max_length=200_000)
+    shared: bool | None = None
 
 class PreviewIn(In):
     subject: Annotated[str, Field(max_length=998)] | None = None
@@ -149,6 +152,36 @@ class SuppressionIn(In):
 class BlockedDomainIn(In):
     domain: str = Field(max_length=253)
     note: Annotated[str, Field(max_length=500)] | None = None
+
+class BulkListIn(In):
+    """Many addresses (or domains) at once: a list, or a CSV file's text (a header naming an
+    `email` or `domain` column, else the first column). Nothing is added unless every line is
+    good: a 422 names each bad one (`entries[3]`, `csv line 4`)."""
+
+    entries: list[Annotated[str, Field(max_length=1000)]] | None = Field(None, max_length=10_000)
+    csv: Annotated[str, Field(max_length=2_000_000)] | None = None
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+class StopRulesIn(In):
+    stop_on_reply: bool | None = None
+    mark_success_on_reply: bool | None = None
+    remove_on_bounce: bool | None = None
+    reply_from_same_domain: bool | None = None
+    stop_other_campaigns_on_reply: bool | None = None
+    stop_company_on_colleague_reply: bool | None = None
+    skip_if_active_elsewhere: bool | None = None
+
+class OrganisationPatch(In):
+    """A change to the organisation's settings (admins); only the keys given change."""
+
+    default_timezone: Annotated[str, Field(max_length=64)] | None = None
+    working_days: list[Day] | None = Field(None, min_length=1, max_length=7)
+    holiday_countries: list[Annotated[str, Field(max_length=10)]] | None = Field(
+        None, max_length=10)
+    stop_rules: StopRulesIn | None = None
+    shared_launch: Literal["owner_and_admins", "all_reps"] | None = None
+    domains: list[Annotated[str, Field(max_length=253)]] | None = Field(
+        None, min_length=1, max_length=50)
 
 class PersonAddressIn(In):
     email: str = Field(max_length=320)

@@ -204,6 +204,24 @@ class Template(Out):
     name: str
     subject: str
     body_html: str
+    shared: bool = False
+    owner_id: int = 0
+    owner: str = ""
+    updated_at: NInstant = None
+    # May the caller change, share or delete it (accounts.may_manage_template).
+    can_manage: bool = False
+
+
+class TemplateUse(Out):
+    campaign_id: int
+    campaign: str
+    step: int
+
+
+class TemplateDeleted(Out):
+    deleted: int
+    # Steps of campaigns with nobody on them that used it keep its text as their own.
+    detached_steps: int
 
 
 class Preview(Out):
@@ -290,12 +308,41 @@ class Suppression(Out):
     reason: Literal["unsubscribed", "manual", "bounced"]
     note: str = ""
     created_at: str = ""
+    # Who added it by hand (null: the person unsubscribed, or their email bounced).
+    created_by: str | None = None
 
 
 class BlockedDomain(Out):
     domain: str
     note: str = ""
     created_at: str = ""
+    created_by: str | None = None
+
+
+class BulkAdded(Out):
+    added: list[str]
+    already: list[str]
+
+
+class StopRules(Out):
+    stop_on_reply: bool
+    mark_success_on_reply: bool
+    remove_on_bounce: bool
+    reply_from_same_domain: bool
+    stop_other_campaigns_on_reply: bool
+    stop_company_on_colleague_reply: bool
+    skip_if_active_elsewhere: bool
+
+
+class OrganisationSettings(Out):
+    id: int
+    name: str
+    default_timezone: str | None
+    working_days: list[str]
+    holiday_countries: list[str]
+    stop_rules: StopRules
+    shared_launch: Literal["owner_and_admins", "all_reps"]
+    domains: list[str]
 
 
 class Removed(Out):

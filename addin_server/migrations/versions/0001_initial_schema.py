@@ -21,6 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('signin_domains', sa.Text(), nullable=False),
+    sa.Column('settings', sa.JSON(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
@@ -258,6 +259,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('shared', sa.Boolean(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),

@@ -23,7 +23,8 @@
     name: "", timezone: boot.default_timezone,
     settings: { skip_weekends: true, stop_on_reply: true, mark_success_on_reply: false, remove_on_bounce: true, use_recipient_timezone: false,
                 reply_from_same_domain: false, stop_other_campaigns_on_reply: false, stop_company_on_colleague_reply: false,
-                skip_if_active_elsewhere: false, sending_window: null, holiday_countries: [] },
+                skip_if_active_elsewhere: false, sending_window: null, holiday_countries: [],
+                ...(boot.default_settings || {}) },  // the organisation's defaults
     steps: [{ day: 1, type: "email", send_option: "fixed_time", send_time: "09:00", reply_to_previous: false, subject: "", body_html: "", template_id: null, instructions: "" }],
   };
   let steps = campaign.steps.map((s) => ({ ...s }));
