@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, func, literal, select, union_all
+from sqlalchemy.orm import Session, selectinload
 
-from addin_server.db import among, chunk_size, rowcount
+from addin_server.db import LIKE_ESCAPE, among, chunk_size, contains_pattern, rowcount
 from addin_server.errors import Conflict
 from addin_server.models import BlockedDomain, Person, Suppression
 from addin_server.validation import domain_of
@@ -35,6 +36,31 @@ def suppress(session: Session, org_id: int, email: str, reason: str, now: dateti
                             created_by=rep_id, created_at=now))
     session.flush()
     return True
+
+
+def suppression_query(org_id: int, q: str = "", reason: str = ""
+                      ) -> Select[Suppression]:
+    """The organisation's list by address, with who added each; `q` finds part of an address."""
+    query = select(Suppression).where(Suppression.org_id == org_id).options(
+        selectinload(Suppression.creator))
+    if q:
+        query = query.where(Suppression.email.like(contains_pattern(q), escape=LIKE_ESCAPE))
+    if reason:
+        query = query.where(Suppression.reason == reason)
+    return query.order_by(Suppression.email)
+
+
+def domain_query(org_id: int, q: str = "") -> Select[BlockedDomain]:
+    query = select(BlockedDomain).where(BlockedDomain.org_id == org_id).options(
+        selectinload(BlockedDomain.creator))
+    if q:
+        query = query.where(BlockedDomain.domain.like(contains_pattern(q), escape=LIKE_ESCAPE))
+    return query.order_by(BlockedDomain.domain)
+
+
+def count(session: Session, query: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(
+        query.order_by(None).options().subquery())) or 0
 
 
 def suppress_many(session: Session, org_id: int, emails: list[str], now: datetime, *,

@@ -40,7 +40,7 @@ def patch_organisation() -> ResponseReturnValue:
     errors = Errors()
     settings = parse_patch(data, errors, org.settings)
     domains = None
-    if "domains" in data:
+    if data.get("domains") is not None:  # null: unchanged (there is always one)
         domains = [d for i, value in enumerate(data["domains"])
                    if (d := parse_domain(value, f"domains[{i}]", errors)) is not None]
         own = email_domain(rep.email)

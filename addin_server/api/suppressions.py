@@ -12,15 +12,15 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from addin_server import suppressions
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, checked_page, current_rep, require_admin
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import domain_json, suppression_json
-from addin_server.db import LIKE_ESCAPE, among, chunk_size, contains_pattern
+from addin_server.db import among, chunk_size
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus
 from addin_server.models import BlockedDomain, Enrollment, Person, Suppression
@@ -31,10 +31,6 @@ from addin_server.web.common import ApiError, db, not_found, now
 bp = api_blueprint("api_suppressions", __name__)
 
 MAX_BULK = 10_000
-
-
-def _search(query: Select[Any], column: Any, q: str) -> Select[Any]:
-    return query.where(column.like(contains_pattern(q), escape=LIKE_ESCAPE)) if q else query
 
 
 def _q() -> str:
@@ -49,13 +45,9 @@ def list_suppressions() -> ResponseReturnValue:
     reason = request.args.get("reason", "")
     if reason not in ("", "unsubscribed", "manual", "bounced"):
         raise ApiError(422, "must be unsubscribed, manual or bounced", "reason")
-    query = _search(select(Suppression).where(Suppression.org_id == current_rep().org_id),
-                    Suppression.email, _q())
-    if reason:
-        query = query.where(Suppression.reason == reason)
-    total = db().scalar(select(func.count()).select_from(query.subquery()))
-    rows = db().scalars(query.options(selectinload(Suppression.creator))
-                        .order_by(Suppression.email).limit(limit).offset(offset))
+    query = suppressions.suppression_query(current_rep().org_id, _q(), reason)
+    total = suppressions.count(db(), query)
+    rows = db().scalars(query.limit(limit).offset(offset))
     return jsonify({"suppressions": [suppression_json(r) for r in rows], "total": total})
 
 
@@ -117,11 +109,9 @@ def remove_suppression(email: str) -> ResponseReturnValue:
 @bp.get("/blocked-domains")
 def list_domains() -> ResponseReturnValue:
     limit, offset = checked_page()
-    query = _search(select(BlockedDomain).where(BlockedDomain.org_id == current_rep().org_id),
-                    BlockedDomain.domain, _q())
-    total = db().scalar(select(func.count()).select_from(query.subquery()))
-    rows = db().scalars(query.options(selectinload(BlockedDomain.creator))
-                        .order_by(BlockedDomain.domain).limit(limit).offset(offset))
+    query = suppressions.domain_query(current_rep().org_id, _q())
+    total = suppressions.count(db(), query)
+    rows = db().scalars(query.limit(limit).offset(offset))
     return jsonify({"blocked_domains": [domain_json(r) for r in rows], "total": total})
 
 

@@ -7,14 +7,12 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from addin_server.accounts import (
     may_manage_template,
     may_see_template,
     visible_people,
-    visible_templates,
 )
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep
@@ -24,7 +22,6 @@ from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import template_library as library
 from addin_server.campaigns import templates
 from addin_server.campaigns.rendering import merge_values
-from addin_server.db import LIKE_ESCAPE, contains_pattern
 from addin_server.enrollments.people import parse_person
 from addin_server.errors import Conflict
 from addin_server.models import Person, Rep, Template
@@ -39,19 +36,11 @@ def list_templates() -> ResponseReturnValue:
     """The templates the rep may use: their own and the shared ones (an admin's: the
     organisation's); `q` finds words of the name or subject, `shared` (1/0) narrows."""
     rep = current_rep()
-    query = select(Template).where(visible_templates(rep)).options(
-        selectinload(Template.owner))
-    q = request.args.get("q", "").strip()[:200]
-    if q:
-        pattern = contains_pattern(q)
-        query = query.where(func.lower(Template.name).like(pattern, escape=LIKE_ESCAPE)
-                            | func.lower(Template.subject).like(pattern, escape=LIKE_ESCAPE))
     shared = request.args.get("shared")
     if shared not in (None, "", "0", "1"):
         raise ApiError(422, "must be 1 or 0", "shared")
-    if shared:
-        query = query.where(Template.shared.is_(shared == "1"))
-    rows = db().scalars(query.order_by(Template.name, Template.id))
+    rows = db().scalars(library.library_query(
+        rep, request.args.get("q", "").strip()[:200], None if not shared else shared == "1"))
     return jsonify({"templates": [template_json(t, rep) for t in rows]})
 
 

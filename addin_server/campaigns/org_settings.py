@@ -45,7 +45,8 @@ def org_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 def parse_patch(data: dict[str, Any], errors: Errors, stored: dict[str, Any] | None
                 ) -> dict[str, Any]:
-    """The stored settings after a change (only keys given change; null resets one)."""
+    """The stored settings after a change (only keys given change; null puts one back to its
+    default)."""
     out = dict(stored or {})
     if "default_timezone" in data:
         value = data["default_timezone"]
@@ -53,7 +54,10 @@ def parse_patch(data: dict[str, Any], errors: Errors, stored: dict[str, Any] | N
             out.pop("default_timezone", None)
         elif parse_timezone(value, "default_timezone", errors):
             out["default_timezone"] = value
-    if "working_days" in data:
+    for key in ("working_days", "stop_rules", "shared_launch"):
+        if key in data and data[key] is None:
+            out.pop(key, None)  # back to the default
+    if data.get("working_days") is not None:
         days = data["working_days"]
         if (not isinstance(days, list) or not days
                 or not all(isinstance(d, str) and d.lower() in DAY_NAMES for d in days)):
@@ -67,7 +71,7 @@ def parse_patch(data: dict[str, Any], errors: Errors, stored: dict[str, Any] | N
             out.pop("holiday_countries", None)
         elif check_countries(codes, errors, "holiday_countries"):
             out["holiday_countries"] = [c.upper() for c in codes]
-    if "stop_rules" in data:
+    if data.get("stop_rules") is not None:
         rules = data["stop_rules"]
         if not isinstance(rules, dict):
             errors.add("stop_rules", "must be an object")
@@ -81,7 +85,7 @@ def parse_patch(data: dict[str, Any], errors: Errors, stored: dict[str, Any] | N
                 else:
                     merged[key] = value
             out["stop_rules"] = merged
-    if "shared_launch" in data:
+    if data.get("shared_launch") is not None:
         if data["shared_launch"] not in SHARED_LAUNCH:
             errors.add("shared_launch", "must be one of " + ", ".join(SHARED_LAUNCH))
         else:

@@ -6,12 +6,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session, selectinload
 
+from addin_server.accounts import visible_templates
+from addin_server.db import LIKE_ESCAPE, contains_pattern
 from addin_server.enums import LIVE_ENROLLMENT
 from addin_server.errors import Conflict
 from addin_server.models import Campaign, Enrollment, Rep, Step, Template
+
+
+def library_query(rep: Rep, q: str = "", shared: bool | None = None) -> Select[Template]:
+    """The templates the rep may use, by name; `q` finds part of the name or subject
+    (case-insensitive), `shared` narrows to shared (True) or private (False) ones."""
+    query = select(Template).where(visible_templates(rep)).options(
+        selectinload(Template.owner))
+    if q:
+        pattern = contains_pattern(q)
+        query = query.where(func.lower(Template.name).like(pattern, escape=LIKE_ESCAPE)
+                            | func.lower(Template.subject).like(pattern, escape=LIKE_ESCAPE))
+    if shared is not None:
+        query = query.where(Template.shared.is_(shared))
+    return query.order_by(Template.name, Template.id)
 
 
 @dataclass(frozen=True)

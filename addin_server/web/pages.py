@@ -43,7 +43,7 @@ from addin_server.guard import authcheck
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
 from addin_server.runtime import runtime
 from addin_server.sending import pacing
-from addin_server.web import command_center, results
+from addin_server.web import command_center, library, results
 from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now
 from addin_server.web.signin import current_rep, login_required, signed_in_rep
@@ -258,6 +258,27 @@ def task_page(task_id: int) -> ResponseReturnValue:
         today=rep_today(rep, now()),
         tomorrow=rep_today(rep, now()) + timedelta(days=1),
     )
+
+
+# --- the library: templates, suppressions, the organisation (web/library.py) ----------------
+
+
+@bp.get("/templates")
+@login_required
+def templates_page() -> ResponseReturnValue:
+    return library.templates_page(current_rep())
+
+
+@bp.get("/suppressions")
+@login_required
+def suppressions_page() -> ResponseReturnValue:
+    return library.suppressions_page(current_rep())
+
+
+@bp.get("/settings/organisation")
+@login_required
+def organisation_page() -> ResponseReturnValue:
+    return library.organisation_page(current_rep())
 
 
 # --- Live Feed ------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
-from addin_server.models import Enrollment, Rep, Send, Task
+from addin_server.enrollments.tasks import complete_task
+from addin_server.models import Enrollment, Rep, Send, Task, Template
+from addin_server.suppressions import add_blocked_domain, suppress
 from tests.support.axe import assert_accessible, assert_fits
 from tests.support.browser import Live
 
@@ -31,6 +33,10 @@ PAGES = [
     "/sends/{send}",
     "/feed",
     "/mailboxes",
+    "/templates",
+    "/suppressions",
+    "/suppressions?view=domains",
+    "/settings/organisation",
 ]
 
 
@@ -51,11 +57,25 @@ def seed(live: Live) -> dict[str, int]:
                   for n, c in (("Mia", "Vandelay"), ("Noah", "Piedpiper"), ("Zoe", "Acme"))]
         launch(s, rep, campaign, people, LaunchOptions(), now)
         s.flush()
-        task = s.scalar(select(Task.id).join(Enrollment, Enrollment.id == Task.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
+        tasks = list(s.scalars(select(Task).join(Enrollment, Enrollment.id == Task.enrollment_id)
+                               .where(Enrollment.campaign_id == campaign.id)
+                               .order_by(Task.id)))
+        # A first step that is a task makes no send at launch: one person's task done
+        # schedules their day-2 email, so that the send page has one to show.
+        complete_task(s, tasks[-1], now)
+        s.flush()
+        task = tasks[0].id
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
         assert task is not None and send is not None
+        s.add(Template(org_id=rep.org_id, rep_id=rep.id, name="Intro", subject="Hi",
+                       body_html="<p>Hello {{first_name}}</p>", shared=True,
+                       created_at=now, updated_at=now))
+        suppress(s, rep.org_id, "gone@vandelay.test", "manual", now, rep_id=rep.id, note="asked")
+        add_blocked_domain(s, rep.org_id, "rival.test", now, rep_id=rep.id)
+        # An administrator sees every page (suppressions, the organisation); set directly,
+        # since set_admin would end the signed-in session.
+        rep.is_admin = True
         return {"campaign": campaign.id, "task": task, "send": send}
 
 
