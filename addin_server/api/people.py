@@ -26,7 +26,7 @@ from addin_server.enrollments import person as person_view
 from addin_server.enrollments.people import parse_field_changes
 from addin_server.inbound.simulate import CannotSimulate, simulate_inbound
 from addin_server.inbound.unsubscribe import unsubscribe
-from addin_server.models import Enrollment, Person, PersonAddress, Send
+from addin_server.models import Enrollment, Person, PersonAddress, Rep, Send
 from addin_server.validation import Errors, get_str, parse_email, parse_timezone
 from addin_server.web.common import ApiError, db, iso, not_found, now, runtime
 
@@ -43,10 +43,9 @@ def _person(person_id: int) -> Person:
     return person
 
 
-def viewable_person(person_id: int) -> tuple[Person, bool]:
-    """A person the caller may see, and whether they may change it: the owner and admins
-    change it; a rep with the person in one of their campaigns sees it read-only."""
-    rep = current_rep()
+def viewable_person(person_id: int, rep: Rep) -> tuple[Person, bool]:
+    """A person `rep` may see, and whether they may change it: the owner and admins change
+    it; a rep with the person in one of their campaigns sees it read-only. Else a 404."""
     person = db().get(Person, person_id)
     if person is None or person.org_id != rep.org_id:
         not_found("person_id")
@@ -80,13 +79,13 @@ def list_people() -> ResponseReturnValue:
                     "offset": offset})
 
 
-def _may_change(enrollment: Enrollment) -> bool:
-    rep = current_rep()
+def may_change(enrollment: Enrollment, rep: Rep) -> bool:
+    """Pause, resume, stop: the enrollment's rep, or an admin (api/common.owned)."""
     return rep.is_admin or enrollment.rep_id == rep.id
 
 
-def person_detail(person: Person, editable: bool) -> dict[str, Any]:
-    rep = current_rep()
+def person_detail(person: Person, editable: bool, rep: Rep) -> dict[str, Any]:
+    """The person's page as JSON (the web page renders the same)."""
     session = db()
     tz = ZoneInfo(rep.timezone or "UTC")
     enrollments = person_view.enrollments_of(session, person)
@@ -105,7 +104,7 @@ def person_detail(person: Person, editable: bool) -> dict[str, Any]:
             "id": e.id, "campaign_id": e.campaign_id, "campaign_name": e.campaign.name,
             "status": e.status.value, "start_date": e.start_date.isoformat(),
             "stop_reason": e.stop_reason, "paused_until": iso(e.paused_until),
-            "may_change": _may_change(e), "steps": steps_json(e),
+            "may_change": may_change(e, rep), "steps": steps_json(e),
         } for e in enrollments],
         "thread": [{
             "at": iso(i.at), "direction": i.direction, "kind": i.kind, "subject": i.subject,
@@ -118,14 +117,14 @@ def person_detail(person: Person, editable: bool) -> dict[str, Any]:
 
 @bp.get("/people/<int:person_id>")
 def get_person(person_id: int) -> ResponseReturnValue:
-    person, editable = viewable_person(person_id)
-    return jsonify(person_detail(person, editable))
+    person, editable = viewable_person(person_id, current_rep())
+    return jsonify(person_detail(person, editable, current_rep()))
 
 
 @bp.patch("/people/<int:person_id>")
 def patch_person(person_id: int) -> ResponseReturnValue:
     """Change names, company, title, time zone and custom fields (null removes one)."""
-    person, editable = viewable_person(person_id)
+    person, editable = viewable_person(person_id, current_rep())
     data = checked_body(bodies.PersonPatch)
     if not editable:
         raise ApiError(403, "only the person's owner or an admin may change them", "person_id")
@@ -152,19 +151,19 @@ def patch_person(person_id: int) -> ResponseReturnValue:
                 merged[name] = value
         person.fields = merged  # a new dict: JSON columns do not see changes in place
     db().flush()
-    return jsonify(person_detail(person, editable))
+    return jsonify(person_detail(person, editable, current_rep()))
 
 
 @bp.post("/people/<int:person_id>/unsubscribe")
 def unsubscribe_person(person_id: int) -> ResponseReturnValue:
     """The rep unsubscribes the person: suppressed, every live campaign of theirs ends."""
-    person, editable = viewable_person(person_id)
+    person, editable = viewable_person(person_id, current_rep())
     if not editable:
         raise ApiError(403, "only the person's owner or an admin may unsubscribe them",
                        "person_id")
     unsubscribe(db(), person.org_id, person.email, now(), source="rep")
     db().flush()
-    return jsonify(person_detail(person, editable))
+    return jsonify(person_detail(person, editable, current_rep()))
 
 
 @bp.post("/people/<int:person_id>/simulate")
@@ -173,11 +172,12 @@ def simulate(person_id: int) -> ResponseReturnValue:
     sent from the local development mailbox, through the real inbound path."""
     if not runtime().settings.dev_mode:
         not_found()  # outside DEV_MODE the endpoint does not exist
-    person, _ = viewable_person(person_id)
+    person, _ = viewable_person(person_id, current_rep())
     data = checked_body(bodies.SimulateIn)
     send = db().get(Send, data["send_id"])
     enrollment = db().get(Enrollment, send.enrollment_id) if send else None
-    if enrollment is None or enrollment.person_id != person.id or not _may_change(enrollment):
+    if (enrollment is None or enrollment.person_id != person.id
+            or not may_change(enrollment, current_rep())):
         not_found("send_id")
     # The message is delivered and polled in their own transactions, as a mailbox and the
     # poll job would: this request's (read-only so far) must not hold the database meanwhile.

@@ -181,10 +181,11 @@ def message_json(row: LocalMessage, *, with_text: bool = True) -> dict[str, obje
     parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
     headers = {name: str(parsed[name]) for name in (
         "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-        "X-Campaign-Send-Id") if parsed[name] is not None}
+        "X-Campaign-Send-Id", "Auto-Submitted", "Content-Type") if parsed[name] is not None}
     body: dict[str, object] = {
         "id": row.id,
         "draft": row.is_draft,
+        "inbound": row.inbound,
         "thread_id": row.thread_id,
         "message_id": row.rfc_message_id,
         "send_id": row.send_id or None,

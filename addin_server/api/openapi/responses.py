@@ -260,6 +260,8 @@ class Send(Out):
 class LocalMessage(Out):
     id: int
     draft: bool
+    inbound: bool = Field(False, description="arrived in the mailbox (a simulated answer, "
+                          "DEV_MODE) rather than sent from it")
     thread_id: str | None = None
     message_id: str | None = None
     send_id: str | None = None
