@@ -19,7 +19,7 @@ from tests.support.browser import Live
 pytestmark = [pytest.mark.browser,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
-# Paths with {campaign}, {task} or {send} filled from the seeded work.
+# Paths with {campaign}, {task}, {send} or {person} filled from the seeded work.
 PAGES = [
     "/command",
     "/campaigns",
@@ -31,6 +31,8 @@ PAGES = [
     "/sends/{send}",
     "/feed",
     "/mailboxes",
+    "/people/{person}",
+    "/mailbox",
 ]
 
 
@@ -50,13 +52,22 @@ def seed(live: Live) -> dict[str, int]:
         people = [PersonInput(email=f"{n.lower()}@{c.lower()}.test", first_name=n, company=c)
                   for n, c in (("Mia", "Vandelay"), ("Noah", "Piedpiper"), ("Zoe", "Acme"))]
         launch(s, rep, campaign, people, LaunchOptions(), now)
+        # An automatic email too (the first campaign's are tasks): its page, and a person in
+        # two campaigns.
+        automatic = create_campaign(s, rep, parse_campaign({"name": "Automatic", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "18:00",
+             "subject": "Hi", "body_html": "<p>Hello {{first_name}}</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, automatic, people[:1], LaunchOptions(), now)
         s.flush()
         task = s.scalar(select(Task.id).join(Enrollment, Enrollment.id == Task.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
-        assert task is not None and send is not None
-        return {"campaign": campaign.id, "task": task, "send": send}
+                        .where(Enrollment.campaign_id == automatic.id))
+        person = s.scalar(select(Enrollment.person_id).where(
+            Enrollment.campaign_id == automatic.id))
+        assert task is not None and send is not None and person is not None
+        return {"campaign": campaign.id, "task": task, "send": send, "person": person}
 
 
 @pytest.mark.parametrize("width", [1280, 390])
