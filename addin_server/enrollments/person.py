@@ -97,7 +97,9 @@ def standing(person: Person, enrollments: list[EnrollmentFacts], tz: ZoneInfo,
                                 f"(seen in campaign {seen!r})")
     for e in paused:
         if e.stop_reason:  # held for review with a burst of bounces (inbound/quarantine.py)
-            return Standing("held", f"Held: {e.stop_reason} (campaign {e.campaign_name!r})")
+            why = (e.stop_reason[0].upper() + e.stop_reason[1:]
+                   if e.stop_reason.startswith("held") else f"Held: {e.stop_reason}")
+            return Standing("held", f"{why} (campaign {e.campaign_name!r})")
     if paused:
         names = ", ".join(repr(e.campaign_name) for e in paused)
         return Standing("held", f"Held: paused by hand in campaign {names}")

@@ -4,6 +4,7 @@ DEV_MODE's simulated answers, with the ownership rule."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +13,11 @@ from sqlalchemy import select
 
 from addin_server import create_app
 from addin_server.config import Settings
-from addin_server.models import Person, Send
+from addin_server.inbound.rules import process_inbound
+from addin_server.models import Mailbox, Person, Send
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, FrozenClock, make_actor
+from tests.support.replies import reply
 from tests.support.sending import cycle, email_step, launch, make_campaign
 
 
@@ -164,3 +167,51 @@ def test_a_simulated_reply_stops_the_person_and_shows_in_the_thread(
     assert sent["subject"] == "Hello Bob" and "a note from us" in sent["text"]
     assert answer["direction"] == "in" and answer["kind"] == "human"
     assert answer["from"] == "bob@globex.test" and answer["subject"] == "Re: Hello Bob"
+
+
+def test_an_out_of_office_holds_every_campaign_and_says_where_it_was_seen(
+        dev: tuple[Runtime, Actor], clock: FrozenClock) -> None:
+    rt, rep = dev
+    first = make_campaign(rep, [email_step(1, send_time="09:00"), email_step(3)])
+    second = make_campaign(rep, [email_step(1, send_time="09:00"), email_step(3)])
+    name = rep.get(f"/api/v1/campaigns/{second}").json["name"]
+    launch(rep, first, [{"email": "bob@globex.test", "first_name": "Bob"}])
+    launch(rep, second, [{"email": "bob@globex.test", "first_name": "Bob"}])
+    clock.advance(minutes=1)
+    cycle(rt)
+    pid = person_id(rt, "bob@globex.test")
+    body = rep.get(f"/api/v1/people/{pid}").json
+    in_b = next(e for e in body["enrollments"] if e["campaign_id"] == second)
+    answered = rep.post(f"/api/v1/people/{pid}/simulate",
+                        json={"kind": "ooo", "send_id": in_b["steps"][0]["send_id"]})
+    assert answered.json["kind"] == "out_of_office", answered.json
+    body = rep.get(f"/api/v1/people/{pid}").json
+    assert {e["status"] for e in body["enrollments"]} == {"paused"}
+    assert body["standing"] == {"state": "held", "text": (
+        f"Held: out of office until 1 Dec 2026 (seen in campaign '{name}')")}
+    assert [i["kind"] for i in body["thread"]] == ["sent", "sent", "out_of_office"]
+
+
+def test_a_colleagues_reply_stops_the_company_and_says_so(
+        rep: Actor, runtime: Runtime, clock: FrozenClock) -> None:
+    cid = make_campaign(rep, [email_step(1, send_time="09:00"), email_step(3)],
+                        stop_company_on_colleague_reply=True, reply_from_same_domain=True)
+    launch(rep, cid, [{"email": "bob@globex.test", "first_name": "Bob", "company": "Globex"},
+                      {"email": "cy@globex.test", "first_name": "Cy", "company": "Globex"}])
+    clock.advance(minutes=1)
+    cycle(runtime)
+    with runtime.sessions.begin() as s:
+        bob = s.scalar(select(Send).where(Send.to_addr == "bob@globex.test"))
+        assert bob is not None and bob.rfc_message_id and bob.mailbox_id
+        mailbox = s.get(Mailbox, bob.mailbox_id)
+        assert mailbox is not None
+        process_inbound(s, mailbox, reply("Ann <ann@globex.test>", mailbox.address,
+                                          in_reply_to=bob.rfc_message_id),
+                        provider_message_id="colleague-1", thread_id=bob.thread_id,
+                        now=clock())
+    cy = rep.get(f"/api/v1/people/{person_id(runtime, 'cy@globex.test')}").json
+    assert cy["enrollments"][0]["status"] == "stopped"
+    # The day is the enrollment's last change (updated_at, which the ORM may stamp with the
+    # real clock rather than the test's frozen one).
+    assert re.fullmatch(r"Stopped: a colleague at Globex replied \(ann@globex\.test\) on "
+                        r"\d{1,2} [A-Z][a-z]{2} \d{4}", cy["standing"]["text"]), cy["standing"]
