@@ -55,10 +55,12 @@ def test_the_readme_example_runs_as_written(live: Live, settings: Settings) -> N
     assert "http://127.0.0.1:5000" in block and ".venv/bin/addin-server" in block
     script = (block.replace("http://127.0.0.1:5000", live.url)
               .replace(".venv/bin/addin-server", f"{sys.executable} -m addin_server"))
-    env = {**os.environ, "DATABASE_URL": settings.database_url,
-           "REDIS_URL": settings.redis_url, "INSTANCE_PATH": settings.instance_path,
-           "SECRET_KEY": settings.secret_key, "ENCRYPTION_KEYS": ",".join(
-               settings.encryption_keys), "PYTHONPATH": str(ROOT)}
+    # A second shell beside scripts/run: DEV_MODE and no keys of its own (API tokens are
+    # unkeyed hashes); the database named, since the test's is not in instance/.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SECRET_KEY", "ENCRYPTION_KEYS", "DEV_MODE")}
+    env.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
+               INSTANCE_PATH=settings.instance_path, PYTHONPATH=str(ROOT))
     done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
