@@ -6,6 +6,10 @@ It behaves like the real providers where the pipeline depends on it: a draft is 
 sent by a second call that consumes it (sending it again fails), replies are threaded by
 In-Reply-To / References, and Sent items can be searched by our send-id header. Every call runs
 in its own short transaction, as a remote mailbox would, independent of the caller's session.
+
+It has an inbox as well (LocalInbox, the InboxReader port): what `receive` delivers, DEV_MODE's
+simulated replies, bounces and out-of-office messages (inbound/simulate.py), read by the same
+poll as a Gmail or Microsoft inbox.
 """
 
 from __future__ import annotations
@@ -137,7 +141,6 @@ class LocalMailbox:
                 raise PermanentError(f"no such message {message_id!r}")
             parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
         return {name: str(parsed[name]) for name in names if parsed[name] is not None}
-
 
     def receive(self, message: Message) -> int:
         """A message arriving in this mailbox (DEV_MODE's simulated reply, bounce or out of
