@@ -211,7 +211,8 @@ def test_a_colleagues_reply_stops_the_company_and_says_so(
                         now=clock())
     cy = rep.get(f"/api/v1/people/{person_id(runtime, 'cy@globex.test')}").json
     assert cy["enrollments"][0]["status"] == "stopped"
-    # The day is the enrollment's last change (updated_at, which the ORM may stamp with the
-    # real clock rather than the test's frozen one).
+    # The day is the enrollment's last change (updated_at). Under the frozen clock the stop
+    # sets it to the instant it already held, so the ORM sees no change and its onupdate
+    # stamps the real clock instead: the day is not pinned here (the pure tests pin it).
     assert re.fullmatch(r"Stopped: a colleague at Globex replied \(ann@globex\.test\) on "
                         r"\d{1,2} [A-Z][a-z]{2} \d{4}", cy["standing"]["text"]), cy["standing"]
