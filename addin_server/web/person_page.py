@@ -10,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addin_server.campaigns.service import campaigns_for
-from addin_server.enums import LIVE_ENROLLMENT, MailboxProvider
-from addin_server.models import Enrollment, Mailbox, Person, Rep, Send
+from addin_server.enums import LIVE_ENROLLMENT, MailboxProvider, SendOption, StepType
+from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send
 from addin_server.runtime import runtime
 
 
 def person_page_values(session: Session, rep: Rep, person: Person, data: dict[str, Any]
                        ) -> dict[str, Any]:
+    campaigns = campaigns_for(session, rep)
     live = set(session.scalars(select(Enrollment.campaign_id).where(
         Enrollment.person_id == person.id, Enrollment.status.in_(LIVE_ENROLLMENT))))
     owner = session.get(Rep, person.owner_rep_id) if person.owner_rep_id else None
@@ -30,5 +31,12 @@ def person_page_values(session: Session, rep: Rep, person: Person, data: dict[st
     return {
         "person": person, "p": data, "name": name or person.email,
         "owner": owner, "dev_mode": dev_mode, "simulable": local,
-        "campaigns": [c for c in campaigns_for(session, rep) if c.id not in live],
+        "campaigns": [c for c in campaigns if c.id not in live],
+        "needs_time": {c.id for c in campaigns if _needs_time(c)},
     }
+
+
+def _needs_time(campaign: Campaign) -> bool:
+    """The first email is sent at a time the rep picks at launch ("choose at launch")."""
+    first = next((s for s in campaign.steps if s.type == StepType.EMAIL), None)
+    return first is not None and first.send_option == SendOption.CHOOSE_AT_LAUNCH

@@ -93,3 +93,34 @@ def test_edit_a_person_then_simulate_a_reply(page: Any, live: Live, clock: Froze
     page.get_by_role("link", name="Messages").click()
     page.get_by_role("link", name="Re: Hi Mia").click()
     expect(page.locator("[data-message-text]")).to_contain_text("Could we talk on Thursday?")
+
+
+def test_pause_resume_and_add_to_a_campaign_that_asks_for_a_time(
+        page: Any, live: Live, clock: FrozenClock) -> None:
+    pid = seed(live, clock)
+    rt = live.runtime
+    with rt.sessions.begin() as s:
+        rep = demo_rep(s, rt.settings, rt.now())
+        create_campaign(s, rep, parse_campaign({"name": "Personal", "steps": [
+            {"day": 1, "type": "email", "send_option": "choose_at_launch",
+             "subject": "Hi", "body_html": "<p>Hello</p>"}]},
+            default_timezone="Europe/Paris"), rt.now())
+    page.goto(f"/people/{pid}")
+    row = page.locator("[data-enrollment-row]", has_text="Founders, Q1")
+    row.get_by_role("button", name="Pause").click()
+    expect(page.locator("[data-standing]")).to_have_text(
+        "Held: paused by hand in campaign 'Founders, Q1'")
+    page.locator("[data-enrollment-row]", has_text="Founders, Q1").get_by_role(
+        "button", name="Resume").click()
+    expect(page.locator("[data-standing]")).to_have_text("Active in campaign 'Founders, Q1'")
+
+    page.get_by_label("Add to").select_option(label="Personal")
+    page.get_by_role("button", name="Add to campaign").click()
+    expect(page.locator('[data-field="first_send_at"]')).to_have_text(
+        "Choose when the first email goes")
+    page.get_by_label("First email on").fill("2026-11-25")
+    page.get_by_label("at", exact=True).fill("10:15")
+    page.get_by_role("button", name="Add to campaign").click()
+    personal = page.locator("[data-enrollment-row]", has_text="Personal")
+    expect(personal.locator("[data-enrollment-status]")).to_have_text("active")
+    expect(personal).to_contain_text("scheduled for Wed 25 Nov 2026 10:15 CET")

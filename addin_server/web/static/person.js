@@ -91,9 +91,20 @@
   }));
   const launch = $("[data-launch]");
   if (launch) {
+    // A campaign whose first email goes at a time chosen at launch asks for it (in its zone).
+    const chosen = () => $("[data-add-campaign]").selectedOptions[0];
+    const showTime = () => { $("[data-launch-time]").hidden = !chosen().hasAttribute("data-needs-time"); };
+    $("[data-add-campaign]").addEventListener("change", showTime);
+    showTime();
     launch.addEventListener("click", async () => {
-      const cid = $("[data-add-campaign]").value;
-      const res = await App.api("POST", `/api/v1/campaigns/${cid}/launch`, { people: [{ email: root.dataset.email }] });
+      const option = chosen();
+      const body = { people: [{ email: root.dataset.email }] };
+      if (option.hasAttribute("data-needs-time")) {
+        const d = $("[data-launch-date]").value, t = $("[data-launch-at]").value;
+        if (!d || !t) { App.showErrors(root, [{ field: "first_send_at", message: "Choose when the first email goes" }]); return; }
+        body.first_send_at = App.zonedToUtc(d, t, option.dataset.tz);
+      }
+      const res = await App.api("POST", `/api/v1/campaigns/${option.value}/launch`, body);
       if (res.ok && res.data && res.data.enrollments.length === 0) {
         const why = (res.data.skipped[0] && res.data.skipped[0].reason) || "skipped";
         App.showErrors(root, [{ field: "people", message: `Not added: ${why}` }]);
