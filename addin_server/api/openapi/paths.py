@@ -192,7 +192,8 @@ def _sends() -> dict[str, Schema]:
                        ref("Send"), errors=("401", "404", "409")),
         },
         "/mailbox/messages": {
-            "get": op("What the rep's local development mailbox sent, newest first",
+            "get": op("What the rep's local development mailbox sent, and what arrived in it "
+                      "(inbound: DEV_MODE's simulated answers), newest first",
                       obj(["messages"], messages=arr(ref("LocalMessage"))),
                       params=[query("drafts", STR, "1: include drafts"),
                               query("limit", INT, "brought into 1..1000")],
