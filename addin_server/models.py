@@ -447,6 +447,9 @@ class LocalMessage(Base):
     to_addr: Mapped[str] = mapped_column(String(320), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # A message that arrived in the mailbox (DEV_MODE's simulated reply, bounce or out of
+    # office: inbound/simulate.py) rather than one it sent; its inbox reader reads these.
+    inbound: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
@@ -604,6 +607,9 @@ class InboundMessage(Base):
     thread_id: Mapped[str | None] = mapped_column(String(200))
     rfc_message_id: Mapped[str | None] = mapped_column(String(998))
     from_addr: Mapped[str] = mapped_column(String(320), default="")
+    # What the person's page shows of it in the thread (inbound/matching.facts_of).
+    subject: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
     kind: Mapped[str] = mapped_column(String(32))  # inbound.Kind, or "ignored"
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))

@@ -180,7 +180,8 @@ def _local_mailbox_ids() -> list[int]:
 
 @bp.get("/mailbox/messages")
 def local_messages() -> ResponseReturnValue:
-    """What the rep's local development mailbox sent (newest first); `drafts=1` adds drafts."""
+    """What the rep's local development mailbox sent and received (newest first); `drafts=1`
+    adds drafts."""
     query = select(LocalMessage).where(LocalMessage.mailbox_id.in_(_local_mailbox_ids()))
     if request.args.get("drafts") != "1":
         query = query.where(LocalMessage.is_draft.is_(False))

@@ -104,9 +104,27 @@ def person_json(person: Person) -> dict[str, Any]:
     }
 
 
+def steps_json(enrollment: Enrollment) -> list[dict[str, Any]]:
+    """Every step's state, time and reason (enrollments/status.py), as of the request's now."""
+    return [
+        {
+            "position": s.position,
+            "day": s.day,
+            "type": s.type,
+            "send_option": s.send_option,
+            "status": s.status,
+            "due_at": iso(s.due_at),
+            "due_date": s.due_date.isoformat() if s.due_date else None,
+            "reason": s.reason,
+            "send_id": s.send_id,
+            "task_id": s.task_id,
+        }
+        for s in view(db(), enrollment, now())
+    ]
+
+
 def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
     """The enrollment with every step's state, time and reason, as of the request's now."""
-    steps = view(db(), enrollment, now())
     return {
         "id": enrollment.id,
         "campaign_id": enrollment.campaign_id,
@@ -114,21 +132,7 @@ def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
         "start_date": enrollment.start_date.isoformat(),
         "stop_reason": enrollment.stop_reason,
         "person": person_json(enrollment.person),
-        "steps": [
-            {
-                "position": s.position,
-                "day": s.day,
-                "type": s.type,
-                "send_option": s.send_option,
-                "status": s.status,
-                "due_at": iso(s.due_at),
-                "due_date": s.due_date.isoformat() if s.due_date else None,
-                "reason": s.reason,
-                "send_id": s.send_id,
-                "task_id": s.task_id,
-            }
-            for s in steps
-        ],
+        "steps": steps_json(enrollment),
     }
 
 
@@ -183,10 +187,11 @@ def message_json(row: LocalMessage, *, with_text: bool = True) -> dict[str, obje
     parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
     headers = {name: str(parsed[name]) for name in (
         "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-        "X-Campaign-Send-Id") if parsed[name] is not None}
+        "X-Campaign-Send-Id", "Auto-Submitted", "Content-Type") if parsed[name] is not None}
     body: dict[str, object] = {
         "id": row.id,
         "draft": row.is_draft,
+        "inbound": row.inbound,
         "thread_id": row.thread_id,
         "message_id": row.rfc_message_id,
         "send_id": row.send_id or None,

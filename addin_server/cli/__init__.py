@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from addin_server import create_app
-from addin_server.cli import accounts, crm, demo, keys, manifests, sending, sent_items
+from addin_server.cli import accounts, crm, demo, keys, manifests, sending, sent_items, simulate
 from addin_server.config import ConfigError
 
 # Every command, in one visible list (name, command): `addin-server --help` shows them.
@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, click.Command], ...] = (
     ("rotate-keys", keys.rotate_keys_command),
     ("render-manifests", manifests.render_manifests),
     ("seed-demo", demo.seed_demo_command),
+    ("simulate-inbound", simulate.simulate_inbound_command),
 )
 
 

@@ -52,6 +52,29 @@ def _field_value(raw: Any, where: str, errors: Errors) -> str:
     return value
 
 
+def field_name(key: Any, where: str, errors: Errors) -> str | None:
+    """A custom field's name as merge fields use it (lower case letters, digits and _)."""
+    name = str(key).strip().lower()
+    if not name.replace("_", "").isalnum() or name[0].isdigit():
+        errors.add(where, "field names are letters, digits and _")
+        return None
+    return name
+
+
+def parse_field_changes(raw: Any, where: str, errors: Errors) -> dict[str, str | None]:
+    """Custom fields to set, by name; a null value removes the field (a person's PATCH)."""
+    if not isinstance(raw, dict):
+        errors.add(where, "must be an object")
+        return {}
+    changes: dict[str, str | None] = {}
+    for key, value in raw.items():
+        name = field_name(key, f"{where}.{key}", errors)
+        if name is not None:
+            changes[name] = None if value is None else _field_value(value, f"{where}.{key}",
+                                                                    errors)
+    return changes
+
+
 def parse_person(raw: Any, where: str, errors: Errors) -> PersonInput | None:
     if not isinstance(raw, dict):
         errors.add(where, "must be an object")
@@ -72,11 +95,9 @@ def parse_person(raw: Any, where: str, errors: Errors) -> PersonInput | None:
             errors.add(f"{where}.fields", "must be an object")
         else:
             for key, value in raw_fields.items():
-                name = str(key).strip().lower()
-                if not name.replace("_", "").isalnum() or name[0].isdigit():
-                    errors.add(f"{where}.fields.{key}", "field names are letters, digits and _")
-                    continue
-                fields[name] = _field_value(value, f"{where}.fields.{key}", errors)
+                name = field_name(key, f"{where}.fields.{key}", errors)
+                if name is not None:
+                    fields[name] = _field_value(value, f"{where}.fields.{key}", errors)
     if len(errors.items) > before or email is None:
         return None
     return PersonInput(email=email, timezone=tz, fields=fields, **names)

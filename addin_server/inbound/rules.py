@@ -148,7 +148,8 @@ def _claim_message(session: Session, mailbox: Mailbox, facts: InboundFacts, now:
         org_id=rep.org_id,
         mailbox_id=mailbox.id, provider_message_id=facts.provider_message_id,
         thread_id=facts.thread_id, rfc_message_id=facts.rfc_message_id,
-        from_addr=facts.from_addr, kind="pending", received_at=facts.received_at,
+        from_addr=facts.from_addr, subject=facts.subject, excerpt=facts.excerpt,
+        kind="pending", received_at=facts.received_at,
         processed_at=now)
     try:
         with session.begin_nested():

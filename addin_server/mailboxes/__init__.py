@@ -11,11 +11,11 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from addin_server.enums import MailboxProvider
 from addin_server.mailboxes.gmail import GmailMailbox
 from addin_server.mailboxes.gmail_inbox import GmailInbox
 from addin_server.mailboxes.graph import GraphMailbox
 from addin_server.mailboxes.graph_inbox import GraphInbox
+from addin_server.mailboxes.local import LocalInbox, LocalMailbox
 from addin_server.mailboxes.port import InboxReader, Mailbox
 
 if TYPE_CHECKING:
@@ -44,11 +44,12 @@ def open_mailbox(runtime: Runtime, session: Session, row: MailboxRow) -> Mailbox
 
 
 def open_inbox(runtime: Runtime, session: Session, row: MailboxRow) -> InboxReader | None:
-    """The inbox reader of a connected Gmail or Microsoft mailbox; None for the local mailbox
-    (and for an adapter named by MAILBOX_FACTORY that is neither, as in the send benchmarks)."""
-    if row.provider == MailboxProvider.LOCAL:
-        return None
+    """The inbox reader of a mailbox: Gmail, Microsoft, or the local development mailbox (what
+    DEV_MODE's simulated replies arrive in); None for an adapter named by MAILBOX_FACTORY that is
+    none of them, as in the send benchmarks."""
     mailbox = open_mailbox(runtime, session, row)
+    if isinstance(mailbox, LocalMailbox):
+        return LocalInbox(mailbox)
     if isinstance(mailbox, GmailMailbox):
         return GmailInbox(mailbox)
     if isinstance(mailbox, GraphMailbox):

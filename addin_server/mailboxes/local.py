@@ -6,6 +6,10 @@ It behaves like the real providers where the pipeline depends on it: a draft is 
 sent by a second call that consumes it (sending it again fails), replies are threaded by
 In-Reply-To / References, and Sent items can be searched by our send-id header. Every call runs
 in its own short transaction, as a remote mailbox would, independent of the caller's session.
+
+It has an inbox as well (LocalInbox, the InboxReader port): what `receive` delivers, DEV_MODE's
+simulated replies, bounces and out-of-office messages (inbound/simulate.py), read by the same
+poll as a Gmail or Microsoft inbox.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from addin_server.db import rowcount
 from addin_server.mailboxes.mime import build_mime, new_message_id
 from addin_server.mailboxes.port import (
+    Changes,
+    CursorExpired,
     DraftRef,
+    FetchedMessage,
     OutgoingMessage,
     PermanentError,
     SentRef,
@@ -32,6 +39,7 @@ from addin_server.models import LocalMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from email.message import Message
 
     from addin_server.models import Mailbox as MailboxRow
     from addin_server.runtime import Runtime
@@ -56,6 +64,11 @@ class LocalMailbox:
         if message.thread_id:
             return message.thread_id
         refs = message.references.split() + ([message.in_reply_to] if message.in_reply_to else [])
+        return self._thread_of_refs(session, refs)
+
+    def _thread_of_refs(self, session: Session, refs: list[str]) -> str:
+        """The thread of the first of these Message-IDs this mailbox holds, else a new one (as
+        Gmail threads a reply by its References)."""
         if refs:
             found = session.scalar(
                 select(LocalMessage.thread_id)
@@ -128,6 +141,61 @@ class LocalMailbox:
                 raise PermanentError(f"no such message {message_id!r}")
             parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
         return {name: str(parsed[name]) for name in names if parsed[name] is not None}
+
+    def receive(self, message: Message) -> int:
+        """A message arriving in this mailbox (DEV_MODE's simulated reply, bounce or out of
+        office), threaded by its In-Reply-To / References. Returns its id."""
+        now = self.clock()
+        refs = (str(message.get("References", "")).split()
+                + str(message.get("In-Reply-To", "")).split())
+        with self.sessions.begin() as session:
+            row = LocalMessage(
+                mailbox_id=self.mailbox_id, is_draft=False, inbound=True,
+                thread_id=self._thread_of_refs(session, refs),
+                rfc_message_id=str(message.get("Message-ID", "")),
+                send_id="", to_addr=self.address, subject=str(message.get("Subject", "")),
+                raw=message.as_bytes(), created_at=now, sent_at=now)
+            session.add(row)
+            session.flush()
+            return row.id
+
+
+class LocalInbox:
+    """The InboxReader of a local mailbox: the cursor is the id of the last message seen."""
+
+    def __init__(self, mailbox: LocalMailbox) -> None:
+        self.mailbox = mailbox
+
+    def _fetched(self, row: LocalMessage) -> FetchedMessage:
+        parsed = email.message_from_bytes(row.raw, policy=email.policy.default)
+        return FetchedMessage(provider_id=str(row.id), thread_id=row.thread_id,
+                              message=parsed, received_at=row.sent_at or row.created_at)
+
+    def changes(self, cursor: str) -> Changes:
+        if not cursor.isdigit():
+            raise CursorExpired(f"not a local cursor: {cursor!r}")
+        with self.mailbox.sessions() as session:
+            rows = list(session.scalars(
+                select(LocalMessage).where(LocalMessage.mailbox_id == self.mailbox.mailbox_id,
+                                           LocalMessage.inbound.is_(True),
+                                           LocalMessage.id > int(cursor))
+                .order_by(LocalMessage.id)))
+            last = str(rows[-1].id) if rows else cursor
+            return Changes(messages=[self._fetched(r) for r in rows], cursor=last)
+
+    def fresh_cursor(self) -> str:
+        with self.mailbox.sessions() as session:
+            last = session.scalar(select(func.max(LocalMessage.id)).where(
+                LocalMessage.mailbox_id == self.mailbox.mailbox_id))
+        return str(last or 0)
+
+    def thread_messages(self, thread_id: str) -> list[FetchedMessage]:
+        with self.mailbox.sessions() as session:
+            rows = session.scalars(select(LocalMessage).where(
+                LocalMessage.mailbox_id == self.mailbox.mailbox_id,
+                LocalMessage.thread_id == thread_id, LocalMessage.is_draft.is_(False))
+                .order_by(LocalMessage.id))
+            return [self._fetched(r) for r in rows]
 
 
 def open_local(runtime: Runtime, session: Session, row: MailboxRow) -> LocalMailbox:

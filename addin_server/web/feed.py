@@ -143,6 +143,8 @@ def _link(event: Event) -> str | None:
         return "/mailboxes"
     if event.campaign_id and event.type == feed.CAMPAIGN_LAUNCHED:
         return f"/campaigns/{event.campaign_id}"
+    if event.person_id:  # a reply, bounce, unsubscribe...: the person's page says it all
+        return f"/people/{event.person_id}"
     return None
 
 

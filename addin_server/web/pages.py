@@ -23,6 +23,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from addin_server.accounts import rep_today, visible_templates
+from addin_server.api import people as people_api
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
@@ -45,7 +46,9 @@ from addin_server.runtime import runtime
 from addin_server.sending import pacing
 from addin_server.web import command_center, library, results
 from addin_server.web import feed as feed_view
-from addin_server.web.common import db, now
+from addin_server.web import local_mailbox as local_mailbox_view
+from addin_server.web.common import ApiError, db, now
+from addin_server.web.person_page import person_page_values
 from addin_server.web.signin import current_rep, login_required, signed_in_rep
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -64,6 +67,14 @@ def _localtime(instant: datetime | None, tz: str) -> str:
     if instant is None:
         return ""
     return instant.astimezone(ZoneInfo(tz or "UTC")).strftime("%a %d %b %H:%M")
+
+
+@bp.app_template_filter("localtime_iso")
+def _localtime_iso(instant: str | None, tz: str) -> str:
+    """An API instant ("2026-11-24T08:00:00Z") in a zone, as the localtime filter shows it."""
+    if not instant:
+        return ""
+    return _localtime(datetime.fromisoformat(instant.replace("Z", "+00:00")), tz)
 
 
 @bp.app_context_processor
@@ -364,6 +375,47 @@ def mailboxes() -> ResponseReturnValue:
         connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
         connected=MailboxStatus.CONNECTED, now=now(),
     )
+
+
+# --- a person ----------------------------------------------------------------------------------
+
+
+@bp.get("/people/<int:person_id>")
+@login_required
+def person_page(person_id: int) -> ResponseReturnValue:
+    """Everything about one person: fields (editable by the owner or an admin), other
+    addresses, every campaign with each step's why, the thread, and the actions."""
+    rep = current_rep()
+    try:
+        person, editable = people_api.viewable_person(person_id, rep)
+    except ApiError:
+        abort(404)
+    return render_template("person.html", **person_page_values(
+        db(), rep, person, people_api.person_detail(person, editable, rep)),
+        timezones=sorted(available_timezones()))
+
+
+# --- the local development mailbox ------------------------------------------------------------
+
+
+@bp.get("/mailbox")
+@login_required
+def local_mailbox() -> ResponseReturnValue:
+    """What the rep's local development mailbox holds: what it sent and what arrived."""
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    rows, total = local_mailbox_view.messages(db(), current_rep(), page_no)
+    return render_template("mailbox.html", messages=rows, total=total, page=page_no,
+                           page_size=local_mailbox_view.PAGE)
+
+
+@bp.get("/mailbox/<int:message_id>")
+@login_required
+def local_message(message_id: int) -> ResponseReturnValue:
+    found = local_mailbox_view.message(db(), current_rep(), message_id)
+    if found is None:
+        abort(404)
+    return render_template("mailbox_message.html", message=found)
 
 
 # --- one email, as sent or as it will be sent ---------------------------------------------------

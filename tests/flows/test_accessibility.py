@@ -21,7 +21,7 @@ from tests.support.browser import Live
 pytestmark = [pytest.mark.browser,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
-# Paths with {campaign}, {task} or {send} filled from the seeded work.
+# Paths with {campaign}, {task}, {send} or {person} filled from the seeded work.
 PAGES = [
     "/command",
     "/campaigns",
@@ -37,6 +37,8 @@ PAGES = [
     "/suppressions",
     "/suppressions?view=domains",
     "/settings/organisation",
+    "/people/{person}",
+    "/mailbox",
 ]
 
 
@@ -56,6 +58,13 @@ def seed(live: Live) -> dict[str, int]:
         people = [PersonInput(email=f"{n.lower()}@{c.lower()}.test", first_name=n, company=c)
                   for n, c in (("Mia", "Vandelay"), ("Noah", "Piedpiper"), ("Zoe", "Acme"))]
         launch(s, rep, campaign, people, LaunchOptions(), now)
+        # An automatic email too (the first campaign's are tasks): its page, and a person in
+        # two campaigns.
+        automatic = create_campaign(s, rep, parse_campaign({"name": "Automatic", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "18:00",
+             "subject": "Hi", "body_html": "<p>Hello {{first_name}}</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, automatic, people[:1], LaunchOptions(), now)
         s.flush()
         tasks = list(s.scalars(select(Task).join(Enrollment, Enrollment.id == Task.enrollment_id)
                                .where(Enrollment.campaign_id == campaign.id)
@@ -66,8 +75,10 @@ def seed(live: Live) -> dict[str, int]:
         s.flush()
         task = tasks[0].id
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
-        assert task is not None and send is not None
+                        .where(Enrollment.campaign_id == automatic.id))
+        person = s.scalar(select(Enrollment.person_id).where(
+            Enrollment.campaign_id == automatic.id))
+        assert task is not None and send is not None and person is not None
         s.add(Template(org_id=rep.org_id, rep_id=rep.id, name="Intro", subject="Hi",
                        body_html="<p>Hello {{first_name}}</p>", shared=True,
                        created_at=now, updated_at=now))
@@ -76,7 +87,7 @@ def seed(live: Live) -> dict[str, int]:
         # An administrator sees every page (suppressions, the organisation); set directly,
         # since set_admin would end the signed-in session.
         rep.is_admin = True
-        return {"campaign": campaign.id, "task": task, "send": send}
+        return {"campaign": campaign.id, "task": task, "send": send, "person": person}
 
 
 @pytest.mark.parametrize("width", [1280, 390])

@@ -195,7 +195,8 @@ def _sends() -> dict[str, Schema]:
                        ref("Send"), errors=("401", "404", "409")),
         },
         "/mailbox/messages": {
-            "get": op("What the rep's local development mailbox sent, newest first",
+            "get": op("What the rep's local development mailbox sent, and what arrived in it "
+                      "(inbound: DEV_MODE's simulated answers), newest first",
                       obj(["messages"], messages=arr(ref("LocalMessage"))),
                       params=[query("drafts", STR, "1: include drafts"),
                               query("limit", INT, "brought into 1..1000")],
@@ -323,10 +324,37 @@ def _suppressions() -> dict[str, Schema]:
 
 
 def _people() -> dict[str, Schema]:
-    """A person's other addresses."""
+    """People: the list, one person's page, their fields, unsubscribe, simulated answers
+    (DEV_MODE), and their other addresses."""
     pid = path_id("person_id")
     email = {"name": "email", "in": "path", "required": True, "schema": STR}
     return {
+        "/people": {
+            "get": op("The people the caller may see, by id, with the true total of those "
+                      "matching q (address, names, company)", ref("People"), errors=("401",),
+                      params=[query("q", STR, "search text"), *CLAMPED_PAGE]),
+        },
+        "/people/{person_id}": {
+            "parameters": [pid],
+            "get": op("One person: fields, other addresses, every campaign with each step's "
+                      "state and why, the thread (our emails and what came back), and why "
+                      "they were stopped or held", ref("PersonDetail")),
+            "patch": op("Change names, company, title, time zone, custom fields (owner or "
+                        "admin)", ref("PersonDetail"), body=ref("PersonPatch"),
+                        errors=("400", "401", "403", "404", "415", "422")),
+        },
+        "/people/{person_id}/unsubscribe": {
+            "parameters": [pid],
+            "post": op("Unsubscribe the person: suppressed, every live campaign ends (owner or "
+                       "admin)", ref("PersonDetail"), errors=("401", "403", "404")),
+        },
+        "/people/{person_id}/simulate": {
+            "parameters": [pid],
+            "post": op("DEV_MODE only (404 otherwise): the person replies to, bounces or is out "
+                       "of office for one of our emails sent from the local mailbox, through "
+                       "the real inbound path", ref("Simulated"), body=ref("SimulateIn"),
+                       errors=("400", "401", "404", "409", "415", "422")),
+        },
         "/people/{person_id}/addresses": {
             "parameters": [pid],
             "get": op("Other addresses of a person (a reply from one counts as theirs)",

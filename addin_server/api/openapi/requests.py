@@ -186,6 +186,23 @@ class OrganisationPatch(In):
 class PersonAddressIn(In):
     email: str = Field(max_length=320)
 
+class PersonPatch(In):
+    """The fields to change (the address is the person's identity: add another address
+    instead); in `fields`, null removes a custom field."""
+
+    first_name: Annotated[str, Field(max_length=200)] | None = None
+    last_name: Annotated[str, Field(max_length=200)] | None = None
+    company: Annotated[str, Field(max_length=200)] | None = None
+    title: Annotated[str, Field(max_length=200)] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    fields: dict[str, FieldValue | None] | None = None
+
+class SimulateIn(In):
+    """DEV_MODE: make the person answer one of our emails sent from the local mailbox."""
+
+    kind: Literal["reply", "bounce", "ooo"]
+    send_id: Id
+
 class MailboxLimitsIn(In):
     daily_cap: Annotated[int, Field(ge=1, le=10_000)] | None = None
     min_gap_seconds: int = Field(0, ge=0, le=86_400)

@@ -278,6 +278,8 @@ class Send(Out):
 class LocalMessage(Out):
     id: int
     draft: bool
+    inbound: bool = Field(False, description="arrived in the mailbox (a simulated answer, "
+                          "DEV_MODE) rather than sent from it")
     thread_id: str | None = None
     message_id: str | None = None
     send_id: str | None = None
@@ -353,6 +355,68 @@ class PersonAddresses(Out):
     person_id: int
     email: str
     addresses: list[str]
+
+
+class PersonRow(Person):
+    owner_rep_id: int | None = None
+    bounced: bool = False
+
+
+class People(Out):
+    people: list[PersonRow]
+    total: int = Field(description="every person matching q, not only this page")
+    limit: int
+    offset: int
+
+
+class Standing(Out):
+    """Why the person is stopped or held, in one line ("Stopped: replied on 3 Mar 2027 (in
+    campaign 'Q4')", "Held: out of office until 10 Mar 2027 (seen in campaign 'Q4')")."""
+
+    state: Literal["stopped", "held", "active", "none"]
+    text: str
+
+
+class PersonEnrollment(Out):
+    id: int
+    campaign_id: int
+    campaign_name: str
+    status: str
+    start_date: DateStr = ""
+    stop_reason: str = ""
+    paused_until: NInstant = None
+    may_change: bool = Field(description="the caller may pause, resume or stop it")
+    steps: list[StepState]
+
+
+class ThreadItem(Out):
+    at: Instant
+    direction: Literal["out", "in"]
+    kind: str = Field(description="sent (ours), or what came back: human, bounce, "
+                      "out_of_office, auto_reply")
+    subject: str
+    text: str
+    from_addr: str = Field("", alias="from")
+    to: str = ""
+    campaign_id: int | None = None
+    campaign_name: str = ""
+    send_id: int | None = None
+
+
+class PersonDetail(PersonRow):
+    editable: bool = Field(description="the caller may change the fields (owner or admin)")
+    created_at: Instant = ""
+    addresses: list[str]
+    standing: Standing
+    enrollments: list[PersonEnrollment]
+    thread: list[ThreadItem]
+    dev_mode: bool = Field(False, description="simulated answers are available")
+
+
+class Simulated(Out):
+    kind: str = Field(description="what the poll classified the message as")
+    enrollment_id: int | None = None
+    action: str
 
 
 class MailboxLimits(Out):
