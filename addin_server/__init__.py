@@ -19,6 +19,7 @@ from addin_server.addins.gmail import routes as gmail
 from addin_server.addins.gmail.tokens import GoogleTokenVerifier
 from addin_server.addins.outlook import routes as outlook
 from addin_server.addins.outlook.auth import TokenValidator
+from addin_server.api import attachments as api_attachments
 from addin_server.api import bounces as api_bounces
 from addin_server.api import campaigns as api_campaigns
 from addin_server.api import enrollments as api_enrollments
@@ -29,6 +30,7 @@ from addin_server.api import openapi as api_openapi
 from addin_server.api import people as api_people
 from addin_server.api import reports as api_reports
 from addin_server.api import sends as api_sends
+from addin_server.api import snippets as api_snippets
 from addin_server.api import suppressions as api_suppressions
 from addin_server.api import tasks as api_tasks
 from addin_server.api import templates as api_templates
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         api_reports.bp,
         api_sends.bp,
         api_templates.bp,
+        api_snippets.bp,
+        api_attachments.bp,
         api_feed.bp,
         api_me.bp,
         api_suppressions.bp,
