@@ -41,6 +41,7 @@ from addin_server.validation import FieldError, ValidationFailed
 from addin_server.web import (
     connect_mailbox,
     pages,
+    rep_settings,
     routing,
     salesforce,
     signin,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         signin.bp,
         pages.bp,
         connect_mailbox.bp,
+        rep_settings.bp,
         salesforce.bp,
         unsubscribe.bp,
         webhooks.bp,

@@ -67,7 +67,7 @@ def _localtime(instant: datetime | None, tz: str) -> str:
 
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
-    if not has_request_context() or request.blueprint not in ("pages", "auth"):
+    if not has_request_context() or request.blueprint not in ("pages", "auth", "rep_settings"):
         return {"rep": None}
     rep = signed_in_rep()
     if rep is None:

@@ -31,6 +31,7 @@ PAGES = [
     "/sends/{send}",
     "/feed",
     "/mailboxes",
+    "/settings/me",
 ]
 
 
@@ -53,8 +54,15 @@ def seed(live: Live) -> dict[str, int]:
         s.flush()
         task = s.scalar(select(Task.id).join(Enrollment, Enrollment.id == Task.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
+        # A manual first step makes tasks, no send: a second campaign, automatic, makes one.
+        auto = create_campaign(s, rep, parse_campaign({"name": "Auto", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "10:00",
+             "subject": "Hi", "body_html": "<p>Hello {{first_name}}</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, auto, people[:1], LaunchOptions(), now)
+        s.flush()
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
+                        .where(Enrollment.campaign_id == auto.id))
         assert task is not None and send is not None
         return {"campaign": campaign.id, "task": task, "send": send}
 
