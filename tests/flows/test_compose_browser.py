@@ -146,3 +146,24 @@ def test_the_settings_page_edits_the_signature_and_the_snippets(page: Any, live:
         "Our price is")
     snippets = api(page, "GET", "/api/v1/snippets")["snippets"]
     assert [(s["name"], s["shared"]) for s in snippets] == [("Pricing 2027", True)]
+
+
+def test_the_builder_sets_a_steps_cc_and_bcc(page: Any, live: Live) -> None:
+    created = api(page, "POST", "/api/v1/campaigns", {
+        "name": "Copies", "timezone": "UTC", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "09:00",
+             "subject": "Hi", "body_html": "<p>Hello</p>"}]})
+    page.goto(f"/campaigns/{created['id']}")
+    page.get_by_label("Cc", exact=True).fill("boss@corp.test, not-an-address")
+    page.get_by_label("Bcc", exact=True).fill("log@crm.test")
+    page.get_by_role("button", name="Save campaign").click()
+    expect(page.locator('[data-field="steps[0].cc"]')).to_contain_text(
+        "is not a valid email address")
+    assert api(page, "GET", f"/api/v1/campaigns/{created['id']}")["steps"][0]["cc"] == []
+    page.get_by_label("Cc", exact=True).fill("boss@corp.test; pa@corp.test")
+    page.get_by_role("button", name="Save campaign").click()
+    expect(page.locator(".toast", has_text="Campaign saved")).to_be_visible()
+    step = api(page, "GET", f"/api/v1/campaigns/{created['id']}")["steps"][0]
+    assert step["cc"] == ["boss@corp.test", "pa@corp.test"] and step["bcc"] == ["log@crm.test"]
+    page.reload()
+    expect(page.get_by_label("Cc", exact=True)).to_have_value("boss@corp.test, pa@corp.test")
