@@ -8,9 +8,9 @@ is completed and the person moves on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,6 +132,25 @@ def send_task_email(
         return existing, False
     log(session, send.id, "", SendState.SCHEDULED.value, now, "sent from the compose window")
     return send, True
+
+
+# Uploaded files on no email are dropped after this long; those of an email that went out (it is
+# in the rep's Sent items, attachments included), after this long from its sending.
+UNUSED_UPLOAD_DAYS = 7
+SENT_ATTACHMENT_DAYS = 7
+
+
+def forget_attachments(session: Session, now: datetime) -> int:
+    """Delete the bytes no send can need any more: uploads never put on an email, and the
+    files of emails sent a while ago (a send not yet sent keeps them: a retry or a
+    reconciliation may still need them)."""
+    unused = rowcount(session.execute(delete(Attachment).where(
+        Attachment.send_id.is_(None),
+        Attachment.created_at < now - timedelta(days=UNUSED_UPLOAD_DAYS))))
+    sent = select(Send.id).where(Send.state == SendState.SENT,
+                                 Send.sent_at < now - timedelta(days=SENT_ATTACHMENT_DAYS))
+    done = rowcount(session.execute(delete(Attachment).where(Attachment.send_id.in_(sent))))
+    return unused + done
 
 
 def _link(files: list[Attachment], send_id: int) -> None:

@@ -18,9 +18,10 @@ from addin_server.config import Settings
 from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES
 from addin_server.models import Attachment, Send
 from addin_server.runtime import Runtime
+from addin_server.workers.duties import drop_old_attachments
 from tests.api.test_sends import compose_body, email_task
-from tests.conftest import Actor, make_actor
-from tests.support.sending import email_step
+from tests.conftest import Actor, FrozenClock, make_actor
+from tests.support.sending import cycle, email_step
 
 
 @pytest.fixture
@@ -182,3 +183,24 @@ def test_step_copies_are_checked_and_kept(rep: Actor) -> None:
         "steps": [email_step(1, bcc=[])]})
     assert changed.status_code == 200, changed.json
     assert changed.json["steps"][0]["cc"] == [] and changed.json["steps"][0]["bcc"] == []
+
+
+def test_attachments_no_email_needs_are_dropped(runtime: Runtime, rep: Actor,
+                                                clock: FrozenClock) -> None:
+    unused = _upload(rep, b"never sent").json["id"]
+    went_out = _upload(rep, b"went out").json["id"]
+    waiting = _upload(rep, b"on a scheduled email").json["id"]
+    sent = rep.post(f"/api/v1/tasks/{email_task(rep)}/send", json=compose_body(
+        attachment_ids=[went_out])).json
+    cycle(runtime, 1)
+    assert rep.get(f"/api/v1/sends/{sent['id']}").json["state"] == "sent"
+    scheduled = rep.post(f"/api/v1/tasks/{email_task(rep)}/send", json=compose_body(
+        attachment_ids=[waiting], send_at="2026-12-24T09:00:00Z")).json
+    assert scheduled["state"] == "scheduled"
+    clock.advance(seconds=6 * 86400)
+    assert drop_old_attachments(runtime, runtime.now()) == 0
+    clock.advance(seconds=2 * 86400)
+    assert drop_old_attachments(runtime, runtime.now()) == 2
+    assert rep.get(f"/api/v1/attachments/{unused}").status_code == 404
+    assert rep.get(f"/api/v1/attachments/{went_out}").status_code == 404
+    assert rep.get(f"/api/v1/attachments/{waiting}").json["send_id"] == scheduled["id"]
