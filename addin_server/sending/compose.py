@@ -111,6 +111,11 @@ def send_task_email(
                               existing.id if existing is not None else None)
     if existing is not None:
         if existing.state in RETRYABLE:
+            # Sent again: with the files chosen now; the others go back to the rep's uploads.
+            for row in session.scalars(select(Attachment).where(
+                    Attachment.send_id == existing.id)):
+                if row not in files:
+                    row.send_id = None
             _link(files, existing.id)
         return _retry_existing(session, existing, email, subject, body, due, now), False
     mailbox = rep_mailbox(session, task.rep_id)

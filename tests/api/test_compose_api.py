@@ -204,3 +204,20 @@ def test_attachments_no_email_needs_are_dropped(runtime: Runtime, rep: Actor,
     assert rep.get(f"/api/v1/attachments/{unused}").status_code == 404
     assert rep.get(f"/api/v1/attachments/{went_out}").status_code == 404
     assert rep.get(f"/api/v1/attachments/{waiting}").json["send_id"] == scheduled["id"]
+
+
+def test_sent_again_after_a_cancel_the_email_carries_the_files_chosen_now(
+    runtime: Runtime, rep: Actor
+) -> None:
+    first = _upload(rep, b"first draft of the deck", "deck-v1.pdf", "application/pdf").json
+    second = _upload(rep, b"second draft", "deck-v2.pdf", "application/pdf").json
+    task_id = email_task(rep)
+    send = rep.post(f"/api/v1/tasks/{task_id}/send", json=compose_body(
+        attachment_ids=[first["id"]], send_at="2026-12-24T09:00:00Z", cc=["a@corp.test"])).json
+    assert rep.post(f"/api/v1/sends/{send['id']}/cancel").status_code == 200
+    again = rep.post(f"/api/v1/tasks/{task_id}/send", json=compose_body(
+        attachment_ids=[second["id"]]))
+    assert again.status_code == 200 and again.json["id"] == send["id"], again.json
+    assert again.json["state"] == "scheduled" and again.json["cc"] == []
+    assert rep.get(f"/api/v1/attachments/{first['id']}").json["send_id"] is None
+    assert rep.get(f"/api/v1/attachments/{second['id']}").json["send_id"] == send["id"]
