@@ -12,7 +12,7 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
 from addin_server.api.common import api_blueprint, current_rep
-from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES
+from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES, MAX_ATTACHMENTS_MB
 from addin_server.models import Attachment
 from addin_server.web.common import ApiError, db, not_found, now
 
@@ -52,8 +52,7 @@ def upload_attachment() -> ResponseReturnValue:
         raise ApiError(422, "is required: a file", "file")
     data = upload.read(MAX_ATTACHMENTS_BYTES + 1)
     if len(data) > MAX_ATTACHMENTS_BYTES:
-        raise ApiError(413, f"a file is at most {MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB",
-                       "file")
+        raise ApiError(413, f"a file is at most {MAX_ATTACHMENTS_MB} MB", "file")
     if not data:
         raise ApiError(422, "the file is empty", "file")
     rep = current_rep()

@@ -27,7 +27,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import HttpError, MediaUploadSizeError
 from googleapiclient.http import MediaIoBaseUpload
 
 from addin_server.config import Settings
@@ -238,7 +238,10 @@ class GmailMailbox:
         if upload:
             media = MediaIoBaseUpload(io.BytesIO(mime), mimetype="message/rfc822",
                                       resumable=False)
-            return drafts.create(userId="me", body=body, media_body=media)
+            try:
+                return drafts.create(userId="me", body=body, media_body=media)
+            except MediaUploadSizeError as exc:  # the client checks the limit itself
+                raise PermanentError(f"the email is too large for Gmail: {exc}") from exc
         raw = base64.urlsafe_b64encode(mime).decode()
         return drafts.create(userId="me", body={"message": {**body["message"], "raw": raw}})
 

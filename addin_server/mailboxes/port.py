@@ -20,8 +20,11 @@ SEND_ID_HEADER = "X-Campaign-Send-Id"
 
 # What the product allows per email, attachments together (their bytes, before the base64 of
 # the MIME): Gmail's limit is 25 MB; Graph takes up to 150 MB through upload sessions, but the
-# same email must go out from either provider, so both are capped at Gmail's.
-MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
+# same email must go out from either provider, so both are capped at Gmail's. Decimal MB: once
+# base64-encoded (x 4/3, plus line ends) the message stays under 35,000,000 bytes, the default
+# message limit of Exchange Online and below Gmail's 36,700,160-byte upload limit.
+MAX_ATTACHMENTS_BYTES = 25_000_000
+MAX_ATTACHMENTS_MB = MAX_ATTACHMENTS_BYTES // 1_000_000
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from addin_server.db import rowcount
 from addin_server.enrollments.advance import advance, rep_mailbox
 from addin_server.enrollments.lifecycle import cancel_pending
 from addin_server.enums import PENDING_SEND, SendState, StepType, TaskStatus
-from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES
+from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES, MAX_ATTACHMENTS_MB
 from addin_server.models import Attachment, Enrollment, Rep, Send, Task
 from addin_server.sending.outbox import log
 from addin_server.validation import FieldError, ValidationFailed
@@ -57,7 +57,7 @@ def claim_attachments(session: Session, rep: Rep, ids: tuple[int, ...], send_id:
     total = sum(a.size for a in found)
     if total > MAX_ATTACHMENTS_BYTES:
         errors.append(FieldError("attachment_ids", f"the attachments add up to {total} bytes; "
-                                 f"at most {MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB"))
+                                 f"at most {MAX_ATTACHMENTS_MB} MB"))
     if errors:
         raise ValidationFailed(errors)
     return found

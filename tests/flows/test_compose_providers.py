@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from rq import Queue
 
 from addin_server.config import Settings
+from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, FrozenClock
 from tests.fakes.fixtures import connected_gmail_row, connected_microsoft_row, fake_settings
@@ -213,3 +214,33 @@ def test_a_failed_attachment_call_retries_with_every_file_and_sends_once(
     # The uploaded file stays with the email it went out with.
     assert rep.get(f"/api/v1/attachments/{ids[0]}").json["send_id"] == sent.json["id"]
     assert rep.delete(f"/api/v1/attachments/{ids[0]}").status_code == 409
+
+
+def test_the_largest_email_allowed_fits_both_providers(
+    runtime: Runtime, client: FlaskClient, fake: Fake, clock: FrozenClock
+) -> None:
+    """25,000,000 bytes of attachments and a long body: under Gmail's upload limit once
+    encoded (the client library checks it before sending) and through Graph's upload session."""
+    fake.clock = clock
+    rep = _rep(runtime, client, fake)
+    launch(rep, _campaign(rep), [{"email": ZOE, "first_name": "Zoe"}])
+    clock.set(datetime(2026, 11, 24, 8, 30, tzinfo=UTC))
+    cycle(runtime, 2)
+    clock.set(datetime(2026, 11, 26, 8, 30, tzinfo=UTC))
+    cycle(runtime, 1)
+    (task,) = rep.get("/api/v1/tasks?status=open").json["tasks"]
+    data = os.urandom(MAX_ATTACHMENTS_BYTES)
+    ids = [_upload(rep, "archive.zip", "application/zip", data)]
+    too_much = _upload(rep, "one-more.txt", "text/plain", b"x")
+    refused = rep.post(f"/api/v1/tasks/{task['id']}/send", json={
+        "subject": "Re: Quick question, Zoe", "body_html": "<p>All of it.</p>",
+        "attachment_ids": [*ids, too_much]})
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "attachment_ids"
+    sent = rep.post(f"/api/v1/tasks/{task['id']}/send", json={
+        "subject": "Re: Quick question, Zoe",
+        "body_html": "<p>" + "All of it, as promised. " * 8000 + "</p>", "attachment_ids": ids})
+    assert sent.status_code == 201, sent.json
+    cycle(runtime, 1)
+    assert rep.get(f"/api/v1/sends/{sent.json['id']}").json["state"] == "sent"
+    got = _inbox(fake, ZOE)[1]
+    assert _files(got) == [("archive.zip", "application/zip", data)]

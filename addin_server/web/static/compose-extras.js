@@ -6,7 +6,7 @@
 window.ComposeExtras = (() => {
   const form = document.querySelector("[data-compose]");
   if (!form) return null;
-  const LIMIT = 25 * 1024 * 1024;
+  const LIMIT = 25000000;  // mailboxes/port.py MAX_ATTACHMENTS_BYTES
   const list = form.querySelector("[data-attachments]");
   const input = form.querySelector("[data-attach-input]");
   const toggle = form.querySelector("[data-copies-toggle]");
