@@ -116,6 +116,13 @@ def test_a_task_email_with_a_snippet_a_cc_and_an_attachment(
     assert files == [("Pricing.pdf", "application/pdf", data)]
     (copy,) = google_tls.recipient_view("boss@umbrella.test").messages
     assert copy.message_id == got.message_id
+    # The email's page shows what it carried.
+    page.goto("/command?view=emails&state=sent")
+    page.locator(".email-row, tr, li", has_text="ana@umbrella.test").get_by_role(
+        "link", name="Open").first.click()
+    page.wait_for_url(re.compile(r"/sends/\d+$"))
+    expect(page.locator("[data-cc]")).to_have_text("boss@umbrella.test")
+    expect(page.locator("[data-send-attachments]")).to_contain_text("Pricing.pdf")
 
 
 def test_the_settings_page_edits_the_signature_and_the_snippets(page: Any, live: Live) -> None:
@@ -135,13 +142,15 @@ def test_the_settings_page_edits_the_signature_and_the_snippets(page: Any, live:
     page.get_by_label("Name").fill("Pricing")
     page.get_by_role("textbox", name="Text").fill("Our price is {{! the price }}")
     page.get_by_label("Share with my organisation").check()
-    page.get_by_role("button", name="Save snippet").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():  # saved, the page reloads with the server's list
+        page.get_by_role("button", name="Save snippet").click()
     row = page.locator("[data-snippet-list] li", has_text="Pricing")
     expect(row).to_contain_text("shared")
     row.get_by_role("button", name="Edit Pricing").click()
     page.get_by_label("Name").fill("Pricing 2027")
-    page.get_by_role("button", name="Save snippet").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save snippet").click()
+    page.wait_for_load_state("networkidle")
     expect(page.locator("[data-snippet-list] li", has_text="Pricing 2027")).to_contain_text(
         "Our price is")
     snippets = api(page, "GET", "/api/v1/snippets")["snippets"]
