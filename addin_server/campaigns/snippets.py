@@ -25,8 +25,8 @@ def may_change(rep: Rep, snippet: Snippet) -> bool:
         snippet.rep_id == rep.id or (rep.is_admin and snippet.shared))
 
 
-def _checked_html(text: str, where: str, errors: Errors) -> str:
-    for problem in templates.check_template(text, allow_prompts=True):
+def _checked_html(text: str, where: str, errors: Errors, *, allow_prompts: bool = True) -> str:
+    for problem in templates.check_template(text, allow_prompts=allow_prompts):
         errors.add(where, problem.message)
     return templates.sanitize_html(text) if text else ""
 
@@ -53,6 +53,7 @@ def parse_snippet(data: dict[str, Any], *, partial: bool = False) -> dict[str, A
 def parse_signature(data: dict[str, Any]) -> str:
     errors = Errors()
     text = get_str(data, "signature_html", "signature_html", errors, max_len=MAX_SIGNATURE)
-    clean = _checked_html(text, "signature_html", errors)
+    # No {{! prompt }}: the signature goes on automatic emails too, which would all be held.
+    clean = _checked_html(text, "signature_html", errors, allow_prompts=False)
     errors.raise_if_any()
     return clean

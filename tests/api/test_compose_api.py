@@ -102,8 +102,10 @@ def test_the_signature_is_sanitised_kept_and_removed(rep: Actor) -> None:
     assert "script" not in saved.json["signature_html"]
     assert "javascript" not in saved.json["signature_html"]
     assert rep.get("/api/v1/me/signature").json == saved.json
-    assert rep.patch("/api/v1/me/signature", json={"signature_html": "{{ oops"}
-                     ).status_code == 422
+    for bad in ("{{ oops", "<p>{{! a line about them }}</p>"):
+        refused = rep.patch("/api/v1/me/signature", json={"signature_html": bad})
+        assert refused.status_code == 422, bad
+        assert refused.json["errors"][0]["field"] == "signature_html"
     assert rep.get("/api/v1/me/signature").json == saved.json
     assert rep.patch("/api/v1/me/signature", json={"signature_html": ""}).json == {
         "signature_html": ""}
