@@ -19,6 +19,7 @@ from addin_server.addins.gmail import routes as gmail
 from addin_server.addins.gmail.tokens import GoogleTokenVerifier
 from addin_server.addins.outlook import routes as outlook
 from addin_server.addins.outlook.auth import TokenValidator
+from addin_server.api import attachments as api_attachments
 from addin_server.api import bounces as api_bounces
 from addin_server.api import campaigns as api_campaigns
 from addin_server.api import enrollments as api_enrollments
@@ -30,6 +31,7 @@ from addin_server.api import organisation as api_organisation
 from addin_server.api import people as api_people
 from addin_server.api import reports as api_reports
 from addin_server.api import sends as api_sends
+from addin_server.api import snippets as api_snippets
 from addin_server.api import suppressions as api_suppressions
 from addin_server.api import tasks as api_tasks
 from addin_server.api import templates as api_templates
@@ -40,6 +42,7 @@ from addin_server.validation import FieldError, ValidationFailed
 from addin_server.web import (
     connect_mailbox,
     pages,
+    rep_settings,
     routing,
     salesforce,
     signin,
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         signin.bp,
         pages.bp,
         connect_mailbox.bp,
+        rep_settings.bp,
         salesforce.bp,
         unsubscribe.bp,
         webhooks.bp,
@@ -94,6 +98,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         api_reports.bp,
         api_sends.bp,
         api_templates.bp,
+        api_snippets.bp,
+        api_attachments.bp,
         api_feed.bp,
         api_me.bp,
         api_suppressions.bp,

@@ -74,6 +74,9 @@ class Rep(Base):
     # Carried in the web session cookie and checked on every request: sign-out, "sign out
     # everywhere" and a role change bump it, so every older cookie stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Added below the body of every email the rep sends through us (automatic and manual),
+    # above the quoted previous email. Sanitised HTML, merge fields allowed.
+    signature_html: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     org: Mapped[Organisation] = relationship()
@@ -165,6 +168,40 @@ class Template(Base):
     owner: Mapped[Rep] = relationship()
 
 
+class Snippet(Base):
+    """A saved piece of text (merge fields allowed) the rep inserts while composing: private to
+    its rep, or shared with the organisation."""
+
+    __tablename__ = "snippets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Attachment(Base):
+    """A file the rep attached in compose. Its bytes stay here until the email is sent (and
+    after, so that a retry or a reconciliation never finds them gone); `send_id` is set when
+    the email is handed to the outbox."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
 
@@ -211,6 +248,9 @@ class Step(Base):
     body_html: Mapped[str] = mapped_column(Text, default="")
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
     instructions: Mapped[str] = mapped_column(Text, default="")
+    # Copied on every automatic email of the step (lower-case addresses).
+    cc: Mapped[list[str] | None] = mapped_column(JSON)  # None: none
+    bcc: Mapped[list[str] | None] = mapped_column(JSON)
 
     campaign: Mapped[Campaign] = relationship(back_populates="steps")
     template: Mapped[Template | None] = relationship()
@@ -317,6 +357,8 @@ class Send(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     # What went out (rendered at send time; an email task's edited text when the rep wrote it).
     to_addr: Mapped[str] = mapped_column(String(320), default="")
+    cc: Mapped[list[str] | None] = mapped_column(JSON)  # None: none
+    bcc: Mapped[list[str] | None] = mapped_column(JSON)
     subject: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
     # Provider ids, recorded before the call that sends (draft) and after (message).

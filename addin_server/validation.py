@@ -171,6 +171,30 @@ def parse_domain(value: Any, where: str, errors: Errors) -> str | None:
     return domain
 
 
+MAX_COPIES = 20  # Cc or Bcc addresses on one email
+
+
+def parse_address_list(value: Any, where: str, errors: Errors) -> list[str]:
+    """Cc / Bcc: a list of addresses (or one string, comma or semicolon separated), each
+    checked, lower-cased, duplicates dropped. Errors name the item: `cc[1]`."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,;]", value) if v.strip()]
+    if not isinstance(value, list):
+        errors.add(where, "must be a list of email addresses")
+        return []
+    if len(value) > MAX_COPIES:
+        errors.add(where, f"at most {MAX_COPIES} addresses")
+        return []
+    out: list[str] = []
+    for i, item in enumerate(value):
+        email = parse_email(item, f"{where}[{i}]", errors)
+        if email is not None and email not in out:
+            out.append(email)
+    return out
+
+
 def domain_of(email: str) -> str:
     """The domain of an address, lower-case ("" when there is no @)."""
     return email.rpartition("@")[2].lower()

@@ -31,7 +31,7 @@ from addin_server.sending.compose import (
     render_composed,
     send_task_email,
 )
-from addin_server.validation import Errors, get_str, parse_instant
+from addin_server.validation import Errors, get_str, parse_address_list, parse_instant
 from addin_server.web.common import ApiError, db, iso, not_found, now, runtime
 
 bp = api_blueprint("api_sends", __name__)
@@ -66,11 +66,14 @@ def send_task(task_id: int) -> ResponseReturnValue:
         send_at = parse_instant(data["send_at"], "send_at", errors)
         if send_at is not None:
             _refuse_past(send_at, errors)
+    cc = parse_address_list(data.get("cc"), "cc", errors)
+    bcc = parse_address_list(data.get("bcc"), "bcc", errors)
     errors.raise_if_any()
     settings = runtime().settings
     try:
         send, created = send_task_email(
-            db(), task, ComposedEmail(subject, body, send_at), now(),
+            db(), task, ComposedEmail(subject, body, send_at, tuple(cc), tuple(bcc),
+                                      tuple(data.get("attachment_ids") or ())), now(),
             base_url=settings.public_base_url, secret_key=settings.secret_key)
     except TaskNotSendable as exc:
         raise ApiError(409, str(exc), "status") from exc

@@ -57,6 +57,8 @@ def step_json(step: Step) -> dict[str, Any]:
         "body_html": step.body_html,
         "template_id": step.template_id,
         "instructions": step.instructions,
+        "cc": list(step.cc or []),
+        "bcc": list(step.bcc or []),
     }
 
 
@@ -175,7 +177,7 @@ def send_json(send: Send, person: Person | None = None) -> dict[str, Any]:
         "position": send.position, "task_id": send.task_id, "mailbox_id": send.mailbox_id,
         "to": send.to_addr or None, "subject": send.subject or None, "sent_at": iso(send.sent_at),
         "message_id": send.rfc_message_id, "provider_message_id": send.provider_message_id,
-        "thread_id": send.thread_id,
+        "thread_id": send.thread_id, "cc": list(send.cc or []), "bcc": list(send.bcc or []),
     }
     if person is not None:
         body["person"] = {"id": person.id, "email": person.email}

@@ -19,6 +19,7 @@ from addin_server.validation import (
     get_id,
     get_int,
     get_str,
+    parse_address_list,
     parse_hhmm,
     parse_timezone,
 )
@@ -47,6 +48,8 @@ class StepSpec:
     body_html: str = ""
     template_id: int | None = None
     instructions: str = ""
+    cc: tuple[str, ...] = ()  # copied on the step's automatic emails
+    bcc: tuple[str, ...] = ()
 
     @property
     def is_manual(self) -> bool:
@@ -135,6 +138,8 @@ def _parse_step(raw: Any, where: str, errors: Errors) -> StepSpec | None:
         body_html=get_str(raw, "body_html", f"{where}.body_html", errors, max_len=200_000),
         template_id=template_id,
         instructions=get_str(raw, "instructions", f"{where}.instructions", errors, max_len=5000),
+        cc=tuple(parse_address_list(raw.get("cc"), f"{where}.cc", errors)),
+        bcc=tuple(parse_address_list(raw.get("bcc"), f"{where}.bcc", errors)),
     )
 
 
@@ -155,6 +160,9 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
                 errors.add(f"{where}.send_option", "only email steps have a send option")
             if step.reply_to_previous:
                 errors.add(f"{where}.reply_to_previous", "only email steps can reply")
+            if step.cc or step.bcc:
+                errors.add(f"{where}.cc" if step.cc else f"{where}.bcc",
+                           "only email steps have copies")
             checked.append(StepSpec(day=step.day, type=step.type, instructions=step.instructions))
             continue
         allowed = LATER_EMAIL_OPTIONS if seen_email else FIRST_EMAIL_OPTIONS
@@ -199,6 +207,8 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
                 body_html=templates.sanitize_html(step.body_html) if step.body_html else "",
                 template_id=step.template_id,
                 instructions=step.instructions,
+                cc=step.cc,
+                bcc=step.bcc,
             )
         )
     return checked

@@ -108,6 +108,9 @@ def build_email(
     subject_src, body_src = step_source(step)
     missing: list[str] = []
     body = _render(body_src, values, missing, html=True, keep_prompts=keep_prompts)
+    if rep.signature_html:
+        body = with_signature(body, _render(rep.signature_html, values, missing, html=True,
+                                            keep_prompts=keep_prompts))
     reply: ReplyContext | None = None
     if step.reply_to_previous:
         previous = previous_email(session, enrollment, step)
@@ -133,6 +136,17 @@ def build_email(
         body_text=html_to_text(body),
         reply=reply,
     )
+
+
+SIGNATURE_CLASS = "signature"
+
+
+def with_signature(body_html: str, signature_html: str) -> str:
+    """The body followed by the rep's signature (below the body, so above the quoted previous
+    email that a reply adds after it), in a div mail clients and our tests can find."""
+    if not signature_html.strip():
+        return body_html
+    return f'{body_html}<div class="{SIGNATURE_CLASS}">{signature_html}</div>'
 
 
 def _render(

@@ -57,6 +57,8 @@ def _step_rows(steps: tuple[StepSpec, ...]) -> list[Step]:
             body_html=s.body_html,
             template_id=s.template_id,
             instructions=s.instructions,
+            cc=list(s.cc),
+            bcc=list(s.bcc),
         )
         for i, s in enumerate(steps)
     ]
@@ -146,7 +148,7 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
             if row.position in old:  # update in place: the (campaign, position) key stays
                 target = old.pop(row.position)
                 for attr in ("day", "type", "send_option", "send_time", "reply_to_previous",
-                             "subject", "body_html", "template_id", "instructions"):
+                             "subject", "body_html", "template_id", "instructions", "cc", "bcc"):
                     setattr(target, attr, getattr(row, attr))
             else:
                 campaign.steps.append(row)

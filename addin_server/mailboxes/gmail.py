@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import json
 import logging
 import re
@@ -26,7 +27,8 @@ from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import HttpError, MediaUploadSizeError
+from googleapiclient.http import MediaIoBaseUpload
 
 from addin_server.config import Settings
 from addin_server.mailboxes.credentials import MissingGrant, load_google
@@ -208,22 +210,40 @@ class GmailMailbox:
         return self.service.users()
 
     def create_draft(self, message: OutgoingMessage) -> DraftRef:
-        raw = base64.urlsafe_b64encode(build_mime(message).as_bytes()).decode()
-        body: dict[str, Any] = {"message": {"raw": raw}}
+        mime = build_mime(message).as_bytes()
+        body: dict[str, Any] = {"message": {}}
         if message.thread_id:
             body["message"]["threadId"] = message.thread_id
         try:
-            draft = self._call(self._users().drafts().create(userId="me", body=body))
+            draft = self._call(self._create_request(body, mime, upload=bool(
+                message.attachments)))
         except NotFound:
             if not message.thread_id:
                 raise
             # The earlier thread was deleted from the rep's mailbox: the reply still threads for
             # the recipient through its headers, so create it outside any thread.
             del body["message"]["threadId"]
-            draft = self._call(self._users().drafts().create(userId="me", body=body))
+            draft = self._call(self._create_request(body, mime, upload=bool(
+                message.attachments)))
         inner = draft.get("message", {})
         return DraftRef(draft_id=draft["id"], message_id=inner.get("id"),
                         thread_id=inner.get("threadId"))
+
+    def _create_request(self, body: dict[str, Any], mime: bytes, *, upload: bool) -> Any:
+        """drafts.create. With attachments, a multipart upload (POST /upload/gmail/v1/users/
+        me/drafts?uploadType=multipart: the JSON metadata, then the message as message/rfc822)
+        that takes messages up to 35 MB; the base64url `raw` in a JSON body is for plain
+        emails."""
+        drafts = self._users().drafts()
+        if upload:
+            media = MediaIoBaseUpload(io.BytesIO(mime), mimetype="message/rfc822",
+                                      resumable=False)
+            try:
+                return drafts.create(userId="me", body=body, media_body=media)
+            except MediaUploadSizeError as exc:  # the client checks the limit itself
+                raise PermanentError(f"the email is too large for Gmail: {exc}") from exc
+        raw = base64.urlsafe_b64encode(mime).decode()
+        return drafts.create(userId="me", body={"message": {**body["message"], "raw": raw}})
 
     def send_draft(self, draft: DraftRef) -> SentRef:
         sent = self._call(self._users().drafts().send(userId="me", body={"id": draft.draft_id}),

@@ -29,16 +29,27 @@ def new_message_id(from_addr: str) -> str:
     return make_msgid(domain=_domain(from_addr))
 
 
+def _address(addr: str) -> Address:
+    user, _, domain = addr.partition("@")
+    return Address(username=user, domain=domain)
+
+
 def build_mime(
-    message: OutgoingMessage, *, message_id: str | None = None, date: datetime | None = None
+    message: OutgoingMessage, *, message_id: str | None = None, date: datetime | None = None,
+    with_attachments: bool = True,
 ) -> EmailMessage:
-    """multipart/alternative (text/plain then HTML), threading headers for a reply, and our
-    send-id header. `message_id` defaults to a new one (Gmail may replace it: read it back)."""
+    """multipart/alternative (text/plain then HTML), inside multipart/mixed with the
+    attachments when there are any, threading headers for a reply, Cc and Bcc, and our send-id
+    header. `message_id` defaults to a new one (Gmail may replace it: read it back).
+    `with_attachments=False`: the attachments are added another way (Graph's attachment calls)."""
     msg = EmailMessage(policy=POLICY)
     user, _, domain = message.from_addr.partition("@")
     msg["From"] = Address(display_name=message.from_name, username=user, domain=domain)
-    to_user, _, to_domain = message.to_addr.partition("@")
-    msg["To"] = Address(username=to_user, domain=to_domain)
+    msg["To"] = _address(message.to_addr)
+    if message.cc:
+        msg["Cc"] = [_address(a) for a in message.cc]
+    if message.bcc:
+        msg["Bcc"] = [_address(a) for a in message.bcc]
     msg["Subject"] = message.subject
     msg["Message-ID"] = message_id or new_message_id(message.from_addr)
     if date is not None:
@@ -54,6 +65,11 @@ def build_mime(
         msg[name] = value
     msg.set_content(message.text or " ")
     msg.add_alternative(message.html, subtype="html")
+    if with_attachments:
+        for item in message.attachments:
+            maintype, _, subtype = item.content_type.partition("/")
+            msg.add_attachment(item.data, maintype=maintype or "application",
+                               subtype=subtype or "octet-stream", filename=item.filename)
     return msg
 
 

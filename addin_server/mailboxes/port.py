@@ -18,6 +18,22 @@ from typing import Protocol, runtime_checkable
 SEND_ID_HEADER = "X-Campaign-Send-Id"
 
 
+# What the product allows per email, attachments together (their bytes, before the base64 of
+# the MIME): Gmail's limit is 25 MB; Graph takes up to 150 MB through upload sessions, but the
+# same email must go out from either provider, so both are capped at Gmail's. Decimal MB: once
+# base64-encoded (x 4/3, plus line ends) the message stays under 35,000,000 bytes, the default
+# message limit of Exchange Online and below Gmail's 36,700,160-byte upload limit.
+MAX_ATTACHMENTS_BYTES = 25_000_000
+MAX_ATTACHMENTS_MB = MAX_ATTACHMENTS_BYTES // 1_000_000
+
+
+@dataclass(frozen=True)
+class FileAttachment:
+    filename: str
+    content_type: str  # "type/subtype"
+    data: bytes
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """An email ready to go, provider-neutral."""
@@ -36,6 +52,11 @@ class OutgoingMessage:
     reply_to_provider_id: str | None = None  # the earlier email's provider id (same mailbox)
     reply_to_sent_at: datetime | None = None  # when the earlier email went out
     extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    cc: tuple[str, ...] = ()
+    # Delivered to, never shown to the To/Cc recipients (the providers drop the header from
+    # what they deliver; the sender's own copy keeps it).
+    bcc: tuple[str, ...] = ()
+    attachments: tuple[FileAttachment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ is completed and the person moves on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,8 @@ from addin_server.db import rowcount
 from addin_server.enrollments.advance import advance, rep_mailbox
 from addin_server.enrollments.lifecycle import cancel_pending
 from addin_server.enums import PENDING_SEND, SendState, StepType, TaskStatus
-from addin_server.models import Enrollment, Rep, Send, Task
+from addin_server.mailboxes.port import MAX_ATTACHMENTS_BYTES, MAX_ATTACHMENTS_MB
+from addin_server.models import Attachment, Enrollment, Rep, Send, Task
 from addin_server.sending.outbox import log
 from addin_server.validation import FieldError, ValidationFailed
 
@@ -34,6 +35,32 @@ class ComposedEmail:
     subject: str
     body_html: str
     send_at: datetime | None
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    attachment_ids: tuple[int, ...] = ()  # uploaded by the rep beforehand (api/attachments)
+
+
+def claim_attachments(session: Session, rep: Rep, ids: tuple[int, ...], send_id: int | None
+                      ) -> list[Attachment]:
+    """The rep's uploaded files for one email: their own, not on another email, together
+    within MAX_ATTACHMENTS_BYTES. Raises ValidationFailed naming `attachment_ids[i]`."""
+    errors: list[FieldError] = []
+    found: list[Attachment] = []
+    for i, attachment_id in enumerate(ids):
+        row = session.get(Attachment, attachment_id)
+        if row is None or row.org_id != rep.org_id or row.rep_id != rep.id:
+            errors.append(FieldError(f"attachment_ids[{i}]", "no such attachment"))
+        elif row.send_id is not None and row.send_id != send_id:
+            errors.append(FieldError(f"attachment_ids[{i}]", "is attached to another email"))
+        elif row not in found:
+            found.append(row)
+    total = sum(a.size for a in found)
+    if total > MAX_ATTACHMENTS_BYTES:
+        errors.append(FieldError("attachment_ids", f"the attachments add up to {total} bytes; "
+                                 f"at most {MAX_ATTACHMENTS_MB} MB"))
+    if errors:
+        raise ValidationFailed(errors)
+    return found
 
 
 def render_composed(
@@ -80,17 +107,28 @@ def send_task_email(
                                     secret_key=secret_key)
     due = max(email.send_at or now, now).astimezone(UTC)
     existing = _existing(session, task)
+    files = claim_attachments(session, rep, email.attachment_ids,
+                              existing.id if existing is not None else None)
     if existing is not None:
-        return _retry_existing(session, existing, subject, body, due, now), False
+        if existing.state in RETRYABLE:
+            # Sent again: with the files chosen now; the others go back to the rep's uploads.
+            for row in session.scalars(select(Attachment).where(
+                    Attachment.send_id == existing.id)):
+                if row not in files:
+                    row.send_id = None
+            _link(files, existing.id)
+        return _retry_existing(session, existing, email, subject, body, due, now), False
     mailbox = rep_mailbox(session, task.rep_id)
     send = Send(org_id=task.org_id, enrollment_id=task.enrollment_id, position=task.position,
                 mailbox_id=mailbox.id if mailbox else None, task_id=task.id,
                 state=SendState.SCHEDULED, planned_at=None, due_at=due,
-                to_addr=enrollment.person.email, subject=subject, body_html=body,
-                created_at=now, updated_at=now)
+                to_addr=enrollment.person.email, cc=list(email.cc), bcc=list(email.bcc),
+                subject=subject, body_html=body, created_at=now, updated_at=now)
     try:
         with session.begin_nested():
             session.add(send)
+            session.flush()
+            _link(files, send.id)
             session.flush()
     except IntegrityError:
         # Another request for the same task won the race: that one is the send.
@@ -101,19 +139,47 @@ def send_task_email(
     return send, True
 
 
+# Uploaded files on no email are dropped after this long; those of an email that went out (it is
+# in the rep's Sent items, attachments included), after this long from its sending.
+UNUSED_UPLOAD_DAYS = 7
+SENT_ATTACHMENT_DAYS = 7
+
+
+def forget_attachments(session: Session, now: datetime) -> int:
+    """Delete the bytes no send can need any more: uploads never put on an email, and the
+    files of emails sent a while ago (a send not yet sent keeps them: a retry or a
+    reconciliation may still need them)."""
+    unused = rowcount(session.execute(delete(Attachment).where(
+        Attachment.send_id.is_(None),
+        Attachment.created_at < now - timedelta(days=UNUSED_UPLOAD_DAYS))))
+    sent = select(Send.id).where(Send.state == SendState.SENT,
+                                 Send.sent_at < now - timedelta(days=SENT_ATTACHMENT_DAYS))
+    done = rowcount(session.execute(delete(Attachment).where(Attachment.send_id.in_(sent))))
+    return unused + done
+
+
+def _link(files: list[Attachment], send_id: int) -> None:
+    for row in files:
+        row.send_id = send_id
+
+
 def _existing(session: Session, task: Task) -> Send | None:
     return session.scalar(select(Send).where(Send.enrollment_id == task.enrollment_id,
                                              Send.position == task.position))
 
 
-def _retry_existing(session: Session, send: Send, subject: str, body: str, due: datetime,
-                    now: datetime) -> Send:
-    if send.state not in (SendState.FAILED, SendState.HELD, SendState.CANCELLED):
+RETRYABLE = (SendState.FAILED, SendState.HELD, SendState.CANCELLED)
+
+
+def _retry_existing(session: Session, send: Send, email: ComposedEmail, subject: str,
+                    body: str, due: datetime, now: datetime) -> Send:
+    if send.state not in RETRYABLE:
         return send  # (cancelled: by the rep from the email's page; the task is still open)
     log(session, send.id, send.state.value, SendState.SCHEDULED.value, now,
         "sent again from the compose window")
     send.state = SendState.SCHEDULED
     send.subject, send.body_html, send.due_at = subject, body, due
+    send.cc, send.bcc = list(email.cc), list(email.bcc)
     send.reason, send.draft_id, send.updated_at = "", None, now
     return send
 

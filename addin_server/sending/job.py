@@ -35,6 +35,7 @@ from addin_server.mailboxes import open_mailbox
 from addin_server.mailboxes.port import (
     AuthError,
     DraftRef,
+    FileAttachment,
     Mailbox,
     MailboxError,
     MailboxPaused,
@@ -45,7 +46,7 @@ from addin_server.mailboxes.port import (
     TransientError,
 )
 from addin_server.mailboxes.state import disconnect_mailbox, pause_mailbox
-from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
+from addin_server.models import Attachment, Campaign, Enrollment, Person, Rep, Send, Task
 from addin_server.models import Mailbox as MailboxRow
 from addin_server.runtime import Runtime
 from addin_server.sending import checks as presend
@@ -186,7 +187,7 @@ def _claim_and_render(rt: Runtime, session: Session, job: _Job) -> str | tuple[
     send = job.send
     send_id = send.id
     # Rendered first, so that the claim stores the text in the same UPDATE.
-    rendered: tuple[OutgoingMessage, dict[str, str]] | Exception
+    rendered: tuple[OutgoingMessage, dict[str, object]] | Exception
     try:
         rendered = render(session, rt.settings, send, job.enrollment, job.rep, job.mailbox)
     except (templates.MissingFields, templates.PromptsLeft, ValueError) as exc:
@@ -224,25 +225,30 @@ def outgoing(session: Session, settings: Settings, send: Send) -> OutgoingMessag
 
 
 def render(session: Session, settings: Settings, send: Send, enrollment: Enrollment, rep: Rep,
-           mailbox: MailboxRow) -> tuple[OutgoingMessage, dict[str, str]]:
+           mailbox: MailboxRow) -> tuple[OutgoingMessage, dict[str, object]]:
     """The email of a send, rendered now (an email task's text as the rep wrote it), and the
     columns to store on the row: what goes out is kept (the next reply quotes exactly that)."""
     step = enrollment.campaign.steps[send.position]
     reply: content.ReplyContext | None = None
-    stored: dict[str, str] = {}
+    stored: dict[str, object] = {}
     if send.task_id is None:
         email = content.build_email(session, enrollment, step, rep,
                                     base_url=settings.public_base_url,
                                     secret_key=settings.secret_key, keep_prompts=False)
-        stored = {"to_addr": email.to, "subject": email.subject, "body_html": email.body_html}
+        stored = {"to_addr": email.to, "subject": email.subject, "body_html": email.body_html,
+                  "cc": list(step.cc or []), "bcc": list(step.bcc or [])}
         to_addr, subject, html = email.to, email.subject, email.body_html
         reply, text = email.reply, email.body_text
+        cc, bcc = tuple(step.cc or ()), tuple(step.bcc or ())
+        files: tuple[FileAttachment, ...] = ()
     else:
         previous = content.previous_email(session, enrollment, step)
         if step.reply_to_previous and previous is not None:
             reply = content.reply_context(previous)
         to_addr, subject, html = send.to_addr, send.subject, send.body_html
         text = html_to_text(html)
+        cc, bcc = tuple(send.cc or ()), tuple(send.bcc or ())
+        files = attachments_of(session, send.id)
     same_box = reply is not None and reply.mailbox_id == mailbox.id
     message = OutgoingMessage(
         send_id=str(send.id), from_addr=mailbox.address, from_name=rep.name or rep.email,
@@ -252,12 +258,20 @@ def render(session: Session, settings: Settings, send: Send, enrollment: Enrollm
         thread_id=reply.thread_id if reply and same_box else None,
         reply_to_provider_id=reply.provider_message_id if reply and same_box else None,
         reply_to_sent_at=datetime.fromisoformat(reply.sent_at_iso) if reply else None,
+        cc=cc, bcc=bcc, attachments=files,
         extra_headers=list_unsubscribe_headers(
             base_url=settings.public_base_url, secret_key=settings.secret_key,
             org_id=enrollment.org_id, email=enrollment.person.email,
             mailbox_address=mailbox.address),
     )
     return message, stored
+
+
+def attachments_of(session: Session, send_id: int) -> tuple[FileAttachment, ...]:
+    """The files the rep attached to an email task, in the order they were added."""
+    rows = session.execute(select(Attachment.filename, Attachment.content_type, Attachment.data)
+                           .where(Attachment.send_id == send_id).order_by(Attachment.id))
+    return tuple(FileAttachment(name, ctype, bytes(data)) for name, ctype, data in rows)
 
 
 def _record_draft(session: Session, now: datetime, send_id: int, attempt: int,

@@ -41,7 +41,16 @@ from addin_server.enums import (
     TaskStatus,
 )
 from addin_server.guard import authcheck
-from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
+from addin_server.models import (
+    Attachment,
+    Campaign,
+    Enrollment,
+    Mailbox,
+    Send,
+    SendLog,
+    Task,
+    Template,
+)
 from addin_server.runtime import runtime
 from addin_server.sending import pacing
 from addin_server.web import command_center, library, results
@@ -79,7 +88,7 @@ def _localtime_iso(instant: str | None, tz: str) -> str:
 
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
-    if not has_request_context() or request.blueprint not in ("pages", "auth"):
+    if not has_request_context() or request.blueprint not in ("pages", "auth", "rep_settings"):
         return {"rep": None}
     rep = signed_in_rep()
     if rep is None:
@@ -444,8 +453,16 @@ def send_page(send_id: int) -> ResponseReturnValue:
             problem = f"cannot be written yet: {exc}"
     history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
                            .order_by(SendLog.id))
+    # The copies it carries: stored on the send once claimed (or set in compose), else the
+    # step's; and the files attached in compose.
+    step = enrollment.campaign.steps[send.position]
+    copied = send.cc is not None or send.bcc is not None or send.task_id is not None
+    files = db().execute(select(Attachment.filename, Attachment.size)
+                         .where(Attachment.send_id == send.id).order_by(Attachment.id)).all()
     return render_template(
         "send.html", send=send, enrollment=enrollment, person=enrollment.person,
         campaign=enrollment.campaign, subject=subject, problem=problem,
+        cc=(send.cc if copied else step.cc) or [], bcc=(send.bcc if copied else step.bcc) or [],
+        files=[tuple(f) for f in files],
         body_html=templates.sanitize_html(body), history=list(history),
         editable=send.state.value in ("scheduled", "held"))

@@ -24,6 +24,7 @@ from addin_server.guard.rules import Thresholds
 from addin_server.inbound.rules import resume_due
 from addin_server.mailboxes.notify import notify_disconnected
 from addin_server.runtime import Runtime
+from addin_server.sending.compose import forget_attachments
 from addin_server.workers.polls import enqueue_polls
 from addin_server.workers.sent_items import schedule_sync
 
@@ -47,6 +48,12 @@ def announce_tasks(rt: Runtime, now: datetime) -> int:
         return announce_due_tasks(session, now)
 
 
+def drop_old_attachments(rt: Runtime, now: datetime) -> int:
+    """Uploaded files no email needs any more (sending/compose.py)."""
+    with session_scope(rt.sessions) as session:
+        return forget_attachments(session, now)
+
+
 def guard_breakers(rt: Runtime, now: datetime) -> int:
     """Bounces that came as DSNs trip the breakers; cooled-off mailboxes resume
     (guard/breakers.py)."""
@@ -67,6 +74,7 @@ DUTIES: tuple[Duty, ...] = (
     Duty("email about tripped bounce breakers", 1.0, notify_breakers),
     # at most every SENT_SYNC_SECONDS (a Redis key)
     Duty("queue the Sent-items pass", 1.0, schedule_sync),
+    Duty("drop attachments no email needs", 3600.0, drop_old_attachments),
 )
 
 

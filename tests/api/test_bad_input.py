@@ -6,6 +6,7 @@ PostgreSQL (32-bit ids, no NUL in text) and SQLite (64-bit ids, stores anything)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,9 +53,8 @@ def test_every_int_route_refuses_huge_ids_with_a_json_404(app: Flask, rep: Actor
     assert len(routes) > 25
     for url, method, name in routes:
         for big in HUGE_IDS:
-            filled = url.format(**{n: big for n in ("campaign_id", "enrollment_id", "task_id",
-                                                      "send_id", "message_id", "template_id",
-                                                      "person_id", "mailbox_id")})
+            # Every id the route names (snippet_id, attachment_id, ... as resources come).
+            filled = url.format(**{n: big for n in re.findall(r"\{(\w+)\}", url)})
             response = rep.client.open(filled, method=method, headers=rep.headers, json={})
             assert response.status_code == 404, (method, filled, response.status_code)
             if filled.startswith("/api/"):

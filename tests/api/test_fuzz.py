@@ -8,6 +8,7 @@ may be a server error. Bounded and derandomized: the same cases run every time.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,9 @@ def _seed(rep: Actor) -> None:
     rep.post(f"/api/v1/tasks/{task['id']}/send", json={"subject": "s", "body_html": "<p>b</p>"})
     rep.post("/api/v1/templates", json={"name": "T", "body_html": "<p>x</p>"})
     rep.post("/api/v1/suppressions", json={"email": "gone@corp.test"})
+    rep.post("/api/v1/snippets", json={"name": "S", "body_html": "<p>s</p>", "shared": True})
+    rep.post("/api/v1/attachments", data={"file": (io.BytesIO(b"x"), "x.txt", "text/plain")},
+             content_type="multipart/form-data")
 
 
 def _runner(operation: Any, headers: dict[str, str], counter: list[int]) -> Callable[[], None]:

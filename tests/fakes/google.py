@@ -26,7 +26,12 @@ What it models (each a documented Gmail behaviour, see the reference):
 - Gmail replaces the client's Message-ID (`keep_client_message_id=False`, the default), so the
   caller has to read the real one back;
 - scopes per method (gmail.send cannot read; gmail.metadata cannot read bodies);
-- delivery: every recipient address gets an INBOX copy in its own fake mailbox.
+- delivery: every recipient address (To, Cc, Bcc) gets an INBOX copy in its own fake mailbox;
+  the Bcc header is removed from the delivered copies (the sender's SENT copy keeps it);
+- media uploads (POST /upload/gmail/v1/users/{u}/drafts and .../messages/send, uploadType
+  multipart: multipart/related with the JSON metadata then the message/rfc822 bytes; or media:
+  the message alone), up to 36,700,160 bytes (413 above), as the discovery document says. The
+  client library sends uploads to https only: serve this fake with TLS to receive them.
 
 Test controls: `consent()` / `sign_in()`, `revoke()`, `expire_access_tokens()`,
 `grant_access_token()`, `fail()` (route "gmail.*": the next Gmail API call, whichever),
@@ -68,6 +73,8 @@ DRAFT_SCOPES = {G + "gmail.compose", G + "gmail.modify", MAIL}
 META_SCOPES = {G + "gmail.metadata", G + "gmail.readonly", G + "gmail.modify", MAIL}
 BODY_SCOPES = {G + "gmail.readonly", G + "gmail.modify", MAIL}
 PROFILE_SCOPES = META_SCOPES | DRAFT_SCOPES
+# The media upload limit of messages.send and drafts.create (discovery: "maxSize": "36700160").
+UPLOAD_LIMIT = 36_700_160
 
 
 def b64url(data: bytes) -> str:
@@ -195,6 +202,7 @@ class GoogleFake:
         self.token_requests: list[dict[str, str]] = []
         # Every Gmail API request: method, path, args, headers, body (even refused ones).
         self.api_requests: list[dict[str, Any]] = []
+        self.uploads: list[dict[str, Any]] = []  # media uploads received (path, size, type)
         # True: the next Gmail API calls wait for `release` (a worker killed inside one never
         # hears the answer); `held` says one is waiting.
         self.hold_api = False
@@ -383,11 +391,15 @@ class GoogleFake:
         raw = parsed.as_bytes()
         sent = self._store(box, raw, {"SENT"}, thread_hint)
         recipients = [a for _, a in getaddresses([str(parsed["To"] or ""),
-                                                  str(parsed["Cc"] or "")])]
-        for rcpt in recipients:
-            if rcpt.lower() == box.address:
+                                                  str(parsed["Cc"] or ""),
+                                                  str(parsed["Bcc"] or "")])]
+        del parsed["Bcc"]  # what every recipient gets: no Bcc header
+        delivered = parsed.as_bytes()
+        for rcpt in dict.fromkeys(r.lower() for r in recipients):
+            if rcpt == box.address:
                 continue
-            self._store(self.mailbox(rcpt), raw, {"INBOX", "UNREAD"}, None, incoming=True)
+            self._store(self.mailbox(rcpt), delivered, {"INBOX", "UNREAD"}, None,
+                        incoming=True)
         return sent
 
     # ---------------------------------------------------------------- WSGI
@@ -431,6 +443,9 @@ class GoogleFake:
             m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(.+)", path)
             if m:
                 return self._gmail(request, m.group(1), m.group(2))
+            m = re.fullmatch(r"/upload/gmail/v1/users/([^/]+)/(drafts|messages/send)", path)
+            if m and request.method == "POST":
+                return self._gmail(request, m.group(1), m.group(2), upload=True)
         except _Injected as inj:
             return "", Response(json.dumps(inj.fault.body), status=inj.fault.status,
                                 headers=inj.fault.headers, mimetype="application/json")
@@ -536,14 +551,20 @@ class GoogleFake:
             raise GmailHttpError(403, "Request had insufficient authentication scopes.",
                                  "insufficientPermissions", "PERMISSION_DENIED")
 
-    def _gmail(self, request: Request, user_id: str, rest: str) -> tuple[str, Response]:
+    def _gmail(self, request: Request, user_id: str, rest: str, *, upload: bool = False
+               ) -> tuple[str, Response]:
         self.api_requests.append({"method": request.method, "path": request.path,
                                   "args": request.args.to_dict(flat=False),
                                   "headers": dict(request.headers),
-                                  "body": request.get_data(as_text=True)})
+                                  "body": "" if upload else request.get_data(as_text=True)})
         grant, box = self._user(request, user_id)
         method = request.method
-        body = request.get_json(silent=True) or {}
+        if upload:
+            body = self._upload_body(request)
+            self.uploads.append({"path": request.path, "size": request.content_length or 0,
+                                 "upload_type": request.args.get("uploadType", "")})
+        else:
+            body = request.get_json(silent=True) or {}
         routes: list[tuple[str, str, str, Callable[..., Any], set[str]]] = [
             ("GET", r"profile", "profile", self._profile, PROFILE_SCOPES),
             ("POST", r"drafts", "drafts.create", self._drafts_create, DRAFT_SCOPES),
@@ -580,6 +601,50 @@ class GoogleFake:
         return {"emailAddress": box.address, "messagesTotal": len(box.messages),
                 "threadsTotal": len({m.thread_id for m in box.messages.values()}),
                 "historyId": str(box.history_id)}
+
+    @staticmethod
+    def _upload_body(request: Request) -> dict[str, Any]:
+        """A media upload as the JSON body it stands for: the metadata, with the uploaded
+        message as its `raw` (at messages.send the body is the message resource itself; at
+        drafts.create, the draft's `message`)."""
+        kind = request.args.get("uploadType", "")
+        data = request.get_data()
+        if len(data) > UPLOAD_LIMIT:
+            raise GmailHttpError(413, "Request Too Large", "uploadTooLarge",
+                                 "INVALID_ARGUMENT")
+        drafts = request.path.endswith("/drafts")
+        if kind == "media":
+            if request.mimetype != "message/rfc822":
+                raise GmailHttpError(400, "Media type not supported", "badContent",
+                                     "INVALID_ARGUMENT")
+            raw = b64url(data)
+            return {"message": {"raw": raw}} if drafts else {"raw": raw}
+        if kind != "multipart" or request.mimetype != "multipart/related":
+            raise GmailHttpError(400, "Invalid upload request", "invalidArgument",
+                                 "INVALID_ARGUMENT")
+        boundary = request.mimetype_params.get("boundary", "").encode()
+        parts = []
+        for chunk in data.split(b"--" + boundary)[1:]:
+            if chunk.startswith(b"--"):
+                break
+            # The client library writes its parts with bare \n line ends; RFC 2046 says
+            # CRLF: take either.
+            m = re.match(rb"\r?\n(.*?)\r?\n\r?\n", chunk, re.S)
+            if m is None:
+                continue
+            content = chunk[m.end():]
+            content = content[:-2] if content.endswith(b"\r\n") else content.removesuffix(b"\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in m.group(1).decode().splitlines())}
+            parts.append((headers.get("content-type", ""), content))
+        if len(parts) != 2 or not parts[0][0].startswith("application/json") or \
+                not parts[1][0].startswith("message/rfc822"):
+            raise GmailHttpError(400, "Multipart upload: metadata then message/rfc822",
+                                 "badContent", "INVALID_ARGUMENT")
+        meta = json.loads(parts[0][1] or b"{}")
+        target = meta.setdefault("message", {}) if drafts else meta
+        target["raw"] = b64url(parts[1][1])
+        return dict(meta)
 
     @staticmethod
     def _raw_of(message: dict[str, Any]) -> bytes:

@@ -25,6 +25,14 @@ What it models:
   /me/messages/{id}/$value (the MIME);
 - ids: with `Prefer: IdType="ImmutableId"` ids survive the move from Drafts to Sent Items;
   without it the sent copy gets a new id (the old one 404s), as Exchange does;
+- Cc and Bcc: from the JSON (ccRecipients, bccRecipients) or the MIME (Cc, Bcc headers); every
+  recipient gets a copy, none of them with a Bcc header;
+- attachments on a draft: POST /me/messages/{id}/attachments (a fileAttachment, its bytes in
+  contentBytes: under 3 MB, else 413 ErrorRequestEntityTooLarge), GET of that list, and
+  POST .../attachments/createUploadSession (3 MB to 150 MB) whose `uploadUrl` (on this fake,
+  pre-authorised: an Authorization header there is refused 401) takes PUTs of byte ranges
+  (Content-Range, at most 4 MB each, in order: 200 with nextExpectedRanges, then 201 with a
+  Location when the last byte is in); the delivered MIME carries them (multipart/mixed);
 - throttling: more than 4 requests in flight for one mailbox get 429 MailboxConcurrency;
 - delivery: the recipient's mailbox gets an RFC 5322 copy (Message-ID, In-Reply-To, References,
   our header) so that `recipient_view()` shows what a mail client would;
@@ -100,6 +108,10 @@ class GraphMessage:
     sent: datetime | None = None
     raw: bytes | None = None  # the RFC 5322 copy a recipient received
     visible_at: datetime | None = None  # a sent copy shows in Sent Items from then on
+    cc: list[tuple[str, str]] = field(default_factory=list)
+    bcc: list[tuple[str, str]] = field(default_factory=list)
+    # (id, name, content type, bytes)
+    attachments: list[tuple[str, str, str, bytes]] = field(default_factory=list)
 
     @property
     def is_draft(self) -> bool:
@@ -136,6 +148,8 @@ class GraphMessage:
         user, _, domain = self.from_addr.partition("@")
         msg["From"] = Address(self.from_name, user, domain)
         msg["To"] = ", ".join(a for _, a in self.to)
+        if self.cc:
+            msg["Cc"] = ", ".join(a for _, a in self.cc)
         msg["Subject"] = self.subject
         msg["Message-ID"] = self.internet_message_id
         msg["Date"] = format_datetime(self.sent or datetime.now(UTC))
@@ -149,6 +163,9 @@ class GraphMessage:
         msg.set_content(" ".join(html_lib.unescape(text).split()) or " ")
         if self.body_type == "html":
             msg.add_alternative(self.body, subtype="html")
+        for _id, name, ctype, data in self.attachments:
+            main, _, sub = ctype.partition("/")
+            msg.add_attachment(data, maintype=main, subtype=sub, filename=name)
         return msg.as_bytes()
 
 
@@ -227,6 +244,10 @@ class MicrosoftFake:
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
         self.published = {"k1"}
         self.graph_requests: list[tuple[str, str, dict[str, str], Any]] = []
+        # Upload sessions by their token: (mailbox, message immutable id, name, content type,
+        # size, bytes received so far).
+        self.upload_sessions: dict[str, dict[str, Any]] = {}
+        self.upload_puts: list[str] = []  # the Content-Range of every PUT received
 
     # ---------------------------------------------------------------- URLs
     @property
@@ -418,6 +439,9 @@ class MicrosoftFake:
             return self._token(request)
         if path.startswith("/v1.0/"):
             return self._graph(request, path[len("/v1.0"):])
+        m = re.fullmatch(r"/upload/AttachmentSessions/([^/]+)", path)
+        if m and request.method == "PUT":
+            return self._upload_put(request, m.group(1))
         # Any tenant's keys: the pane's tokens may come from each allowed tenant.
         if re.fullmatch(r"/[^/]+/discovery/v2\.0/keys", path) and request.method == "GET":
             self._fault("keys")
@@ -529,6 +553,12 @@ class MicrosoftFake:
             ("GET", r"/me", "me", self._me),
             ("POST", r"/me/messages", "messages.create", self._create),
             ("POST", r"/me/messages/([^/]+)/send", "messages.send", self._send),
+            ("POST", r"/me/messages/([^/]+)/attachments", "attachments.create",
+             self._attach),
+            ("GET", r"/me/messages/([^/]+)/attachments", "attachments.list",
+             self._attachments),
+            ("POST", r"/me/messages/([^/]+)/attachments/createUploadSession",
+             "attachments.createUploadSession", self._create_upload_session),
             ("POST", r"/me/messages/([^/]+)/createReply", "messages.createReply",
              self._create_reply),
             ("GET", r"/me/messages/([^/]+)/\$value", "messages.value", self._value),
@@ -590,7 +620,9 @@ class MicrosoftFake:
             "from": {"emailAddress": {"name": msg.from_name, "address": msg.from_addr}},
             "sender": {"emailAddress": {"name": msg.from_name, "address": msg.from_addr}},
             "toRecipients": [{"emailAddress": {"name": n, "address": a}} for n, a in msg.to],
-            "ccRecipients": [], "bccRecipients": [], "replyTo": [],
+            "ccRecipients": [{"emailAddress": {"name": n, "address": a}} for n, a in msg.cc],
+            "bccRecipients": [{"emailAddress": {"name": n, "address": a}} for n, a in msg.bcc],
+            "replyTo": [], "hasAttachments": bool(msg.attachments),
         }
         fields = [f.strip() for f in select.split(",") if f.strip()]
         if "internetMessageHeaders" in fields:
@@ -632,6 +664,8 @@ class MicrosoftFake:
             subject=body.get("subject", ""), body_type=str(content.get("contentType", "text"))
             .lower(), body=content.get("content", ""), from_addr=box.address,
             from_name=box.display_name, to=self._recipients(body.get("toRecipients")),
+            cc=self._recipients(body.get("ccRecipients")),
+            bcc=self._recipients(body.get("bccRecipients")),
             conversation_id="AAQkAGI2" + secrets.token_urlsafe(16),
             internet_message_id=self._imid(box),
             custom_headers=self._headers(body.get("internetMessageHeaders")),
@@ -657,8 +691,13 @@ class MicrosoftFake:
             str(message["In-Reply-To"] or ""))
         conv = next((m.conversation_id for m in box.messages.values()
                      if m.internet_message_id in refs and m.visible(self.clock())), None)
-        standard = {"from", "to", "subject", "message-id", "date", "in-reply-to", "references",
-                    "content-type", "mime-version", "content-transfer-encoding"}
+        standard = {"from", "to", "cc", "bcc", "subject", "message-id", "date", "in-reply-to",
+                    "references", "content-type", "mime-version", "content-transfer-encoding"}
+
+        def addresses(name: str) -> list[tuple[str, str]]:
+            return self._recipients([{"emailAddress": {"name": n, "address": a}}
+                                     for n, a in getaddresses([str(message[name] or "")])
+                                     if a])
         part = message.get_body(preferencelist=("html", "plain"))
         content = str(part.get_content()) if part is not None else ""  # type: ignore[attr-defined]
         immutable_id, rest_id = self._new_ids()
@@ -669,6 +708,10 @@ class MicrosoftFake:
             else "text", body=content, from_addr=box.address, from_name=box.display_name,
             to=self._recipients([{"emailAddress": {"name": n, "address": a}}
                                  for n, a in getaddresses([str(message["To"])])]),
+            cc=addresses("Cc"), bcc=addresses("Bcc"),
+            attachments=[("AAMkAtt" + secrets.token_urlsafe(12), str(p.get_filename() or ""),
+                          p.get_content_type(), bytes(p.get_payload(decode=True) or b""))
+                         for p in message.iter_attachments()],
             conversation_id=conv or "AAQkAGI2" + secrets.token_urlsafe(16),
             internet_message_id=self._imid(box),
             custom_headers=[(k, " ".join(str(v).split())) for k, v in message.items()
@@ -705,8 +748,8 @@ class MicrosoftFake:
         msg.folder, msg.sent = "sentitems", self.clock()
         msg.visible_at = self.clock() + self.sent_items_delay
         msg.rest_id = "AAMkAGI2" + secrets.token_urlsafe(20)  # moved: a REST id changes
-        raw = msg.as_mime()
-        for _, rcpt in msg.to:
+        raw = msg.as_mime()  # no Bcc header: what every recipient sees
+        for rcpt in dict.fromkeys(a.lower() for _, a in [*msg.to, *msg.cc, *msg.bcc]):
             target = self.mailbox(rcpt)
             if target.address == box.address:
                 continue
@@ -715,8 +758,112 @@ class MicrosoftFake:
                 imm, rest, "inbox", msg.subject, msg.body_type, msg.body, msg.from_addr,
                 msg.from_name, list(msg.to), "AAQkAGI2" + secrets.token_urlsafe(16),
                 msg.internet_message_id, list(msg.custom_headers), msg.in_reply_to,
-                list(msg.references), created=self.clock(), sent=msg.sent, raw=raw)
+                list(msg.references), created=self.clock(), sent=msg.sent, raw=raw,
+                cc=list(msg.cc), attachments=list(msg.attachments))
         return 202, None
+
+    # ---------------------------------------------------------------- attachments
+    INLINE_LIMIT = 3 * 1024 * 1024  # a fileAttachment in one POST: under 3 MB
+    SESSION_LIMIT = 150 * 1024 * 1024
+    RANGE_LIMIT = 4 * 1024 * 1024  # one PUT of an upload session
+
+    def _draft(self, box: GraphMailbox, mid: str, immutable: bool) -> GraphMessage:
+        msg = self._lookup(box, mid, immutable)
+        if not msg.is_draft:
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials "
+                             "and try again.")  # a sent item's attachments are read-only
+        return msg
+
+    def _attach(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                immutable: bool, mid: str) -> tuple[int, dict[str, Any]]:
+        msg = self._draft(box, mid, immutable)
+        if body.get("@odata.type") != "#microsoft.graph.fileAttachment":
+            raise GraphError(400, "ErrorInvalidRequest", "Invalid @odata.type")
+        try:
+            data = base64.b64decode(str(body.get("contentBytes", "")), validate=True)
+        except ValueError as exc:
+            raise GraphError(400, "ErrorInvalidRequest", "contentBytes is not base64") from exc
+        if len(data) >= self.INLINE_LIMIT:
+            raise GraphError(413, "ErrorRequestEntityTooLarge", "The maximum request length "
+                             "supported is 4MB; use an upload session above 3 MB.")
+        att_id = "AAMkAtt" + secrets.token_urlsafe(12)
+        name = str(body.get("name") or "")
+        ctype = str(body.get("contentType") or "application/octet-stream")
+        msg.attachments.append((att_id, name, ctype, data))
+        return 201, {"@odata.type": "#microsoft.graph.fileAttachment", "id": att_id,
+                     "name": name, "contentType": ctype, "size": len(data),
+                     "isInline": False}
+
+    def _attachments(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                     immutable: bool, mid: str) -> tuple[int, dict[str, Any]]:
+        msg = self._lookup(box, mid, immutable)
+        return 200, {"value": [
+            {"@odata.type": "#microsoft.graph.fileAttachment", "id": i, "name": n,
+             "contentType": c, "size": len(d), "contentBytes": base64.b64encode(d).decode()}
+            for i, n, c, d in msg.attachments]}
+
+    def _create_upload_session(self, box: GraphMailbox, request: Request, body: dict[str, Any],
+                               immutable: bool, mid: str) -> tuple[int, dict[str, Any]]:
+        msg = self._draft(box, mid, immutable)
+        item = body.get("AttachmentItem") or {}
+        size = item.get("size")
+        if item.get("attachmentType") != "file" or not item.get("name") or \
+                not isinstance(size, int) or size <= 0:
+            raise GraphError(400, "ErrorInvalidRequest", "AttachmentItem: attachmentType "
+                             "file, name and size are required.")
+        if size > self.SESSION_LIMIT:
+            raise GraphError(413, "ErrorAttachmentSizeLimitExceeded",
+                             "The attachment exceeds the 150 MB limit.")
+        token = secrets.token_urlsafe(24)
+        self.upload_sessions[token] = {"box": box, "message": msg.immutable_id,
+                                       "name": item["name"], "size": size,
+                                       "content_type": item.get("contentType")
+                                       or "application/octet-stream", "data": b""}
+        expires = self.clock() + timedelta(hours=24)
+        return 201, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
+                     "microsoft.graph.uploadSession",
+                     "uploadUrl": f"{self.base_url}/upload/AttachmentSessions/"
+                                  f"{token}?authtoken={secrets.token_urlsafe(16)}",
+                     "expirationDateTime": _iso(expires), "nextExpectedRanges": ["0-"]}
+
+    def _upload_put(self, request: Request, token: str) -> tuple[str, Response]:
+        """A byte range of an upload session: pre-authorised by its URL."""
+        self._fault("attachments.upload")
+        if request.headers.get("Authorization"):
+            raise GraphError(401, "InvalidAuthenticationToken", "The upload URL is "
+                             "pre-authenticated: send no Authorization header.")
+        with self._lock:
+            session = self.upload_sessions.get(token)
+            if session is None:
+                raise GraphError(404, "ErrorItemNotFound", "The upload session was not found.")
+            content_range = request.headers.get("Content-Range", "")
+            self.upload_puts.append(content_range)
+            m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", content_range)
+            data = request.get_data()
+            if m is None:
+                raise GraphError(400, "InvalidContentRange", "Content-Range is required.")
+            start, end, total = (int(g) for g in m.groups())
+            received = len(session["data"])
+            if total != session["size"] or start != received or end - start + 1 != len(data) \
+                    or end >= total:
+                raise GraphError(416, "InvalidRange", f"Expected bytes {received}-.")
+            if len(data) > self.RANGE_LIMIT:
+                raise GraphError(413, "ErrorRequestEntityTooLarge",
+                                 "A range is at most 4 MB.")
+            session["data"] += data
+            if len(session["data"]) < total:
+                return "attachments.upload", _json({
+                    "expirationDateTime": _iso(self.clock() + timedelta(hours=24)),
+                    "nextExpectedRanges": [f"{len(session['data'])}-"]})
+            box = session["box"]
+            msg = box.messages[session["message"]]
+            att_id = "AAMkAtt" + secrets.token_urlsafe(12)
+            msg.attachments.append((att_id, session["name"], session["content_type"],
+                                    session["data"]))
+            del self.upload_sessions[token]
+        location = (f"{self.graph_base_url}/me/messages('{msg.immutable_id}')"
+                    f"/attachments('{att_id}')")
+        return "attachments.upload", Response(status=201, headers={"Location": location})
 
     def _create_reply(self, box: GraphMailbox, request: Request, body: dict[str, Any],
                       immutable: bool, mid: str) -> tuple[int, dict[str, Any]]:

@@ -39,6 +39,7 @@ PAGES = [
     "/settings/organisation",
     "/people/{person}",
     "/mailbox",
+    "/settings/me",
 ]
 
 

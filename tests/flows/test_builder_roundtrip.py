@@ -50,7 +50,9 @@ KINDS: dict[str, dict[str, Any]] = {
         "timezone": "Europe/Paris", "settings": ALL_OFF, "steps": [email(1, "fixed_time")]},
     "every setting on": {
         "timezone": "America/Los_Angeles", "settings": ALL_ON,
-        "steps": [email(1, "choose_at_launch"), email(3, "same_time_as_previous")]},
+        "steps": [email(1, "choose_at_launch", cc=["boss@corp.test"]),
+                  email(3, "same_time_as_previous", cc=["a@corp.test", "b@corp.test"],
+                        bcc=["log@crm.test"])]},
     "chosen at launch, replies, tasks of each kind": {
         "timezone": "UTC", "settings": {**ALL_OFF, "stop_on_reply": True,
                                         "holiday_countries": ["GB"]},

@@ -28,8 +28,8 @@ CHECKED_PAGE = [query("limit", bounded(1, 1000)), query("offset", bounded(0, MAX
 
 def paths() -> dict[str, Schema]:
     return {**_campaigns(), **_enrollments(), **_tasks(), **_sends(), **_templates(),
-            **_feed_and_me(), **_suppressions(), **_people(), **_limits(), **_reports(),
-            **_organisation()}
+            **_compose(), **_feed_and_me(), **_suppressions(), **_people(), **_limits(),
+            **_reports(), **_organisation()}
 
 
 def _campaigns() -> dict[str, Schema]:
@@ -245,6 +245,49 @@ def _templates() -> dict[str, Schema]:
             "post": op("Render a subject and body for a person; nothing is saved",
                        ref("Preview"), body=ref("PreviewIn"),
                        errors=("400", "401", "404", "415", "422")),
+        },
+    }
+
+
+def _compose() -> dict[str, Schema]:
+    """What compose inserts and attaches: snippets, uploaded files, the rep's signature."""
+    sid, aid = path_id("snippet_id"), path_id("attachment_id")
+    upload = op("Upload a file to attach to an email (multipart/form-data, field `file`; at "
+                "most 25 MB)", ref("AttachmentOut"), status="201",
+                errors=("401", "413", "415", "422"))
+    upload["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["file"],
+                   "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+    return {
+        "/snippets": {
+            "get": op("The rep's snippets and the organisation's shared ones",
+                      obj(["snippets"], snippets=arr(ref("Snippet"))), errors=("401",)),
+            "post": op("Save a snippet", ref("Snippet"), status="201", body=ref("SnippetIn"),
+                       errors=("400", "401", "415", "422")),
+        },
+        "/snippets/{snippet_id}": {
+            "parameters": [sid],
+            "get": op("A snippet", ref("Snippet")),
+            "patch": op("Change a snippet (its owner; an admin for shared ones)",
+                        ref("Snippet"), body=ref("SnippetPatch"),
+                        errors=("400", "401", "403", "404", "415", "422")),
+            "delete": {"summary": "Delete a snippet (its owner; an admin for shared ones)",
+                       "responses": {"204": {"description": "Deleted"}, "401": ERRORS,
+                                     "403": ERRORS, "404": ERRORS}},
+        },
+        "/attachments": {"post": upload},
+        "/attachments/{attachment_id}": {
+            "parameters": [aid],
+            "get": op("An uploaded file (its description)", ref("AttachmentOut")),
+            "delete": {"summary": "Remove an uploaded file not yet on an email",
+                       "responses": {"204": {"description": "Removed"}, "401": ERRORS,
+                                     "404": ERRORS, "409": ERRORS}},
+        },
+        "/me/signature": {
+            "get": op("The rep's signature", ref("Signature"), errors=("401",)),
+            "patch": op("Change the rep's signature (sanitised HTML; empty removes it)",
+                        ref("Signature"), body=ref("SignatureIn"),
+                        errors=("400", "401", "415", "422")),
         },
     }
 

@@ -22,6 +22,9 @@ DateStr = Annotated[str, Field(json_schema_extra={"format": "date"})]
 FieldValue = Annotated[Any, WithJsonSchema({"type": ["string", "number"]})]
 
 
+Address = Annotated[str, Field(max_length=320)]
+
+
 class In(BaseModel):
     """A request body: strict types, unknown keys ignored."""
 
@@ -56,6 +59,9 @@ class StepIn(In):
     body_html: Annotated[str, Field(max_length=200_000)] | None = None
     template_id: Id | None = None
     instructions: Annotated[str, Field(max_length=5000)] | None = None
+    # Copies on the step's automatic emails (each address checked by the parser).
+    cc: list[Address] | None = Field(None, max_length=20)
+    bcc: list[Address] | None = Field(None, max_length=20)
 
 class CampaignIn(In):
     name: str = Field(max_length=200)
@@ -119,6 +125,23 @@ class TaskSendIn(In):
     subject: str = Field(max_length=998)
     body_html: str = Field(max_length=500_000)
     send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
+    cc: list[Address] | None = Field(None, max_length=20)
+    bcc: list[Address] | None = Field(None, max_length=20)
+    # Files uploaded first with POST /attachments; at most 25 MB together.
+    attachment_ids: list[Id] | None = Field(None, max_length=20)
+
+class SnippetIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    body_html: str = Field(max_length=50_000)
+    shared: bool | None = None
+
+class SnippetPatch(In):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    body_html: str | None = Field(None, max_length=50_000)
+    shared: bool | None = None
+
+class SignatureIn(In):
+    signature_html: str = Field(max_length=20_000)
 
 class SendPatchIn(In):
     """A change to a send not yet claimed; at least one key (the handler says so)."""

@@ -38,6 +38,30 @@ class Step(Out):
     body_html: str = ""
     template_id: int | None = None
     instructions: str = ""
+    cc: list[str] = []
+    bcc: list[str] = []
+
+
+class Snippet(Out):
+    id: int
+    name: str
+    body_html: str
+    shared: bool
+    mine: bool  # the caller's own (they may change it)
+    owner_rep_id: int
+    updated_at: Instant
+
+
+class Signature(Out):
+    signature_html: str
+
+
+class AttachmentOut(Out):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    send_id: int | None
 
 
 class Breaker(Out):
@@ -265,6 +289,8 @@ class Send(Out):
     task_id: int | None = None
     mailbox_id: int | None = None
     to: str | None = None
+    cc: list[str] = []
+    bcc: list[str] = []
     subject: str | None = None
     sent_at: NInstant = None
     message_id: str | None = None
@@ -303,6 +329,7 @@ class Me(Out):
     timezone: str = ""
     is_admin: bool = False
     organisation: Organisation
+    signature_html: str = ""
 
 
 class Suppression(Out):

@@ -37,6 +37,7 @@ def upgrade() -> None:
     sa.Column('ms_tid', sa.String(length=64), nullable=True),
     sa.Column('google_sub', sa.String(length=64), nullable=True),
     sa.Column('session_version', sa.Integer(), nullable=False),
+    sa.Column('signature_html', sa.Text(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -239,6 +240,23 @@ def upgrade() -> None:
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_people_owner_rep_id'), ['owner_rep_id'], unique=False)
 
+    op.create_table('snippets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('rep_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('shared', sa.Boolean(), nullable=False),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('snippets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_snippets_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_snippets_rep_id'), ['rep_id'], unique=False)
+
     op.create_table('suppressions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -370,6 +388,8 @@ def upgrade() -> None:
     sa.Column('body_html', sa.Text(), nullable=False),
     sa.Column('template_id', sa.Integer(), nullable=True),
     sa.Column('instructions', sa.Text(), nullable=False),
+    sa.Column('cc', sa.JSON(), nullable=True),
+    sa.Column('bcc', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
     sa.ForeignKeyConstraint(['template_id'], ['templates.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -500,6 +520,8 @@ def upgrade() -> None:
     sa.Column('lease_until', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('to_addr', sa.String(length=320), nullable=False),
+    sa.Column('cc', sa.JSON(), nullable=True),
+    sa.Column('bcc', sa.JSON(), nullable=True),
     sa.Column('subject', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=False),
     sa.Column('draft_id', sa.String(length=200), nullable=True),
@@ -520,6 +542,25 @@ def upgrade() -> None:
     with op.batch_alter_table('sends', schema=None) as batch_op:
         batch_op.create_index('ix_sends_mailbox_state_sent', ['mailbox_id', 'state', 'sent_at'], unique=False)
         batch_op.create_index('ix_sends_state_due', ['state', 'due_at'], unique=False)
+
+    op.create_table('attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('rep_id', sa.Integer(), nullable=False),
+    sa.Column('send_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('content_type', sa.String(length=255), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
+    sa.ForeignKeyConstraint(['send_id'], ['sends.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attachments_rep_id'), ['rep_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachments_send_id'), ['send_id'], unique=False)
 
     op.create_table('send_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -543,6 +584,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_send_log_send_id'))
 
     op.drop_table('send_log')
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attachments_send_id'))
+        batch_op.drop_index(batch_op.f('ix_attachments_rep_id'))
+
+    op.drop_table('attachments')
     with op.batch_alter_table('sends', schema=None) as batch_op:
         batch_op.drop_index('ix_sends_state_due')
         batch_op.drop_index('ix_sends_mailbox_state_sent')
@@ -601,6 +647,11 @@ def downgrade() -> None:
 
     op.drop_table('templates')
     op.drop_table('suppressions')
+    with op.batch_alter_table('snippets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_snippets_rep_id'))
+        batch_op.drop_index(batch_op.f('ix_snippets_org_id'))
+
+    op.drop_table('snippets')
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_people_owner_rep_id'))
 

@@ -135,6 +135,8 @@
     const reply = li.querySelector("[data-reply-row]");
     reply.hidden = !canReply(i);
     li.querySelector("[data-k=reply_to_previous]").checked = !!s.reply_to_previous;
+    li.querySelector("[data-k=cc]").value = (s.cc || []).join(", ");
+    li.querySelector("[data-k=bcc]").value = (s.bcc || []).join(", ");
     const picker = li.querySelector("[data-k=template_id]");
     for (const t of templates) picker.add(new Option(t.name, String(t.id)));
     picker.value = s.template_id ? String(s.template_id) : "";
@@ -164,6 +166,7 @@
     const k = ev.target.dataset.k;
     if (k === "subject" || k === "instructions" || k === "send_time") steps[i][k] = ev.target.value;
     if (k === "body_html") steps[i].body_html = ev.target.innerHTML;
+    if (k === "cc" || k === "bcc") steps[i][k] = ev.target.value.split(/[,;\s]+/).map((a) => a.trim()).filter(Boolean);
   });
 
   list.addEventListener("change", (ev) => {
@@ -308,6 +311,8 @@
         out.send_option = s.send_option;
         if (s.send_option === "fixed_time") out.send_time = s.send_time;
         out.reply_to_previous = !!s.reply_to_previous;
+        out.cc = s.cc || [];
+        out.bcc = s.bcc || [];
         if (s.template_id) out.template_id = s.template_id;
         else { out.body_html = s.body_html || ""; if (!s.reply_to_previous) out.subject = s.subject || ""; }
         return out;
@@ -324,8 +329,11 @@
     save.disabled = false;
     if (!res.ok) {
       // "settings.holiday_countries[2]" is shown beside the one holiday input.
+      // "steps[0].cc[1]" beside that step's Cc field.
       const locate = (f) => (/^settings\.holiday_countries\[/.test(f || "")
-        ? form.querySelector('[data-field="settings.holiday_countries"]') : null);
+        ? form.querySelector('[data-field="settings.holiday_countries"]')
+        : /^steps\[\d+\]\.(cc|bcc)\[/.test(f || "")
+          ? form.querySelector(`[data-field="${CSS.escape(f.replace(/\[\d+\]$/, ""))}"]`) : null);
       App.showErrors(form, (res.data && res.data.errors) || [{ field: "", message: `error ${res.status}` }], locate);
       return;
     }

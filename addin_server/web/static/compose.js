@@ -90,7 +90,15 @@
     }
     sending = true;
     buttons().forEach((b) => { b.disabled = true; });
-    const payload = { subject: subject.value, body_html: body.innerHTML };
+    // Cc, Bcc and attachments (compose-extras.js); an upload still running holds the send.
+    const extras = window.ComposeExtras ? window.ComposeExtras.payload(form) : {};
+    if (extras === null) {
+      sending = false;
+      buttons().forEach((b) => { b.disabled = false; });
+      App.showErrors(form, [{ field: "attachment_ids", message: "Wait for the attachments to finish uploading" }]);
+      return;
+    }
+    const payload = { subject: subject.value, body_html: body.innerHTML, ...extras };
     if (sendAt) payload.send_at = sendAt;
     const res = await App.api("POST", `/api/v1/tasks/${taskId}/send`, payload);
     if (!res.ok) {
