@@ -50,11 +50,18 @@ def seed(live: Live) -> dict[str, int]:
         people = [PersonInput(email=f"{n.lower()}@{c.lower()}.test", first_name=n, company=c)
                   for n, c in (("Mia", "Vandelay"), ("Noah", "Piedpiper"), ("Zoe", "Acme"))]
         launch(s, rep, campaign, people, LaunchOptions(), now)
+        # The first campaign starts with a task (its emails wait for it): a second one whose
+        # first email is automatic gives a send to open.
+        auto = create_campaign(s, rep, parse_campaign({"name": "Webinar follow-up", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "09:30",
+             "subject": "Thanks", "body_html": "<p>Thanks {{first_name}}</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, auto, people[:1], LaunchOptions(), now)
         s.flush()
         task = s.scalar(select(Task.id).join(Enrollment, Enrollment.id == Task.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
+                        .where(Enrollment.campaign_id == auto.id))
         assert task is not None and send is not None
         return {"campaign": campaign.id, "task": task, "send": send}
 
