@@ -3,7 +3,7 @@ mailboxes. Server-rendered; the pages' scripts call the REST API for every chang
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -20,8 +20,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from sqlalchemy import func, select
 
+from addin_server import dates
 from addin_server.accounts import rep_today, visible_templates
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
@@ -58,11 +60,24 @@ MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "u
 
 
 @bp.app_template_filter("localtime")
-def _localtime(instant: datetime | None, tz: str) -> str:
-    """An instant in a zone, as reps read it: "Tue 24 Nov 09:30"."""
+def _localtime(instant: datetime | None, tz: str) -> Markup:
+    """An instant in the rep's zone in the one date style (dates.py): a <time> whose text is
+    "Tue, 24 Nov at 09:30 (in 2 days)" and whose title is the full date with the zone."""
     if instant is None:
-        return ""
-    return instant.astimezone(ZoneInfo(tz or "UTC")).strftime("%a %d %b %H:%M")
+        return Markup("")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        dates.iso(instant), dates.absolute(instant, tz, named=True),
+        dates.described(instant, tz, now()))
+
+
+@bp.app_template_filter("dueday")
+def _dueday(day: date | None, tz: str) -> Markup:
+    """A due date (no time) in the same style: "Tue, 24 Nov (tomorrow)", in a <time>."""
+    if day is None:
+        return Markup("")
+    today = dates.local(now(), tz).date()
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        day.isoformat(), dates.day(day), dates.described_day(day, today))
 
 
 @bp.app_context_processor

@@ -35,7 +35,7 @@ from addin_server.enrollments.sent_items import sync_rep
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
 from addin_server.runtime import runtime
-from addin_server.validation import Errors, parse_email
+from addin_server.validation import SUBJECT_MAX, Errors, parse_email
 from addin_server.web.common import ApiError, bearer_token, db, json_body, now
 
 ADDIN_DIR = Path(__file__).resolve().parents[3] / "outlook_addin"
@@ -46,7 +46,7 @@ FRAME_ANCESTORS = (
     "https://*.office365.com https://*.cloud.microsoft"
 )
 # Outlook's own limits on what displayNewMessageForm / displayReplyForm accept.
-MAX_SUBJECT = 255
+MAX_SUBJECT = SUBJECT_MAX  # the limit every subject is validated to (validation.py)
 MAX_FORM_BODY = 32 * 1024
 PUBLIC_ENDPOINTS = {"outlook.config", "outlook.dev_token"}
 
