@@ -60,11 +60,14 @@ MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "u
 
 
 @bp.app_template_filter("localtime")
-def _localtime(instant: datetime | None, tz: str) -> Markup:
+def _localtime(instant: datetime | str | None, tz: str) -> Markup:
     """An instant in the rep's zone in the one date style (dates.py): a <time> whose text is
-    "Tue, 24 Nov at 09:30 (in 2 days)" and whose title is the full date with the zone."""
-    if instant is None:
+    "Tue, 24 Nov at 09:30 (in 2 days)" and whose title is the full date with the zone. Takes
+    an ISO string too (what a ReplyContext carries)."""
+    if not instant:
         return Markup("")
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         dates.iso(instant), dates.absolute(instant, tz, named=True),
         dates.described(instant, tz, now()))
@@ -87,8 +90,7 @@ def _layout_values() -> dict[str, Any]:
     rep = signed_in_rep()
     if rep is None:
         return {"rep": None}
-    open_tasks = db().scalar(select(func.count(Task.id)).where(
-        Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)) or 0
+    open_tasks = command_center.due_task_count(db(), rep, now())
     boxes = list(db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)))
     mailbox_alert = not boxes or any(mailbox_reason(b, now()) for b in boxes)
     return {"rep": rep, "open_task_count": open_tasks, "mailbox_alert": mailbox_alert,
@@ -270,6 +272,13 @@ def feed_page() -> ResponseReturnValue:
     events = feed_view.latest(db(), rep, limit=200, types=None)
     return render_template("feed.html", items=feed_view.items(db(), events, rep.timezone, now()),
                            kinds=list(feed_view.KINDS))
+
+
+@bp.get("/nav/counts")
+@login_required
+def nav_counts() -> ResponseReturnValue:
+    """The navigation's badge, refreshed by app.js after an action and every half minute."""
+    return jsonify({"due_tasks": command_center.due_task_count(db(), current_rep(), now())})
 
 
 @bp.get("/feed/poll")

@@ -244,7 +244,9 @@ def test_a_reply_task_composes_on_the_thread_with_the_sent_email_quoted(
         task_id = task.id
     sign_in_as(client, rep)
     html = main_of(client.get(f"/tasks/{task_id}").get_data(as_text=True))
-    assert "Reply to “Hi Jo” sent 2026-11-24 10:00 UTC" in html
+    # The compose note in the one date style, in the rep's zone (Paris).
+    assert ("Reply to “Hi Jo” sent <time datetime=\"2026-11-24T10:00:00Z\" title=\"Tue, 24 Nov "
+            "2026 at 11:00 CET\">Tue, 24 Nov at 11:00 (just now)</time>") in html
     assert 'value="Re: Hi Jo" readonly' in html
     assert "<blockquote" in html and "First note to Jo" in html
     assert "a personal follow-up" in html and "data-prompts" in html

@@ -101,6 +101,7 @@
       App.showErrors(form, errors);
       return;
     }
+    App.refreshBadge();
     body.contentEditable = "false";
     subject.readOnly = true;
     const when = sendAt ? `Scheduled for ${form.querySelector("[data-send-date]").value} ${form.querySelector("[data-send-time]").value}` : "Sent";
