@@ -78,7 +78,8 @@ def compose_task(task_id: int) -> ResponseReturnValue:
         "subject": email.subject,
         "body_html": email.body_html,
         "reply_to": reply,
-        "prompts": templates.find_prompts(email.body_html) + templates.find_prompts(email.subject),
+        # In reading order: the subject's, then the body's.
+        "prompts": templates.find_prompts(email.subject) + templates.find_prompts(email.body_html),
     })
 
 
