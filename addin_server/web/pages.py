@@ -83,6 +83,12 @@ def _dueday(day: date | None, tz: str) -> Markup:
         day.isoformat(), dates.day(day), dates.described_day(day, today))
 
 
+@bp.app_template_filter("day")
+def _day(day: date) -> str:
+    """A calendar date in the same style: "Tue, 24 Nov 2026"."""
+    return dates.day(day)
+
+
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
     if not has_request_context() or request.blueprint not in ("pages", "auth"):
