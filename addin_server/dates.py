@@ -39,9 +39,7 @@ def day(d: date, *, year: bool = True) -> str:
 
 
 def local(instant: datetime, tz: str | None) -> datetime:
-    if instant.tzinfo is None:  # SQLite hands back naive UTC
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(zone(tz))
+    return aware(instant).astimezone(zone(tz))
 
 
 def absolute(instant: datetime, tz: str | None, *, named: bool = False, year: bool = True
@@ -58,9 +56,7 @@ def _count(n: int, unit: str) -> str:
 
 def relative(instant: datetime, now: datetime) -> str:
     """`in 2 days`, `3 hours ago`, `in 5 minutes`, `just now`."""
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    seconds = (instant - now).total_seconds()
+    seconds = (aware(instant) - now).total_seconds()
     span = abs(seconds)
     if span < 60:
         return "just now"
@@ -90,7 +86,7 @@ def described(instant: datetime, tz: str | None, now: datetime, *, named: bool =
     year, and how far it is when that is within a week."""
     this_year = local(instant, tz).year == local(now, tz).year
     text = absolute(instant, tz, named=named, year=not this_year)
-    if abs(_aware(instant) - now) <= RELATIVE_WITHIN:
+    if abs(aware(instant) - now) <= RELATIVE_WITHIN:
         text = f"{text} ({relative(instant, now)})"
     return text
 
@@ -105,7 +101,7 @@ def described_day(d: date, today: date) -> str:
 
 def iso(instant: datetime) -> str:
     """The machine form for `<time datetime=...>` and the API: `2026-03-03T08:34:00Z`."""
-    return _aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def quote_header(instant: datetime, tz: str | None, name: str, address: str) -> str:
@@ -114,5 +110,6 @@ def quote_header(instant: datetime, tz: str | None, name: str, address: str) -> 
     return f"On {absolute(instant, tz)}, {who} wrote:"
 
 
-def _aware(instant: datetime) -> datetime:
+def aware(instant: datetime) -> datetime:
+    """A stored instant as an aware UTC one (SQLite hands back naive UTC)."""
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)

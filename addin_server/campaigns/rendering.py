@@ -7,12 +7,12 @@ tasks, prompts kept for the rep to replace).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.campaigns import templates
 from addin_server.campaigns.quoting import quote_previous, reply_subject
 from addin_server.html_text import html_to_text
@@ -80,10 +80,6 @@ def previous_email(session: Session, enrollment: Enrollment, step: Step) -> Sent
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _sender_address(session: Session, previous: SentMessage, rep: Rep) -> str:
     """The address the previous email went out from (the quote names it as the recipient saw
     it), or the rep's sign-in address when that mailbox is gone."""
@@ -126,7 +122,7 @@ def build_email(
         if previous is not None:
             reply = reply_context(previous)
             subject = reply_subject(previous.subject)
-            body = quote_previous(body, previous.body_html, _aware(previous.sent_at),
+            body = quote_previous(body, previous.body_html, dates.aware(previous.sent_at),
                                   rep.timezone, rep.name, _sender_address(session, previous, rep))
         else:
             # The previous email was skipped: nothing to thread on, so this one starts afresh
