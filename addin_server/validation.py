@@ -20,6 +20,10 @@ MAX_ID = 2**31 - 1
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2099, 12, 31)
 
+# The longest subject every client we open a compose window in accepts: Outlook refuses more
+# than 255 characters (Gmail and RFC 5322 would take more), so every subject is held to it.
+SUBJECT_MAX = 255
+
 
 @dataclass(frozen=True)
 class FieldError:

@@ -43,5 +43,10 @@ class Endpoints:
     def web_app(self) -> str:
         return f"{self.base}/"
 
+    @property
+    def mailboxes(self) -> str:
+        """The web app's Mailboxes page (addin_server/web: `GET /mailboxes`)."""
+        return f"{self.base}/mailboxes"
+
     def all(self) -> set[str]:
         return {self.url(name) for name in PATHS}

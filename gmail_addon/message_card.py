@@ -62,9 +62,17 @@ _MARK = {"sent": "✓", "completed": "✓", "skipped": "–", "cancelled": "×",
 
 
 def step_text(s: StepLine) -> str:
+    """`✓ 1. Day 1 email · sent Tue, 24 Nov ...`: the state, then why, each word once (a
+    reason that starts with the state, "sent ..." or "planned for ...", stands for both)."""
     mark = _MARK.get(s.status, "○")
-    reason = f": {esc(s.reason)}" if s.reason else ""
-    return f"{mark} {s.position + 1}. Day {s.day} {esc(s.type)} · {esc(s.status)}{reason}"
+    status = s.status.replace("_", " ")
+    if not s.reason or s.reason == status:
+        state = esc(status)
+    elif s.reason.startswith(status):
+        state = esc(s.reason)
+    else:
+        state = f"{esc(status)}: {esc(s.reason)}"
+    return f"{mark} {s.position + 1}. Day {s.day} {esc(s.type)} · {state}"
 
 
 def enrollment_widgets(en: EnrollmentItem, e: Endpoints, context: dict[str, str]) -> list[Json]:
@@ -105,8 +113,9 @@ def add_section(
     context: dict[str, str],
 ) -> Json:
     if not campaigns:
-        return w.section([w.paragraph("You have no campaigns yet: create one in the web app.")],
-                         "Add to a campaign")
+        return w.section([w.paragraph(
+            f"{esc(cand.name or cand.email)} is already in every campaign of yours (or you have "
+            "none yet: create one in the web app).")], "Add to a campaign")
     chosen = next((c for c in campaigns if c.id == selected), campaigns[0])
     items = [(c.name + (" (you pick the send time)" if c.send_time == "required" else ""),
               str(c.id), c.id == chosen.id) for c in campaigns]

@@ -14,15 +14,16 @@ def connect_card(e: Endpoints, *, email: str = "", reason: str = "") -> Json:
         text = f"Campaigns can't work from {who} yet: {esc(reason)}."
     else:
         text = f"{who} is not a rep of ours yet."
+    # The web app's navigation says "Mailboxes"; the button opens that page directly.
     steps = (
         "1. Sign in to the web app with this address (ask your admin for an account).<br>"
-        "2. Open <b>Settings → Mailbox</b> and connect Gmail.<br>"
+        "2. On its <b>Mailboxes</b> page, click <b>Connect Gmail</b>.<br>"
         "3. Come back here and reopen the add-on."
     )
     return w.card(
         "Connect your account",
         [w.section([w.paragraph(text), w.paragraph(steps),
-                    w.buttons(w.link_button("Open the web app", e.web_app))])],
+                    w.buttons(w.link_button("Open Mailboxes", e.mailboxes))])],
         name="connect",
     )
 

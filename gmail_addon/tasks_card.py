@@ -27,6 +27,9 @@ class TaskItem:
     campaign: str
     instructions: str = ""
     has_draft: bool = False
+    # The due day as the product writes dates ("Wed, 25 Nov"; addin_server/dates.py), which
+    # this pure package cannot import; the ISO date when not given.
+    due_text: str = ""
 
 
 def bucket(due: date, today: date) -> str:
@@ -45,8 +48,11 @@ def _who(t: TaskItem) -> str:
 def task_widgets(t: TaskItem, e: Endpoints, today: date, refresh: dict[str, str]) -> list[Json]:
     """Two widgets: what and who, then the buttons. `refresh` says which card to redraw after
     Done/Skip (parameters travel back to us through Google as strings)."""
-    when = {"overdue": f"overdue since {t.due.isoformat()}", "today": "due today",
-            "upcoming": f"due {t.due.isoformat()}"}[bucket(t.due, today)]
+    shown = esc(t.due_text or t.due.isoformat())
+    when = {"overdue": f"overdue since {shown}", "today": "due today",
+            "upcoming": f"due {shown}"}[bucket(t.due, today)]
+    if (t.due - today).days == 1:
+        when = f"due tomorrow ({shown})"
     bottom = esc(t.campaign) + (" · " + esc(t.company) if t.company else "")
     row = w.decorated(_who(t), top=f"{esc(t.title)} · {when}", bottom=bottom)
     ids = {"task_id": str(t.id), **refresh}

@@ -234,7 +234,7 @@
       node.querySelector(".type").textContent = TYPE_LABELS[task.type] || task.type;
       node.querySelector(".type").className = "type type-" + task.type;
       node.querySelector(".who").textContent = personName(task.person);
-      node.querySelector(".due").textContent = "due " + task.due_date;
+      node.querySelector(".due").textContent = "due " + (task.due_text || task.due_date);
       node.querySelector(".task-title").textContent = task.title;
       node.querySelector(".task-meta").textContent = task.campaign.name +
         (task.instructions ? " — " + task.instructions : "");
@@ -344,16 +344,86 @@
       });
   }
 
+  // --- prompts: {{! one line about their industry }} is for the rep to replace ----------------
+
+  var PROMPT = /\{\{\s*!([^}]*)\}\}/g;
+
+  function escapeHtml(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;");
+  }
+
+  // One input per distinct prompt, labelled with it; kept across clicks so nothing typed is lost.
+  function promptForm(node, prompts) {
+    var form = node.querySelector(".prompt-form");
+    var seen = {};
+    prompts.forEach(function (p) {
+      if (seen[p]) { return; }
+      seen[p] = true;
+      if (form.querySelector('input[data-prompt="' + CSS.escape(p) + '"]')) { return; }
+      var label = document.createElement("label");
+      label.textContent = p;
+      var input = document.createElement("input");
+      input.type = "text";
+      input.setAttribute("data-prompt", p);
+      input.maxLength = 2000;
+      label.appendChild(input);
+      form.appendChild(label);
+    });
+    form.hidden = false;
+    return form;
+  }
+
+  // The rep's text for every prompt, or null (and the first empty input focused) when one is
+  // missing: Outlook's compose window must never show "{{! ... }}" to be sent as is.
+  function promptAnswers(node, prompts) {
+    var form = promptForm(node, prompts);
+    var answers = {};
+    var missing = null;
+    form.querySelectorAll("input[data-prompt]").forEach(function (input) {
+      var value = input.value.trim();
+      if (!value && !missing) { missing = input; }
+      answers[input.getAttribute("data-prompt")] = value;
+    });
+    if (missing) { missing.focus(); return null; }
+    return answers;
+  }
+
+  function fillPrompts(c, answers) {
+    function fill(text, html) {
+      return (text || "").replace(PROMPT, function (whole, p) {
+        var answer = answers[p.trim()];
+        if (answer === undefined) { return whole; }
+        return html ? escapeHtml(answer) : answer;
+      });
+    }
+    var out = {};
+    Object.keys(c).forEach(function (k) { out[k] = c[k]; });
+    out.subject = fill(c.subject, false);
+    out.body_html = fill(c.body_html, true);
+    if (c.reply_body_html) { out.reply_body_html = fill(c.reply_body_html, true); }
+    return out;
+  }
+
   function writeTask(task, node) {
     if (state.busy[task.id]) { return; }
     state.busy[task.id] = true;
     taskMessage(node, "Opening…");
     api("GET", "/tasks/" + task.id + "/compose").then(function (c) {
-      var prompts = c.prompts && c.prompts.length ?
-        " Replace the prompts ({{! … }}) before you send." : "";
+      if (c.prompts && c.prompts.length) {
+        var answers = promptAnswers(node, c.prompts);
+        if (!answers) {
+          var n = c.prompts.length;
+          throw new Error("This email has " + (n === 1 ? "a prompt" : n + " prompts") +
+            " ({{! … }}) for you to replace. Fill " + (n === 1 ? "it" : "them") +
+            " in below, then click Write again: Outlook would show " +
+            (n === 1 ? "it" : "them") + " as typed.");
+        }
+        c = fillPrompts(c, answers);
+      }
       if (state.mode === "compose") {
         return fillDraft(c).then(function () {
-          taskMessage(node, "Draft filled. Send it, then click Done." + prompts, "ok");
+          taskMessage(node, "Draft filled. Send it, then click Done.", "ok");
         });
       }
       if (state.mode !== "read" || typeof Office.context.mailbox.displayNewMessageForm !== "function") {
@@ -365,7 +435,7 @@
         var refused = refuseTooLong({ subject: "", html: replyHtml }, c.limits);
         if (refused) { throw new Error(refused); }
         return openReply(item, replyHtml).then(function () {
-          taskMessage(node, "Reply opened. Send it, then click Done." + prompts, "ok");
+          taskMessage(node, "Reply opened. Send it, then click Done.", "ok");
         });
       }
       var refusal = refuseTooLong({ subject: c.subject, html: c.body_html }, c.limits);
@@ -374,7 +444,7 @@
         .then(function () {
           // Outlook does not say whether the window opened (pinned panes may drop the call).
           taskMessage(node, "Compose window opened. Send it, then click Done. Nothing opened? " +
-                      "Click Write again." + prompts, "ok");
+                      "Click Write again.", "ok");
         });
     }).catch(function (err) {
       taskMessage(node, err.message, "error");

@@ -13,7 +13,7 @@ from addin_server import feed
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus
 from addin_server.inbound.rules import process_inbound
-from addin_server.models import Enrollment, Event, Mailbox, Person, Send
+from addin_server.models import Enrollment, Event, Mailbox, Person, Rep, Send
 from addin_server.runtime import Runtime
 from addin_server.suppressions import list_unsubscribe_headers, send_blocker, unsubscribe_token
 from tests.conftest import Actor, FrozenClock, make_actor
@@ -69,6 +69,12 @@ def test_the_page_asks_first_and_bad_tokens_are_refused(
     page = client.get(f"/u/{token}")
     assert page.status_code == 200 and b"<form method=\"post\">" in page.data
     assert b"bob@globex.test" in page.data
+    # The page names who wrote: the rep of the campaign and the organisation.
+    session.rollback()
+    rep_row = session.get(Rep, rep.rep_id)
+    assert rep_row is not None
+    sender = f"{rep_row.name} ({rep_row.email}) at {rep_row.org.name}"
+    assert f"Stop emails to <strong>bob@globex.test</strong> from {sender}?" in page.text
     session.rollback()
     person = session.scalar(select(Person).where(Person.email == "bob@globex.test"))
     assert person is not None and person.unsubscribed_at is None  # a GET changes nothing
@@ -77,7 +83,9 @@ def test_the_page_asks_first_and_bad_tokens_are_refused(
     assert client.post(f"/u/{token}x", data={"confirm": "1"}).status_code == 404
     forged = unsubscribe_token("another-secret", org_id, "bob@globex.test")
     assert client.get(f"/u/{forged}").status_code == 404
-    assert client.post(f"/u/{token}", data={"confirm": "1"}).status_code == 200
+    done = client.post(f"/u/{token}", data={"confirm": "1"})
+    assert done.status_code == 200
+    assert f"will not receive these emails from {sender} any more" in done.text
     session.rollback()
     assert session.get(Person, person_id).unsubscribed_at is not None  # type: ignore[union-attr]
 

@@ -11,6 +11,7 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server import dates
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, current_rep, launchable, owned
 from addin_server.api.launches import forecast_json, launch_json
@@ -164,9 +165,9 @@ def _refuse_past_first_send(campaign: Campaign, first: datetime | None, errors: 
     if first is None or first >= now() - PAST_GRACE:
         return
     tz = ZoneInfo(campaign.timezone)
-    shown = first.astimezone(tz).strftime("%a %d %b %H:%M")
+    shown = dates.absolute(first, tz.key)
     errors.add("first_send_at", f"is in the past ({shown}; it is now "
-               f"{now().astimezone(tz).strftime('%a %d %b %H:%M')} {campaign.timezone}): "
+               f"{dates.absolute(now(), tz.key)} {campaign.timezone}): "
                "every first email would go at once. Pick a later time, or send "
                "send_past_now: true to send them now")
 

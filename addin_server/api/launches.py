@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from addin_server import dates
 from addin_server.enrollments.launch import LaunchResult
 from addin_server.enrollments.people import Invalid
 from addin_server.models import Campaign
@@ -68,5 +69,5 @@ def forecast_json(forecast: LaunchForecast, campaign: Campaign, emails: dict[int
 
 def _local(when: datetime | date | None, tz: ZoneInfo) -> str | None:
     if isinstance(when, datetime):
-        return when.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
-    return when.strftime("%a %d %b %Y") if when else None
+        return dates.absolute(when, tz.key, named=True)
+    return dates.day(when) if when else None

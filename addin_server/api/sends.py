@@ -4,12 +4,12 @@ Command Center, and what the local development mailbox sent."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server import dates
 from addin_server.api.body import checked_body
 from addin_server.api.common import (
     api_blueprint,
@@ -31,14 +31,20 @@ from addin_server.sending.compose import (
     render_composed,
     send_task_email,
 )
-from addin_server.validation import Errors, get_str, parse_address_list, parse_instant
+from addin_server.validation import (
+    SUBJECT_MAX,
+    Errors,
+    get_str,
+    parse_address_list,
+    parse_instant,
+)
 from addin_server.web.common import ApiError, db, iso, not_found, now, runtime
 
 bp = api_blueprint("api_sends", __name__)
 
 
 def localtime(instant: datetime, tz: str) -> str:
-    return instant.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
+    return dates.absolute(instant, tz)
 
 
 def owned_send(send_id: int) -> Send:
@@ -58,7 +64,7 @@ def send_task(task_id: int) -> ResponseReturnValue:
     task = owned(Task, task_id)
     data = checked_body(bodies.TaskSendIn)
     errors = Errors()
-    subject = get_str(data, "subject", "subject", errors, required=True, max_len=998,
+    subject = get_str(data, "subject", "subject", errors, required=True, max_len=SUBJECT_MAX,
                       header=True)
     body = get_str(data, "body_html", "body_html", errors, required=True, max_len=500_000)
     send_at = None
@@ -144,7 +150,7 @@ def patch_send(send_id: int) -> ResponseReturnValue:
             errors.add(field, "an automatic email's text comes from its campaign step: edit "
                        "the step")
         else:
-            subject = get_str(data, "subject", "subject", errors, max_len=998, header=True)
+            subject = get_str(data, "subject", "subject", errors, max_len=SUBJECT_MAX, header=True)
             body = get_str(data, "body_html", "body_html", errors, max_len=500_000)
             text = (subject if "subject" in data else send.subject,
                     body if "body_html" in data else send.body_html)

@@ -3,12 +3,11 @@ window opens it, done and skip. Sending an email task is in sends.py."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server import dates
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
 from addin_server.api.openapi import requests as bodies
@@ -79,7 +78,8 @@ def compose_task(task_id: int) -> ResponseReturnValue:
         "subject": email.subject,
         "body_html": email.body_html,
         "reply_to": reply,
-        "prompts": templates.find_prompts(email.body_html) + templates.find_prompts(email.subject),
+        # In reading order: the subject's, then the body's.
+        "prompts": templates.find_prompts(email.subject) + templates.find_prompts(email.body_html),
     })
 
 
@@ -116,7 +116,7 @@ def skip_task(task_id: int) -> ResponseReturnValue:
 
 def _still_scheduled(exc: tasks.EmailStillScheduled, advice: str) -> ApiError:
     rep = current_rep()
-    when = exc.send.due_at.astimezone(ZoneInfo(rep.timezone)).strftime("%a %d %b %H:%M")
+    when = dates.absolute(exc.send.due_at, rep.timezone)
     return ApiError(409, f"its email (send {exc.send.id}) is {exc.send.state.value} for {when} "
                     f"{rep.timezone}: the task completes when it goes; {advice}", "send")
 

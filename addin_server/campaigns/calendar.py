@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
+from addin_server import dates
 from addin_server.campaigns.timing import CampaignCalendar, local_instant
 from addin_server.models import Campaign
 
@@ -129,7 +130,7 @@ def window_due(campaign: Campaign, person_timezone: str | None, due_at: datetime
     moved = next_allowed(due_at, window, cal.tz, cal.holidays)
     if moved == due_at:
         return due_at, ""
-    local = moved.astimezone(cal.tz).strftime("%a %d %b %H:%M %Z")
+    local = dates.absolute(moved, cal.tz.key, named=True)
     if window is not None:
         return moved, f"outside the sending window {window.describe()} {cal.tz.key}: " \
                       f"expected {local}"

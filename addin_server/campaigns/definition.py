@@ -14,6 +14,7 @@ from addin_server.campaigns import templates
 from addin_server.campaigns.settings import parse_extra
 from addin_server.enums import SendOption, StepType
 from addin_server.validation import (
+    SUBJECT_MAX,
     Errors,
     get_bool,
     get_id,
@@ -134,7 +135,8 @@ def _parse_step(raw: Any, where: str, errors: Errors) -> StepSpec | None:
         send_time=send_time,
         reply_to_previous=get_bool(raw, "reply_to_previous", f"{where}.reply_to_previous",
                                    errors, False),
-        subject=get_str(raw, "subject", f"{where}.subject", errors, max_len=998, header=True),
+        subject=get_str(raw, "subject", f"{where}.subject", errors, max_len=SUBJECT_MAX,
+                        header=True),
         body_html=get_str(raw, "body_html", f"{where}.body_html", errors, max_len=200_000),
         template_id=template_id,
         instructions=get_str(raw, "instructions", f"{where}.instructions", errors, max_len=5000),
@@ -214,6 +216,51 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
     return checked
 
 
+# The time of day an automatic email step is set for, as far as the campaign alone says it:
+# a time, or LAUNCH_TIME for the time picked at launch; None when it depends on the rep (a
+# manual step before it) or is "right away".
+LAUNCH_TIME = "the time chosen at launch"
+
+
+def _set_time(steps: list[StepSpec], i: int) -> time | str | None:
+    step = steps[i]
+    if step.send_option == SendOption.FIXED_TIME:
+        return step.send_time
+    if step.send_option == SendOption.CHOOSE_AT_LAUNCH:
+        return LAUNCH_TIME
+    if step.send_option != SendOption.SAME_TIME_AS_PREVIOUS:
+        return None
+    # campaigns/timing.py's rule: the previous email's time; if that one is on the same day,
+    # the time of the last email on an earlier day.
+    emails = [j for j in range(i) if steps[j].type == StepType.EMAIL]
+    if not emails:
+        return None
+    if steps[emails[-1]].day < step.day:
+        return _set_time(steps, emails[-1])
+    earlier = [j for j in emails if steps[j].day < step.day]
+    return _set_time(steps, earlier[-1]) if earlier else None
+
+
+def _check_same_minute(steps: list[StepSpec], errors: Errors) -> None:
+    """Two automatic emails of one campaign set for the same day and minute would reach the
+    person together (one of them a reply to the other): refused on the later step."""
+    taken: dict[tuple[int, time | str], int] = {}
+    for i, step in enumerate(steps):
+        if step.type != StepType.EMAIL:
+            continue
+        at = _set_time(steps, i)
+        if at is None:
+            continue
+        other = taken.setdefault((step.day, at), i)
+        if other == i:
+            continue
+        shown = at if isinstance(at, str) else f"{at:%H:%M}"
+        field_name = "send_time" if step.send_option == SendOption.FIXED_TIME else "send_option"
+        errors.add(f"steps[{i}].{field_name}",
+                   f"goes out on day {step.day} at {shown}, the same minute as step {other + 1}: "
+                   "give one of the two emails another time (or another day)")
+
+
 def parse_steps(data: Any, errors: Errors) -> tuple[StepSpec, ...]:
     if not isinstance(data, list) or not data:
         errors.add("steps", "must be a non-empty list")
@@ -224,7 +271,9 @@ def parse_steps(data: Any, errors: Errors) -> tuple[StepSpec, ...]:
     parsed = [_parse_step(raw, f"steps[{i}]", errors) for i, raw in enumerate(data)]
     if errors:
         return ()
-    return tuple(_check_step_rules([s for s in parsed if s is not None], errors))
+    checked = _check_step_rules([s for s in parsed if s is not None], errors)
+    _check_same_minute(checked, errors)
+    return tuple(checked)
 
 
 def parse_campaign(data: Any, *, default_timezone: str) -> CampaignSpec:

@@ -6,34 +6,26 @@ import html as html_lib
 import re
 from datetime import datetime
 
+from addin_server import dates
 from addin_server.campaigns.templates import LINE_BREAKS_RE
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+def quote_previous(new_html: str, previous_html: str, sent_at: datetime, tz: str,
+                   sender_name: str, sender_address: str) -> str:
+    """`new_html` followed by the previous email quoted Gmail-style, under
+    `On Tue, 3 Mar 2026 at 09:34, Name <address> wrote:` in `tz` (the rep's zone: the rep is
+    the one who wrote it, and the date style is the product's one, see dates.py).
 
-def _gmail_date(moment: datetime) -> str:
-    """`Thu, Nov 26, 2026 at 9:30 AM`, in English whatever the locale."""
-    hour = moment.hour % 12 or 12
-    half = "AM" if moment.hour < 12 else "PM"
-    return (
-        f"{_DAYS[moment.weekday()]}, {_MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
-        f" at {hour}:{moment.minute:02d} {half}"
-    )
-
-
-def quote_previous(new_html: str, previous_html: str, sent_at: datetime, sender: str) -> str:
-    """`new_html` followed by the previous email quoted Gmail-style.
-
-    `sent_at` must be aware; it is shown in its own time zone. `previous_html` is inserted as
-    given (it is the HTML that was actually sent).
+    `sent_at` must be aware. `previous_html` is inserted as given (it is the HTML that was
+    actually sent).
     """
     if sent_at.tzinfo is None or sent_at.utcoffset() is None:
         raise ValueError("sent_at must be an aware datetime")
+    header = dates.quote_header(sent_at, tz, sender_name, sender_address)
     return (
         f"{new_html}"
         '<div class="gmail_quote"><div class="gmail_attr">'
-        f"On {_gmail_date(sent_at)}, {html_lib.escape(sender, quote=True)} wrote:<br></div>"
+        f"{html_lib.escape(header, quote=True)}<br></div>"
         '<blockquote class="gmail_quote" '
         'style="margin:0 0 0 .8ex;border-left:1px #ccc solid;padding-left:1ex">'
         f"{previous_html}</blockquote></div>"

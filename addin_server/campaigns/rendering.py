@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.campaigns import templates
 from addin_server.campaigns.quoting import quote_previous, reply_subject
 from addin_server.html_text import html_to_text
-from addin_server.models import Enrollment, Person, Rep, SentMessage, Step
+from addin_server.models import Enrollment, Mailbox, Person, Rep, SentMessage, Step
 from addin_server.suppressions import unsubscribe_url
 
 
@@ -79,6 +80,13 @@ def previous_email(session: Session, enrollment: Enrollment, step: Step) -> Sent
     )
 
 
+def _sender_address(session: Session, previous: SentMessage, rep: Rep) -> str:
+    """The address the previous email went out from (the quote names it as the recipient saw
+    it), or the rep's sign-in address when that mailbox is gone."""
+    mailbox = session.get(Mailbox, previous.mailbox_id) if previous.mailbox_id else None
+    return mailbox.address if mailbox is not None else rep.email
+
+
 def reply_context(previous: SentMessage) -> ReplyContext:
     return ReplyContext(
         rfc_message_id=previous.rfc_message_id,
@@ -117,8 +125,8 @@ def build_email(
         if previous is not None:
             reply = reply_context(previous)
             subject = reply_subject(previous.subject)
-            body = quote_previous(body, previous.body_html, previous.sent_at,
-                                            rep.name or rep.email)
+            body = quote_previous(body, previous.body_html, dates.aware(previous.sent_at),
+                                  rep.timezone, rep.name, _sender_address(session, previous, rep))
         else:
             # The previous email was skipped: nothing to thread on, so this one starts afresh
             # with the previous step's subject.

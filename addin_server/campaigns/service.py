@@ -20,7 +20,7 @@ from addin_server.campaigns.definition import Settings as CampaignSettings
 from addin_server.campaigns.settings import parse_extra
 from addin_server.enums import LIVE_ENROLLMENT
 from addin_server.models import Campaign, Enrollment, Rep, Step, Template
-from addin_server.validation import Errors, get_str, parse_timezone
+from addin_server.validation import SUBJECT_MAX, Errors, get_str, parse_timezone
 
 
 def _check_template_ids(session: Session, rep: Rep, steps: tuple[StepSpec, ...]) -> None:
@@ -173,7 +173,7 @@ def parse_template(data: Any) -> tuple[str, str, str]:
         errors.add("", "the body must be a JSON object")
         errors.raise_if_any()
     name = get_str(data, "name", "name", errors, required=True, max_len=200).strip()
-    subject = get_str(data, "subject", "subject", errors, max_len=998, header=True)
+    subject = get_str(data, "subject", "subject", errors, max_len=SUBJECT_MAX, header=True)
     body = get_str(data, "body_html", "body_html", errors, required=True, max_len=200_000)
     for where, text in (("subject", subject), ("body_html", body)):
         for problem in templates.check_template(text, allow_prompts=True):

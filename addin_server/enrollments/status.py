@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import forecast
 from addin_server.enrollments.advance import (
@@ -48,9 +49,7 @@ class StepView:
 
 
 def _fmt(instant: datetime, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return instant.astimezone(ZoneInfo(tz)).strftime("%a %d %b %Y %H:%M %Z")
+    return dates.absolute(instant, tz, named=True)
 
 
 def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
@@ -67,7 +66,8 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
                 f"{mailbox.guard_reason}; a person must release it on the Mailboxes page")
     if mailbox.paused_until is not None and mailbox.paused_until > now:
         by = {"gmail": "Gmail", "microsoft": "Microsoft"}.get(mailbox.provider.value, "provider")
-        return f"mailbox paused by {by} until {mailbox.paused_until.strftime('%Y-%m-%d %H:%M')} UTC"
+        until = dates.absolute(mailbox.paused_until, "UTC", named=True)
+        return f"mailbox paused by {by} until {until}"
     return None
 
 
@@ -152,7 +152,7 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             task = tasks[pos]
             reason = ""
             if task.status == TaskStatus.OPEN:
-                reason = f"waiting for you: {task.type.value} task due {task.due_date.isoformat()}"
+                reason = f"waiting for you: {task.type.value} task due {dates.day(task.due_date)}"
                 gate = f"waiting for the {task.type.value} task of step {pos + 1}"
             views.append(StepView(**common, status=task.status.value, due_at=None,
                                   due_date=task.due_date, reason=reason, task_id=task.id))
@@ -176,7 +176,7 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
         if due_at is not None and reason == "planned":
             reason = f"planned for {_fmt(due_at, tz)}"
         elif step.type != StepType.EMAIL or not is_automatic(step):
-            reason = f"{reason}; becomes a task on {plan.due_date.isoformat()}"
+            reason = f"{reason}; becomes a task on {dates.day(plan.due_date)}"
         views.append(StepView(**common, status="planned", due_at=due_at,
                               due_date=plan.due_date, reason=reason))
     return views

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import dates, feed
 from addin_server.guard.breakers import domain_mailboxes, domain_of, trip_mailbox
 from addin_server.guard.rules import (
     AUTHENTICATION,
@@ -50,7 +50,8 @@ def _sending_limit(session: Session, mailbox: Mailbox, stop: HardStop, now: date
     mailbox.daily_cap = cap
     pause_mailbox(session, mailbox, until,
                   f"daily sending limit reached ({stop.code}): {detail}"[:500], now)
-    return f"mailbox paused until {until:%Y-%m-%d %H:%M} UTC, daily cap lowered to {cap}"
+    return (f"mailbox paused until {dates.absolute(until, 'UTC', named=True)}, daily cap lowered "
+            f"to {cap}")
 
 
 def _flag_domain(session: Session, mailbox: Mailbox, stop: HardStop, now: datetime, *,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from addin_server import dates
 from addin_server.campaigns import rendering as content
 from addin_server.campaigns import templates
 from addin_server.config import Settings
@@ -360,8 +361,8 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
         # The provider refused to process the request (a limit, a throttle): not an attempt,
         # so the attempt is given back and the attempts stay for real failures however long
         # the provider holds the mailbox.
-        reason = (f"mailbox paused by the provider until {exc.until:%Y-%m-%d %H:%M:%S} UTC: "
-                  f"{exc}")
+        until = dates.absolute(exc.until, "UTC", named=True)
+        reason = f"mailbox paused by the provider until {until}: {exc}"
         stop = hard_stop(status_code(str(exc)), str(exc))
         if stop is not None and stop.kind == SENDING_LIMIT:
             # The daily sending limit: paused until the provider's time, and a lower cap.

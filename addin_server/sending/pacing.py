@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.campaigns.calendar import SendingWindow, calendar_for, next_allowed, window_of
 from addin_server.campaigns.timing import local_instant
 from addin_server.enrollments.status import mailbox_reason
@@ -86,7 +87,7 @@ class _State:
 
 
 def _fmt(instant: datetime, tz: ZoneInfo) -> str:
-    return instant.astimezone(tz).strftime("%a %d %b %H:%M %Z")
+    return dates.absolute(instant, tz.key, named=True)
 
 
 def _mailbox_earliest(pace: MailboxPace, state: _State, t: datetime) -> tuple[datetime, str]:
@@ -110,7 +111,7 @@ def _mailbox_earliest(pace: MailboxPace, state: _State, t: datetime) -> tuple[da
             t = local_instant(day + timedelta(days=1), time(0, 0), pace.tz)
             ramping = " (a new mailbox ramping up)" if cap != pace.daily_cap else ""
             why = (f"daily cap of {cap} emails from {pace.address}{ramping} reached for "
-                   f"{day:%a %d %b}")
+                   f"{dates.day(day)}")
         if t == before:
             return t, why
     raise ValueError("no day under the cap within a year")

@@ -220,6 +220,14 @@ class Counts:
     people: int
 
 
+def due_task_count(session: Session, rep: Rep, now: datetime) -> int:
+    """The navigation badge: the rep's open tasks due today or earlier in the rep's zone
+    (tomorrow's are not work for today)."""
+    return int(session.scalar(select(func.count(Task.id)).where(
+        Task.rep_id == rep.id, Task.status == TaskStatus.OPEN,
+        Task.due_date <= rep_today(rep, now))) or 0)
+
+
 def counts(session: Session, rep: Rep, q: str = "") -> Counts:
     """The tab counts, by SQL: open tasks, emails still to go, people active or paused."""
     def scalar(query: Select) -> int:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import dates, feed
 from addin_server.models import Campaign, Event, Person, Rep
 
 # What the compact panel shows: what a rep acts on (the full page shows everything).
@@ -75,7 +75,7 @@ def _people(n: int) -> str:
 
 def _day(iso_date: Any) -> str:
     try:
-        return date.fromisoformat(str(iso_date)).strftime("%a %d %b")
+        return dates.day(date.fromisoformat(str(iso_date)), year=False)
     except ValueError:
         return str(iso_date)
 
@@ -133,7 +133,9 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
 
 def _when(local: datetime, today: date) -> str:
     """"09:30" today, "23 Nov 09:30" before."""
-    return local.strftime("%H:%M" if local.date() == today else "%d %b %H:%M")
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    return f"{dates.day(local.date(), year=local.year != today.year)} at {local:%H:%M}"
 
 
 def _link(event: Event) -> str | None:

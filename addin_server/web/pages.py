@@ -3,7 +3,7 @@ mailboxes. Server-rendered; the pages' scripts call the REST API for every chang
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -20,8 +20,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from sqlalchemy import func, select
 
+from addin_server import dates
 from addin_server.accounts import rep_today, visible_templates
 from addin_server.api import people as people_api
 from addin_server.api.serializers import campaign_json, template_json
@@ -71,11 +73,33 @@ MERGE_FIELDS = ("first_name", "last_name", "company", "title", "sender_name", "u
 
 
 @bp.app_template_filter("localtime")
-def _localtime(instant: datetime | None, tz: str) -> str:
-    """An instant in a zone, as reps read it: "Tue 24 Nov 09:30"."""
-    if instant is None:
-        return ""
-    return instant.astimezone(ZoneInfo(tz or "UTC")).strftime("%a %d %b %H:%M")
+def _localtime(instant: datetime | str | None, tz: str) -> Markup:
+    """An instant in the rep's zone in the one date style (dates.py): a <time> whose text is
+    "Tue, 24 Nov at 09:30 (in 2 days)" and whose title is the full date with the zone. Takes
+    an ISO string too (what a ReplyContext carries)."""
+    if not instant:
+        return Markup("")
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        dates.iso(instant), dates.absolute(instant, tz, named=True),
+        dates.described(instant, tz, now()))
+
+
+@bp.app_template_filter("dueday")
+def _dueday(day: date | None, tz: str) -> Markup:
+    """A due date (no time) in the same style: "Tue, 24 Nov (tomorrow)", in a <time>."""
+    if day is None:
+        return Markup("")
+    today = dates.local(now(), tz).date()
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        day.isoformat(), dates.day(day), dates.described_day(day, today))
+
+
+@bp.app_template_filter("day")
+def _day(day: date) -> str:
+    """A calendar date in the same style: "Tue, 24 Nov 2026"."""
+    return dates.day(day)
 
 
 @bp.app_template_filter("localtime_iso")
@@ -93,8 +117,7 @@ def _layout_values() -> dict[str, Any]:
     rep = signed_in_rep()
     if rep is None:
         return {"rep": None}
-    open_tasks = db().scalar(select(func.count(Task.id)).where(
-        Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)) or 0
+    open_tasks = command_center.due_task_count(db(), rep, now())
     boxes = list(db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)))
     mailbox_alert = not boxes or any(mailbox_reason(b, now()) for b in boxes)
     return {"rep": rep, "open_task_count": open_tasks, "mailbox_alert": mailbox_alert,
@@ -311,6 +334,13 @@ def feed_page() -> ResponseReturnValue:
     events = feed_view.latest(db(), rep, limit=200, types=None)
     return render_template("feed.html", items=feed_view.items(db(), events, rep.timezone, now()),
                            kinds=list(feed_view.KINDS))
+
+
+@bp.get("/nav/counts")
+@login_required
+def nav_counts() -> ResponseReturnValue:
+    """The navigation's badge, refreshed by app.js after an action and every half minute."""
+    return jsonify({"due_tasks": command_center.due_task_count(db(), current_rep(), now())})
 
 
 @bp.get("/feed/poll")

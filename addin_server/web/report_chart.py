@@ -8,6 +8,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from addin_server import dates
+
 WIDTH, HEIGHT = 1100, 240
 LEFT, RIGHT, TOP, BOTTOM = 40, 12, 16, 28
 
@@ -64,7 +66,8 @@ def chart_svg(days: list[dict[str, Any]]) -> Markup:
     points = []
     for i, d in enumerate(days):
         cx = LEFT + slot * (i + 0.5)
-        label = date.fromisoformat(d["day"]).strftime("%d %b")
+        day = date.fromisoformat(d["day"])
+        label = f"{day.day} {dates.MONTHS[day.month - 1]}"  # an axis: no weekday, no year
         title = escape(f"{label}: {d['sent']} sent, {d['replied']} replied")
         parts.append(f'<g><title>{title}</title><rect class="bar-sent" x="{cx - bar / 2:.1f}" '
                      f'y="{y(d["sent"]):.1f}" width="{bar:.1f}" '

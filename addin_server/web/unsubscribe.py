@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template_string
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from addin_server.inbound.unsubscribe import unsubscribe
+from addin_server.models import Enrollment, Organisation, Person, Rep
 from addin_server.runtime import runtime
 from addin_server.suppressions import read_unsubscribe_token
 from addin_server.web.common import db, now
@@ -29,20 +31,39 @@ background:#1f4fd1;color:#fff;cursor:pointer}</style></head>
 <body><main>
 <h1>{{ title }}</h1>
 {% if state == "ask" %}
-<p>Stop emails to <strong>{{ email }}</strong>?</p>
+<p>Stop emails to <strong>{{ email }}</strong> from {{ sender }}?</p>
 <form method="post"><input type="hidden" name="confirm" value="1">
 <button type="submit">Unsubscribe</button></form>
 {% elif state == "done" %}
-<p><strong>{{ email }}</strong> will not receive these emails any more.</p>
+<p><strong>{{ email }}</strong> will not receive these emails from {{ sender }} any more.</p>
 {% else %}
 <p>This unsubscribe link is not valid. If you copied it, check that it is complete.</p>
 {% endif %}
 </main></body></html>"""
 
 
-def _page(state: str, email: str = "", status: int = 200) -> ResponseReturnValue:
+def _sender(org_id: int, email: str) -> str:
+    """Who the person is unsubscribing from, as they know them: the rep whose campaign wrote
+    to them last and the organisation ("Ann Smith (ann@acme.test) at Acme"); the
+    organisation alone when no campaign of it has them."""
+    org = db().get(Organisation, org_id)
+    company = org.name if org is not None else ""
+    rep = db().scalar(
+        select(Rep).join(Enrollment, Enrollment.rep_id == Rep.id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .where(Person.org_id == org_id, Person.email == email.lower())
+        .order_by(Enrollment.id.desc()).limit(1))
+    if rep is None:
+        return company or "this sender"
+    who = f"{rep.name} ({rep.email})" if rep.name else rep.email
+    return f"{who} at {company}" if company else who
+
+
+def _page(state: str, email: str = "", status: int = 200, sender: str = ""
+          ) -> ResponseReturnValue:
     titles = {"ask": "Unsubscribe", "done": "You are unsubscribed", "bad": "Link not valid"}
-    html = render_template_string(PAGE, title=titles[state], state=state, email=email)
+    html = render_template_string(PAGE, title=titles[state], state=state, email=email,
+                                  sender=sender)
     return html, status, {"Content-Type": "text/html; charset=utf-8",
                           "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
@@ -52,7 +73,7 @@ def ask(token: str) -> ResponseReturnValue:
     found = read_unsubscribe_token(runtime().settings.secret_key, token)
     if found is None:
         return _page("bad", status=404)
-    return _page("ask", found[1])
+    return _page("ask", found[1], sender=_sender(*found))
 
 
 @bp.post("/u/<token>")
@@ -63,7 +84,7 @@ def confirm(token: str) -> ResponseReturnValue:
     org_id, email = found
     unsubscribe(db(), org_id, email, now(), source="one-click" if _one_click()
                              else "unsubscribe page")
-    return _page("done", email)
+    return _page("done", email, sender=_sender(org_id, email))
 
 
 def _one_click() -> bool:

@@ -24,7 +24,8 @@ def test_a_past_first_send_is_refused_and_nothing_is_written(rep: Actor) -> None
     assert refused.status_code == 422
     (error,) = refused.json["errors"]
     assert error["field"] == "first_send_at"
-    assert "Tue 24 Nov 08:00; it is now Tue 24 Nov 09:00 Europe/Paris" in error["message"]
+    assert ("Tue, 24 Nov 2026 at 08:00; it is now Tue, 24 Nov 2026 at 09:00 Europe/Paris"
+            in error["message"])
     assert "send_past_now" in error["message"]
     assert rep.get(f"/api/v1/campaigns/{cid}/enrollments").json["enrollments"] == []
 

@@ -67,7 +67,7 @@ def test_done_waits_for_the_email_or_cancels_it_when_asked(
     assert refused.status_code == 409
     (error,) = refused.json["errors"]
     assert error["field"] == "send"
-    assert "Tue 24 Nov 15:00 Europe/Paris" in error["message"]
+    assert "Tue, 24 Nov 2026 at 15:00 Europe/Paris" in error["message"]
     assert rep.get(f"/api/v1/tasks/{task_id}").json["status"] == "open"
     assert rep.get(f"/api/v1/sends/{send_id}").json["state"] == "scheduled"
     done = rep.post(f"/api/v1/tasks/{task_id}/complete", json={"cancel_send": True})
@@ -126,8 +126,8 @@ def test_a_time_in_the_past_is_refused_in_the_reps_zone(rep: Actor) -> None:
     assert response.status_code == 422
     (error,) = response.json["errors"]
     assert error["field"] == "send_at"
-    assert "Tue 24 Nov 08:00" in error["message"]  # 07:00 UTC in Paris
-    assert "it is now Tue 24 Nov 09:00 Europe/Paris" in error["message"]
+    assert "Tue, 24 Nov 2026 at 08:00" in error["message"]  # 07:00 UTC in Paris
+    assert "it is now Tue, 24 Nov 2026 at 09:00 Europe/Paris" in error["message"]
     assert rep.get("/api/v1/sends").json["sends"] == []  # nothing written
     # A minute-precise "now" that is a few seconds behind is still taken (sent at once).
     ok = rep.post(f"/api/v1/tasks/{task_id}/send",

@@ -422,29 +422,23 @@ def test_html_to_text(body: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sent_at", "attribution"),
+    ("sent_at", "tz", "attribution"),
     [
-        (
-            datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("America/New_York")),
-            "On Thu, Nov 26, 2026 at 9:30 AM, Ann Rep &lt;ann@x.example&gt; wrote:",
-        ),
-        (
-            datetime(2026, 3, 1, 0, 5, tzinfo=UTC),
-            "On Sun, Mar 1, 2026 at 12:05 AM, Ann Rep &lt;ann@x.example&gt; wrote:",
-        ),
-        (
-            datetime(2026, 7, 4, 23, 59, tzinfo=timezone(timedelta(hours=2))),
-            "On Sat, Jul 4, 2026 at 11:59 PM, Ann Rep &lt;ann@x.example&gt; wrote:",
-        ),
-        (
-            datetime(2026, 7, 4, 12, 0, tzinfo=UTC),
-            "On Sat, Jul 4, 2026 at 12:00 PM, Ann Rep &lt;ann@x.example&gt; wrote:",
-        ),
+        # The case: sent at 08:34 UTC, shown in the rep's zone with their address.
+        (datetime(2026, 3, 3, 8, 34, tzinfo=UTC), "Europe/Paris",
+         "On Tue, 3 Mar 2026 at 09:34, Ann Rep &lt;ann@x.example&gt; wrote:"),
+        (datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("America/New_York")), "America/New_York",
+         "On Thu, 26 Nov 2026 at 09:30, Ann Rep &lt;ann@x.example&gt; wrote:"),
+        (datetime(2026, 3, 1, 0, 5, tzinfo=UTC), "UTC",
+         "On Sun, 1 Mar 2026 at 00:05, Ann Rep &lt;ann@x.example&gt; wrote:"),
+        # Whatever zone the instant carries, the rep's zone decides the day shown.
+        (datetime(2026, 7, 4, 23, 59, tzinfo=timezone(timedelta(hours=2))), "Asia/Tokyo",
+         "On Sun, 5 Jul 2026 at 06:59, Ann Rep &lt;ann@x.example&gt; wrote:"),
     ],
 )
-def test_quote_previous(sent_at: datetime, attribution: str) -> None:
+def test_quote_previous(sent_at: datetime, tz: str, attribution: str) -> None:
     quoted = quote_previous(
-        "<p>Bumping this.</p>", "<p>Hi Bob &amp; co</p>", sent_at, "Ann Rep <ann@x.example>"
+        "<p>Bumping this.</p>", "<p>Hi Bob &amp; co</p>", sent_at, tz, "Ann Rep", "ann@x.example"
     )
     assert quoted == (
         "<p>Bumping this.</p>"
@@ -456,24 +450,24 @@ def test_quote_previous(sent_at: datetime, attribution: str) -> None:
     )
 
 
-def test_quote_previous_formats_in_its_own_zone() -> None:
-    utc = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
-    local = utc.astimezone(ZoneInfo("America/New_York"))
-    assert "On Thu, Nov 26, 2026 at 2:30 PM, " in quote_previous("", "", utc, "A")
-    assert "On Thu, Nov 26, 2026 at 9:30 AM, " in quote_previous("", "", local, "A")
+def test_quote_previous_without_a_name_shows_the_address() -> None:
+    quoted = quote_previous("", "", datetime(2026, 3, 3, 8, 34, tzinfo=UTC), "UTC", "",
+                            "ann@x.example")
+    assert "On Tue, 3 Mar 2026 at 08:34, ann@x.example wrote:" in quoted
 
 
 def test_quote_previous_needs_an_aware_datetime() -> None:
     with pytest.raises(ValueError, match="aware"):
-        quote_previous("", "", datetime(2026, 11, 26, 9, 30), "A")
+        quote_previous("", "", datetime(2026, 11, 26, 9, 30), "UTC", "A", "a@x.example")
 
 
 def test_quote_previous_survives_sanitising() -> None:
-    quoted = quote_previous("<p>New</p>", "<p>Old</p>", datetime(2026, 1, 2, 3, 4, tzinfo=UTC), "A")
+    quoted = quote_previous("<p>New</p>", "<p>Old</p>", datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+                            "UTC", "A", "a@x.example")
     # nh3 re-serialises the style (".8ex" becomes "0.8ex"); the structure and classes stay.
     assert sanitize_html(quoted) == (
         '<p>New</p><div class="gmail_quote"><div class="gmail_attr">'
-        "On Fri, Jan 2, 2026 at 3:04 AM, A wrote:<br></div>"
+        "On Fri, 2 Jan 2026 at 03:04, A &lt;a@x.example&gt; wrote:<br></div>"
         '<blockquote class="gmail_quote" '
         'style="margin:0 0 0 0.8ex;border-left:1px #ccc solid;padding-left:1ex">'
         "<p>Old</p></blockquote></div>"

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from rq import Queue
 from sqlalchemy import select
 
-from addin_server import crypto, feed
+from addin_server import crypto, dates, feed
 from addin_server.config import Settings
 from addin_server.enums import MailboxStatus, SendState
 from addin_server.models import Event, Mailbox, Send
@@ -245,7 +245,7 @@ def test_a_provider_limit_pauses_the_mailbox_and_says_so(
     assert world.mailbox_row().paused_until == until
     for eid in eids:
         assert world.step_reason(eid) == (
-            f"mailbox paused by {label} until {until:%Y-%m-%d %H:%M} UTC")
+            f"mailbox paused by {label} until {dates.absolute(until, 'UTC', named=True)}")
     clock.set(until.replace(minute=until.minute + 1))
     cycle(world.runtime, 2)
     both = (world.inbox(), world.fake.recipient_view("max@corp.test"))

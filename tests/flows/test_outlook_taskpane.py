@@ -374,7 +374,9 @@ def test_screenshot_for_the_docs(browser: Any, server: str, ann: Actor) -> None:
 
 
 def test_a_subject_over_255_characters_is_refused(browser: Any, server: str, ann: Actor) -> None:
-    launch(ann, campaign(ann, [email_step(1, subject="S" * 256)]), BOB)
+    # A saved subject is at most 255 characters; the person's company can take it past that.
+    long_company = {**BOB, "company": "C" * 40}
+    launch(ann, campaign(ann, [email_step(1, subject="S" * 240 + "{{company}}")]), long_company)
     page = open_pane(browser, server, {"mode": "read", "from": "dana@client.test"})
     node = task_node(page, "bob@client.test")
     node.locator("button.write").click()
@@ -471,4 +473,34 @@ def test_the_vendored_msal_offers_nested_app_auth(browser: Any, server: str) -> 
     kinds = page.evaluate("[typeof msal.createNestablePublicClientApplication, "
                           "typeof msal.PublicClientApplication]")
     assert kinds == ["function", "function"]
+    page.close()
+
+
+def test_prompts_are_filled_in_the_pane_never_opened_raw(
+    browser: Any, server: str, ann: Actor
+) -> None:
+    body = "<p>Hi {{first_name}}, {{! one line about their industry }}</p><p>{{! a question }}</p>"
+    launch(ann, campaign(ann, [email_step(1, subject="Idea: {{! topic }}", body_html=body)]), BOB)
+    page = open_pane(browser, server, {"mode": "read", "from": "dana@client.test"})
+    node = task_node(page, "bob@client.test")
+    # The due day in the product's date style (launched today, Tuesday 24 Nov in Paris).
+    assert node.locator(".due").inner_text() == "due Tue, 24 Nov (today)"
+    node.locator("button.write").click()
+    # Refused with the reason, and a field per prompt, labelled with it.
+    node.locator(".task-msg.error", has_text="3 prompts").wait_for()
+    assert calls(page) == []
+    labels = node.locator(".prompt-form label")
+    assert labels.all_inner_texts() == ["topic", "one line about their industry", "a question"]
+    node.get_by_label("topic").fill("retail & you")
+    node.get_by_label("one line about their industry").fill("Retail <3 our tool.")
+    node.locator("button.write").click()
+    node.locator(".task-msg.error", has_text="3 prompts").wait_for()
+    assert calls(page) == []  # one still empty: still refused
+    node.get_by_label("a question").fill("Coffee next week?")
+    node.locator("button.write").click()
+    node.locator(".task-msg", has_text="Compose window opened").wait_for()
+    (opened,) = calls(page)
+    assert opened["args"]["subject"] == "Idea: retail & you"
+    assert opened["args"]["htmlBody"] == (
+        "<p>Hi Bob, Retail &lt;3 our tool.</p><p>Coffee next week?</p>")
     page.close()

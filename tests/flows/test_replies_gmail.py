@@ -158,7 +158,7 @@ def test_out_of_office_pauses_and_resumes(
     cycle(runtime)  # away from every campaign: both follow-ups wait
     assert states(runtime) == {"sent": 2, "scheduled": 2}
     view = rep.get(f"/api/v1/enrollments/{a}").json["steps"][1]
-    assert view["reason"].startswith("paused until Wed 02 Dec 2026 00:00 CET (out of office): ")
+    assert view["reason"].startswith("paused until Wed, 2 Dec 2026 at 00:00 CET (out of office): ")
     clock.set(datetime(2026, 12, 1, 23, 0, tzinfo=UTC))  # midnight in Paris, 2 December
     dispatch.tick(runtime)
     assert status(runtime, a) == status(runtime, _b) == EnrollmentStatus.ACTIVE

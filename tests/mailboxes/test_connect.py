@@ -39,7 +39,8 @@ def test_a_provider_pause_shows_on_every_waiting_send(
         pause_mailbox(s, row, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), "429", runtime.now())
     for enrolled in launched.json["enrollments"]:
         view = rep.get(f"/api/v1/enrollments/{enrolled['id']}").json
-        assert view["steps"][0]["reason"] == "mailbox paused by Gmail until 2026-11-24 14:05 UTC"
+        assert view["steps"][0]["reason"] == ("mailbox paused by Gmail until "
+                                               "Tue, 24 Nov 2026 at 14:05 UTC")
     with runtime.sessions() as s:
         events = list(s.scalars(select(Event).where(Event.type == feed.MAILBOX_PAUSED)))
     # An earlier "until" does not shorten the pause, nor write a second event.

@@ -44,7 +44,7 @@ def _first(send_id: str = "101", html: str = "<p>Hello Zoe</p>") -> OutgoingMess
 
 def _reply(send_id: str, previous: OutgoingMessage, sent: SentRef, references: str,
            new_html: str) -> OutgoingMessage:
-    html = quote_previous(new_html, previous.html, T0, "Ann Smith")
+    html = quote_previous(new_html, previous.html, T0, "UTC", "Ann Smith", REP)
     return OutgoingMessage(send_id=send_id, from_addr=REP, from_name="Ann Smith",
                            to_addr=CONTACT, subject=reply_subject(previous.subject), html=html,
                            text=new_html, in_reply_to=sent.rfc_message_id,

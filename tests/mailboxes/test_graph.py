@@ -57,7 +57,7 @@ def _reply(send_id: str, previous: OutgoingMessage, sent: SentRef, new_html: str
     return OutgoingMessage(
         send_id=send_id, from_addr=REP, from_name="Mia", to_addr=CONTACT,
         subject=reply_subject(previous.subject),
-        html=quote_previous(new_html, previous.html, T0, "Mia"), text=new_html,
+        html=quote_previous(new_html, previous.html, T0, "UTC", "Mia", REP), text=new_html,
         in_reply_to=sent.rfc_message_id, references=references, thread_id=sent.thread_id,
         reply_to_provider_id=sent.message_id, reply_to_sent_at=sent.sent_at,
         extra_headers=(("List-Unsubscribe", "<https://campaigns.example.test/u/t1>"),

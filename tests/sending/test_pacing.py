@@ -68,8 +68,8 @@ def test_daily_cap_rolls_overflow_to_the_next_day_in_priority_order() -> None:
         (4, utc(2026, 11, 25, 23, 0)),
     ]
     assert slots[0].reason == ""
-    assert slots[1].reason == ("daily cap of 2 emails from ann@acme.test reached for Tue 24 Nov: "
-                               "expected Wed 25 Nov 00:00 CET")
+    assert slots[1].reason == ("daily cap of 2 emails from ann@acme.test reached for "
+                               "Tue, 24 Nov 2026: expected Wed, 25 Nov 2026 at 00:00 CET")
 
 
 def test_gap_and_batches() -> None:
@@ -103,7 +103,7 @@ def test_window_and_cap_together_across_the_spring_dst_change() -> None:
     # The gap took it to 18:00, when the window closes.
     assert slots[2].reason == ("pacing: at least 1 min between emails from this mailbox; then "
                                "outside the sending window Mon-Fri 08:00-18:00 Europe/Paris: "
-                               "expected Mon 30 Mar 08:00 CEST")
+                               "expected Mon, 30 Mar 2026 at 08:00 CEST")
     assert per_day([s.at for s in slots], PARIS, date(2026, 3, 27), 4) == [2, 0, 0, 3]
 
 

@@ -16,7 +16,15 @@ from sqlalchemy import select
 from addin_server import feed
 from addin_server.config import Settings
 from addin_server.enums import EnrollmentStatus, SendState
-from addin_server.models import Enrollment, Event, LocalMessage, Send, SendLog, SentMessage
+from addin_server.models import (
+    Enrollment,
+    Event,
+    LocalMessage,
+    Mailbox,
+    Send,
+    SendLog,
+    SentMessage,
+)
 from addin_server.runtime import Runtime
 from addin_server.sending import dispatcher as dispatch
 from tests.conftest import Actor, FrozenClock, make_actor
@@ -103,6 +111,12 @@ def test_due_send_goes_out_once_and_the_reply_threads_on_it(
         assert msg2.thread_id == msg1.thread_id
         text = parsed2.get_body(preferencelist=("plain",))
         assert text is not None and "Hi Zoe, a note from us." in text.get_content()
+        # The quoted header: the rep's zone (Paris, sent 08:31 UTC), their name and address.
+        sender = s.get(Mailbox, msg1.mailbox_id)
+        assert sender is not None
+        name = rep.email.split("@")[0].title()
+        assert (f"On Tue, 24 Nov 2026 at 09:31, {name} <{sender.address}> wrote:"
+                in text.get_content())
         sent2 = s.scalar(select(SentMessage).where(SentMessage.position == 1))
         assert sent2 is not None and sent2.references == first.rfc_message_id
         enrollment = s.scalar(select(Enrollment))

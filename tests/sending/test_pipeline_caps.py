@@ -58,8 +58,8 @@ def test_daily_cap_moves_the_overflow_to_tomorrow_with_a_reason(
     view = rep.get(f"/api/v1/enrollments/{eids[2]}").json["steps"][0]
     assert view["status"] == "scheduled"
     assert view["due_at"] == "2026-11-24T23:00:00Z"
-    assert view["reason"] == ("daily cap of 2 emails from ann@acme.test reached for Tue 24 Nov: "
-                              "expected Wed 25 Nov 00:00 CET")
+    assert view["reason"] == ("daily cap of 2 emails from ann@acme.test reached for "
+                              "Tue, 24 Nov 2026: expected Wed, 25 Nov 2026 at 00:00 CET")
     with runtime.sessions() as s:
         sent = sorted(s.scalars(select(Send.enrollment_id).where(
             Send.state == SendState.SENT)))
@@ -82,7 +82,7 @@ def test_sending_window_across_the_spring_dst_change(
     # 17:30 is past the window: Monday 09:00 Paris, which is 07:00 UTC in summer time.
     assert view["due_at"] == "2026-03-30T07:00:00Z"
     assert view["reason"] == ("outside the sending window Mon-Fri 09:00-17:00 Europe/Paris: "
-                              "expected Mon 30 Mar 09:00 CEST")
+                              "expected Mon, 30 Mar 2026 at 09:00 CEST")
     clock.set(datetime(2026, 3, 30, 6, 59, tzinfo=UTC))
     cycle(runtime)
     assert states(runtime) == {"scheduled": 1}
@@ -162,9 +162,9 @@ def test_cap_and_window_across_the_autumn_dst_change(
     assert at(10, 26, 16) == eids[:2]  # the day's cap is used
     waiting = rep.get(f"/api/v1/enrollments/{eids[2]}").json["steps"][0]
     assert (waiting["due_at"], waiting["reason"]) == (
-        "2026-10-27T08:00:00Z", "daily cap of 1 emails from ann@acme.test reached for Mon 26 "
-        "Oct; then outside the sending window Mon-Fri 09:00-18:00 Europe/Paris: expected Tue 27 "
-        "Oct 09:00 CET")
+        "2026-10-27T08:00:00Z", "daily cap of 1 emails from ann@acme.test reached for Mon, 26 "
+        "Oct 2026; then outside the sending window Mon-Fri 09:00-18:00 Europe/Paris: expected "
+        "Tue, 27 Oct 2026 at 09:00 CET")
     assert at(10, 27, 8) == eids  # Tue 09:00 CET
     view = rep.get(f"/api/v1/enrollments/{eids[2]}").json["steps"][0]
     assert view["status"] == "sent"

@@ -185,7 +185,8 @@ def test_waiting_emails_say_why(client: FlaskClient, rep: Actor, runtime: Any) -
     rep.post(f"/api/v1/campaigns/{cid}/launch", json={"people": [{"email": "jo@globex.test"}]})
     sign_in_as(client, rep)
     scheduled = main_of(client.get("/command?view=emails&state=scheduled").get_data(as_text=True))
-    assert "jo@globex.test" in scheduled and "scheduled for Tue 24 Nov 2026 09:30 CET" in scheduled
+    assert "jo@globex.test" in scheduled
+    assert "scheduled for Tue, 24 Nov 2026 at 09:30 CET" in scheduled
     with runtime.sessions.begin() as s:
         mailbox = s.scalar(select(Mailbox).where(Mailbox.rep_id == rep.rep_id))
         mailbox.status = MailboxStatus.DISCONNECTED
@@ -243,7 +244,9 @@ def test_a_reply_task_composes_on_the_thread_with_the_sent_email_quoted(
         task_id = task.id
     sign_in_as(client, rep)
     html = main_of(client.get(f"/tasks/{task_id}").get_data(as_text=True))
-    assert "Reply to “Hi Jo” sent 2026-11-24 10:00 UTC" in html
+    # The compose note in the one date style, in the rep's zone (Paris).
+    assert ("Reply to “Hi Jo” sent <time datetime=\"2026-11-24T10:00:00Z\" title=\"Tue, 24 Nov "
+            "2026 at 11:00 CET\">Tue, 24 Nov at 11:00 (just now)</time>") in html
     assert 'value="Re: Hi Jo" readonly' in html
     assert "<blockquote" in html and "First note to Jo" in html
     assert "a personal follow-up" in html and "data-prompts" in html
@@ -279,8 +282,10 @@ def test_mailboxes_page_states_and_connect_links(client: FlaskClient, rep: Actor
     gmail, outlook = (next(c for c in cards if address in c)
                       for address in ("ann@gmail.test", "ann@outlook.test"))
     assert "disconnected" in gmail and ">Reconnect</a>" in gmail
-    assert "paused until Tue 24 Nov 11:00" in outlook
-    assert "mailbox paused by Microsoft until 2026-11-24 10:00 UTC" in outlook
+    # The one date style (dates.py): the rep's zone, how far off, the full date in the title.
+    assert ('paused until <time datetime="2026-11-24T10:00:00Z" title="Tue, 24 Nov 2026 at '
+            '11:00 CET">Tue, 24 Nov at 11:00 (in 2 hours)</time>') in outlook
+    assert "mailbox paused by Microsoft until Tue, 24 Nov 2026 at 10:00 UTC" in outlook
     assert "Reconnect" not in outlook
 
 

@@ -68,8 +68,9 @@ def message_card(rep: Rep, event: AddonEvent, selected: int | None = None) -> Js
     emails, cand = _message_context(rep, event)
     session = db()
     people = gmail_views.people_items(session, rep, emails, now())
+    choices = gmail_views.campaign_choices(session, rep, cand.email if cand else "")
     return cards.message_card(
-        people, candidate=cand, campaigns=gmail_views.campaign_choices(session, rep),
+        people, candidate=cand, campaigns=choices,
         selected=selected, context=_context(emails, cand),
         today=rep_today(rep, now()), e=endpoints())
 

@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.accounts import visible_people, visible_templates
 from addin_server.campaigns.service import campaigns_for
 from addin_server.enrollments.advance import rep_mailbox
 from addin_server.enrollments.status import view
-from addin_server.enums import MailboxStatus, SendOption, StepType, TaskStatus
+from addin_server.enums import LIVE_ENROLLMENT, MailboxStatus, SendOption, StepType, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Rep, Task, Template
 from gmail_addon.message_card import (
     CampaignChoice,
@@ -42,7 +43,8 @@ def _items(rows: list[tuple[Task, Person, Campaign]]) -> list[TaskItem]:
     return [
         TaskItem(id=t.id, type=t.type.value, title=t.title, due=t.due_date,
                  person_name=_full_name(p), person_email=p.email, company=p.company,
-                 campaign=c.name, instructions=t.instructions, has_draft=bool(t.draft_id))
+                 campaign=c.name, instructions=t.instructions, has_draft=bool(t.draft_id),
+                 due_text=dates.day(t.due_date, year=False))
         for t, p, c in rows
     ]
 
@@ -120,10 +122,16 @@ def people_items(
     return items
 
 
-def campaign_choices(session: Session, rep: Rep) -> list[CampaignChoice]:
+def campaign_choices(session: Session, rep: Rep, candidate: str = "") -> list[CampaignChoice]:
+    """The campaigns the rep may add `candidate` (an address) to: not archived, with steps, and
+    not one the person is already live in (adding them again would only be refused)."""
+    already = set(session.scalars(
+        select(Enrollment.campaign_id).join(Person, Person.id == Enrollment.person_id)
+        .where(Enrollment.org_id == rep.org_id, Person.email == candidate.lower(),
+               Enrollment.status.in_(LIVE_ENROLLMENT)))) if candidate else set()
     choices = []
     for c in campaigns_for(session, rep):
-        if c.archived or not c.steps:
+        if c.archived or not c.steps or c.id in already:
             continue
         first_email = next((s for s in c.steps if s.type == StepType.EMAIL), None)
         need = "none"

@@ -8,6 +8,7 @@ the sender's campaign status, the campaigns offered in "add to campaign", the pa
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, current_app, g, jsonify, request, send_from_directory
@@ -15,7 +16,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from addin_server.accounts import visible_people
+from addin_server import dates
+from addin_server.accounts import rep_today, visible_people
 from addin_server.addins.outlook.auth import (
     KeysUnavailable,
     TokenRejected,
@@ -35,7 +37,7 @@ from addin_server.enrollments.sent_items import sync_rep
 from addin_server.enums import SendOption, StepType
 from addin_server.models import Campaign, Enrollment, Person, Task
 from addin_server.runtime import runtime
-from addin_server.validation import Errors, parse_email
+from addin_server.validation import SUBJECT_MAX, Errors, parse_email
 from addin_server.web.common import ApiError, bearer_token, db, json_body, now
 
 ADDIN_DIR = Path(__file__).resolve().parents[3] / "outlook_addin"
@@ -46,7 +48,7 @@ FRAME_ANCESTORS = (
     "https://*.office365.com https://*.cloud.microsoft"
 )
 # Outlook's own limits on what displayNewMessageForm / displayReplyForm accept.
-MAX_SUBJECT = 255
+MAX_SUBJECT = SUBJECT_MAX  # the limit every subject is validated to (validation.py)
 MAX_FORM_BODY = 32 * 1024
 PUBLIC_ENDPOINTS = {"outlook.config", "outlook.dev_token"}
 
@@ -158,7 +160,15 @@ def me() -> ResponseReturnValue:
 
 @bp.get("/api/tasks")
 def list_tasks() -> ResponseReturnValue:
-    return api_tasks.list_tasks()
+    """The API's list, each task with its due day as the product writes dates ("Wed, 25 Nov
+    (tomorrow)", in the rep's zone: dates.py), which the pane shows as is."""
+    response = api_tasks.list_tasks()
+    assert isinstance(response, Response)
+    data = response.get_json()
+    today = rep_today(current_rep(), now())
+    for task in data.get("tasks", []):
+        task["due_text"] = dates.described_day(date.fromisoformat(task["due_date"]), today)
+    return jsonify(data)
 
 
 @bp.get("/api/tasks/<int:task_id>/compose")

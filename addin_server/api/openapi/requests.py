@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from addin_server.validation import MAX_ID
+from addin_server.validation import MAX_ID, SUBJECT_MAX
 
 StepType = Literal["email", "call", "linkedin", "custom"]
 SendOption = Literal["choose_at_launch", "fixed_time", "same_time_as_previous", "manual_task"]
@@ -55,7 +55,7 @@ class StepIn(In):
     send_option: SendOption | None = None
     send_time: HHMM | None = None
     reply_to_previous: bool | None = None
-    subject: Annotated[str, Field(max_length=998)] | None = None
+    subject: Annotated[str, Field(max_length=SUBJECT_MAX)] | None = None
     body_html: Annotated[str, Field(max_length=200_000)] | None = None
     template_id: Id | None = None
     instructions: Annotated[str, Field(max_length=5000)] | None = None
@@ -103,26 +103,26 @@ class LaunchIn(In):
 
 class TemplateIn(In):
     name: str = Field(max_length=200)
-    subject: Annotated[str, Field(max_length=998)] | None = None
+    subject: Annotated[str, Field(max_length=SUBJECT_MAX)] | None = None
     body_html: str = Field(max_length=200_000)
     # Shared with the organisation (admins only); private by default.
     shared: bool | None = None
 
 class TemplatePatch(In):
     name: str | None = Field(None, max_length=200)
-    subject: Annotated[str, Field(max_length=998)] | None = None
+    subject: Annotated[str, Field(max_length=SUBJECT_MAX)] | None = None
     body_html: str | None = Field(None, max_length=200_000)
     shared: bool | None = None
 
 class PreviewIn(In):
-    subject: Annotated[str, Field(max_length=998)] | None = None
+    subject: Annotated[str, Field(max_length=SUBJECT_MAX)] | None = None
     body_html: Annotated[str, Field(max_length=200_000)] | None = None
     template_id: Id | None = None
     person: PersonIn | None = None
     person_email: Annotated[str, Field(max_length=320)] | None = None
 
 class TaskSendIn(In):
-    subject: str = Field(max_length=998)
+    subject: str = Field(max_length=SUBJECT_MAX)
     body_html: str = Field(max_length=500_000)
     send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
     cc: list[Address] | None = Field(None, max_length=20)
@@ -147,7 +147,7 @@ class SendPatchIn(In):
     """A change to a send not yet claimed; at least one key (the handler says so)."""
 
     send_at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})] = None
-    subject: Annotated[str, Field(max_length=998)] | None = None
+    subject: Annotated[str, Field(max_length=SUBJECT_MAX)] | None = None
     body_html: Annotated[str, Field(max_length=500_000)] | None = None
 
 

@@ -23,6 +23,12 @@ const App = (() => {
   /** Done or Skip a task. Done on a task whose email is still scheduled is refused (it
    *  completes when the email goes): ask whether to cancel the email and mark it done. */
   async function finishTask(taskId, action, body) {
+    const res = await finishOnce(taskId, action, body);
+    if (res.ok) refreshBadge();
+    return res;
+  }
+
+  async function finishOnce(taskId, action, body) {
     const path = `/api/v1/tasks/${taskId}/${action}`;
     const res = await api("POST", path, body);
     const err = res.status === 409 && res.data && res.data.errors && res.data.errors[0];
@@ -90,6 +96,18 @@ const App = (() => {
     return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
   }
 
+  const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  /** A calendar date ("2026-03-03") in the product's one date style (addin_server/dates.py):
+   *  "Tue, 3 Mar", with the year when it is not this year. */
+  function day(isoDate) {
+    const [y, m, d] = isoDate.split("-").map(Number);
+    const weekday = DAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()];
+    const text = `${weekday}, ${d} ${MONTHS[m - 1]}`;
+    return y === new Date().getFullYear() ? text : `${text} ${y}`;
+  }
+
   /** Poll the feed for every list on the page (compact panel, full page). */
   function startFeed() {
     const lists = [...document.querySelectorAll("[data-feed-list]")];
@@ -144,6 +162,26 @@ const App = (() => {
     list.addEventListener("feed:item", apply);
   }
 
-  document.addEventListener("DOMContentLoaded", () => { startFeed(); feedFilters(); });
-  return { api, finishTask, toast, showErrors, clearErrors, zonedToUtc };
+  /** The Command Center badge: tasks due today or earlier, re-read after each action and
+   *  every half minute (a task falls due at midnight, another tab completes one). */
+  async function refreshBadge() {
+    const badge = document.querySelector("[data-due-count]");
+    if (!badge) return;
+    try {
+      const res = await fetch("/nav/counts", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!res.ok || !(res.headers.get("Content-Type") || "").includes("json")) return;
+      const n = (await res.json()).due_tasks;
+      badge.textContent = String(n);
+      badge.hidden = !n;
+    } catch (e) { /* offline: keep the last count */ }
+  }
+
+  function startBadge() {
+    if (!document.querySelector("[data-due-count]")) return;
+    setInterval(() => { if (!document.hidden) refreshBadge(); }, 30000);
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshBadge(); });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { startFeed(); feedFilters(); startBadge(); });
+  return { api, day, finishTask, refreshBadge, toast, showErrors, clearErrors, zonedToUtc };
 })();

@@ -109,9 +109,11 @@
       App.showErrors(form, errors);
       return;
     }
+    App.refreshBadge();
     body.contentEditable = "false";
     subject.readOnly = true;
-    const when = sendAt ? `Scheduled for ${form.querySelector("[data-send-date]").value} ${form.querySelector("[data-send-time]").value}` : "Sent";
+    // The time as typed (the rep's zone), in the product's date style: "Wed, 25 Nov at 09:30".
+    const when = sendAt ? `Scheduled for ${App.day(form.querySelector("[data-send-date]").value)} at ${form.querySelector("[data-send-time]").value}` : "Sent";
     const note = document.createElement("div");
     note.className = "notice ok";
     note.setAttribute("role", "status");

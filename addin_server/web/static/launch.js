@@ -101,7 +101,7 @@
   }
 
   function perDay(days) {
-    return days.map((d) => `${new Date(d.date + "T12:00:00Z").toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })}: ${d.count}`).join(", ");
+    return days.map((d) => `${App.day(d.date)}: ${d.count}`).join(", ");
   }
 
   function showPreview(data) {

@@ -24,6 +24,7 @@ from gmail_addon.message_card import (
     TemplateChoice,
     compose_card,
     message_card,
+    step_text,
 )
 from gmail_addon.notices import connect_card, error_card
 from gmail_addon.tasks_card import PAGE_SIZE, TaskItem, homepage_card
@@ -202,3 +203,18 @@ def test_id_parameters_out_of_range_name_nothing(raw: str) -> None:
     # 2^31 and up overflowed PostgreSQL's INTEGER in the query (a 500) before.
     ev = parse_event({"commonEventObject": {"parameters": {"task_id": raw}}})
     assert ev.int_param("task_id") is None
+
+
+@pytest.mark.parametrize(("status", "reason", "shown"), [
+    # The state's word is said once: "sent: sent Tue ..." was the card's old stammer.
+    ("sent", "sent Tue, 24 Nov 2026 at 09:30 CET",
+     "✓ 1. Day 1 email · sent Tue, 24 Nov 2026 at 09:30 CET"),
+    ("planned", "planned for Wed, 25 Nov 2026 at 09:30 CET",
+     "○ 1. Day 1 email · planned for Wed, 25 Nov 2026 at 09:30 CET"),
+    ("cancelled", "cancelled", "× 1. Day 1 email · cancelled"),
+    ("not_planned", "stopped", "· 1. Day 1 email · not planned: stopped"),
+    ("held", "missing merge fields: title", "! 1. Day 1 email · held: missing merge fields: title"),
+    ("completed", "", "✓ 1. Day 1 email · completed"),
+])
+def test_a_step_line_says_each_word_once(status: str, reason: str, shown: str) -> None:
+    assert step_text(StepLine(0, 1, "email", status, reason)) == shown

@@ -274,6 +274,12 @@ def test_unknown_google_user_gets_the_connect_card(client: FlaskClient,
     card = card_of(stranger.post("homepage", "homepage"))
     assert card["header"]["title"] == "Connect your account"
     assert "<b>nobody@else.test</b> is not a rep of ours yet." in texts(card)
+    # The web app has no "Settings" menu: the card names its Mailboxes page and opens it.
+    assert "Settings" not in texts(card) and "<b>Mailboxes</b> page" in texts(card)
+    (link,) = [b for sec in card["sections"] for wd in sec["widgets"]
+               for b in wd.get("buttonList", {}).get("buttons", [])]
+    assert link["text"] == "Open Mailboxes"
+    assert link["onClick"]["openLink"]["url"].endswith("/mailboxes")
 
 
 def test_user_token_for_another_client_is_not_a_rep(addon: Addon) -> None:
@@ -349,7 +355,7 @@ def test_homepage_lists_email_tasks_first_with_write_done_skip(
     clock.advance(days=1)
     card = card_of(addon.post("homepage", "homepage"))
     assert card["sections"][0]["header"] == "Email tasks · overdue"
-    assert "overdue since 2026-11-24" in texts(card)
+    assert "overdue since Tue, 24 Nov" in texts(card)
 
 
 def test_done_updates_once_and_refreshes_the_card(addon: Addon, rep: Actor,
@@ -361,7 +367,7 @@ def test_done_updates_once_and_refreshes_the_card(addon: Addon, rep: Actor,
     assert notification(first) == "Task done."
     card = card_of(first)
     # step 2 (the reply) is a task now, due tomorrow
-    assert "Send email (step 2, day 2) · due 2026-11-25" in texts(card)
+    assert "Send email (step 2, day 2) · due tomorrow (Wed, 25 Nov)" in texts(card)
     second = addon.post("done", "button_click", params=params)
     assert notification(second) == "This task is already done."
     with runtime.sessions() as s:
@@ -705,14 +711,16 @@ def test_contextual_card_shows_our_people_their_steps_and_why(
     text = texts(card)
     assert "Jane Doe &lt;jane@client.test&gt;" in text
     assert ("<b>Q4 outreach</b> · active<br>"
-            "○ 1. Day 1 email · open: waiting for you: email task due 2026-11-24<br>"
+            "○ 1. Day 1 email · open: waiting for you: email task due Tue, 24 Nov 2026<br>"
             "○ 2. Day 2 email · planned: waiting for the email task of step 1; becomes a task "
-            "on 2026-11-25<br>"
+            "on Wed, 25 Nov 2026<br>"
             "○ 3. Day 3 call · planned: waiting for the email task of step 1; becomes a task "
-            "on 2026-11-26") in text
+            "on Thu, 26 Nov 2026") in text
     assert "Send email (step 1, day 1) · due today" in text
     assert "s@nowhere.test" not in text.split("Add to a campaign")[0]  # not ours
-    assert "Add <b>Jane Doe</b> (jane@client.test)" in text
+    # Jane is live in the rep's only campaign: nothing to offer her (adding would be refused).
+    assert "Add <b>Jane Doe</b>" not in text
+    assert "Jane Doe is already in every campaign of yours" in text
     pause = buttons_for(card, "Pause")
     assert pause and pause[0]["people"] == "jane@client.test,s@nowhere.test"
     assert pause[0]["cand"] == "jane@client.test"
@@ -723,7 +731,7 @@ def test_contextual_card_shows_our_people_their_steps_and_why(
     assert notification(after) == "Task done."
     text = texts(card_of(after))
     assert "✓ 1. Day 1 email · completed" in text
-    assert "Send email (step 2, day 2) · due 2026-11-25" in text
+    assert "Send email (step 2, day 2) · due tomorrow (Wed, 25 Nov)" in text
     assert len(fake.requests) == calls
 
 
@@ -780,6 +788,10 @@ def test_add_the_sender_to_a_campaign_with_the_send_time_it_needs(
                              "send_at": datetime_input(when)})
     assert notification(added) == "Added carl@prospect.test to Timed."
     assert "<b>Timed</b> · active<br>○ 1. Day 1 email · scheduled" in texts(card_of(added))
+    # Carl is in Timed now: the form offers only the campaign he is not in.
+    (dropdown,) = [wd["selectionInput"] for sec in card_of(added)["sections"]
+                   for wd in sec["widgets"] if "selectionInput" in wd]
+    assert [i["text"] for i in dropdown["items"]] == ["Q4 outreach"]
     enrollments = rep.get(f"/api/v1/campaigns/{timed}/enrollments").json["enrollments"]
     assert [e["email"] for e in enrollments] == ["carl@prospect.test"]
     detail = rep.get(f"/api/v1/enrollments/{enrollments[0]['id']}").json
