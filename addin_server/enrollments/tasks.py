@@ -16,7 +16,8 @@ from addin_server.enrollments.advance import advance
 from addin_server.enrollments.lifecycle import cancel_pending
 from addin_server.enums import IN_FLIGHT_SEND, PENDING_SEND, CallOutcome, StepType, TaskStatus
 from addin_server.errors import Conflict
-from addin_server.models import Enrollment, Person, Rep, Send, SentMessage, Task
+from addin_server.guard import meter
+from addin_server.models import Enrollment, Mailbox, Person, Rep, Send, SentMessage, Task
 from addin_server.validation import Errors
 
 SKIPPED_REASON = "the rep skipped the task"
@@ -186,6 +187,10 @@ def record_sent_email(
     session.add(message)
     session.flush()
     tallies.count_sent(session, enrollment, position, sent_at)
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is not None:  # the bulk-sender meter, in the same transaction
+        meter.count_message(session, org_id=enrollment.org_id, rep_id=enrollment.rep_id,
+                            from_addr=mailbox.address, to_addr=to_addr, at=sent_at)
     crm_outbox.note_sent(session, message, enrollment.rep_id)
     return message
 

@@ -83,6 +83,11 @@ def run_send(rt: Runtime, send_id: int) -> str:
             stop = presend.blocked(session, job.send, job.enrollment, job.person, rt.now())
             if stop:
                 return f"left: {stop}"
+            # At the bulk-sender line a first email to a consumer address waits for tomorrow.
+            stop = presend.bulk_held(session, job.send, job.enrollment, job.person,
+                                     job.mailbox, rt.now())
+            if stop:
+                return f"left: {stop}"
             threads = presend.reply_threads(session, job.enrollment.id, job.mailbox)
             if not threads:
                 prepared = _claim_and_render(rt, session, job)

@@ -19,6 +19,7 @@ from datetime import datetime
 from addin_server.db import session_scope
 from addin_server.enrollments.tasks import announce_due_tasks
 from addin_server.guard.breakers import cool_off, evaluate_pending
+from addin_server.guard.meter import notify_warnings
 from addin_server.guard.notify import notify_breakers
 from addin_server.guard.rules import Thresholds
 from addin_server.inbound.rules import resume_due
@@ -65,6 +66,8 @@ DUTIES: tuple[Duty, ...] = (
     Duty("email reps whose mailbox was disconnected", 1.0, notify_disconnected),
     # once per trip, through SMTP_URL (off without it)
     Duty("email about tripped bounce breakers", 1.0, notify_breakers),
+    # once per warning of the bulk-sender meter, to the admins, through SMTP_URL
+    Duty("email the admins about the bulk-sender meter", 1.0, notify_warnings),
     # at most every SENT_SYNC_SECONDS (a Redis key)
     Duty("queue the Sent-items pass", 1.0, schedule_sync),
 )
