@@ -50,6 +50,7 @@ from addin_server.mailboxes.port import (
     OutgoingMessage,
     PermanentError,
     PreviousNotReady,
+    SenderRefused,
     SentItem,
     SentRef,
     TransientError,
@@ -204,6 +205,25 @@ def _error_code(resp: requests.Response) -> str:
         return ""
 
 
+def _error_message(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("error", {}).get("message", ""))[:500]
+    except (ValueError, AttributeError):
+        return ""
+
+
+# A sender on Microsoft's restricted list: Exchange's words in the error's message (the same
+# as in its NDR), or the submission-blocked code. Microsoft documents no Graph wire format for
+# this case; these are the texts its transport gives (docs/deliverability.md).
+_RESTRICTED_TEXTS = ("5.1.8", "bad outbound sender")
+_RESTRICTED_CODES = ("ErrorMessageSubmissionBlocked",)
+
+
+def _restricted(code: str, text: str) -> bool:
+    lowered = text.lower()
+    return code in _RESTRICTED_CODES or any(t in lowered for t in _RESTRICTED_TEXTS)
+
+
 class GraphMailbox:
     """A rep's Microsoft 365 mailbox (the Mailbox port)."""
 
@@ -250,6 +270,10 @@ class GraphMailbox:
         status, code = resp.status_code, _error_code(resp)
         message = f"Graph {status} {code}".strip()
         retry_after = _retry_after(resp)
+        text = _error_message(resp)
+        if 400 <= status < 500 and status != 429 and _restricted(code, text):
+            # Nothing went out, and nothing will until an Exchange admin frees the sender.
+            return SenderRefused(f"{message}: {text}", status=status)
         if status == 401:
             return AuthError(message)
         if status == 403:

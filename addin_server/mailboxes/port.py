@@ -110,6 +110,12 @@ class PreviousNotReady(MailboxError):
     Sent Items asynchronously): wait `retry_after` seconds, without using an attempt."""
 
 
+class SenderRefused(MailboxError):
+    """The provider refused to send anything from this mailbox (Microsoft's restricted
+    senders, `5.1.8 Access denied, bad outbound sender`): about the sender, not the recipient;
+    never a bounce. The message text carries the provider's words (guard/rules.hard_stop)."""
+
+
 class MailboxPaused(MailboxError):
     """The provider paused sending for this mailbox until a time (Gmail's sending limit)."""
 
