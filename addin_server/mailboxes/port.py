@@ -216,3 +216,30 @@ class UnavailableMailbox:
 
     def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
         raise self.error
+
+    def vacation(self) -> Vacation:
+        raise self.error
+
+
+@dataclass(frozen=True)
+class Vacation:
+    """The rep's vacation responder (Gmail's VacationSettings, Graph's
+    automaticRepliesSetting): on or off, and the times it applies between (either may be
+    open: on with no end means "until it is turned off")."""
+
+    on: bool
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.on and (self.start is None or self.start <= now) and (
+            self.end is None or now < self.end)
+
+
+@runtime_checkable
+class VacationReader(Protocol):
+    """A mailbox whose vacation responder can be read (it needs one more scope: Gmail's
+    gmail.settings.basic, Graph's MailboxSettings.Read). A missing scope raises AuthError:
+    the rep must reconnect to grant it."""
+
+    def vacation(self) -> Vacation: ...

@@ -25,9 +25,9 @@ from addin_server.campaigns import rendering as content
 from addin_server.campaigns import templates
 from addin_server.config import Settings
 from addin_server.db import rowcount
+from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.guard.breakers import evaluate, record_bounce, status_code
-from addin_server.enrollments.status import mailbox_reason
 from addin_server.guard.rules import (
     RESTRICTED_SENDER,
     SENDING_LIMIT,

@@ -25,6 +25,7 @@ from addin_server.guard.rules import Thresholds
 from addin_server.inbound.rules import resume_due
 from addin_server.mailboxes.notify import notify_disconnected
 from addin_server.runtime import Runtime
+from addin_server.workers.absence import enqueue_absence_reads
 from addin_server.workers.polls import enqueue_polls
 from addin_server.workers.sent_items import schedule_sync
 
@@ -68,6 +69,8 @@ DUTIES: tuple[Duty, ...] = (
     Duty("email about tripped bounce breakers", 1.0, notify_breakers),
     # once per warning of the bulk-sender meter, to the admins, through SMTP_URL
     Duty("email the admins about the bulk-sender meter", 1.0, notify_warnings),
+    # each mailbox at most every ABSENCE_CHECK_SECONDS, when its organisation reads absence
+    Duty("queue reads of the reps' vacation responders", 1.0, enqueue_absence_reads),
     # at most every SENT_SYNC_SECONDS (a Redis key)
     Duty("queue the Sent-items pass", 1.0, schedule_sync),
 )
