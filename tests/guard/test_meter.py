@@ -177,3 +177,30 @@ def test_without_the_setting_the_line_only_warns(
     rows = rep.get("/api/v1/sends?limit=100").json["sends"]
     assert sorted(r["state"] for r in rows) == ["sent", "sent"]
     assert counts(runtime)[("acme.test", "gmail", clock.at.date())] == 5002
+
+
+def test_the_launch_forecast_shows_the_meter_and_what_the_line_would_hold(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    org_id = org_of(runtime, rep)
+    with runtime.sessions.begin() as s:
+        org = s.get(Organisation, org_id)
+        assert org is not None
+        org.bulk_hold = True
+    seed(runtime, org_id, "acme.test", "gmail", clock.at.date(), 4998)
+    cid = make_campaign(rep, [email_step(1)])
+    dry = rep.post(f"/api/v1/campaigns/{cid}/launch", json={
+        "people": consumer_people(4, "gmail.com") + consumer_people(2, "hotmail.fr")
+        + consumer_people(3, "corp.test"), "dry_run": True})
+    assert dry.status_code == 200, dry.json
+    bulk = dry.json["forecast"]["bulk"]
+    assert bulk["domain"] == "acme.test" and bulk["hold"] is True and bulk["line"] == 5000
+    by = {d["provider"]: d for d in bulk["days"]}
+    assert by.keys() == {"gmail", "outlook"}
+    assert by["gmail"] == {"date": clock.at.date().isoformat(), "provider": "gmail",
+                           "name": "Gmail", "before": 4998, "launch": 4, "total": 5002,
+                           "level": "line", "held": 2}
+    assert by["outlook"]["launch"] == 2 and by["outlook"]["level"] == "ok"
+    assert by["outlook"]["held"] == 0
+    with runtime.sessions() as s:  # a dry run counts nothing
+        assert s.scalar(select(BulkCount.n).where(BulkCount.provider == "gmail")) == 4998
