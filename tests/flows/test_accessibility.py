@@ -29,6 +29,7 @@ PAGES = [
     "/campaigns/{campaign}/results",
     "/tasks/{task}",
     "/sends/{send}",
+    "/salesforce",
     "/feed",
     "/mailboxes",
 ]
@@ -50,11 +51,17 @@ def seed(live: Live) -> dict[str, int]:
         people = [PersonInput(email=f"{n.lower()}@{c.lower()}.test", first_name=n, company=c)
                   for n, c in (("Mia", "Vandelay"), ("Noah", "Piedpiper"), ("Zoe", "Acme"))]
         launch(s, rep, campaign, people, LaunchOptions(), now)
+        # An automatic email too (the first campaign's first email is a task): its page.
+        intro = create_campaign(s, rep, parse_campaign({"name": "Intro", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "09:30",
+             "subject": "Hi", "body_html": "<p>Hello {{first_name}}</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, intro, people[:1], LaunchOptions(), now)
         s.flush()
         task = s.scalar(select(Task.id).join(Enrollment, Enrollment.id == Task.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
+                        .where(Enrollment.campaign_id == intro.id))
         assert task is not None and send is not None
         return {"campaign": campaign.id, "task": task, "send": send}
 
