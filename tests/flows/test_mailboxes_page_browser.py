@@ -11,6 +11,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from addin_server.campaigns.definition import parse_campaign
+from addin_server.campaigns.service import create_campaign
 from addin_server.models import BulkCount, CrmConnection, Mailbox, Organisation, Rep
 from tests.support.browser import Live
 
@@ -106,3 +108,29 @@ def test_the_salesforce_page_shows_the_connection(page: Any, live: Live) -> None
     expect(page.locator("[data-sf-connect]")).to_have_text("Reconnect")
     page.get_by_role("button", name="Disconnect").click()
     expect(page.locator("[data-sf-status]")).to_have_attribute("data-sf-status", "disconnected")
+
+
+def test_the_launch_preview_shows_the_bulk_sender_meter(page: Any, live: Live) -> None:
+    rt = live.runtime
+    with rt.sessions.begin() as s:
+        rep = s.scalar(select(Rep).where(Rep.email == "demo@example.com"))
+        assert rep is not None
+        org = s.get(Organisation, rep.org_id)
+        assert org is not None
+        org.bulk_hold = True
+        s.add(BulkCount(org_id=rep.org_id, domain="example.com", day=rt.now().date(),
+                        provider="gmail", n=4999))
+        campaign = create_campaign(s, rep, parse_campaign({"name": "Gmail push", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "09:30",
+             "subject": "Hi", "body_html": "<p>Hello {{first_name}}</p>"}]},
+            default_timezone="Europe/Paris"), rt.now())
+        campaign_id = campaign.id
+    page.goto(f"/campaigns/{campaign_id}/launch")
+    page.get_by_role("tab", name="Upload CSV").click()
+    csv = "email,first_name\nmia@gmail.com,Mia\nnoah@gmail.com,Noah\nzoe@corp.test,Zoe\n"
+    page.set_input_files("#csv-file", files=[{"name": "people.csv", "mimeType": "text/csv",
+                                              "buffer": csv.encode()}])
+    page.get_by_role("button", name="Launch").click()
+    line = page.locator("[data-bulk] p[data-level=line]")
+    expect(line).to_contain_text("2 to Gmail users from example.com (4,999 already today)")
+    expect(line).to_contain_text("1 first emails would wait for the next day")

@@ -44,7 +44,7 @@ class Breaker(Out):
     """A tripped hard-bounce breaker (docs/deliverability.md); null when none."""
 
     reason: str
-    scope: Literal["mailbox", "domain", "campaign"]
+    scope: Literal["mailbox", "domain", "campaign", "restricted"]
     tripped_at: NInstant = None
 
 
