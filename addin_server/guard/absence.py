@@ -73,7 +73,9 @@ def record_vacation(session: Session, mailbox: Mailbox, vacation: Vacation, *, h
                     now: datetime) -> str:
     """Keep what the mailbox's responder says; tell the feed when the rep leaves or returns.
     Returns what changed, in words."""
-    was = is_away(mailbox, now)
+    # Away as of the last read: a responder that ended by its own time since then is a return
+    # too (its sends resumed at that time already; the feed and their reasons learn it now).
+    was = mailbox.away_checked_at is not None and is_away(mailbox, mailbox.away_checked_at)
     mailbox.away_on, mailbox.away_start, mailbox.away_end = (
         vacation.on, vacation.start, vacation.end)
     mailbox.away_hold, mailbox.away_checked_at, mailbox.away_error = hold, now, ""

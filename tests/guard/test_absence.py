@@ -109,6 +109,9 @@ def test_gmail_vacation_holds_emails_and_tasks_until_it_ends(
     assert only_send(runtime).state == SendState.SENT
     assert len(google_fake.recipient_view("zoe@corp.test").messages) == 1
     assert len(events(runtime, feed.TASK_DUE)) == 1
+    # The next read (the responder still says on, its end passed) tells the feed.
+    assert read_mailbox_absence(runtime, box) == "back"
+    assert len(events(runtime, feed.REP_BACK)) == 1
 
 
 def test_graph_automatic_replies_scheduled_in_a_zone_then_turned_off(
