@@ -14,6 +14,7 @@ from sqlalchemy import select
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.models import BulkCount, CrmConnection, Mailbox, Organisation, Rep
+from tests.flows.test_webapp_browser import shot
 from tests.support.browser import Live
 
 pytestmark = [pytest.mark.browser,
@@ -41,9 +42,11 @@ def test_change_a_cap_save_reload(page: Any, live: Live) -> None:
     page.goto("/mailboxes")
     card = page.locator(f"[data-mailbox='{box_id}']")
     expect(card.locator(".forecast-chart")).to_be_visible()
-    expect(card.locator("[data-away]")).to_contain_text("vacation responder on until")
     expect(card.locator(".state")).to_have_text("rep away")
-    expect(card.locator("[data-problem]")).to_contain_text("automatic emails and due tasks wait")
+    expect(card.locator("[data-problem]")).to_contain_text(
+        "the vacation responder of demo@example.com is on; automatic emails and due tasks wait"
+        " (they return Fri 27 Nov 2026 08:00 UTC)")
+    shot(page, "mailboxes-page")  # every visible control has an accessible name
     meter = page.locator("[data-meter='example.com']")
     expect(meter).to_have_attribute("data-level", "warn")
     expect(meter.locator("[data-provider='gmail']")).to_have_text("3,600 / 5,000")
