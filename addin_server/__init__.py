@@ -22,6 +22,7 @@ from addin_server.addins.outlook.auth import TokenValidator
 from addin_server.api import attachments as api_attachments
 from addin_server.api import bounces as api_bounces
 from addin_server.api import campaigns as api_campaigns
+from addin_server.api import deliverability as api_deliverability
 from addin_server.api import enrollments as api_enrollments
 from addin_server.api import feed as api_feed
 from addin_server.api import limits as api_limits
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         api_me.bp,
         api_suppressions.bp,
         api_limits.bp,
+        api_deliverability.bp,
         api_bounces.bp,
         api_people.bp,
         api_organisation.bp,

@@ -151,6 +151,9 @@ class Settings:
     # first day, `ramp_step` more each day, up to its daily cap. A step of 0 turns it off.
     ramp_first_cap: int = 20
     ramp_step: int = 5
+    # Rep absence (guard/absence.py): how often each rep's vacation responder is read, when
+    # the organisation reads it.
+    absence_check_seconds: int = 900
     # Sender authentication check (guard/authcheck.py): another TXT lookup, "module:function"
     # (tests), and DKIM selectors to look up instead of the provider's defaults.
     dns_txt_resolver: str = ""
@@ -281,6 +284,8 @@ class Settings:
             guard_burst_minutes=_float(env.get("GUARD_BURST_MINUTES"), d.guard_burst_minutes),
             ramp_first_cap=_int(env.get("RAMP_FIRST_CAP"), d.ramp_first_cap),
             ramp_step=_int(env.get("RAMP_STEP"), d.ramp_step),
+            absence_check_seconds=_int(env.get("ABSENCE_CHECK_SECONDS"),
+                                       d.absence_check_seconds),
             dns_txt_resolver=env.get("DNS_TXT_RESOLVER", ""),
             dkim_selectors=tuple(s.strip() for s in env.get("DKIM_SELECTORS", "").split(",")
                                  if s.strip()),

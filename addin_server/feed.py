@@ -42,6 +42,10 @@ BREAKER_RELEASED = "breaker_released"
 DOMAIN_FLAGGED = "domain_flagged"
 BOUNCE_HELD = "bounce_held"
 BOUNCES_RELEASED = "bounces_released"
+BULK_WARNING = "bulk_meter_warning"  # a primary domain passed 70% of the bulk-sender line
+BULK_LINE = "bulk_meter_line"  # ... and reached it
+REP_AWAY = "rep_away"  # the rep's vacation responder is on (guard/absence.py)
+REP_BACK = "rep_back"
 
 
 def record(

@@ -56,6 +56,14 @@ class Organisation(Base):
     # people on a colleague's campaign. Only keys an admin set are stored.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Deliverability settings (admins; docs/deliverability.md). At the bulk-sender line
+    # (guard/meter.py), hold automatic first emails to that consumer provider until the next
+    # day; else only warn.
+    bulk_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Read each rep's vacation responder (one more OAuth scope: asked for at connect only when
+    # on); while it is on, the rep's automatic emails and due tasks wait (absence_hold) or go on.
+    read_absence: Mapped[bool] = mapped_column(Boolean, default=False)
+    absence_hold: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Rep(Base):
@@ -148,6 +156,15 @@ class Mailbox(Base):
     ramp_start: Mapped[date | None]
     ramp_first: Mapped[int] = mapped_column(Integer, default=0)
     ramp_step: Mapped[int] = mapped_column(Integer, default=0)
+    # The rep's vacation responder as last read (guard/absence.py), when the organisation reads
+    # it: on, from, until (either end may be open). `away_hold` copies the organisation's
+    # "wait" setting, so that the send path needs no join to know whether it holds.
+    away_on: Mapped[bool] = mapped_column(Boolean, default=False)
+    away_start: Mapped[datetime | None]
+    away_end: Mapped[datetime | None]
+    away_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    away_checked_at: Mapped[datetime | None]
+    away_error: Mapped[str] = mapped_column(Text, default="")  # e.g. the scope is missing
 
 
 class Template(Base):
@@ -710,3 +727,25 @@ class Bounce(Base):
     provider: Mapped[str] = mapped_column(String(253), default="")
     held: Mapped[bool] = mapped_column(Boolean, default=False)
     released_at: Mapped[datetime | None]
+
+
+class BulkCount(Base):
+    """The bulk-sender meter (guard/meter.py): messages sent on one UTC day from one primary
+    sending domain (the From address's registrable domain) to one consumer provider's users
+    (gmail, yahoo, outlook), across every rep of the organisation. Counted in the transaction
+    that records each sent email. `warned_at`: the day's count passed the warning share (once);
+    `notified_at`: the admins were emailed about it."""
+
+    __tablename__ = "bulk_counts"
+    __table_args__ = (
+        UniqueConstraint("org_id", "domain", "day", "provider", name="uq_bulk_counts_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    domain: Mapped[str] = mapped_column(String(253))
+    day: Mapped[date] = mapped_column(Date)
+    provider: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    warned_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]

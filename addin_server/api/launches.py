@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from addin_server import dates
 from addin_server.enrollments.launch import LaunchResult
 from addin_server.enrollments.people import Invalid
+from addin_server.guard import meter
 from addin_server.models import Campaign
-from addin_server.sending.foresight import LaunchForecast
+from addin_server.sending.foresight import BulkForecast, LaunchForecast
 
 PEOPLE_SHOWN = 1000  # a dry run lists each person's schedule up to this many people
 
@@ -64,7 +65,18 @@ def forecast_json(forecast: LaunchForecast, campaign: Campaign, emails: dict[int
         } for f in forecast.steps],
         "people": [{"email": emails[eid], "steps": steps} for eid, steps in people.items()],
         "people_truncated": len(emails) > PEOPLE_SHOWN,
+        "bulk": bulk_json(forecast.bulk),
     }
+
+
+def bulk_json(bulk: BulkForecast | None) -> dict[str, Any] | None:
+    """The launch against the bulk-sender meter of the mailbox's primary domain."""
+    if bulk is None:
+        return None
+    return {"domain": bulk.domain, "hold": bulk.hold, "line": meter.LINE, "days": [{
+        "date": d.day.isoformat(), "provider": d.provider,
+        "name": meter.PROVIDER_NAMES[d.provider], "before": d.before, "launch": d.launch,
+        "total": d.total, "level": d.level, "held": d.held} for d in bulk.days]}
 
 
 def _local(when: datetime | date | None, tz: ZoneInfo) -> str | None:

@@ -15,6 +15,7 @@ from addin_server.accounts import may_manage_template
 from addin_server.campaigns.settings import BOOL_KEYS, flag
 from addin_server.enrollments.status import campaign_breaker_reason, mailbox_reason, view
 from addin_server.enums import SendState
+from addin_server.guard.absence import absence_reason
 from addin_server.models import (
     BlockedDomain,
     Campaign,
@@ -249,7 +250,15 @@ def breaker_json(obj: Mailbox | Campaign) -> dict[str, Any] | None:
             "tripped_at": iso(obj.guard_tripped_at)}
 
 
+def absence_json(box: Mailbox) -> dict[str, Any]:
+    """The rep's vacation responder as last read (guard/absence.py)."""
+    return {"on": box.away_on, "start": iso(box.away_start), "end": iso(box.away_end),
+            "holds": absence_reason(box, now()) is not None,
+            "checked_at": iso(box.away_checked_at), "error": box.away_error}
+
+
 def limits_json(box: Mailbox) -> dict[str, Any]:
     return {"id": box.id, "address": box.address, "daily_cap": box.daily_cap,
             "min_gap_seconds": box.min_gap_seconds, "batch_size": box.batch_size,
-            "batch_wait_seconds": box.batch_wait_seconds, "breaker": breaker_json(box)}
+            "batch_wait_seconds": box.batch_wait_seconds, "breaker": breaker_json(box),
+            "absence": absence_json(box)}

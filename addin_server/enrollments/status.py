@@ -31,6 +31,7 @@ from addin_server.enums import (
     StepType,
     TaskStatus,
 )
+from addin_server.guard.absence import absence_reason
 from addin_server.models import Enrollment, Mailbox, Person, Send, SentMessage, Task
 
 
@@ -68,6 +69,15 @@ def mailbox_reason(mailbox: Mailbox | None, now: datetime) -> str | None:
         by = {"gmail": "Gmail", "microsoft": "Microsoft"}.get(mailbox.provider.value, "provider")
         until = dates.absolute(mailbox.paused_until, "UTC", named=True)
         return f"mailbox paused by {by} until {until}"
+    return absence_reason(mailbox, now)
+
+
+def _rep_away(session: Session, rep_id: int, now: datetime) -> str | None:
+    """The absence that holds the rep's due tasks, or None."""
+    for box in session.scalars(select(Mailbox).where(Mailbox.rep_id == rep_id)):
+        why = absence_reason(box, now)
+        if why:
+            return why
     return None
 
 
@@ -153,6 +163,9 @@ def view(session: Session, enrollment: Enrollment, now: datetime) -> list[StepVi
             reason = ""
             if task.status == TaskStatus.OPEN:
                 reason = f"waiting for you: {task.type.value} task due {dates.day(task.due_date)}"
+                away = _rep_away(session, task.rep_id, now)
+                if away:
+                    reason = f"{reason}; it waits: {away}"
                 gate = f"waiting for the {task.type.value} task of step {pos + 1}"
             views.append(StepView(**common, status=task.status.value, due_at=None,
                                   due_date=task.due_date, reason=reason, task_id=task.id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed, tallies
@@ -16,7 +16,8 @@ from addin_server.enrollments.advance import advance
 from addin_server.enrollments.lifecycle import cancel_pending
 from addin_server.enums import IN_FLIGHT_SEND, PENDING_SEND, CallOutcome, StepType, TaskStatus
 from addin_server.errors import Conflict
-from addin_server.models import Enrollment, Person, Rep, Send, SentMessage, Task
+from addin_server.guard import absence, meter
+from addin_server.models import Enrollment, Mailbox, Person, Rep, Send, SentMessage, Task
 from addin_server.validation import Errors
 
 SKIPPED_REASON = "the rep skipped the task"
@@ -186,6 +187,10 @@ def record_sent_email(
     session.add(message)
     session.flush()
     tallies.count_sent(session, enrollment, position, sent_at)
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is not None:  # the bulk-sender meter, in the same transaction
+        meter.count_message(session, org_id=enrollment.org_id, rep_id=enrollment.rep_id,
+                            from_addr=mailbox.address, to_addr=to_addr, at=sent_at)
     crm_outbox.note_sent(session, message, enrollment.rep_id)
     return message
 
@@ -201,7 +206,10 @@ def announce_due_tasks(session: Session, now: datetime, limit: int = 500) -> int
         .join(Enrollment, Enrollment.id == Task.enrollment_id)
         .join(Person, Person.id == Enrollment.person_id)
         .where(Task.status == TaskStatus.OPEN, Task.due_announced_at.is_(None),
-               Task.due_date <= latest_today)
+               Task.due_date <= latest_today,
+               # A rep away (vacation responder on, the organisation waits): their due tasks
+               # wait, and are announced when they return (guard/absence.py).
+               ~exists().where(Mailbox.rep_id == Task.rep_id, absence.away_now(now)))
         .order_by(Task.due_date, Task.id)
         .limit(limit)
     ).all()

@@ -45,6 +45,7 @@ from addin_server.mailboxes.port import (
     SentRef,
     TransientError,
     UnavailableMailbox,
+    Vacation,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ G = "https://www.googleapis.com/auth/"
 # openid + email: who connected. See docs/mailboxes.md.
 GOOGLE_SCOPES = ["openid", G + "userinfo.email", G + "gmail.compose", G + "gmail.metadata"]
 REQUIRED_GMAIL_SCOPES = {G + "gmail.compose", G + "gmail.metadata"}
+# users.settings.getVacation (the rep's vacation responder): asked for only when the
+# organisation reads rep absence (guard/absence.py).
+GMAIL_ABSENCE_SCOPE = G + "gmail.settings.basic"
 
 # Gmail's sending-limit 429 names the time sending resumes, e.g.
 # "User-rate limit exceeded.  Retry after 2026-11-24T14:05:00.000Z (Mail sending)".
@@ -307,6 +311,11 @@ class GmailMailbox:
         profile = self._call(self._users().getProfile(userId="me"), read=True)
         return str(profile["emailAddress"]).lower()
 
+    def vacation(self) -> Vacation:
+        """The rep's vacation responder (users.settings.getVacation; gmail.settings.basic)."""
+        return vacation_from_gmail(self._call(
+            self._users().settings().getVacation(userId="me"), read=True))
+
     def sent_items(self, since: datetime, *, with_bodies: bool = False) -> list[SentItem]:
         """Sent messages newest first, down to `since` (the SentReader port). The connected
         grant (gmail.metadata) cannot read bodies: `with_bodies` is for one that can
@@ -324,6 +333,18 @@ class GmailMailbox:
                     raw + "=" * (-len(raw) % 4))))
             items.append(item)
         return items
+
+
+def vacation_from_gmail(data: dict[str, Any]) -> Vacation:
+    """Gmail's VacationSettings: enableAutoReply, and startTime / endTime in milliseconds since
+    the epoch (int64, sent as strings), each optional."""
+    def at(value: Any) -> datetime | None:
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
+        except (TypeError, ValueError):
+            return None
+    return Vacation(bool(data.get("enableAutoReply")), at(data.get("startTime")),
+                    at(data.get("endTime")))
 
 
 def _header(meta: dict[str, Any], name: str) -> str | None:

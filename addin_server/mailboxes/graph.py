@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msal
 import requests
@@ -51,10 +52,12 @@ from addin_server.mailboxes.port import (
     OutgoingMessage,
     PermanentError,
     PreviousNotReady,
+    SenderRefused,
     SentItem,
     SentRef,
     TransientError,
     UnavailableMailbox,
+    Vacation,
 )
 from addin_server.models import Mailbox as MailboxRow
 
@@ -68,6 +71,9 @@ log = logging.getLogger(__name__)
 
 # Delegated permissions. msal adds openid, profile and offline_access itself (and refuses them).
 MICROSOFT_SCOPES = ["Mail.Send", "Mail.ReadWrite", "Mail.Read", "User.Read"]
+# GET /me/mailboxSettings/automaticRepliesSetting (the rep's automatic replies): asked for only
+# when the organisation reads rep absence (guard/absence.py).
+MICROSOFT_ABSENCE_SCOPE = "MailboxSettings.Read"
 PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
 _AUTH_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
 _LONG_PAUSE = 60.0  # a Retry-After at least this long pauses the whole mailbox
@@ -114,14 +120,14 @@ class MsalTokens:
                  on_change: Callable[[MicrosoftGrant], None]) -> None:
         self.app, self.cache, self.grant, self.on_change = app, cache, grant, on_change
 
-    def get(self, *, force_refresh: bool = False) -> str:
+    def get(self, *, force_refresh: bool = False, scopes: list[str] | None = None) -> str:
         accounts = [a for a in self.app.get_accounts()
                     if a.get("home_account_id") == self.grant.home_account_id]
         if not accounts:
             raise AuthError("the stored Microsoft token cache holds no account for this mailbox")
         try:
             result = self.app.acquire_token_silent_with_error(
-                MICROSOFT_SCOPES, account=accounts[0], force_refresh=force_refresh)
+                scopes or MICROSOFT_SCOPES, account=accounts[0], force_refresh=force_refresh)
         except requests.RequestException as exc:
             raise TransientError(f"Microsoft sign-in unreachable: {exc}") from exc
         if not result:
@@ -209,6 +215,25 @@ def _error_code(resp: requests.Response) -> str:
         return ""
 
 
+def _error_message(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("error", {}).get("message", ""))[:500]
+    except (ValueError, AttributeError):
+        return ""
+
+
+# A sender on Microsoft's restricted list: Exchange's words in the error's message (the same
+# as in its NDR), or the submission-blocked code. Microsoft documents no Graph wire format for
+# this case; these are the texts its transport gives (docs/deliverability.md).
+_RESTRICTED_TEXTS = ("5.1.8", "bad outbound sender")
+_RESTRICTED_CODES = ("ErrorMessageSubmissionBlocked",)
+
+
+def _restricted(code: str, text: str) -> bool:
+    lowered = text.lower()
+    return code in _RESTRICTED_CODES or any(t in lowered for t in _RESTRICTED_TEXTS)
+
+
 class GraphMailbox:
     """A rep's Microsoft 365 mailbox (the Mailbox port)."""
 
@@ -255,6 +280,10 @@ class GraphMailbox:
         status, code = resp.status_code, _error_code(resp)
         message = f"Graph {status} {code}".strip()
         retry_after = _retry_after(resp)
+        text = _error_message(resp)
+        if 400 <= status < 500 and status != 429 and _restricted(code, text):
+            # Nothing went out, and nothing will until an Exchange admin frees the sender.
+            return SenderRefused(f"{message}: {text}", status=status)
         if status == 401:
             return AuthError(message)
         if status == 403:
@@ -402,6 +431,21 @@ class GraphMailbox:
         me = self._request("GET", "/me").json()
         return str(me.get("mail") or me.get("userPrincipalName")).lower()
 
+    def vacation(self) -> Vacation:
+        """The rep's automatic replies (MailboxSettings.Read, on a token of its own: a grant
+        without that scope fails here only, never the sends)."""
+        token = self.tokens.get(scopes=[*MICROSOFT_SCOPES, MICROSOFT_ABSENCE_SCOPE])
+        try:
+            resp = self.http.get(
+                self.base_url + "/me/mailboxSettings/automaticRepliesSetting",
+                headers={"Authorization": "Bearer " + token,
+                         "Prefer": 'outlook.timezone="UTC"'}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"Graph unreachable: {type(exc).__name__}: {exc}") from exc
+        if resp.status_code >= 400:
+            raise self._classify(resp, sending=False)
+        return vacation_from_graph(resp.json())
+
     def sent_items(self, since: datetime, *, limit: int = 100) -> list[SentItem]:
         """Messages in Sent Items sent at or after `since`, newest first (the SentReader port:
         email tasks the rep wrote in Outlook complete from them)."""
@@ -435,6 +479,34 @@ def sent_items_from_graph(messages: Sequence[dict[str, Any]]) -> list[SentItem]:
             == "html" else "",
         ))
     return items
+
+
+def _graph_time(value: Any) -> datetime | None:
+    """A dateTimeTimeZone ({dateTime, timeZone}). We ask for UTC (Prefer: outlook.timezone);
+    an IANA zone is read as such; another name (a Windows zone) is taken as UTC."""
+    if not isinstance(value, dict) or not value.get("dateTime"):
+        return None
+    text = str(value["dateTime"])
+    head, _, frac = text.partition(".")
+    naive = datetime.fromisoformat(head + ("." + frac[:6] if frac else ""))
+    zone = str(value.get("timeZone") or "UTC")
+    try:
+        tz: Any = UTC if zone.upper() in ("UTC", "Z") else ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    return naive.replace(tzinfo=tz).astimezone(UTC)
+
+
+def vacation_from_graph(data: dict[str, Any]) -> Vacation:
+    """automaticRepliesSetting: status disabled, alwaysEnabled or scheduled (then between
+    scheduledStartDateTime and scheduledEndDateTime)."""
+    status = str(data.get("status") or "disabled")
+    if status == "alwaysEnabled":
+        return Vacation(True)
+    if status == "scheduled":
+        return Vacation(True, _graph_time(data.get("scheduledStartDateTime")),
+                        _graph_time(data.get("scheduledEndDateTime")))
+    return Vacation(False)
 
 
 def _parse_time(value: str | None) -> datetime | None:

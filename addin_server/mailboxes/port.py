@@ -131,6 +131,12 @@ class PreviousNotReady(MailboxError):
     Sent Items asynchronously): wait `retry_after` seconds, without using an attempt."""
 
 
+class SenderRefused(MailboxError):
+    """The provider refused to send anything from this mailbox (Microsoft's restricted
+    senders, `5.1.8 Access denied, bad outbound sender`): about the sender, not the recipient;
+    never a bounce. The message text carries the provider's words (guard/rules.hard_stop)."""
+
+
 class MailboxPaused(MailboxError):
     """The provider paused sending for this mailbox until a time (Gmail's sending limit)."""
 
@@ -231,3 +237,30 @@ class UnavailableMailbox:
 
     def get_headers(self, message_id: str, names: list[str]) -> dict[str, str]:
         raise self.error
+
+    def vacation(self) -> Vacation:
+        raise self.error
+
+
+@dataclass(frozen=True)
+class Vacation:
+    """The rep's vacation responder (Gmail's VacationSettings, Graph's
+    automaticRepliesSetting): on or off, and the times it applies between (either may be
+    open: on with no end means "until it is turned off")."""
+
+    on: bool
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.on and (self.start is None or self.start <= now) and (
+            self.end is None or now < self.end)
+
+
+@runtime_checkable
+class VacationReader(Protocol):
+    """A mailbox whose vacation responder can be read (it needs one more scope: Gmail's
+    gmail.settings.basic, Graph's MailboxSettings.Read). A missing scope raises AuthError:
+    the rep must reconnect to grant it."""
+
+    def vacation(self) -> Vacation: ...

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -29,7 +29,8 @@ from addin_server.enrollments.advance import (
     step_timings,
 )
 from addin_server.enums import EnrollmentStatus, SendState, TaskStatus
-from addin_server.models import Campaign, Enrollment, Person, Rep, Send, Task
+from addin_server.guard import meter
+from addin_server.models import Campaign, Enrollment, Organisation, Person, Rep, Send, Task
 from addin_server.sending.pacing import (
     MailboxPace,
     Waiting,
@@ -65,12 +66,42 @@ class StepForecast:
     last: datetime | date | None = None
 
 
+@dataclass(frozen=True)
+class BulkDay:
+    """The launch's emails on one UTC day to one consumer provider, against the organisation's
+    bulk-sender line for the mailbox's primary domain (guard/meter.py)."""
+
+    day: date
+    provider: str
+    before: int  # already counted today (0 for a later day: unknown yet)
+    launch: int  # this launch's emails expected that day
+    line: int
+    held: int  # first emails that would wait for the next day (the organisation holds)
+
+    @property
+    def total(self) -> int:
+        return self.before + self.launch
+
+    @property
+    def level(self) -> str:
+        return ("line" if self.total >= self.line
+                else "warn" if self.total >= meter.warn_at(self.line) else "ok")
+
+
+@dataclass
+class BulkForecast:
+    domain: str
+    hold: bool
+    days: list[BulkDay]
+
+
 @dataclass
 class LaunchForecast:
     steps: list[StepForecast]
     items: list[StepItem]  # the launch's own people, every step
     queued_on_mailbox: int  # steps of other enrollments that compete for the mailbox
     mailbox: str | None
+    bulk: BulkForecast | None = None
 
 
 def _day_rule(due_date: date, start: date, day: int, cal: CampaignCalendar) -> str:
@@ -191,7 +222,43 @@ def launch_forecast(session: Session, rep: Rep, campaign: Campaign, enrollment_i
             items.append(StepItem(eid, position, True, plan.due_date, plan.planned_at, slot.at,
                                   day_rule or rule_of(slot.reason)))
     return LaunchForecast(_summarise(campaign, items), items, others,
-                          mailbox.address if mailbox else None)
+                          mailbox.address if mailbox else None,
+                          bulk_forecast(session, rep, mailbox.address, items, now)
+                          if mailbox else None)
+
+
+def bulk_forecast(session: Session, rep: Rep, from_addr: str, items: list[StepItem],
+                  now: datetime) -> BulkForecast:
+    """Per UTC day and consumer provider, the launch's emails against the bulk-sender line:
+    today's count so far plus the launch's (later days start from what this launch adds)."""
+    people = dict(session.execute(
+        select(Enrollment.id, Person.email).join(Person, Person.id == Enrollment.person_id)
+        .where(Enrollment.id.in_({i.enrollment_id for i in items}))).all())
+    # Each person's first email: what the organisation's setting holds at the line.
+    first: dict[int, StepItem] = {}
+    for item in sorted((i for i in items if i.expected_at), key=lambda i: i.position):
+        first.setdefault(item.enrollment_id, item)
+    launch: Counter[tuple[date, str]] = Counter()
+    firsts: Counter[tuple[date, str]] = Counter()
+    for item in items:
+        provider = meter.consumer_provider(people.get(item.enrollment_id, ""))
+        if item.expected_at is None or provider is None:
+            continue
+        key = (item.expected_at.astimezone(UTC).date(), provider)
+        launch[key] += 1
+        firsts[key] += first.get(item.enrollment_id) is item
+    domain = meter.primary_domain(from_addr)
+    today = now.astimezone(UTC).date()
+    counts = meter.today_counts(session, rep.org_id, now, [domain])
+    org = session.get(Organisation, rep.org_id)
+    hold = bool(org and org.bulk_hold)
+    days = []
+    for (day, provider), n in sorted(launch.items()):
+        before = counts.get((domain, provider), 0) if day == today else 0
+        over = max(0, before + n - meter.LINE)
+        days.append(BulkDay(day, provider, before, n, meter.LINE,
+                            min(over, firsts[(day, provider)]) if hold else 0))
+    return BulkForecast(domain, hold, days)
 
 
 def _summarise(campaign: Campaign, items: list[StepItem]) -> list[StepForecast]:

@@ -26,9 +26,15 @@ from addin_server.campaigns import rendering as content
 from addin_server.campaigns import templates
 from addin_server.config import Settings
 from addin_server.db import rowcount
+from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.guard.breakers import evaluate, record_bounce, status_code
-from addin_server.guard.rules import SENDING_LIMIT, Thresholds, hard_stop
+from addin_server.guard.rules import (
+    RESTRICTED_SENDER,
+    SENDING_LIMIT,
+    Thresholds,
+    hard_stop,
+)
 from addin_server.guard.stops import apply_hard_stop
 from addin_server.html_text import html_to_text
 from addin_server.inbound.poll import fresh_reply_check
@@ -43,6 +49,7 @@ from addin_server.mailboxes.port import (
     OutgoingMessage,
     PermanentError,
     PreviousNotReady,
+    SenderRefused,
     SentRef,
     TransientError,
 )
@@ -83,6 +90,11 @@ def run_send(rt: Runtime, send_id: int) -> str:
                 return job
             # Suppressed / unsubscribed / blocked / bounced: not sent.
             stop = presend.blocked(session, job.send, job.enrollment, job.person, rt.now())
+            if stop:
+                return f"left: {stop}"
+            # At the bulk-sender line a first email to a consumer address waits for tomorrow.
+            stop = presend.bulk_held(session, job.send, job.enrollment, job.person,
+                                     job.mailbox, rt.now())
             if stop:
                 return f"left: {stop}"
             threads = presend.reply_threads(session, job.enrollment.id, job.mailbox)
@@ -357,6 +369,19 @@ def after_error(session: Session, settings: Settings, send_id: int, attempt: int
              attempt=attempt, lease_until=None, reason=str(exc), attempts=attempt - 1,
              due_at=max(send.due_at, now + timedelta(seconds=wait)))
         return "waiting for the previous email"
+    if isinstance(exc, SenderRefused):
+        # The provider refuses the sender (Microsoft's restricted senders, 5.1.8): the same
+        # action as the NDR: the mailbox paused until a person releases it, the rep and admins
+        # told. The send waits; not an attempt, never a bounce.
+        stop = hard_stop(status_code(str(exc)), str(exc))
+        if stop is None or stop.kind != RESTRICTED_SENDER:  # a code without Exchange's words
+            stop = hard_stop("5.1.8", "")
+        assert stop is not None
+        apply_hard_stop(session, mailbox, stop, now, detail=str(exc))
+        reason = mailbox_reason(mailbox, now) or str(exc)
+        move(session, send_id, (SendState.SENDING,), SendState.SCHEDULED, now, str(exc),
+             attempt=attempt, lease_until=None, reason=reason, attempts=attempt - 1)
+        return "mailbox restricted"
     if isinstance(exc, MailboxPaused):
         # The provider refused to process the request (a limit, a throttle): not an attempt,
         # so the attempt is given back and the attempts stay for real failures however long

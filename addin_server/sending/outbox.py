@@ -37,6 +37,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from addin_server.db import rowcount
 from addin_server.enrollments.status import campaign_breaker_reason, mailbox_reason
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendState
+from addin_server.guard.absence import away_now
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Send, SendLog, SentMessage
 
 DUE_STATES = (SendState.SCHEDULED, SendState.QUEUED)
@@ -68,6 +69,8 @@ def sendable(now: datetime) -> ColumnElement[bool]:
         Mailbox.status == MailboxStatus.CONNECTED,
         or_(Mailbox.paused_until.is_(None), Mailbox.paused_until <= now),
         Mailbox.guard_reason == "",
+        # The rep's vacation responder is on and the organisation waits (guard/absence.py).
+        ~away_now(now),
     )
     return and_(enrollment_ok, mailbox_ok)
 

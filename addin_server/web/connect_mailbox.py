@@ -38,15 +38,21 @@ from addin_server.mailboxes.credentials import (
     save_microsoft,
 )
 from addin_server.mailboxes.gmail import (
+    GMAIL_ABSENCE_SCOPE,
     GOOGLE_SCOPES,
     REQUIRED_GMAIL_SCOPES,
     GmailMailbox,
     gmail_service,
 )
-from addin_server.mailboxes.graph import MICROSOFT_SCOPES, http_session, msal_app
+from addin_server.mailboxes.graph import (
+    MICROSOFT_ABSENCE_SCOPE,
+    MICROSOFT_SCOPES,
+    http_session,
+    msal_app,
+)
 from addin_server.mailboxes.port import MailboxError
 from addin_server.mailboxes.state import reconnect_mailbox
-from addin_server.models import Rep
+from addin_server.models import Organisation, Rep
 from addin_server.runtime import runtime
 from addin_server.web import oauth_state
 from addin_server.web.common import bearer_token, db, now
@@ -79,18 +85,26 @@ def _redirect_uri(settings: Settings, provider: str) -> str:
 
 
 # ---------------------------------------------------------------------- providers
-def _google_flow(settings: Settings, verifier: str, **kwargs: Any) -> Flow:
-    return google_flow(settings, GOOGLE_SCOPES, _redirect_uri(settings, "google"), verifier,
-                       **kwargs)
+def _google_flow(settings: Settings, verifier: str, absence: bool = False,
+                 **kwargs: Any) -> Flow:
+    scopes = [*GOOGLE_SCOPES, GMAIL_ABSENCE_SCOPE] if absence else GOOGLE_SCOPES
+    return google_flow(settings, scopes, _redirect_uri(settings, "google"), verifier, **kwargs)
 
 
-def _start_google(settings: Settings, issued: Issued) -> tuple[str, dict[str, Any]]:
-    flow = _google_flow(settings, issued.verifier)  # PKCE S256
+def _reads_absence(rep: Rep) -> bool:
+    """The organisation reads its reps' vacation responders: one more scope is asked."""
+    org = db().get(Organisation, rep.org_id)
+    return bool(org and org.read_absence)
+
+
+def _start_google(settings: Settings, issued: Issued, absence: bool
+                  ) -> tuple[str, dict[str, Any]]:
+    flow = _google_flow(settings, issued.verifier, absence)  # PKCE S256
     # offline: a refresh token for background sends; prompt=consent: Google returns a refresh
     # token only when the consent screen is shown, so every (re)connect shows it.
     url, _state = flow.authorization_url(access_type="offline", prompt="consent",
                                          state=issued.state)
-    return url, {}
+    return url, {"absence": absence}
 
 
 def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
@@ -99,7 +113,8 @@ def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
     code = request.args.get("code", "")
     if not code:
         raise ConnectFailed("Google's answer carries no authorisation code")
-    flow = _google_flow(settings, pending.verifier, state=request.args.get("state"))
+    flow = _google_flow(settings, pending.verifier, bool(pending.data.get("absence")),
+                        state=request.args.get("state"))
     # Google may answer with the scopes in another form or order than asked; we check the
     # ones we need ourselves below instead of letting oauthlib refuse the answer.
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
@@ -135,10 +150,12 @@ def _finish_google(settings: Settings, rep: Rep, pending: Taken) -> str:
     return address
 
 
-def _start_microsoft(settings: Settings, issued: Issued) -> tuple[str, dict[str, Any]]:
+def _start_microsoft(settings: Settings, issued: Issued, absence: bool
+                     ) -> tuple[str, dict[str, Any]]:
     app = msal_app(settings, msal.SerializableTokenCache())
+    scopes = [*MICROSOFT_SCOPES, MICROSOFT_ABSENCE_SCOPE] if absence else MICROSOFT_SCOPES
     # msal makes its own PKCE verifier and keeps it in the flow dict, kept with the state.
-    flow = app.initiate_auth_code_flow(MICROSOFT_SCOPES,
+    flow = app.initiate_auth_code_flow(scopes,
                                        redirect_uri=_redirect_uri(settings, "microsoft"),
                                        prompt="select_account", state=issued.state)
     return str(flow["auth_uri"]), {"flow": flow}
@@ -204,7 +221,7 @@ def _begin(provider: str, rep: Rep, bound_to_session: bool) -> str:
     settings = runtime().settings
     _configured(settings, provider)
     issued = oauth_state.issue()
-    url, extra = _STARTS[provider](settings, issued)
+    url, extra = _STARTS[provider](settings, issued, _reads_absence(rep))
     oauth_state.keep(_PURPOSES[provider], issued, {"rep_id": rep.id, **extra},
                      in_browser=bound_to_session)
     return url

@@ -23,7 +23,7 @@ IMPORTANT = (
     feed.EMAIL_FAILED,
     feed.EMAIL_HELD, feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED,
     feed.CAMPAIGN_LAUNCHED, feed.UNSUBSCRIBED, feed.BREAKER_TRIPPED, feed.BREAKER_RELEASED,
-    feed.DOMAIN_FLAGGED,
+    feed.DOMAIN_FLAGGED, feed.BULK_WARNING, feed.BULK_LINE, feed.REP_AWAY, feed.REP_BACK,
 )
 # Filter chips on the feed page: chip -> event types.
 KINDS: dict[str, tuple[str, ...]] = {
@@ -32,13 +32,15 @@ KINDS: dict[str, tuple[str, ...]] = {
     "bounced": (feed.BOUNCED, feed.EMAIL_FAILED, feed.EMAIL_HELD),
     "tasks": (feed.TASK_CREATED, feed.TASK_DUE, feed.TASK_COMPLETED, feed.TASK_SKIPPED),
     "mailbox": (feed.MAILBOX_DISCONNECTED, feed.MAILBOX_PAUSED, feed.MAILBOX_RECONNECTED,
-                feed.BREAKER_TRIPPED, feed.BREAKER_RELEASED, feed.DOMAIN_FLAGGED),
+                feed.BREAKER_TRIPPED, feed.BREAKER_RELEASED, feed.DOMAIN_FLAGGED,
+                feed.BULK_WARNING, feed.BULK_LINE, feed.REP_AWAY, feed.REP_BACK),
 }
 TONE = {
     feed.EMAIL_SENT: "ok", feed.REPLIED: "good", feed.BOUNCED: "bad", feed.EMAIL_FAILED: "bad",
     feed.MAILBOX_DISCONNECTED: "bad", feed.EMAIL_HELD: "warn", feed.MAILBOX_PAUSED: "warn",
     feed.TASK_CREATED: "task", feed.TASK_DUE: "task", feed.UNSUBSCRIBED: "warn",
-    feed.BREAKER_TRIPPED: "bad", feed.DOMAIN_FLAGGED: "warn",
+    feed.BREAKER_TRIPPED: "bad", feed.DOMAIN_FLAGGED: "warn", feed.BULK_WARNING: "warn",
+    feed.BULK_LINE: "bad", feed.REP_AWAY: "warn",
 }
 
 
@@ -120,6 +122,11 @@ def describe(event: Event, person: Person | None, campaign: Campaign | None) -> 
         feed.BREAKER_RELEASED: _breaker(data, campaign, f"released by {data.get('by', '')}"),
         feed.DOMAIN_FLAGGED: f"Domain {data.get('domain', '')} refused for its sender "
                              "authentication",
+        feed.BULK_WARNING: f"Domain {data.get('domain', '')} is nearing the bulk-sender line",
+        feed.BULK_LINE: f"Domain {data.get('domain', '')} reached the bulk-sender line",
+        feed.REP_AWAY: f"Vacation responder of {data.get('address', '')} is on",
+        feed.REP_BACK: f"Vacation responder of {data.get('address', '')} is off: "
+                       "automatic emails resume",
         feed.CAMPAIGN_LAUNCHED: f"Campaign {data.get('campaign', '')} launched on "
                                 + _people(int(data.get("enrolled", 0)))
                                 + (f" ({data['skipped']} skipped)" if data.get("skipped") else ""),
@@ -141,7 +148,7 @@ def _when(local: datetime, today: date) -> str:
 def _link(event: Event) -> str | None:
     if event.type in (feed.TASK_CREATED, feed.TASK_DUE) and event.task_id:
         return f"/tasks/{event.task_id}"
-    if event.type.startswith(("mailbox_", "breaker_", "domain_")):
+    if event.type.startswith(("mailbox_", "breaker_", "domain_", "bulk_", "rep_")):
         return "/mailboxes"
     if event.campaign_id and event.type == feed.CAMPAIGN_LAUNCHED:
         return f"/campaigns/{event.campaign_id}"

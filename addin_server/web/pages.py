@@ -35,14 +35,11 @@ from addin_server.enrollments.status import mailbox_reason
 from addin_server.enrollments.tasks import compose
 from addin_server.enums import (
     CALL_OUTCOME_LABELS,
-    EnrollmentStatus,
-    MailboxProvider,
     MailboxStatus,
     SendOption,
     StepType,
     TaskStatus,
 )
-from addin_server.guard import authcheck
 from addin_server.models import (
     Attachment,
     Campaign,
@@ -54,8 +51,7 @@ from addin_server.models import (
     Template,
 )
 from addin_server.runtime import runtime
-from addin_server.sending import pacing
-from addin_server.web import command_center, library, results
+from addin_server.web import command_center, library, mailboxes_view, results, salesforce
 from addin_server.web import feed as feed_view
 from addin_server.web import local_mailbox as local_mailbox_view
 from addin_server.web.common import ApiError, db, now
@@ -378,40 +374,13 @@ def _connect_url(provider: str) -> str | None:
     return url_for(CONNECT_ENDPOINT, provider=CONNECT_PROVIDERS[provider])
 
 
-def _authentication(rows: list[Mailbox]) -> dict[str, list[authcheck.Finding]]:
-    """SPF, DKIM and DMARC of each sending domain of these mailboxes (not the local one)."""
-    settings = runtime().settings
-    txt = authcheck.resolver(settings)
-    domains = {m.address.rsplit("@", 1)[-1].lower(): m.provider.value for m in rows
-               if m.provider != MailboxProvider.LOCAL}
-    return {d: authcheck.check_domain(d, p, txt, settings.dkim_selectors)
-            for d, p in sorted(domains.items())}
-
-
 @bp.get("/mailboxes")
 @login_required
 def mailboxes() -> ResponseReturnValue:
     rep = current_rep()
-    rows = list(db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)
-                             .order_by(Mailbox.id)))
-    waiting = dict(db().execute(
-        select(Send.mailbox_id, func.count()).join(Enrollment, Enrollment.id == Send.enrollment_id)
-        .where(Enrollment.rep_id == rep.id, Enrollment.status == EnrollmentStatus.ACTIVE,
-               Send.state.in_(("scheduled", "queued", "held")))
-        .group_by(Send.mailbox_id)
-    ).all())
-    # Campaigns whose bounce breaker stopped them starting people: the rep's, every one of the
-    # organisation's for an admin.
-    paused = select(Campaign).where(Campaign.org_id == rep.org_id, Campaign.guard_reason != "")
-    if not rep.is_admin:
-        paused = paused.where(Campaign.rep_id == rep.id)
     return render_template(
-        "mailboxes.html", mailboxes=rows, problems={m.id: mailbox_reason(m, now()) for m in rows},
-        paused_campaigns=list(db().scalars(paused.order_by(Campaign.id))),
-        authentication=_authentication(rows),
-        caps_today={m.id: pacing.pace_of(db(), m).cap_on(
-            now().astimezone(ZoneInfo(rep.timezone)).date()) for m in rows},
-        connect={p: _connect_url(p) for p in CONNECT_PROVIDERS}, waiting=waiting,
+        "mailboxes.html", **mailboxes_view.page_context(db(), rep, now()),
+        connect={p: _connect_url(p) for p in CONNECT_PROVIDERS},
         connected=MailboxStatus.CONNECTED, now=now(),
     )
 
@@ -455,6 +424,17 @@ def local_message(message_id: int) -> ResponseReturnValue:
     if found is None:
         abort(404)
     return render_template("mailbox_message.html", message=found)
+
+
+@bp.get("/salesforce")
+@login_required
+def salesforce_page() -> ResponseReturnValue:
+    """The rep's Salesforce connection: connect / reconnect, its state, the org's daily API
+    allocation used, the sync backlog, the last error (web/salesforce.py reads it)."""
+    rep = current_rep()
+    configured = bool(runtime().settings.salesforce_client_id)
+    return render_template("salesforce.html", status=salesforce.connection_status(db(), rep),
+                           configured=configured)
 
 
 # --- one email, as sent or as it will be sent ---------------------------------------------------

@@ -83,3 +83,52 @@ def chart_svg(days: list[dict[str, Any]]) -> Markup:
             parts.append(f'<circle class="dot-replied" cx="{px}" cy="{py}" r="3.5"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+FC_WIDTH, FC_HEIGHT = 280, 96
+FC_LEFT, FC_TOP, FC_BOTTOM = 6, 14, 18
+
+
+def forecast_svg(days: list[dict[str, Any]], label: str) -> Markup:
+    """A mailbox's next days, small: a bar per day of the sends expected to go, the day's cap
+    as a tick above it, the number on each bar. `days` hold date (ISO), expected, due, cap."""
+    if not days:
+        return Markup("")
+    top = nice_ceiling(max([d["expected"] for d in days] + [d["due"] for d in days]
+                           + [d["cap"] or 0 for d in days] + [1]))
+    plot_h = FC_HEIGHT - FC_TOP - FC_BOTTOM
+    slot = (FC_WIDTH - 2 * FC_LEFT) / len(days)
+    bar = slot * 0.56
+
+    def y(v: int) -> float:
+        return FC_TOP + plot_h - plot_h * min(v, top) / top
+
+    summary = "; ".join(
+        f"{date.fromisoformat(d['date']):%a %d %b}: {d['expected']} expected"
+        + (f" of {d['due']} due" if d["due"] != d["expected"] else "")
+        + (f", cap {d['cap']}" if d["cap"] else "") for d in days)
+    parts = [f'<svg class="forecast-chart" viewBox="0 0 {FC_WIDTH} {FC_HEIGHT}" role="img" '
+             f'aria-label="{escape(label)}: {escape(summary)}">',
+             f'<line class="grid-line" x1="{FC_LEFT}" x2="{FC_WIDTH - FC_LEFT}" '
+             f'y1="{y(0):.1f}" y2="{y(0):.1f}"/>']
+    for i, d in enumerate(days):
+        cx = FC_LEFT + slot * (i + 0.5)
+        day = date.fromisoformat(d["date"])
+        title = escape(f"{day:%a %d %b}: {d['expected']} expected, {d['due']} due"
+                       + (f", cap {d['cap']}" if d["cap"] else ""))
+        parts.append(f'<g><title>{title}</title>'
+                     f'<rect class="bar-due" x="{cx - bar / 2:.1f}" y="{y(d["due"]):.1f}" '
+                     f'width="{bar:.1f}" height="{y(0) - y(d["due"]):.1f}" rx="2"/>'
+                     f'<rect class="bar-expected" x="{cx - bar / 2:.1f}" '
+                     f'y="{y(d["expected"]):.1f}" width="{bar:.1f}" '
+                     f'height="{y(0) - y(d["expected"]):.1f}" rx="2"/></g>')
+        if d["cap"]:
+            parts.append(f'<line class="cap-tick" x1="{cx - slot * 0.4:.1f}" '
+                         f'x2="{cx + slot * 0.4:.1f}" y1="{y(d["cap"]):.1f}" '
+                         f'y2="{y(d["cap"]):.1f}"/>')
+        parts.append(f'<text class="axis" x="{cx:.1f}" y="{max(y(d["expected"]) - 3, 10):.1f}" '
+                     f'text-anchor="middle">{d["expected"]}</text>'
+                     f'<text class="axis" x="{cx:.1f}" y="{FC_HEIGHT - 4}" '
+                     f'text-anchor="middle">{day:%a}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

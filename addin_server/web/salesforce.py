@@ -9,11 +9,14 @@ started in a browser must come back to that browser's session, one started with 
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from flask import Blueprint, g, jsonify, redirect, render_template_string, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
 from addin_server.accounts import rep_for_token
@@ -147,11 +150,15 @@ def _connection(rep: Rep) -> CrmConnection | None:
 
 @bp.get("")
 def status() -> ResponseReturnValue:
-    rep = _rep()
-    conn = _connection(rep)
+    return jsonify(connection_status(db(), _rep()))
+
+
+def connection_status(session: Session, rep: Rep) -> dict[str, Any]:
+    """The rep's connection as the status endpoint and the Salesforce page show it."""
+    conn = session.scalar(select(CrmConnection).where(CrmConnection.rep_id == rep.id))
     if conn is None:
-        return jsonify({"connected": False, "status": "not_connected"})
-    return jsonify({
+        return {"connected": False, "status": "not_connected"}
+    return {
         "connected": conn.status.value == "connected",
         "status": conn.status.value,
         "reason": conn.status_reason,
@@ -164,8 +171,8 @@ def status() -> ResponseReturnValue:
         # What failed last (push or pull): Salesforce's error code, its message, the rows.
         "last_error": {"code": conn.last_error_code, "message": conn.last_error,
                        "at": iso(conn.last_error_at)} if conn.last_error_at else None,
-        "sync": outbox.counts(db(), rep.id),
-    })
+        "sync": outbox.counts(session, rep.id),
+    }
 
 
 @bp.post("/disconnect")

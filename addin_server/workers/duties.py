@@ -19,12 +19,14 @@ from datetime import datetime
 from addin_server.db import session_scope
 from addin_server.enrollments.tasks import announce_due_tasks
 from addin_server.guard.breakers import cool_off, evaluate_pending
+from addin_server.guard.meter import notify_warnings
 from addin_server.guard.notify import notify_breakers
 from addin_server.guard.rules import Thresholds
 from addin_server.inbound.rules import resume_due
 from addin_server.mailboxes.notify import notify_disconnected
 from addin_server.runtime import Runtime
 from addin_server.sending.compose import forget_attachments
+from addin_server.workers.absence import enqueue_absence_reads
 from addin_server.workers.polls import enqueue_polls
 from addin_server.workers.sent_items import schedule_sync
 
@@ -72,6 +74,10 @@ DUTIES: tuple[Duty, ...] = (
     Duty("email reps whose mailbox was disconnected", 1.0, notify_disconnected),
     # once per trip, through SMTP_URL (off without it)
     Duty("email about tripped bounce breakers", 1.0, notify_breakers),
+    # once per warning of the bulk-sender meter, to the admins, through SMTP_URL
+    Duty("email the admins about the bulk-sender meter", 1.0, notify_warnings),
+    # each mailbox at most every ABSENCE_CHECK_SECONDS, when its organisation reads absence
+    Duty("queue reads of the reps' vacation responders", 1.0, enqueue_absence_reads),
     # at most every SENT_SYNC_SECONDS (a Redis key)
     Duty("queue the Sent-items pass", 1.0, schedule_sync),
     Duty("drop attachments no email needs", 3600.0, drop_old_attachments),

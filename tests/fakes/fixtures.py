@@ -79,8 +79,8 @@ def connected_gmail_row(settings: Settings, fake: GoogleFake, address: str, *,
     return row
 
 
-def microsoft_cache_for(settings: Settings, fake: MicrosoftFake, address: str
-                        ) -> tuple[str, str]:
+def microsoft_cache_for(settings: Settings, fake: MicrosoftFake, address: str,
+                        scopes: list[str] | None = None) -> tuple[str, str]:
     """Run msal's real auth-code flow against the fake; returns (cache blob, home_account_id)."""
     import msal
 
@@ -88,7 +88,8 @@ def microsoft_cache_for(settings: Settings, fake: MicrosoftFake, address: str
 
     cache = msal.SerializableTokenCache()
     app = msal_app(settings, cache)
-    flow = app.initiate_auth_code_flow(MICROSOFT_SCOPES, redirect_uri="https://app.test/cb")
+    flow = app.initiate_auth_code_flow(scopes or MICROSOFT_SCOPES,
+                                       redirect_uri="https://app.test/cb")
     back = fake.consent(flow["auth_uri"], address)
     params = {k: v[0] for k, v in parse_qs(urlparse(back).query).items()}
     result = app.acquire_token_by_auth_code_flow(flow, params)
@@ -98,10 +99,10 @@ def microsoft_cache_for(settings: Settings, fake: MicrosoftFake, address: str
 
 
 def connected_microsoft_row(settings: Settings, fake: MicrosoftFake, address: str, *,
-                            rep_id: int = 0) -> Mailbox:
+                            rep_id: int = 0, scopes: list[str] | None = None) -> Mailbox:
     from addin_server.mailboxes.credentials import MicrosoftGrant, save_microsoft
 
-    blob, home = microsoft_cache_for(settings, fake, address)
+    blob, home = microsoft_cache_for(settings, fake, address, scopes)
     row = Mailbox(rep_id=rep_id, provider=MailboxProvider.MICROSOFT, address=address.lower(),
                   status=MailboxStatus.CONNECTED)
     assert save_microsoft(settings, row, MicrosoftGrant(blob, home, address.lower()))

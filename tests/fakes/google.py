@@ -36,6 +36,7 @@ What it models (each a documented Gmail behaviour, see the reference):
 Test controls: `consent()` / `sign_in()`, `revoke()`, `expire_access_tokens()`,
 `grant_access_token()`, `fail()` (route "gmail.*": the next Gmail API call, whichever),
 `drop_after()`, `mailbox()`, `recipient_view()`, `deliver()` (an incoming email, e.g. a reply),
+`set_vacation()` (the user's vacation responder, read by users.settings.getVacation),
 `put()` (a message stored as given), `calls`, `token_requests`, `api_requests`.
 """
 
@@ -75,6 +76,11 @@ BODY_SCOPES = {G + "gmail.readonly", G + "gmail.modify", MAIL}
 PROFILE_SCOPES = META_SCOPES | DRAFT_SCOPES
 # The media upload limit of messages.send and drafts.create (discovery: "maxSize": "36700160").
 UPLOAD_LIMIT = 36_700_160
+# users.settings.getVacation / updateVacation (discovery: settings.basic, readonly / modify
+# for reading, mail.google.com).
+SETTINGS_READ_SCOPES = {G + "gmail.settings.basic", G + "gmail.readonly", G + "gmail.modify",
+                        MAIL}
+SETTINGS_WRITE_SCOPES = {G + "gmail.settings.basic", MAIL}
 
 
 def b64url(data: bytes) -> str:
@@ -129,6 +135,10 @@ class GMailbox:
     history: list[tuple[int, str, str]] = field(default_factory=list)  # (id, kind, message id)
     history_id: int = 1000
     oldest_history_id: int = 1000  # history before this is "expired" (404)
+    # VacationSettings as Gmail returns it (users.settings.getVacation).
+    vacation: dict[str, Any] = field(default_factory=lambda: {
+        "enableAutoReply": False, "responseSubject": "", "responseBodyPlainText": "",
+        "restrictToContacts": False, "restrictToDomain": False})
 
     def thread(self, thread_id: str) -> list[GMessage]:
         return [m for m in self.messages.values() if m.thread_id == thread_id]
@@ -576,6 +586,10 @@ class GoogleFake:
             ("GET", r"threads/([^/]+)", "threads.get", self._threads_get, META_SCOPES),
             ("GET", r"history", "history.list", self._history, META_SCOPES),
             ("POST", r"watch", "watch", self._watch, META_SCOPES),
+            ("GET", r"settings/vacation", "settings.getVacation", self._vacation_get,
+             SETTINGS_READ_SCOPES),
+            ("PUT", r"settings/vacation", "settings.updateVacation", self._vacation_put,
+             SETTINGS_WRITE_SCOPES),
         ]
         for verb, pattern, route, handler, scopes in routes:
             m = re.fullmatch(pattern, rest)
@@ -596,6 +610,32 @@ class GoogleFake:
         self.watches[box.address] = body
         expiration = int(self.clock().timestamp() * 1000) + 7 * 24 * 3600 * 1000
         return {"historyId": str(box.history_id), "expiration": str(expiration)}
+
+    def set_vacation(self, address: str, *, on: bool, start: datetime | None = None,
+                     end: datetime | None = None, subject: str = "Out of office",
+                     restrict_to_contacts: bool = False) -> None:
+        """The user turns their vacation responder on or off in Gmail's settings."""
+        settings: dict[str, Any] = {
+            "enableAutoReply": on, "responseSubject": subject,
+            "responseBodyPlainText": "I am away.", "restrictToContacts": restrict_to_contacts,
+            "restrictToDomain": False}
+        # int64 fields: milliseconds since the epoch, as JSON strings
+        if start is not None:
+            settings["startTime"] = str(int(start.timestamp() * 1000))
+        if end is not None:
+            settings["endTime"] = str(int(end.timestamp() * 1000))
+        with self._lock:
+            self.mailbox(address).vacation = settings
+
+    def _vacation_get(self, box: GMailbox, *_: Any) -> dict[str, Any]:
+        return dict(box.vacation)
+
+    def _vacation_put(self, box: GMailbox, grant: _Grant, request: Request,
+                      body: dict[str, Any]) -> dict[str, Any]:
+        box.vacation = {k: body[k] for k in (
+            "enableAutoReply", "responseSubject", "responseBodyPlainText", "responseBodyHtml",
+            "restrictToContacts", "restrictToDomain", "startTime", "endTime") if k in body}
+        return dict(box.vacation)
 
     def _profile(self, box: GMailbox, *_: Any) -> dict[str, Any]:
         return {"emailAddress": box.address, "messagesTotal": len(box.messages),

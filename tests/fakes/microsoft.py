@@ -40,7 +40,13 @@ What it models:
   and `token()`: an access token for our own API (audience API_ID, scope API_SCOPE), signed
   RS256 as Entra signs the token Office gives the Outlook add-in's pane.
 
+- mailbox settings: GET /me/mailboxSettings/automaticRepliesSetting (status disabled,
+  alwaysEnabled or scheduled, scheduledStart/EndDateTime as {dateTime, timeZone}), only with
+  a token carrying MailboxSettings.Read (else 403 ErrorAccessDenied); a refresh asking for a
+  scope the user never consented to is refused (AADSTS65001, consent_required);
+
 Test controls: `consent()`, `revoke()`, `require_interaction()`, `fail()`, `drop_after()`,
+`set_automatic_replies()`,
 `hold()`, `mailbox()`, `recipient_view()`, `token()`, `keys` / `published`, `calls`,
 `requests` (every path asked for), `max_in_flight`.
 """
@@ -64,6 +70,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlparse
+from zoneinfo import ZoneInfo
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -176,6 +183,12 @@ class GraphMailbox:
     user_id: str
     messages: dict[str, GraphMessage] = field(default_factory=dict)  # immutable id -> message
     in_flight: int = 0
+    # mailboxSettings/automaticRepliesSetting as Graph returns it
+    auto_replies: dict[str, Any] = field(default_factory=lambda: {
+        "status": "disabled", "externalAudience": "all",
+        "scheduledStartDateTime": {"dateTime": "2026-01-01T00:00:00.0000000", "timeZone": "UTC"},
+        "scheduledEndDateTime": {"dateTime": "2026-01-02T00:00:00.0000000", "timeZone": "UTC"},
+        "internalReplyMessage": "", "externalReplyMessage": ""})
     delta_generation: int = 0  # delta tokens of an earlier generation are forgotten (410)
 
     def folder(self, name: str) -> list[GraphMessage]:
@@ -193,6 +206,9 @@ class _User:
     address: str
     oid: str
     interaction_required: bool = False
+    # What the user consented to at sign-in: a refresh asking for more is refused
+    # (AADSTS65001, consent_required), as Entra does.
+    consented: set[str] = field(default_factory=set)
 
 
 class GraphError(Exception):
@@ -233,6 +249,7 @@ class MicrosoftFake:
         self._codes: dict[str, dict[str, Any]] = {}
         self._refresh: dict[str, _User] = {}
         self._access: dict[str, tuple[_User, float]] = {}
+        self.token_scopes: dict[str, set[str]] = {}  # access token -> its scopes
         self._faults: dict[str, list[GraphError]] = {}
         self._drops: dict[str, int] = {}
         self._gate: threading.Event | None = None
@@ -494,6 +511,7 @@ class MicrosoftFake:
                     return err("invalid_grant", "AADSTS501481: The Code_Verifier does not match "
                                "the code_challenge supplied in the authorization request.",
                                [501481])
+                data["user"].consented |= set(data["scope"].split())
                 return route, _json(self._tokens(data["user"], data["nonce"], form))
             if grant_type == "refresh_token":
                 user = self._refresh.get(form.get("refresh_token", ""))
@@ -506,6 +524,13 @@ class MicrosoftFake:
                                "change made by your administrator, or because you moved to a "
                                "new location, you must use multi-factor authentication.",
                                [50076], "basic_action")
+                asked = set(form.get("scope", "").split()) - {"openid", "profile",
+                                                              "offline_access"}
+                if user.consented and not asked <= user.consented:
+                    return err("invalid_grant", "AADSTS65001: The user or administrator has not "
+                               f"consented to use the application with ID '{self.client_id}'. "
+                               "Send an interactive authorization request for this user and "
+                               "resource.", [65001], "consent_required")
                 return route, _json(self._tokens(user, None, form))
         return err("unsupported_grant_type", "AADSTS70003: unsupported grant type", [70003])
 
@@ -529,6 +554,7 @@ class MicrosoftFake:
         self._refresh[refresh] = user
         scopes = [s for s in form.get("scope", "").split()
                   if s not in ("openid", "profile", "offline_access")]
+        self.token_scopes[access] = set(scopes)
         return {
             "token_type": "Bearer", "scope": " ".join(scopes), "expires_in": 3599,
             "ext_expires_in": 3599, "access_token": access, "refresh_token": refresh,
@@ -545,6 +571,10 @@ class MicrosoftFake:
             raise GraphError(401, "InvalidAuthenticationToken",
                              "Access token has expired or is not yet valid.")
         box = self.mailbox(found[0].address)
+        if path.startswith("/me/mailboxSettings") and not self.token_scopes.get(token, set()) & {
+                "MailboxSettings.Read", "MailboxSettings.ReadWrite"}:
+            raise GraphError(403, "ErrorAccessDenied",
+                             "Access is denied. Check credentials and try again.")
         immutable = 'IdType="ImmutableId"' in request.headers.get("Prefer", "")
         body = request.get_json(silent=True) if request.data else None
         self.graph_requests.append((request.method, request.full_path, dict(request.headers),
@@ -567,6 +597,8 @@ class MicrosoftFake:
             ("GET", r"/me/messages", "messages.list", self._list),
             ("GET", r"/me/mailFolders/([^/]+)/messages", "messages.list", self._list),
             ("GET", r"/me/mailFolders/([^/]+)/messages/delta", "messages.delta", self._delta),
+            ("GET", r"/me/mailboxSettings/automaticRepliesSetting",
+             "mailboxSettings.automaticReplies", self._auto_replies),
             ("POST", r"/subscriptions", "subscriptions.create", self._subscribe),
             ("PATCH", r"/subscriptions/([^/]+)", "subscriptions.update", self._resubscribe),
         ]
@@ -596,6 +628,28 @@ class MicrosoftFake:
                 return route, Response(result, status=status, mimetype="text/plain")
             return route, _json(result, status)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
+
+    def set_automatic_replies(self, address: str, status: str, *,
+                              start: datetime | None = None, end: datetime | None = None,
+                              time_zone: str = "UTC") -> None:
+        """The user sets their automatic replies in Outlook: disabled, alwaysEnabled or
+        scheduled (between start and end, given in `time_zone`)."""
+        assert status in ("disabled", "alwaysEnabled", "scheduled")
+        box = self.mailbox(address)
+        with self._lock:
+            box.auto_replies["status"] = status
+            for key, when in (("scheduledStartDateTime", start), ("scheduledEndDateTime", end)):
+                if when is not None:
+                    local = when.astimezone(ZoneInfo(time_zone)) if time_zone != "UTC" else \
+                        when.astimezone(UTC)
+                    box.auto_replies[key] = {
+                        "dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"),
+                        "timeZone": time_zone}
+
+    def _auto_replies(self, box: GraphMailbox, *_: Any) -> tuple[int, dict[str, Any]]:
+        return 200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('"
+                     f"{box.user_id}')/mailboxSettings/automaticRepliesSetting",
+                     **box.auto_replies}
 
     def _me(self, box: GraphMailbox, *_: Any) -> tuple[int, dict[str, Any]]:
         return 200, {"id": box.user_id, "displayName": box.display_name, "mail": box.address,

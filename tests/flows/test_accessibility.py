@@ -31,6 +31,7 @@ PAGES = [
     "/campaigns/{campaign}/results",
     "/tasks/{task}",
     "/sends/{send}",
+    "/salesforce",
     "/feed",
     "/mailboxes",
     "/templates",

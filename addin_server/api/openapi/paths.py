@@ -441,6 +441,16 @@ def _limits() -> dict[str, Schema]:
             "post": op("Release a mailbox paused by its bounce breaker (a domain's: admins)",
                        ref("MailboxLimits"), errors=("401", "403", "404", "409")),
         },
+        "/deliverability": {
+            "get": op("The organisation's deliverability settings and today's bulk-sender "
+                      "meter per primary sending domain", ref("Deliverability"),
+                      errors=("401",)),
+        },
+        "/deliverability/settings": {
+            "patch": op("Change the organisation's deliverability settings (admins)",
+                        ref("Deliverability"), body=ref("DeliverabilitySettingsIn"),
+                        errors=("400", "401", "403", "415", "422")),
+        },
         "/mailboxes/{mailbox_id}/forecast": {
             "parameters": [mid],
             "get": op("Sends due and expected per day for the next 7 days (rep's zone)",

@@ -226,6 +226,16 @@ class SimulateIn(In):
     kind: Literal["reply", "bounce", "ooo"]
     send_id: Id
 
+
+class DeliverabilitySettingsIn(In):
+    bulk_hold: bool | None = Field(None, description="hold automatic first emails to a "
+                                   "consumer provider at the 5,000/day line until the next day")
+    read_absence: bool | None = Field(None, description="read each rep's vacation responder "
+                                      "(reps reconnect to grant one more scope)")
+    absence_hold: bool | None = Field(None, description="while a rep is away, their automatic "
+                                      "emails and due tasks wait (false: they go on)")
+
+
 class MailboxLimitsIn(In):
     daily_cap: Annotated[int, Field(ge=1, le=10_000)] | None = None
     min_gap_seconds: int = Field(0, ge=0, le=86_400)

@@ -68,7 +68,7 @@ class Breaker(Out):
     """A tripped hard-bounce breaker (docs/deliverability.md); null when none."""
 
     reason: str
-    scope: Literal["mailbox", "domain", "campaign"]
+    scope: Literal["mailbox", "domain", "campaign", "restricted"]
     tripped_at: NInstant = None
 
 
@@ -446,6 +446,18 @@ class Simulated(Out):
     action: str
 
 
+class Absence(Out):
+    """The rep's vacation responder as last read (when the organisation reads it)."""
+
+    on: bool
+    start: NInstant = None
+    end: NInstant = None
+    holds: bool = Field(description="the responder is on now and the organisation waits: "
+                                    "automatic emails and due tasks wait")
+    checked_at: NInstant = None
+    error: str = ""
+
+
 class MailboxLimits(Out):
     id: int
     address: str
@@ -454,6 +466,36 @@ class MailboxLimits(Out):
     batch_size: int | None
     batch_wait_seconds: int
     breaker: Breaker | None = None
+    absence: Absence | None = None
+
+
+class ProviderCount(Out):
+    provider: Literal["gmail", "yahoo", "outlook"]
+    name: str
+    count: int
+    share: float
+
+
+class DomainMeter(Out):
+    """One primary sending domain's emails today (UTC) to each consumer provider."""
+
+    domain: str
+    day: DateStr
+    line: int
+    warn_at: int
+    level: Literal["ok", "warn", "line"]
+    providers: list[ProviderCount]
+
+
+class DeliverabilitySettings(Out):
+    bulk_hold: bool
+    read_absence: bool
+    absence_hold: bool
+
+
+class Deliverability(Out):
+    settings: DeliverabilitySettings
+    meter: list[DomainMeter]
 
 
 class ForecastDay(Out):

@@ -23,8 +23,24 @@ def upgrade() -> None:
     sa.Column('signin_domains', sa.Text(), nullable=False),
     sa.Column('settings', sa.JSON(), nullable=False),
     sa.Column('created_at', addin_server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bulk_hold', sa.Boolean(), nullable=False),
+    sa.Column('read_absence', sa.Boolean(), nullable=False),
+    sa.Column('absence_hold', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
+    )
+    op.create_table('bulk_counts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('domain', sa.String(length=253), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('provider', sa.String(length=16), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('warned_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notified_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('org_id', 'domain', 'day', 'provider', name='uq_bulk_counts_key')
     )
     op.create_table('reps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -212,6 +228,12 @@ def upgrade() -> None:
     sa.Column('ramp_start', sa.Date(), nullable=True),
     sa.Column('ramp_first', sa.Integer(), nullable=False),
     sa.Column('ramp_step', sa.Integer(), nullable=False),
+    sa.Column('away_on', sa.Boolean(), nullable=False),
+    sa.Column('away_start', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('away_end', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('away_hold', sa.Boolean(), nullable=False),
+    sa.Column('away_checked_at', addin_server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('away_error', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -690,5 +712,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reps_org_id'))
 
     op.drop_table('reps')
+    op.drop_table('bulk_counts')
     op.drop_table('organisations')
     # ### end Alembic commands ###

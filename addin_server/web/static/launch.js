@@ -104,6 +104,27 @@
     return days.map((d) => `${App.day(d.date)}: ${d.count}`).join(", ");
   }
 
+  // The organisation's bulk-sender meter (5,000 a day per primary domain to a consumer
+  // provider's users): one line per day and provider the launch adds to.
+  function showBulk(box, bulk) {
+    box.replaceChildren();
+    const days = bulk ? bulk.days : [];
+    box.hidden = !days.length;
+    for (const d of days) {
+      const p = document.createElement("p");
+      p.className = d.level === "ok" ? "muted small" : "notice warn small";
+      p.dataset.level = d.level;
+      const when = new Date(d.date + "T12:00:00Z").toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
+      let text = `${when}: ${d.launch} to ${d.name} users from ${bulk.domain}`;
+      if (d.before) text += ` (${d.before.toLocaleString()} already today)`;
+      text += `: ${d.total.toLocaleString()} of the ${bulk.line.toLocaleString()} a day that make a bulk sender`;
+      if (d.held) text += `; ${d.held} first emails would wait for the next day`;
+      else if (d.level === "line") text += "; the organisation does not hold at the line";
+      p.textContent = text;
+      box.append(p);
+    }
+  }
+
   function showPreview(data) {
     const fc = data.forecast;
     preview.querySelector("[data-preview-title]").textContent =
@@ -116,6 +137,7 @@
     rows(preview.querySelector("[data-forecast]"), fc.steps, (s) => [
       `${s.step} (${s.kind})`, s.first_local || "", s.last_local || "", perDay(s.days),
       Object.entries(s.moved_by).map(([rule, n]) => `${rule} ${n}`).join(", ")]);
+    showBulk(preview.querySelector("[data-bulk]"), fc.bulk);
     preview.querySelector("[data-warnings-count]").textContent = data.warnings.length;
     rows(preview.querySelector("[data-warnings]"), data.warnings.slice(0, 500),
       (w) => [w.email, w.step ? String(w.step) : "", w.message]);

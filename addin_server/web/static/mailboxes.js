@@ -17,3 +17,39 @@ document.addEventListener("click", async (event) => {
   }
   window.location.reload();
 });
+
+// A mailbox's limits: PATCH /api/v1/mailboxes/<id>/limits, errors named by field.
+function limitValue(input) {
+  if (input.value.trim() === "") return input.name === "daily_cap" || input.name === "batch_size" ? null : 0;
+  const n = Number(input.value);
+  return Number.isInteger(n) ? n : input.value;
+}
+
+document.addEventListener("submit", async (event) => {
+  const limits = event.target.closest("[data-limits]");
+  const settings = event.target.closest("[data-org-settings]");
+  if (!limits && !settings) return;
+  event.preventDefault();
+  const form = limits || settings;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  let res;
+  if (limits) {
+    const body = {};
+    for (const input of form.querySelectorAll("input")) body[input.name] = limitValue(input);
+    res = await App.api("PATCH", `/api/v1/mailboxes/${limits.dataset.limits}/limits`, body);
+  } else {
+    const body = {};
+    for (const input of form.querySelectorAll("input[type=checkbox]")) body[input.name] = input.checked;
+    res = await App.api("PATCH", "/api/v1/deliverability/settings", body);
+  }
+  button.disabled = false;
+  const errors = form.querySelector("[data-errors]");
+  if (!res.ok) {
+    const text = ((res.data && res.data.errors) || []).map((e) => (e.field ? e.field + ": " : "") + e.message).join(" · ") || "Could not save.";
+    if (errors) errors.textContent = text;
+    App.toast(text, true);
+    return;
+  }
+  window.location.reload(); // the forecast and every state come from the server again
+});
