@@ -34,7 +34,9 @@ def is_away(mailbox: Mailbox, now: datetime) -> bool:
 
 
 def until_text(end: datetime | None) -> str:
-    return f"until {dates.absolute(end, 'UTC', named=True)}" if end else "until the responder is turned off"
+    if end is None:
+        return "until the responder is turned off"
+    return f"until {dates.absolute(end, 'UTC', named=True)}"
 
 
 def absence_reason(mailbox: Mailbox, now: datetime) -> str | None:

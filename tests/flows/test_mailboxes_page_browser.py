@@ -45,7 +45,7 @@ def test_change_a_cap_save_reload(page: Any, live: Live) -> None:
     expect(card.locator(".state")).to_have_text("rep away")
     expect(card.locator("[data-problem]")).to_contain_text(
         "the vacation responder of demo@example.com is on; automatic emails and due tasks wait"
-        " (they return Fri 27 Nov 2026 08:00 UTC)")
+        " (they return Fri, 27 Nov 2026 at 08:00 UTC)")
     shot(page, "mailboxes-page")  # every visible control has an accessible name
     meter = page.locator("[data-meter='example.com']")
     expect(meter).to_have_attribute("data-level", "warn")
