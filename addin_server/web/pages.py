@@ -22,7 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from addin_server.accounts import rep_today, visible_templates
+from addin_server.accounts import may_see_person, rep_today, visible_templates
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns import templates
@@ -35,13 +35,14 @@ from addin_server.enums import (
     MailboxProvider,
     MailboxStatus,
     SendOption,
+    SendState,
     StepType,
     TaskStatus,
 )
 from addin_server.guard import authcheck
 from addin_server.models import Campaign, Enrollment, Mailbox, Send, SendLog, Task, Template
 from addin_server.runtime import runtime
-from addin_server.sending import pacing
+from addin_server.sending import held, pacing
 from addin_server.web import command_center, results
 from addin_server.web import feed as feed_view
 from addin_server.web.common import db, now
@@ -345,8 +346,16 @@ def send_page(send_id: int) -> ResponseReturnValue:
             not rep.is_admin and enrollment.rep_id != rep.id):
         abort(404)
     subject, body, problem = send.subject, send.body_html, ""
-    if not body and send.task_id is None:
-        settings = runtime().settings
+    settings = runtime().settings
+    fix = None
+    if send.state == SendState.HELD and send.task_id is None:
+        try:
+            fix = held.held_email(db(), send, base_url=settings.public_base_url,
+                                  secret_key=settings.secret_key)
+            subject, body = fix.marked.subject, fix.marked.body_html
+        except (templates.PromptsLeft, ValueError) as exc:
+            problem = f"cannot be written: {exc}: edit the campaign's step"
+    elif not body and send.task_id is None:
         try:
             email = build_email(db(), enrollment, enrollment.campaign.steps[send.position], rep,
                                 base_url=settings.public_base_url,
@@ -356,8 +365,12 @@ def send_page(send_id: int) -> ResponseReturnValue:
             problem = f"cannot be written yet: {exc}"
     history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
                            .order_by(SendLog.id))
+    person = enrollment.person
     return render_template(
-        "send.html", send=send, enrollment=enrollment, person=enrollment.person,
+        "send.html", send=send, enrollment=enrollment, person=person,
         campaign=enrollment.campaign, subject=subject, problem=problem,
-        body_html=templates.sanitize_html(body), history=list(history),
-        editable=send.state.value in ("scheduled", "held"))
+        body_html=body if fix else templates.sanitize_html(body), history=list(history),
+        editable=send.state.value in ("scheduled", "held"), fix=fix,
+        may_edit_person=may_see_person(rep, person),
+        field_values={name: held.field_value(person, name) for name in
+                      (fix.missing if fix else ())})

@@ -125,6 +125,16 @@ class SendPatchIn(In):
     body_html: Annotated[str, Field(max_length=500_000)] | None = None
 
 
+class SendReleaseIn(In):
+    """Release a held send: values for the person's merge fields (saved on the person), and
+    whether fields still empty may go out blank (the step's default text)."""
+
+    fields: Annotated[dict[Annotated[str, Field(max_length=64)],
+                           Annotated[str, Field(max_length=200)]],
+                      Field(max_length=50)] | None = None
+    use_defaults: bool | None = None
+
+
 class TaskCompleteIn(In):
     cancel_send: bool | None = None
     # A call task's outcome (the handler names the field when it does not fit the task).
