@@ -103,12 +103,20 @@ def command() -> ResponseReturnValue:
     tab = request.args.get("state", "scheduled")
     if tab not in command_center.EMAIL_TABS:
         tab = "scheduled"
-    people_status = request.args.get("status", "live")
+    people_status = "all" if request.args.get("status") == "all" else "live"
     page = request.args.get("page", "1")
     page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    # One campaign's people or emails (a campaign the rep may see; anything else: all).
+    own_campaigns = campaigns.campaigns_for(db(), rep)
+    wanted = request.args.get("campaign", "")
+    campaign_id = next((c.id for c in own_campaigns if str(c.id) == wanted), None)
     values: dict[str, Any] = {
         "page": page_no, "page_size": command_center.PAGE,
         "view": view, "q": q, "tab": tab, "people_status": people_status,
+        "campaigns": own_campaigns, "campaign_id": campaign_id,
+        # What "select all N matching" acts on: the list's own filter (POST /enrollments/bulk).
+        "list_filter": {"view": view, "q": q, "status": people_status, "state": tab,
+                        "campaign_id": campaign_id},
         "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
         "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
     }
@@ -116,12 +124,13 @@ def command() -> ResponseReturnValue:
     if view == "tasks":
         values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
     elif view == "emails":
-        values["email_counts"] = command_center.email_counts(db(), rep, now(), q)
-        values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no)
+        values["email_counts"] = command_center.email_counts(db(), rep, now(), q, campaign_id)
+        values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no,
+                                                 campaign_id)
         values["total"] = values["email_counts"][tab]
     else:
-        values["people"], values["total"] = command_center.people(db(), rep, q, people_status,
-                                                                  page_no)
+        values["people"], values["total"] = command_center.people(
+            db(), rep, q, people_status, page_no, campaign_id)
     return render_template("command.html", **values)
 
 

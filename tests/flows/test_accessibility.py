@@ -12,6 +12,7 @@ from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.service import create_campaign
 from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
+from addin_server.enums import SendState
 from addin_server.models import Enrollment, Rep, Send, Task
 from tests.support.axe import assert_accessible, assert_fits
 from tests.support.browser import Live
@@ -19,7 +20,7 @@ from tests.support.browser import Live
 pytestmark = [pytest.mark.browser,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
-# Paths with {campaign}, {task} or {send} filled from the seeded work.
+# Paths with {campaign}, {task}, {send} or {held} filled from the seeded work.
 PAGES = [
     "/command",
     "/campaigns",
@@ -29,6 +30,7 @@ PAGES = [
     "/campaigns/{campaign}/results",
     "/tasks/{task}",
     "/sends/{send}",
+    "/sends/{held}",
     "/feed",
     "/mailboxes",
 ]
@@ -56,7 +58,18 @@ def seed(live: Live) -> dict[str, int]:
         send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
         assert task is not None and send is not None
-        return {"campaign": campaign.id, "task": task, "send": send}
+        # An automatic email held for a field the person lacks (its page offers the fixes).
+        auto = create_campaign(s, rep, parse_campaign({"name": "Colours", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "10:00",
+             "subject": "Hi {{first_name}}", "body_html": "<p>{{favourite_color}}?</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, auto, people[:1], LaunchOptions(), now)
+        s.flush()
+        held = s.scalar(select(Send).join(Enrollment, Enrollment.id == Send.enrollment_id)
+                        .where(Enrollment.campaign_id == auto.id))
+        assert held is not None
+        held.state, held.reason = SendState.HELD, "missing merge fields: favourite_color"
+        return {"campaign": campaign.id, "task": task, "send": send, "held": held.id}
 
 
 @pytest.mark.parametrize("width", [1280, 390])

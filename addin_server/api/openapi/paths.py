@@ -105,9 +105,11 @@ def _enrollments() -> dict[str, Schema]:
             **enrollment_action,
             "post": op("Stop: cancels pending sends and open tasks", ref("Enrollment"))},
         "/enrollments/bulk": {
-            "post": op("Pause, resume or stop up to 10,000 enrollments in one request; those "
-                       "whose state does not allow it are listed in unchanged",
-                       obj(["changed", "unchanged"],
+            "post": op("Pause, resume or stop up to 10,000 enrollments in one request and "
+                       "one transaction, by ids or by a Command Center list's filter (every "
+                       "one it matches, as the list counts them); those whose state does not "
+                       "allow it are listed in unchanged",
+                       obj(["matched", "changed", "unchanged"], matched=INT,
                            changed=arr(obj(["id", "status"], id=INT, status=STR)),
                            unchanged=arr(obj(["id", "message"], id=INT, message=STR))),
                        body=ref("BulkEnrollmentsIn"),

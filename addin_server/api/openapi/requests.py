@@ -143,9 +143,23 @@ class TaskCompleteIn(In):
     note: Annotated[str, Field(max_length=4000)] | None = None
 
 
+class BulkFilter(In):
+    """The filter of a Command Center list: People (`q`, `status`, `campaign_id`) or one
+    Emails tab (`state`, `q`, `campaign_id`: the people of its emails)."""
+
+    view: Literal["people", "emails"]
+    q: Annotated[str, Field(max_length=200)] | None = None
+    status: Literal["live", "all"] | None = None
+    state: Literal["scheduled", "waiting", "sent", "failed"] | None = None
+    campaign_id: Id | None = None
+
+
 class BulkEnrollmentsIn(In):
+    """The enrollments by `ids`, or every one a list's `filter` matches (exactly one)."""
+
     action: Literal["pause", "resume", "stop"]
-    ids: list[Id] = Field(min_length=1, max_length=10_000)
+    ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
+    filter: BulkFilter | None = None
 
 
 class BurstReleaseIn(In):
