@@ -55,21 +55,19 @@ def seed(live: Live) -> dict[str, int]:
         s.flush()
         task = s.scalar(select(Task.id).join(Enrollment, Enrollment.id == Task.enrollment_id)
                         .where(Enrollment.campaign_id == campaign.id))
-        send = s.scalar(select(Send.id).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == campaign.id))
-        assert task is not None and send is not None
-        # An automatic email held for a field the person lacks (its page offers the fixes).
+        assert task is not None
+        # Automatic emails (the manual first step above makes none yet): one scheduled, one
+        # held for a field its person lacks (its page offers the fixes).
         auto = create_campaign(s, rep, parse_campaign({"name": "Colours", "steps": [
             {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "10:00",
              "subject": "Hi {{first_name}}", "body_html": "<p>{{favourite_color}}?</p>"}]},
             default_timezone="Europe/Paris"), now)
-        launch(s, rep, auto, people[:1], LaunchOptions(), now)
+        launch(s, rep, auto, people[:2], LaunchOptions(), now)
         s.flush()
-        held = s.scalar(select(Send).join(Enrollment, Enrollment.id == Send.enrollment_id)
-                        .where(Enrollment.campaign_id == auto.id))
-        assert held is not None
+        send, held = s.scalars(select(Send).join(Enrollment, Enrollment.id == Send.enrollment_id)
+                               .where(Enrollment.campaign_id == auto.id).order_by(Send.id))
         held.state, held.reason = SendState.HELD, "missing merge fields: favourite_color"
-        return {"campaign": campaign.id, "task": task, "send": send, "held": held.id}
+        return {"campaign": campaign.id, "task": task, "send": send.id, "held": held.id}
 
 
 @pytest.mark.parametrize("width", [1280, 390])
