@@ -247,7 +247,7 @@ def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prom
                          missing="raise")[0]
 
 
-MissingMode = Literal["raise", "blank", "mark"]
+MissingMode = Literal["raise", "blank", "mark", "keep"]
 MISSING_MARK_CLASS = "missing-field"
 
 
@@ -255,8 +255,9 @@ def render_filled(text: str, values: Mapping[str, str | None], *, html: bool,
                   keep_prompts: bool, missing: MissingMode) -> tuple[str, list[str]]:
     """`render`, and what to do with a field that has neither a value nor a default:
     "raise" (MissingFields), "blank" (the empty text: what "send with the default text"
-    sends) or "mark" (a preview: `<mark class="missing-field">name</mark>` in HTML, `[name]`
-    in a subject). Returns the text and the missing fields' names, sorted."""
+    sends), "mark" (a preview: `<mark class="missing-field">name</mark>` in HTML, `[name]`
+    in a subject) or "keep" (the expression stays as written, for the rep to replace in a
+    compose window, like a prompt). Returns the text and the missing fields' names, sorted."""
     tokens = _tokens(text)
     errors = [t.message for t in tokens if t.kind == "error"]
     if errors:
@@ -288,6 +289,8 @@ def render_filled(text: str, values: Mapping[str, str | None], *, html: bool,
             holes.add(token.name)
             if missing == "mark":
                 out.append(f"{nonce}{token.name}{nonce}" if html else f"[{token.name}]")
+            elif missing == "keep":
+                out.append(text[token.start : token.end])
     out.append(text[pos:])
     if holes and missing == "raise":
         raise MissingFields(sorted(holes))

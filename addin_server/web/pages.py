@@ -231,11 +231,11 @@ def task_page(task_id: int) -> ResponseReturnValue:
     email = missing = None
     if task.type == StepType.EMAIL and task.status == TaskStatus.OPEN:
         settings = runtime().settings
-        try:
-            email = compose(db(), task, rep, base_url=settings.public_base_url,
-                            secret_key=settings.secret_key)
-        except templates.MissingFields as exc:
-            missing = exc.names
+        # A field the person lacks stays as {{name}} in the text, for the rep to replace
+        # (sending it unreplaced is refused naming the field), rather than no window at all.
+        email = compose(db(), task, rep, base_url=settings.public_base_url,
+                        secret_key=settings.secret_key, missing_fields="keep")
+        missing = list(email.missing)
     send = db().scalar(select(Send).where(Send.task_id == task.id))
     mailbox = db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)
                            .order_by(Mailbox.id.desc())).first()
