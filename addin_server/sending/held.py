@@ -58,6 +58,9 @@ def _parts(session: Session, send: Send) -> tuple[Enrollment, Rep]:
 def held_email(session: Session, send: Send, *, base_url: str, secret_key: str) -> HeldEmail:
     """The email of a held send rendered now, for its person as they are now. Raises
     ValueError (a malformed template) or templates.PromptsLeft: no field fixes those."""
+    if send.task_id is not None:
+        # Never held by the pipeline (the rep's text is sent as written); said, not guessed.
+        raise ValueError("an email task's text is the rep's: send it again from compose")
     enrollment, rep = _parts(session, send)
     step = enrollment.campaign.steps[send.position]
 

@@ -133,7 +133,7 @@ def test_select_all_matching_pauses_1000_people_in_one_request(page: Any, live: 
     bar.get_by_role("button", name="Select all 1,000 matching").click()
     expect(bar.locator("[data-bulk-count]")).to_have_text("All 1,000 matching people selected")
     bar.get_by_role("button", name="Pause").click()
-    expect(bar.locator("[data-bulk-result]")).to_have_text("Paused 1,000 of 1,000.")
+    expect(bar.locator("[data-bulk-result]")).to_have_text("Paused 1,000 of 1,000 matching.")
     assert len(bulk) == 1 and '"filter"' in bulk[0]
     with live.runtime.sessions() as s:
         counts = dict(s.execute(select(Enrollment.status, func.count())

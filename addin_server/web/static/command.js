@@ -139,9 +139,10 @@
     const verb = { pause: "Paused", resume: "Resumed", stop: "Stopped" }[action];
     const of = res.ok ? res.data.matched : (allMatching ? total : ids.length);
     const notChanged = res.ok ? failed.length : of;
+    const summary = `${verb} ${done.toLocaleString()}` + (allMatching ? ` of ${of.toLocaleString()} matching` : "") + ".";
     bar.querySelector("[data-bulk-result]").textContent =
-      `${verb} ${done.toLocaleString()} of ${of.toLocaleString()}.` + (failed.length ? ` ${notChanged.toLocaleString()} not changed: ${[...new Set(failed)].join("; ")}` : "");
-    App.toast(`${verb} ${done.toLocaleString()} of ${of.toLocaleString()}.`, failed.length > 0);
+      summary + (failed.length ? ` ${notChanged.toLocaleString()} not changed: ${[...new Set(failed)].join("; ")}` : "");
+    App.toast(allMatching ? summary : `${verb} ${done.toLocaleString()} of ${of.toLocaleString()}.`, failed.length > 0);
   });
 
   // A campaign chosen in the filter shows its people (or emails) at once.
