@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from addin_server.enums import EnrollmentStatus, SendState
-from addin_server.models import Enrollment, Send
+from addin_server.models import Enrollment, Event, Send, SendLog, Task
 from addin_server.runtime import Runtime
 from tests.conftest import Actor, make_actor
 from tests.support.sending import email_step, launch, make_campaign, people
@@ -102,3 +102,48 @@ def test_ids_or_filter_exactly_one_and_a_bad_filter_names_its_field(rep: Actor) 
     gone = rep.post("/api/v1/enrollments/bulk", json={
         "action": "stop", "filter": {"view": "people", "campaign_id": cid + 1000}})
     assert gone.status_code == 422 and gone.json["errors"][0]["field"] == "filter"
+
+
+def test_a_bulk_stop_ends_each_person_as_one_stop_would(runtime: Runtime, rep: Actor) -> None:
+    """The set-based stop: every pending send cancelled with its history line, every open task
+    cancelled, one feed event and one count each, as `POST /enrollments/{id}/stop` does."""
+    cid = make_campaign(rep, [
+        {"day": 1, "type": "call", "instructions": "Ring"}, email_step(2)])
+    ids = launch(rep, cid, people(30))
+    single = make_campaign(rep, [{"day": 1, "type": "call", "instructions": "Ring"},
+                                 email_step(2)])
+    (one,) = launch(rep, single, people(1, prefix="s"))
+    with runtime.sessions.begin() as s:  # a pending send beside each open task
+        for eid in [*ids, one]:
+            s.add(Send(org_id=s.get(Enrollment, eid).org_id, enrollment_id=eid,  # type: ignore[union-attr]
+                       position=1, state=SendState.SCHEDULED, due_at=runtime.now(),
+                       created_at=runtime.now(), updated_at=runtime.now()))
+    bulk = rep.post("/api/v1/enrollments/bulk", json={
+        "action": "stop", "filter": {"view": "people", "campaign_id": cid}})
+    assert bulk.status_code == 200 and bulk.json["matched"] == 30
+    assert rep.post(f"/api/v1/enrollments/{one}/stop").status_code == 200
+
+    def outcome(campaign_id: int) -> tuple[object, ...]:
+        with runtime.sessions() as s:
+            scope = Enrollment.campaign_id == campaign_id
+            sends = s.execute(select(Send.state, Send.reason, func.count()).join(
+                Enrollment, Enrollment.id == Send.enrollment_id).where(scope)
+                .group_by(Send.state, Send.reason)).all()
+            tasks = s.execute(select(Task.status, func.count()).join(
+                Enrollment, Enrollment.id == Task.enrollment_id).where(scope)
+                .group_by(Task.status)).all()
+            logs = s.scalar(select(func.count()).select_from(SendLog).join(
+                Send, Send.id == SendLog.send_id).join(
+                Enrollment, Enrollment.id == Send.enrollment_id).where(
+                scope, SendLog.to_state == "cancelled", SendLog.note == "stopped by the rep"))
+            events = s.scalar(select(func.count()).select_from(Event).where(
+                Event.campaign_id == campaign_id, Event.type == "enrollment_stopped",
+                Event.data["reason"].as_string() == "stopped by the rep"))
+        report = rep.get(f"/api/v1/campaigns/{campaign_id}/report").json["totals"]
+        return ([(st.value, r, n) for st, r, n in sends], [(t.value, n) for t, n in tasks],
+                logs, events, report["stopped"], report["active"])
+
+    assert outcome(cid) == ([("cancelled", "stopped by the rep", 30)], [("cancelled", 30)],
+                            30, 30, 30, 0)
+    assert outcome(single) == ([("cancelled", "stopped by the rep", 1)], [("cancelled", 1)],
+                               1, 1, 1, 0)
