@@ -68,18 +68,13 @@ def bulk_change() -> ResponseReturnValue:
     found = list(db().scalars(query.order_by(Enrollment.id)))
     if len(found) != len(wanted):
         raise ApiError(422, "some ids are not enrollments of yours", "ids")
-    unchanged: list[dict[str, Any]] = []
+    # Set-based: one person at a time took minutes for 10,000 (statements per person).
+    refused: dict[int, str] = {}
     if action == "stop":
-        # Set-based: one person at a time took minutes for 10,000 (statements per person).
         enrollments.stop_many(db(), found, now())
     else:
-        with db().no_autoflush:
-            for enrollment in found:
-                try:
-                    _apply(enrollment, action)
-                except enrollments.Conflict as exc:
-                    unchanged.append({"id": enrollment.id, "message": str(exc)})
-    refused = {u["id"] for u in unchanged}
+        refused = enrollments.pause_many(db(), found, now(), resume=action == "resume")
+    unchanged = [{"id": i, "message": m} for i, m in sorted(refused.items())]
     changed = [{"id": e.id, "status": e.status.value} for e in found if e.id not in refused]
     db().flush()
     return jsonify({"matched": len(found), "changed": changed, "unchanged": unchanged})

@@ -153,3 +153,28 @@ def stop_many(session: Session, enrollments: Sequence[Enrollment], now: datetime
             "campaign_id": e.campaign_id, "enrollment_id": e.id, "person_id": e.person_id,
             "data": {"reason": reason}} for e in live])
     return live
+
+
+def pause_many(session: Session, enrollments: Sequence[Enrollment], now: datetime,
+               *, resume: bool = False) -> dict[int, str]:
+    """`pause` (or `resume`) for many enrollments at once: the same changes, with the feed's
+    events written in one statement. Returns why each refused one was left as it is (a
+    stopped one neither pauses nor resumes); one already in the wanted state is unchanged."""
+    wanted, origin = ((EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED) if resume
+                      else (EnrollmentStatus.PAUSED, EnrollmentStatus.ACTIVE))
+    refused = {e.id: (f"the enrollment is {e.status.value}; only a paused one resumes" if resume
+                      else f"the enrollment is {e.status.value}, not active")
+               for e in enrollments if e.status not in (wanted, origin)}
+    todo = [e for e in enrollments if e.status == origin]
+    with session.no_autoflush:
+        for enrollment in todo:
+            enrollment.status = wanted
+            enrollment.updated_at = now
+            if resume:
+                enrollment.paused_until = None
+        feed.record_many(session, [{
+            "org_id": e.org_id, "rep_id": e.rep_id, "campaign_id": e.campaign_id,
+            "enrollment_id": e.id, "person_id": e.person_id, "at": now, "data": {},
+            "type": feed.ENROLLMENT_RESUMED if resume else feed.ENROLLMENT_PAUSED}
+            for e in todo])
+    return refused
