@@ -372,6 +372,9 @@ class Send(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Released by the rep "with the default text": a merge field with no value renders blank
+    # instead of holding the send (sending/held.py).
+    blank_missing: Mapped[bool] = mapped_column(Boolean, default=False)
     # What went out (rendered at send time; an email task's edited text when the rep wrote it).
     to_addr: Mapped[str] = mapped_column(String(320), default="")
     cc: Mapped[list[str] | None] = mapped_column(JSON)  # None: none

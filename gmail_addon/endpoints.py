@@ -24,6 +24,9 @@ PATHS = {
     "pause": "/enrollments/pause",
     "resume": "/enrollments/resume",
     "stop": "/enrollments/stop",
+    "held": "/sends/held",
+    "release": "/sends/release",
+    "skip_send": "/sends/skip",
     "insert_template": "/compose/insert",
 }
 

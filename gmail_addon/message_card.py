@@ -23,6 +23,7 @@ class StepLine:
     type: str
     status: str
     reason: str
+    send_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,51 @@ def enrollment_widgets(en: EnrollmentItem, e: Endpoints, context: dict[str, str]
         acts.append(w.action_button("Resume", w.action(e.url("resume"), ids)))
     if en.status in ("active", "paused"):
         acts.append(w.action_button("Stop", w.action(e.url("stop"), ids)))
+    held = next((s for s in en.steps if s.status == "held" and s.send_id), None)
+    if held is not None:
+        acts.append(w.action_button("Fix held email", w.action(
+            e.url("held"), {"send_id": str(held.send_id), **context})))
     if acts:
         out.append(w.buttons(*acts))
     return out
+
+
+@dataclass(frozen=True)
+class HeldEmail:
+    """A held automatic email, for the card that fixes it."""
+
+    send_id: int
+    person: str
+    campaign: str
+    position: int
+    missing: tuple[str, ...]
+    default_text: str  # the email's text as "send with the default text" sends it
+    problem: str = ""  # a step no field value fixes (malformed, prompts)
+
+
+def held_card(h: HeldEmail, e: Endpoints, context: dict[str, str]) -> Json:
+    """Held for fields without a value: fill them and send, send the default text, or skip
+    the step; each button comes back with `context` to redraw the message's card."""
+    ids = {"send_id": str(h.send_id), **context}
+    head = w.decorated(f"Step {h.position + 1} to {esc(h.person)}", top=esc(h.campaign),
+                       bottom="Held: no value for " + esc(", ".join(h.missing)))
+    widgets: list[Json] = [head]
+    if h.problem:
+        widgets.append(w.paragraph(esc(h.problem)))
+    else:
+        widgets += [w.text_input(f"field_{name}", name, hint="Saved on the person")
+                    for name in h.missing]
+        widgets.append(w.buttons(w.action_button(
+            "Save and send", w.action(e.url("release"), {**ids, "mode": "fields"}),
+            filled=True)))
+        widgets.append(w.paragraph("<b>Or send it with the default text:</b><br>"
+                                   + esc(h.default_text)))
+        widgets.append(w.buttons(w.action_button(
+            "Send with the default text", w.action(e.url("release"), {**ids, "mode": "defaults"}))))
+    widgets.append(w.buttons(
+        w.action_button("Skip this step", w.action(e.url("skip_send"), ids)),
+        w.link_button("Open in the web app", f"{e.web_app}sends/{h.send_id}")))
+    return w.card("Held email", [w.section(widgets)], name="held")
 
 
 def person_section(p: PersonItem, e: Endpoints, today: date, context: dict[str, str]) -> Json:

@@ -514,10 +514,103 @@
       why.textContent = next ? "Step " + (next.position + 1) + " (" + next.type + "): " +
         next.reason : (e.stop_reason || "all steps done");
       li.appendChild(why);
+      if (next && next.status === "held" && next.send_id) { li.appendChild(heldFix(next.send_id)); }
       list.appendChild(li);
     });
     box.appendChild(list);
     show("sender", true);
+  }
+
+  // --- a held email: fill the missing fields and send, send the default text, or skip ---------
+
+  function textOf(html) {
+    // DOMParser runs no script and loads nothing: the text of the email as it would go.
+    return new DOMParser().parseFromString(html || "", "text/html").body.textContent.trim();
+  }
+
+  function heldFix(sendId) {
+    var box = document.createElement("div");
+    box.className = "held-fix";
+    var open = document.createElement("button");
+    open.type = "button";
+    open.className = "fix";
+    open.textContent = "Fix this email";
+    open.addEventListener("click", function () {
+      open.disabled = true;
+      api("GET", "/sends/" + sendId).then(function (send) {
+        renderHeldFix(box, sendId, send.held || { missing_fields: [] });
+      }).catch(function (err) {
+        open.disabled = false;
+        notice(err.message, "error");
+      });
+    });
+    box.appendChild(open);
+    return box;
+  }
+
+  function button(text, cls) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    if (cls) { b.className = cls; }
+    return b;
+  }
+
+  function renderHeldFix(box, sendId, held) {
+    box.textContent = "";
+    var msg = document.createElement("div");
+    msg.className = "task-msg";
+    msg.setAttribute("role", "status");
+    var inputs = held.missing_fields.map(function (name) {
+      var label = document.createElement("label");
+      label.textContent = name;
+      var input = document.createElement("input");
+      input.maxLength = 200;
+      input.setAttribute("data-fill", name);
+      label.appendChild(input);
+      box.appendChild(label);
+      return input;
+    });
+    var release = button("Save and send", "primary");
+    var defaults = button("Send with the default text");
+    var skip = button("Skip this step");
+    var shown = document.createElement("p");
+    shown.className = "muted default-text";
+    shown.textContent = "Default text: " + textOf(held.default_body_html);
+    var link = document.createElement("a");
+    link.href = "../sends/" + sendId;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = "Open in the web app";
+    var actions = document.createElement("div");
+    actions.className = "task-actions";
+    [release, defaults, skip].forEach(function (b) { actions.appendChild(b); });
+    box.appendChild(actions);
+    box.appendChild(shown);
+    box.appendChild(link);
+    box.appendChild(msg);
+
+    function act(path, body, done) {
+      [release, defaults, skip].forEach(function (b) { b.disabled = true; });
+      api("POST", "/sends/" + sendId + path, body).then(function () {
+        notice(done, "info");
+        loadSender();
+      }).catch(function (err) {
+        [release, defaults, skip].forEach(function (b) { b.disabled = false; });
+        msg.textContent = err.message;
+      });
+    }
+    release.addEventListener("click", function () {
+      var fields = {};
+      inputs.forEach(function (input) { fields[input.getAttribute("data-fill")] = input.value; });
+      act("/release", { fields: fields }, "Saved: the email goes now.");
+    });
+    defaults.addEventListener("click", function () {
+      act("/release", { use_defaults: true }, "The email goes now with the default text.");
+    });
+    skip.addEventListener("click", function () {
+      act("/skip", undefined, "Step skipped: the next step follows.");
+    });
   }
 
   function renderCampaigns(campaigns, contact) {

@@ -14,6 +14,7 @@ from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import enrollment_json
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.models import Enrollment
+from addin_server.web import command_center
 from addin_server.web.common import ApiError, db, now
 
 BULK_MAX = 10_000
@@ -48,36 +49,49 @@ def _change(enrollment_id: int, action: str) -> ResponseReturnValue:
 @bp.post("/enrollments/bulk")
 def bulk_change() -> ResponseReturnValue:
     """Pause, resume or stop many enrollments in one request and one transaction:
-    `{"action": "pause"|"resume"|"stop", "ids": [...]}` (up to 10,000). Ids that are not the
-    rep's are refused as a whole (422), like one unknown id; one whose state does not allow the
-    action (resuming a stopped one) is listed in `unchanged` with why."""
+    `{"action": "pause"|"resume"|"stop", "ids": [...]}` (up to 10,000), or `"filter"` instead
+    of ids: every enrollment a Command Center list's filter matches (the rep's own, as the
+    list shows; more than 10,000 is refused, nothing changed). Ids that are not the rep's are
+    refused as a whole (422), like one unknown id; one whose state does not allow the action
+    (resuming a stopped one) is listed in `unchanged` with why."""
     data = checked_body(bodies.BulkEnrollmentsIn)
-    action = data.get("action")
-    if action not in ("pause", "resume", "stop"):
-        raise ApiError(422, "must be pause, resume or stop", "action")
-    ids = data.get("ids")
-    if (not isinstance(ids, list) or not ids or len(ids) > BULK_MAX
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
-        raise ApiError(422, f"must be a list of 1 to {BULK_MAX} enrollment ids", "ids")
+    action = data["action"]
+    ids, flt = data.get("ids"), data.get("filter")
+    if (ids is None) == (flt is None):
+        raise ApiError(422, "give either ids or filter", "ids")
     rep = current_rep()
-    query = select(Enrollment).where(Enrollment.id.in_(set(ids)),
+    wanted: set[int] = set(_matching(flt) if flt is not None else ids or [])
+    query = select(Enrollment).where(Enrollment.id.in_(wanted),
                                      Enrollment.org_id == rep.org_id)
     if not rep.is_admin:
         query = query.where(Enrollment.rep_id == rep.id)
     found = list(db().scalars(query.order_by(Enrollment.id)))
-    if len(found) != len(set(ids)):
+    if len(found) != len(wanted):
         raise ApiError(422, "some ids are not enrollments of yours", "ids")
-    changed: list[dict[str, Any]] = []
-    unchanged: list[dict[str, Any]] = []
-    for enrollment in found:
-        try:
-            _apply(enrollment, action)
-        except enrollments.Conflict as exc:
-            unchanged.append({"id": enrollment.id, "message": str(exc)})
-            continue
-        changed.append({"id": enrollment.id, "status": enrollment.status.value})
+    # Set-based: one person at a time took minutes for 10,000 (statements per person).
+    refused: dict[int, str] = {}
+    if action == "stop":
+        enrollments.stop_many(db(), found, now())
+    else:
+        refused = enrollments.pause_many(db(), found, now(), resume=action == "resume")
+    unchanged = [{"id": i, "message": m} for i, m in sorted(refused.items())]
+    changed = [{"id": e.id, "status": e.status.value} for e in found if e.id not in refused]
     db().flush()
-    return jsonify({"changed": changed, "unchanged": unchanged})
+    return jsonify({"matched": len(found), "changed": changed, "unchanged": unchanged})
+
+
+def _matching(data: dict[str, Any]) -> list[int]:
+    """The enrollment ids a list's filter matches, as the Command Center lists them."""
+    flt = command_center.ListFilter(
+        view=data["view"], q=(data.get("q") or "").strip(), status=data.get("status") or "live",
+        state=data.get("state") or "scheduled", campaign_id=data.get("campaign_id"))
+    ids = command_center.matching_enrollments(db(), current_rep(), now(), flt, BULK_MAX)
+    if len(ids) > BULK_MAX:
+        raise ApiError(422, f"more than {BULK_MAX:,} match: narrow the filter (a campaign, a "
+                       "search) and run it again", "filter")
+    if not ids:
+        raise ApiError(422, "nothing matches this filter", "filter")
+    return ids
 
 
 @bp.post("/enrollments/<int:enrollment_id>/pause")

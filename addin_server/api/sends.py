@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from addin_server import dates
+from addin_server.accounts import may_see_person
 from addin_server.api.body import checked_body
 from addin_server.api.common import (
     api_blueprint,
@@ -20,8 +21,10 @@ from addin_server.api.common import (
 )
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import message_json, send_json
+from addin_server.campaigns import templates
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
+from addin_server.sending import held
 from addin_server.sending.compose import (
     ComposedEmail,
     SendNotEditable,
@@ -126,9 +129,60 @@ def get_send(send_id: int) -> ResponseReturnValue:
     send = owned_send(send_id)
     history = db().scalars(select(SendLog).where(SendLog.send_id == send.id)
                            .order_by(SendLog.id))
-    return jsonify({**send_json(send), "history": [
+    body = {**send_json(send), "history": [
         {"at": iso(h.at), "from": h.from_state or None, "to": h.to_state, "note": h.note}
-        for h in history]})
+        for h in history]}
+    if send.state == SendState.HELD:
+        body["held"] = held_json(send)
+    return jsonify(body)
+
+
+def held_json(send: Send) -> dict[str, object]:
+    """A held send rendered now: the missing fields marked, and as the default text sends it."""
+    settings = runtime().settings
+    try:
+        email = held.held_email(db(), send, base_url=settings.public_base_url,
+                                secret_key=settings.secret_key)
+    except (templates.PromptsLeft, ValueError) as exc:
+        return {"missing_fields": [], "subject": "", "body_html": "", "default_subject": "",
+                "default_body_html": "", "problem": str(exc)}
+    return {"missing_fields": list(email.missing), "subject": email.marked.subject,
+            "body_html": email.marked.body_html, "default_subject": email.blank.subject,
+            "default_body_html": email.blank.body_html, "problem": ""}
+
+
+@bp.post("/sends/<int:send_id>/release")
+def release(send_id: int) -> ResponseReturnValue:
+    """Release a held send: optional values for its person's missing fields (saved on the
+    person), `use_defaults` to send fields still empty blank. 422 naming `fields.<name>` when
+    one still has no value, 409 when the send is no longer held."""
+    send = owned_send(send_id)
+    data = checked_body(bodies.SendReleaseIn) if request.data else {}
+    fields = held.check_fields(data.get("fields") or {})
+    enrollment = db().get(Enrollment, send.enrollment_id)
+    assert enrollment is not None
+    if fields and not may_see_person(current_rep(), enrollment.person):
+        raise ApiError(422, "another rep's person: only its owner or an admin changes its "
+                       "fields", "fields")
+    settings = runtime().settings
+    try:
+        held.release(db(), send, now(), fields=fields,
+                     use_defaults=data.get("use_defaults") is True,
+                     base_url=settings.public_base_url, secret_key=settings.secret_key)
+    except held.NotHeld as exc:
+        raise ApiError(409, str(exc), "state") from exc
+    return jsonify(send_json(send))
+
+
+@bp.post("/sends/<int:send_id>/skip")
+def skip(send_id: int) -> ResponseReturnValue:
+    """Skip the step of a held send: cancelled, and its person moves on. 409 when not held."""
+    send = owned_send(send_id)
+    try:
+        held.skip(db(), send, now())
+    except held.NotHeld as exc:
+        raise ApiError(409, str(exc), "state") from exc
+    return jsonify(send_json(send))
 
 
 @bp.patch("/sends/<int:send_id>")

@@ -147,14 +147,14 @@ def preview() -> ResponseReturnValue:
                                                                            allow_prompts=True)]
     if problems:
         raise ValidationFailed([FieldError(f, m) for f, m in problems])
+    # A field the person lacks is marked where it stands (`<mark class="missing-field">`
+    # in the body, `[name]` in the subject) rather than blanking the whole preview.
     missing: set[str] = set()
     rendered = {}
     for key, text, html in (("subject", subject, False), ("body_html", body, True)):
-        try:
-            rendered[key] = templates.render(text, values, html=html, keep_prompts=True)
-        except templates.MissingFields as exc:
-            missing.update(exc.names)
-            rendered[key] = ""
+        rendered[key], holes = templates.render_filled(text, values, html=html,
+                                                       keep_prompts=True, missing="mark")
+        missing.update(holes)
     return jsonify({**rendered, "missing_fields": sorted(missing),
                     "prompts": templates.find_prompts(body) + templates.find_prompts(subject)})
 

@@ -7,7 +7,6 @@ tasks, prompts kept for the rep to replace).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +40,8 @@ class EmailContent:
     body_html: str
     body_text: str
     reply: ReplyContext | None
+    # Fields with no value left blank or marked (build_email's `missing`), sorted.
+    missing: tuple[str, ...] = ()
 
 
 def merge_values(
@@ -109,16 +110,20 @@ def build_email(
     base_url: str,
     secret_key: str,
     keep_prompts: bool,
+    missing_fields: templates.MissingMode = "raise",
 ) -> EmailContent:
-    """Render a step for its person. Raises templates.MissingFields / PromptsLeft."""
+    """Render a step for its person. Raises templates.MissingFields (unless `missing_fields`
+    says to leave them blank or mark them) / PromptsLeft."""
     person = enrollment.person
     values = merge_values(person, rep, base_url=base_url, secret_key=secret_key)
     subject_src, body_src = step_source(step)
     missing: list[str] = []
-    body = _render(body_src, values, missing, html=True, keep_prompts=keep_prompts)
+    body = _render(body_src, values, missing, html=True, keep_prompts=keep_prompts,
+                   missing_fields=missing_fields)
     if rep.signature_html:
         body = with_signature(body, _render(rep.signature_html, values, missing, html=True,
-                                            keep_prompts=keep_prompts))
+                                            keep_prompts=keep_prompts,
+                                            missing_fields=missing_fields))
     reply: ReplyContext | None = None
     if step.reply_to_previous:
         previous = previous_email(session, enrollment, step)
@@ -132,10 +137,11 @@ def build_email(
             # with the previous step's subject.
             prev_step = enrollment.campaign.steps[step.position - 1]
             subject = _render(step_source(prev_step)[0], values, missing, html=False,
-                              keep_prompts=keep_prompts)
+                              keep_prompts=keep_prompts, missing_fields=missing_fields)
     else:
-        subject = _render(subject_src, values, missing, html=False, keep_prompts=keep_prompts)
-    if missing:
+        subject = _render(subject_src, values, missing, html=False, keep_prompts=keep_prompts,
+                          missing_fields=missing_fields)
+    if missing and missing_fields == "raise":
         raise templates.MissingFields(sorted(set(missing)))
     return EmailContent(
         to=person.email,
@@ -143,6 +149,7 @@ def build_email(
         body_html=body,
         body_text=html_to_text(body),
         reply=reply,
+        missing=tuple(sorted(set(missing))),
     )
 
 
@@ -158,10 +165,13 @@ def with_signature(body_html: str, signature_html: str) -> str:
 
 
 def _render(
-    text: str, values: dict[str, str | None], missing: list[str], **kwargs: Any
+    text: str, values: dict[str, str | None], missing: list[str], *, html: bool,
+    keep_prompts: bool, missing_fields: templates.MissingMode,
 ) -> str:
-    try:
-        return templates.render(text, values, **kwargs)
-    except templates.MissingFields as exc:
-        missing.extend(exc.names)
-        return ""
+    """One part rendered; its missing fields added to `missing` (the caller raises once for
+    the subject and the body together)."""
+    mode: templates.MissingMode = "blank" if missing_fields == "raise" else missing_fields
+    result, holes = templates.render_filled(text, values, html=html, keep_prompts=keep_prompts,
+                                            missing=mode)
+    missing.extend(holes)
+    return result

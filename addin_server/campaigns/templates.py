@@ -22,6 +22,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import nh3
 
@@ -213,6 +214,11 @@ def find_prompts(text: str) -> list[str]:
     return [t.prompt for t in _tokens(text) if t.kind == "prompt"]
 
 
+def is_field_name(name: str) -> bool:
+    """Whether `name` may name a merge field (`{{name}}`)."""
+    return bool(_NAME_RE.match(name))
+
+
 def field_names(text: str) -> set[str]:
     """Every merge field `text` refers to."""
     return {t.name for t in _tokens(text) if t.kind == "field"}
@@ -237,6 +243,21 @@ def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prom
     neither a value nor a default (all of them at once). Values are stripped of surrounding
     white space. With `html=False` (a subject) every line break becomes a space.
     """
+    return render_filled(text, values, html=html, keep_prompts=keep_prompts,
+                         missing="raise")[0]
+
+
+MissingMode = Literal["raise", "blank", "mark", "keep"]
+MISSING_MARK_CLASS = "missing-field"
+
+
+def render_filled(text: str, values: Mapping[str, str | None], *, html: bool,
+                  keep_prompts: bool, missing: MissingMode) -> tuple[str, list[str]]:
+    """`render`, and what to do with a field that has neither a value nor a default:
+    "raise" (MissingFields), "blank" (the empty text: what "send with the default text"
+    sends), "mark" (a preview: `<mark class="missing-field">name</mark>` in HTML, `[name]`
+    in a subject) or "keep" (the expression stays as written, for the rep to replace in a
+    compose window, like a prompt). Returns the text and the missing fields' names, sorted."""
     tokens = _tokens(text)
     errors = [t.message for t in tokens if t.kind == "error"]
     if errors:
@@ -245,8 +266,11 @@ def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prom
     if prompts and not keep_prompts:
         raise PromptsLeft(prompts)
     lowered = {key.lower(): value for key, value in values.items()}
+    # A mark is a placeholder while the result is cleaned (nh3 would drop a <mark>), put back
+    # as markup in text and dropped inside a tag (an attribute cannot hold markup).
+    nonce = "zm" + uuid.uuid4().hex if missing == "mark" and html else ""
     out: list[str] = []
-    missing: set[str] = set()
+    holes: set[str] = set()
     pos = 0
     for token in tokens:
         out.append(text[pos : token.start])
@@ -262,17 +286,37 @@ def render(text: str, values: Mapping[str, str | None], *, html: bool, keep_prom
             default = html_lib.unescape(token.default) if html else token.default
             out.append(_escape_value(default, html))
         else:
-            missing.add(token.name)
+            holes.add(token.name)
+            if missing == "mark":
+                out.append(f"{nonce}{token.name}{nonce}" if html else f"[{token.name}]")
+            elif missing == "keep":
+                out.append(text[token.start : token.end])
     out.append(text[pos:])
-    if missing:
-        raise MissingFields(sorted(missing))
+    if holes and missing == "raise":
+        raise MissingFields(sorted(holes))
     result = "".join(out)
     if not html:
-        return LINE_BREAKS_RE.sub(" ", result)
+        return LINE_BREAKS_RE.sub(" ", result), sorted(holes)
     # Sanitised again after merging: a value is escaped, but in an attribute it can still be a
     # whole URL (`href="{{first_name}}"` with `javascript:alert(1)`), which only the cleaner's
     # URL schemes refuse. Preview, compose and the sent email all render here.
-    return sanitize_html(result)
+    cleaned = sanitize_html(result)
+    if nonce and holes:
+        cleaned = _put_marks(cleaned, nonce)
+    return cleaned, sorted(holes)
+
+
+def _put_marks(cleaned: str, nonce: str) -> str:
+    placeholder = re.compile(re.escape(nonce) + r"([A-Za-z0-9_]+?)" + re.escape(nonce))
+    mark = f'<mark class="{MISSING_MARK_CLASS}" title="missing merge field">\\1</mark>'
+    out: list[str] = []
+    pos = 0
+    for tag in _TAG_RE.finditer(cleaned):
+        out.append(placeholder.sub(mark, cleaned[pos : tag.start()]))
+        out.append(placeholder.sub("", tag.group(0)))
+        pos = tag.end()
+    out.append(placeholder.sub(mark, cleaned[pos:]))
+    return "".join(out)
 
 
 def _escape_value(value: str, html: bool) -> str:

@@ -4,6 +4,8 @@ They take a Session and never commit. What each step waits for is in status.py.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, insert, update
@@ -108,3 +110,71 @@ def end(
         enrollment_id=enrollment.id, person_id=enrollment.person_id, reason=reason,
     )
     return cancelled
+
+
+# Ids per IN list of a bulk statement: far below every database's parameter limit.
+CHUNK = 1000
+
+
+def stop_many(session: Session, enrollments: Sequence[Enrollment], now: datetime,
+              reason: str = "stopped by the rep") -> list[Enrollment]:
+    """`end` (stopped by the rep) for many enrollments at once, set-based: the same rows
+    change (status, pending sends cancelled with their history, open tasks cancelled, the
+    CRM told, counters, one feed event each) in a few statements per thousand instead of
+    several per person. Returns those that were live (the others are left as they are)."""
+    live = [e for e in enrollments if e.status in LIVE_ENROLLMENT]
+    if not live:
+        return []
+    # No autoflush: the statements below touch other rows, and flushing thousands of dirty
+    # enrollments before each one made a 10,000-person stop take minutes.
+    with session.no_autoflush:
+        for enrollment in live:
+            enrollment.status = EnrollmentStatus.STOPPED
+            enrollment.stop_reason = reason
+            enrollment.updated_at = now
+        ended = Counter((e.campaign_id, e.rep_id) for e in live)
+        campaigns = {e.campaign_id: e.campaign for e in live}
+        for (campaign_id, rep_id), n in ended.items():
+            tallies.bump_key(session, campaigns[campaign_id], rep_id, tallies.CAMPAIGN,
+                             tallies.ENDED + EnrollmentStatus.STOPPED.value, now, n)
+        ids = [e.id for e in live]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            cancel_pending(session, Send.enrollment_id.in_(chunk), reason, now)
+            session.execute(
+                update(Task).where(Task.enrollment_id.in_(chunk), Task.status == TaskStatus.OPEN)
+                .values(status=TaskStatus.CANCELLED, updated_at=now)
+                .execution_options(synchronize_session=False))
+        for org_id in {e.org_id for e in live}:
+            crm_outbox.note_enrollments_tasks(
+                session, org_id, [e.id for e in live if e.org_id == org_id], now)
+        feed.record_many(session, [{
+            "org_id": e.org_id, "type": feed.ENROLLMENT_STOPPED, "at": now, "rep_id": e.rep_id,
+            "campaign_id": e.campaign_id, "enrollment_id": e.id, "person_id": e.person_id,
+            "data": {"reason": reason}} for e in live])
+    return live
+
+
+def pause_many(session: Session, enrollments: Sequence[Enrollment], now: datetime,
+               *, resume: bool = False) -> dict[int, str]:
+    """`pause` (or `resume`) for many enrollments at once: the same changes, with the feed's
+    events written in one statement. Returns why each refused one was left as it is (a
+    stopped one neither pauses nor resumes); one already in the wanted state is unchanged."""
+    wanted, origin = ((EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED) if resume
+                      else (EnrollmentStatus.PAUSED, EnrollmentStatus.ACTIVE))
+    refused = {e.id: (f"the enrollment is {e.status.value}; only a paused one resumes" if resume
+                      else f"the enrollment is {e.status.value}, not active")
+               for e in enrollments if e.status not in (wanted, origin)}
+    todo = [e for e in enrollments if e.status == origin]
+    with session.no_autoflush:
+        for enrollment in todo:
+            enrollment.status = wanted
+            enrollment.updated_at = now
+            if resume:
+                enrollment.paused_until = None
+        feed.record_many(session, [{
+            "org_id": e.org_id, "rep_id": e.rep_id, "campaign_id": e.campaign_id,
+            "enrollment_id": e.id, "person_id": e.person_id, "at": now, "data": {},
+            "type": feed.ENROLLMENT_RESUMED if resume else feed.ENROLLMENT_PAUSED}
+            for e in todo])
+    return refused

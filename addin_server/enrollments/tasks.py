@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from addin_server import feed, tallies
 from addin_server.campaigns.rendering import EmailContent, build_email
+from addin_server.campaigns.templates import MissingMode
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
 from addin_server.enrollments.advance import advance
@@ -130,9 +131,11 @@ def skip_task(session: Session, task: Task, now: datetime) -> bool:
 
 
 def compose(
-    session: Session, task: Task, rep: Rep, *, base_url: str, secret_key: str
+    session: Session, task: Task, rep: Rep, *, base_url: str, secret_key: str,
+    missing_fields: MissingMode = "raise",
 ) -> EmailContent:
-    """The email task as the rep's compose window opens it: prompts kept for the rep."""
+    """The email task as the rep's compose window opens it: prompts kept for the rep (and,
+    with `missing_fields="keep"`, a field without a value kept as `{{name}}` to replace)."""
     if task.type != StepType.EMAIL:
         raise ValueError("only email tasks have an email to compose")
     enrollment = session.get(Enrollment, task.enrollment_id)
@@ -140,7 +143,7 @@ def compose(
     step = enrollment.campaign.steps[task.position]
     return build_email(
         session, enrollment, step, rep, base_url=base_url, secret_key=secret_key,
-        keep_prompts=True,
+        keep_prompts=True, missing_fields=missing_fields,
     )
 
 

@@ -247,7 +247,8 @@ def render(session: Session, settings: Settings, send: Send, enrollment: Enrollm
     if send.task_id is None:
         email = content.build_email(session, enrollment, step, rep,
                                     base_url=settings.public_base_url,
-                                    secret_key=settings.secret_key, keep_prompts=False)
+                                    secret_key=settings.secret_key, keep_prompts=False,
+                                    missing_fields="blank" if send.blank_missing else "raise")
         stored = {"to_addr": email.to, "subject": email.subject, "body_html": email.body_html,
                   "cc": list(step.cc or []), "bcc": list(step.bcc or [])}
         to_addr, subject, html = email.to, email.subject, email.body_html

@@ -139,7 +139,7 @@ def email_tab_filter(tab: str, now: datetime) -> ColumnElement[bool]:
                Send.state.in_((SendState.SENDING, SendState.UNKNOWN)))
 
 
-def _emails_query(rep: Rep, q: str) -> Select:
+def _emails_query(rep: Rep, q: str, campaign_id: int | None = None) -> Select:
     query = (
         select(Send, Person, Campaign, Enrollment, Mailbox)
         .join(Enrollment, Enrollment.id == Send.enrollment_id)
@@ -148,24 +148,28 @@ def _emails_query(rep: Rep, q: str) -> Select:
         .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
         .where(Enrollment.rep_id == rep.id)
     )
+    if campaign_id is not None:
+        query = query.where(Enrollment.campaign_id == campaign_id)
     return _search(query, q)
 
 
-def email_counts(session: Session, rep: Rep, now: datetime, q: str = "") -> dict[str, int]:
+def email_counts(session: Session, rep: Rep, now: datetime, q: str = "",
+                 campaign_id: int | None = None) -> dict[str, int]:
     """The true number of emails in each tab (one COUNT each)."""
-    base = _emails_query(rep, q)
+    base = _emails_query(rep, q, campaign_id)
     return {tab: int(session.scalar(
         select(func.count()).select_from(base.where(email_tab_filter(tab, now)).subquery()))
         or 0) for tab in EMAIL_TABS}
 
 
-def emails(session: Session, rep: Rep, now: datetime, tab: str, q: str = "", page: int = 1
-           ) -> list[EmailRow]:
+def emails(session: Session, rep: Rep, now: datetime, tab: str, q: str = "", page: int = 1,
+           campaign_id: int | None = None) -> list[EmailRow]:
     """One page of a tab, each email with its reason: soonest first for what is still to go,
     latest first for what went (or failed)."""
     order = ((Send.due_at, Send.id) if tab in ("scheduled", "waiting")
              else (Send.due_at.desc(), Send.id.desc()))
-    query = (_emails_query(rep, q).where(email_tab_filter(tab, now)).order_by(*order)
+    query = (_emails_query(rep, q, campaign_id).where(email_tab_filter(tab, now))
+             .order_by(*order)
              .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
     rows = []
     for send, person, campaign, enrollment, mailbox in session.execute(query):
@@ -184,7 +188,7 @@ class PersonRow:
     step_count: int
 
 
-def _people_query(rep: Rep, q: str, status: str) -> Select:
+def _people_query(rep: Rep, q: str, status: str, campaign_id: int | None = None) -> Select:
     query = (
         select(Enrollment, Person, Campaign, _step_count())
         .join(Person, Person.id == Enrollment.person_id)
@@ -193,14 +197,16 @@ def _people_query(rep: Rep, q: str, status: str) -> Select:
     )
     if status == "live":
         query = query.where(Enrollment.status.in_(LIVE_ENROLLMENT))
+    if campaign_id is not None:
+        query = query.where(Enrollment.campaign_id == campaign_id)
     return _search(query, q)
 
 
-def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1
-           ) -> tuple[list[PersonRow], int]:
+def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1,
+           campaign_id: int | None = None) -> tuple[list[PersonRow], int]:
     """One page of the rep's enrollments (live ones, active or paused, by default, or every
-    one), and how many there are in all."""
-    query = _people_query(rep, q, status)
+    one; of one campaign or all), and how many there are in all."""
+    query = _people_query(rep, q, status, campaign_id)
     total = int(session.scalar(select(func.count()).select_from(
         query.with_only_columns(Enrollment.id).subquery())) or 0)
     rows = session.execute(query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
@@ -208,9 +214,29 @@ def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: 
     return [PersonRow(e, p, c, int(n)) for e, p, c, n in rows], total
 
 
-def people_ids(session: Session, rep: Rep, q: str = "", status: str = "live") -> list[int]:
-    """Every enrollment id a People filter matches (for a bulk action on "all N matching")."""
-    return list(session.scalars(_people_query(rep, q, status).with_only_columns(Enrollment.id)))
+@dataclass(frozen=True)
+class ListFilter:
+    """What a People list or an Emails tab shows: the filter a bulk action on "all N
+    matching" applies, so that it acts on exactly the rows the rep's list counts."""
+
+    view: str  # "people" or "emails"
+    q: str = ""
+    status: str = "live"  # people: "live" (active or paused) or "all"
+    state: str = "scheduled"  # emails: one of EMAIL_TABS
+    campaign_id: int | None = None
+
+
+def matching_enrollments(session: Session, rep: Rep, now: datetime, flt: ListFilter,
+                         limit: int) -> list[int]:
+    """The enrollment ids of every row the filter matches (an email's person for the Emails
+    tab, once each), at most `limit` + 1 so the caller can tell "more than `limit`"."""
+    if flt.view == "people":
+        query = _people_query(rep, flt.q, flt.status, flt.campaign_id)
+    else:
+        query = (_emails_query(rep, flt.q, flt.campaign_id)
+                 .where(email_tab_filter(flt.state, now)))
+    ids = query.with_only_columns(Enrollment.id).distinct().order_by(Enrollment.id)
+    return list(session.scalars(ids.limit(limit + 1)))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from addin_server import dates
-from addin_server.accounts import rep_today, visible_templates
+from addin_server.accounts import may_see_person, rep_today, visible_templates
 from addin_server.api import people as people_api
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
@@ -37,6 +37,7 @@ from addin_server.enums import (
     CALL_OUTCOME_LABELS,
     MailboxStatus,
     SendOption,
+    SendState,
     StepType,
     TaskStatus,
 )
@@ -51,6 +52,7 @@ from addin_server.models import (
     Template,
 )
 from addin_server.runtime import runtime
+from addin_server.sending import held
 from addin_server.web import command_center, library, mailboxes_view, results, salesforce
 from addin_server.web import feed as feed_view
 from addin_server.web import local_mailbox as local_mailbox_view
@@ -142,12 +144,20 @@ def command() -> ResponseReturnValue:
     tab = request.args.get("state", "scheduled")
     if tab not in command_center.EMAIL_TABS:
         tab = "scheduled"
-    people_status = request.args.get("status", "live")
+    people_status = "all" if request.args.get("status") == "all" else "live"
     page = request.args.get("page", "1")
     page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    # One campaign's people or emails (a campaign the rep may see; anything else: all).
+    own_campaigns = campaigns.campaigns_for(db(), rep)
+    wanted = request.args.get("campaign", "")
+    campaign_id = next((c.id for c in own_campaigns if str(c.id) == wanted), None)
     values: dict[str, Any] = {
         "page": page_no, "page_size": command_center.PAGE,
         "view": view, "q": q, "tab": tab, "people_status": people_status,
+        "campaigns": own_campaigns, "campaign_id": campaign_id,
+        # What "select all N matching" acts on: the list's own filter (POST /enrollments/bulk).
+        "list_filter": {"view": view, "q": q, "status": people_status, "state": tab,
+                        "campaign_id": campaign_id},
         "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
         "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
     }
@@ -155,12 +165,13 @@ def command() -> ResponseReturnValue:
     if view == "tasks":
         values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
     elif view == "emails":
-        values["email_counts"] = command_center.email_counts(db(), rep, now(), q)
-        values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no)
+        values["email_counts"] = command_center.email_counts(db(), rep, now(), q, campaign_id)
+        values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no,
+                                                 campaign_id)
         values["total"] = values["email_counts"][tab]
     else:
-        values["people"], values["total"] = command_center.people(db(), rep, q, people_status,
-                                                                  page_no)
+        values["people"], values["total"] = command_center.people(
+            db(), rep, q, people_status, page_no, campaign_id)
     return render_template("command.html", **values)
 
 
@@ -275,11 +286,11 @@ def task_page(task_id: int) -> ResponseReturnValue:
     email = missing = None
     if task.type == StepType.EMAIL and task.status == TaskStatus.OPEN:
         settings = runtime().settings
-        try:
-            email = compose(db(), task, rep, base_url=settings.public_base_url,
-                            secret_key=settings.secret_key)
-        except templates.MissingFields as exc:
-            missing = exc.names
+        # A field the person lacks stays as {{name}} in the text, for the rep to replace
+        # (sending it unreplaced is refused naming the field), rather than no window at all.
+        email = compose(db(), task, rep, base_url=settings.public_base_url,
+                        secret_key=settings.secret_key, missing_fields="keep")
+        missing = list(email.missing)
     send = db().scalar(select(Send).where(Send.task_id == task.id))
     mailbox = db().scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)
                            .order_by(Mailbox.id.desc())).first()
@@ -452,8 +463,16 @@ def send_page(send_id: int) -> ResponseReturnValue:
             not rep.is_admin and enrollment.rep_id != rep.id):
         abort(404)
     subject, body, problem = send.subject, send.body_html, ""
-    if not body and send.task_id is None:
-        settings = runtime().settings
+    settings = runtime().settings
+    fix = None
+    if send.state == SendState.HELD and send.task_id is None:
+        try:
+            fix = held.held_email(db(), send, base_url=settings.public_base_url,
+                                  secret_key=settings.secret_key)
+            subject, body = fix.marked.subject, fix.marked.body_html
+        except (templates.PromptsLeft, ValueError) as exc:
+            problem = f"cannot be written: {exc}: edit the campaign's step"
+    elif not body and send.task_id is None:
         try:
             email = build_email(db(), enrollment, enrollment.campaign.steps[send.position], rep,
                                 base_url=settings.public_base_url,
@@ -469,10 +488,14 @@ def send_page(send_id: int) -> ResponseReturnValue:
     copied = send.cc is not None or send.bcc is not None or send.task_id is not None
     files = db().execute(select(Attachment.filename, Attachment.size)
                          .where(Attachment.send_id == send.id).order_by(Attachment.id)).all()
+    person = enrollment.person
     return render_template(
-        "send.html", send=send, enrollment=enrollment, person=enrollment.person,
+        "send.html", send=send, enrollment=enrollment, person=person,
         campaign=enrollment.campaign, subject=subject, problem=problem,
         cc=(send.cc if copied else step.cc) or [], bcc=(send.bcc if copied else step.bcc) or [],
         files=[tuple(f) for f in files],
-        body_html=templates.sanitize_html(body), history=list(history),
-        editable=send.state.value in ("scheduled", "held"))
+        body_html=body if fix else templates.sanitize_html(body), history=list(history),
+        editable=send.state.value in ("scheduled", "held"), fix=fix,
+        may_edit_person=may_see_person(rep, person),
+        field_values={name: held.field_value(person, name) for name in
+                      (fix.missing if fix else ())})

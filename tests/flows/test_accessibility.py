@@ -13,6 +13,7 @@ from addin_server.campaigns.service import create_campaign
 from addin_server.enrollments.launch import LaunchOptions, launch
 from addin_server.enrollments.people import PersonInput
 from addin_server.enrollments.tasks import complete_task
+from addin_server.enums import SendState
 from addin_server.models import Enrollment, Rep, Send, Task, Template
 from addin_server.suppressions import add_blocked_domain, suppress
 from tests.support.axe import assert_accessible, assert_fits
@@ -21,7 +22,7 @@ from tests.support.browser import Live
 pytestmark = [pytest.mark.browser,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
-# Paths with {campaign}, {task}, {send} or {person} filled from the seeded work.
+# Paths with {campaign}, {task}, {send}, {held} or {person} filled from the seeded work.
 PAGES = [
     "/command",
     "/campaigns",
@@ -32,6 +33,7 @@ PAGES = [
     "/tasks/{task}",
     "/sends/{send}",
     "/salesforce",
+    "/sends/{held}",
     "/feed",
     "/mailboxes",
     "/templates",
@@ -89,7 +91,18 @@ def seed(live: Live) -> dict[str, int]:
         # An administrator sees every page (suppressions, the organisation); set directly,
         # since set_admin would end the signed-in session.
         rep.is_admin = True
-        return {"campaign": campaign.id, "task": task, "send": send, "person": person}
+        # An automatic email held for a field its person lacks (its page offers the fixes).
+        colours = create_campaign(s, rep, parse_campaign({"name": "Colours", "steps": [
+            {"day": 1, "type": "email", "send_option": "fixed_time", "send_time": "10:00",
+             "subject": "Hi {{first_name}}", "body_html": "<p>{{favourite_color}}?</p>"}]},
+            default_timezone="Europe/Paris"), now)
+        launch(s, rep, colours, people[1:2], LaunchOptions(), now)
+        s.flush()
+        held = s.scalars(select(Send).join(Enrollment, Enrollment.id == Send.enrollment_id)
+                         .where(Enrollment.campaign_id == colours.id)).one()
+        held.state, held.reason = SendState.HELD, "missing merge fields: favourite_color"
+        return {"campaign": campaign.id, "task": task, "send": send, "person": person,
+                "held": held.id}
 
 
 @pytest.mark.parametrize("width", [1280, 390])

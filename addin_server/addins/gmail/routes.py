@@ -16,19 +16,24 @@ from flask import send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
-from addin_server.accounts import rep_today
+from addin_server.accounts import may_see_person, rep_today
 from addin_server.addins.gmail import drafts as gmail_drafts
 from addin_server.addins.gmail import views as gmail_views
 from addin_server.addins.gmail.endpoint import addon_blueprint, addon_endpoint, endpoints
 from addin_server.addins.gmail.message import message_card
+from addin_server.campaigns import templates
 from addin_server.enrollments import lifecycle as enrollments
 from addin_server.enrollments import tasks
-from addin_server.enums import CallOutcome, StepType, TaskStatus
-from addin_server.models import Enrollment, Rep, Task
+from addin_server.enums import CallOutcome, SendState, StepType, TaskStatus
+from addin_server.html_text import html_to_text
+from addin_server.models import Enrollment, Rep, Send, Task
 from addin_server.runtime import runtime
+from addin_server.sending import held
+from addin_server.validation import ValidationFailed
 from addin_server.web.common import db, now
 from gmail_addon import responses
 from gmail_addon.events import AddonEvent
+from gmail_addon.message_card import HeldEmail, held_card
 from gmail_addon.tasks_card import call_outcome_card, homepage_card
 from gmail_addon.widgets import Json
 
@@ -185,3 +190,88 @@ def resume(rep: Rep, event: AddonEvent) -> Json:
 @addon_endpoint(bp, "stop", trigger=False)
 def stop(rep: Rep, event: AddonEvent) -> Json:
     return _change(rep, event, "stop")
+
+
+# --- a held email: fill its missing fields and send, send the default text, or skip ----------
+
+# The message card's parameters, carried so that a click redraws it without reading Gmail.
+CONTEXT_KEYS = ("view", "people", "cand", "cand_name", "page")
+
+
+def _own_send(rep: Rep, event: AddonEvent) -> Send | None:
+    send_id = event.int_param("send_id")
+    send = db().get(Send, send_id) if send_id is not None else None
+    enrollment = db().get(Enrollment, send.enrollment_id) if send is not None else None
+    if send is None or enrollment is None or enrollment.org_id != rep.org_id or (
+            enrollment.rep_id != rep.id and not rep.is_admin):
+        return None
+    return send
+
+
+def _held_item(send: Send, enrollment: Enrollment) -> HeldEmail:
+    settings = runtime().settings
+    try:
+        fix = held.held_email(db(), send, base_url=settings.public_base_url,
+                              secret_key=settings.secret_key)
+    except (templates.PromptsLeft, ValueError) as exc:
+        missing: tuple[str, ...] = ()
+        text, problem = "", f"The step cannot be written: {exc}. Edit the campaign."
+    else:
+        missing, text, problem = fix.missing, html_to_text(fix.blank.body_html), ""
+    return HeldEmail(send_id=send.id, person=enrollment.person.email,
+                     campaign=enrollment.campaign.name, position=send.position,
+                     missing=missing, default_text=text, problem=problem)
+
+
+@addon_endpoint(bp, "held", trigger=False)
+def held_email(rep: Rep, event: AddonEvent) -> Json:
+    send = _own_send(rep, event)
+    if send is None:
+        return _refreshed(rep, event, "That email was not found.")
+    if send.state != SendState.HELD:
+        return _refreshed(rep, event, f"This email is {send.state.value} now, not held.")
+    enrollment = db().get(Enrollment, send.enrollment_id)
+    assert enrollment is not None
+    context = {k: event.param(k) for k in CONTEXT_KEYS if event.param(k)}
+    return responses.replace_card(held_card(_held_item(send, enrollment), endpoints(), context))
+
+
+@addon_endpoint(bp, "release", trigger=False)
+def release_send(rep: Rep, event: AddonEvent) -> Json:
+    send = _own_send(rep, event)
+    if send is None:
+        return _refreshed(rep, event, "That email was not found.")
+    enrollment = db().get(Enrollment, send.enrollment_id)
+    assert enrollment is not None
+    use_defaults = event.param("mode") == "defaults"
+    given = {} if use_defaults else {name.removeprefix("field_"): values[0] if values else ""
+                                     for name, values in event.form.items()
+                                     if name.startswith("field_")}
+    settings = runtime().settings
+    try:
+        fields = held.check_fields(given)
+        if fields and not may_see_person(rep, enrollment.person):
+            return responses.notify("Only the person's owner or an admin changes their fields.")
+        held.release(db(), send, now(), fields=fields, use_defaults=use_defaults,
+                     base_url=settings.public_base_url, secret_key=settings.secret_key)
+    except ValidationFailed as exc:
+        return responses.notify("Not sent: " + "; ".join(
+            f"{e.field.removeprefix('fields.')} {e.message}" for e in exc.errors))
+    except held.NotHeld as exc:
+        return _refreshed(rep, event, f"Nothing changed: {exc}.")
+    db().flush()
+    return _refreshed(rep, event, "The email goes now with the default text." if use_defaults
+                      else "Saved: the email goes now.")
+
+
+@addon_endpoint(bp, "skip_send", trigger=False)
+def skip_send(rep: Rep, event: AddonEvent) -> Json:
+    send = _own_send(rep, event)
+    if send is None:
+        return _refreshed(rep, event, "That email was not found.")
+    try:
+        held.skip(db(), send, now())
+    except held.NotHeld as exc:
+        return _refreshed(rep, event, f"Nothing changed: {exc}.")
+    db().flush()
+    return _refreshed(rep, event, "Step skipped: the next step follows.")

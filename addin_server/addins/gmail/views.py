@@ -114,8 +114,8 @@ def people_items(
             enrollments=tuple(
                 EnrollmentItem(
                     id=en.id, campaign=en.campaign.name, status=en.status.value,
-                    steps=tuple(StepLine(s.position, s.day, s.type, s.status, s.reason)
-                                for s in view(session, en, now)))
+                    steps=tuple(StepLine(s.position, s.day, s.type, s.status, s.reason,
+                                         s.send_id) for s in view(session, en, now)))
                 for en in found),
             tasks=tuple(t for t in task_rows if t.person_email == person.email),
         ))

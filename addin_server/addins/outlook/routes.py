@@ -27,6 +27,7 @@ from addin_server.addins.outlook.auth import (
 )
 from addin_server.api import campaigns as api_campaigns
 from addin_server.api import me as api_me
+from addin_server.api import sends as api_sends
 from addin_server.api import tasks as api_tasks
 from addin_server.api.common import current_rep, owned
 from addin_server.api.serializers import enrollment_json, person_json
@@ -203,6 +204,22 @@ def complete(task_id: int) -> ResponseReturnValue:
 @bp.post("/api/tasks/<int:task_id>/skip")
 def skip(task_id: int) -> ResponseReturnValue:
     return api_tasks.skip_task(task_id)
+
+
+@bp.get("/api/sends/<int:send_id>")
+def get_send(send_id: int) -> ResponseReturnValue:
+    """A send; a held one with its missing fields and the email both ways (the pane's fix)."""
+    return api_sends.get_send(send_id)
+
+
+@bp.post("/api/sends/<int:send_id>/release")
+def release_send(send_id: int) -> ResponseReturnValue:
+    return api_sends.release(send_id)
+
+
+@bp.post("/api/sends/<int:send_id>/skip")
+def skip_send(send_id: int) -> ResponseReturnValue:
+    return api_sends.skip(send_id)
 
 
 @bp.post("/api/sync-sent")

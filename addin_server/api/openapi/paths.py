@@ -108,9 +108,11 @@ def _enrollments() -> dict[str, Schema]:
             **enrollment_action,
             "post": op("Stop: cancels pending sends and open tasks", ref("Enrollment"))},
         "/enrollments/bulk": {
-            "post": op("Pause, resume or stop up to 10,000 enrollments in one request; those "
-                       "whose state does not allow it are listed in unchanged",
-                       obj(["changed", "unchanged"],
+            "post": op("Pause, resume or stop up to 10,000 enrollments in one request and "
+                       "one transaction, by ids or by a Command Center list's filter (every "
+                       "one it matches, as the list counts them); those whose state does not "
+                       "allow it are listed in unchanged",
+                       obj(["matched", "changed", "unchanged"], matched=INT,
                            changed=arr(obj(["id", "status"], id=INT, status=STR)),
                            unchanged=arr(obj(["id", "message"], id=INT, message=STR))),
                        body=ref("BulkEnrollmentsIn"),
@@ -178,7 +180,9 @@ def _sends() -> dict[str, Schema]:
         },
         "/sends/{send_id}": {
             "parameters": [path_id("send_id")],
-            "get": op("One send: state, due time, why it waits, attempts and history",
+            "get": op("One send: state, due time, why it waits, attempts and history; a held "
+                      "one with `held`: its missing fields, the email with them marked and as "
+                      "the default text would send it",
                       ref("Send")),
             "patch": op("Until it is claimed (scheduled or held): reschedule it (send_at; a "
                         "past time is 422) and, for an email the rep wrote (a task's), change "
@@ -192,6 +196,23 @@ def _sends() -> dict[str, Schema]:
             "post": op("Cancel it until it is claimed (reason: cancelled by the rep); an "
                        "automatic email's person moves on to the next step, a task stays open "
                        "to send again or skip. 409 once it is sending or done",
+                       ref("Send"), errors=("401", "404", "409")),
+        },
+        "/sends/{send_id}/release": {
+            "parameters": [path_id("send_id")],
+            "post": {**op("Release a held send (a merge field had no value): `fields` are "
+                          "saved on its person, then it is due now and goes out through the "
+                          "pipeline, once. A field the email needs still without a value is "
+                          "422 on fields.<name> unless use_defaults (it then goes blank, as "
+                          "held.default_body_html of GET /sends/{send_id} shows). 409 when it "
+                          "is no longer held",
+                          ref("Send"), errors=("400", "401", "404", "409", "415", "422")),
+                     "requestBody": {"required": False, **json_content(ref("SendReleaseIn"))}},
+        },
+        "/sends/{send_id}/skip": {
+            "parameters": [path_id("send_id")],
+            "post": op("Skip the step of a held send: it is cancelled and its person moves on "
+                       "to the next step. 409 when it is no longer held",
                        ref("Send"), errors=("401", "404", "409")),
         },
         "/mailbox/messages": {

@@ -151,6 +151,16 @@ class SendPatchIn(In):
     body_html: Annotated[str, Field(max_length=500_000)] | None = None
 
 
+class SendReleaseIn(In):
+    """Release a held send: values for the person's merge fields (saved on the person), and
+    whether fields still empty may go out blank (the step's default text)."""
+
+    fields: Annotated[dict[Annotated[str, Field(max_length=64)],
+                           Annotated[str, Field(max_length=200)]],
+                      Field(max_length=50)] | None = None
+    use_defaults: bool | None = None
+
+
 class TaskCompleteIn(In):
     cancel_send: bool | None = None
     # A call task's outcome (the handler names the field when it does not fit the task).
@@ -159,9 +169,23 @@ class TaskCompleteIn(In):
     note: Annotated[str, Field(max_length=4000)] | None = None
 
 
+class BulkFilter(In):
+    """The filter of a Command Center list: People (`q`, `status`, `campaign_id`) or one
+    Emails tab (`state`, `q`, `campaign_id`: the people of its emails)."""
+
+    view: Literal["people", "emails"]
+    q: Annotated[str, Field(max_length=200)] | None = None
+    status: Literal["live", "all"] | None = None
+    state: Literal["scheduled", "waiting", "sent", "failed"] | None = None
+    campaign_id: Id | None = None
+
+
 class BulkEnrollmentsIn(In):
+    """The enrollments by `ids`, or every one a list's `filter` matches (exactly one)."""
+
     action: Literal["pause", "resume", "stop"]
-    ids: list[Id] = Field(min_length=1, max_length=10_000)
+    ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
+    filter: BulkFilter | None = None
 
 
 class BurstReleaseIn(In):

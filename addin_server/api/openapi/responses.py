@@ -275,6 +275,17 @@ class History(Out):
     note: str = ""
 
 
+class HeldEmail(Out):
+    """A held send rendered now for its person: what it lacks and the email both ways."""
+
+    missing_fields: list[str]
+    subject: str = Field(description="missing fields marked [name]")
+    body_html: str = Field(description='missing fields marked <mark class="missing-field">')
+    default_subject: str = Field(description="as use_defaults sends it (missing fields blank)")
+    default_body_html: str
+    problem: str = Field("", description="a step no field value fixes (malformed, prompts)")
+
+
 class Send(Out):
     id: int
     state: Literal["scheduled", "queued", "sending", "unknown", "sent", "failed", "held",
@@ -299,6 +310,7 @@ class Send(Out):
     person: SendPerson | None = None
     created: bool = False
     history: list[History] = []
+    held: HeldEmail | None = None
 
 
 class LocalMessage(Out):

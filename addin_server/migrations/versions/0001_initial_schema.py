@@ -541,6 +541,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('lease_until', addin_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('blank_missing', sa.Boolean(), nullable=False),
     sa.Column('to_addr', sa.String(length=320), nullable=False),
     sa.Column('cc', sa.JSON(), nullable=True),
     sa.Column('bcc', sa.JSON(), nullable=True),

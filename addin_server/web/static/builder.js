@@ -292,9 +292,9 @@
     box.hidden = false;
     box.querySelector(".pv-subject").textContent = s.reply_to_previous ? "Re: (the previous email's subject)" : d.subject;
     box.querySelector("iframe").srcdoc =
-      `<!doctype html><meta charset="utf-8"><style>body{font:14px/1.5 system-ui,sans-serif;margin:12px;color:#1c2230}</style>${d.body_html}`;
+      `<!doctype html><meta charset="utf-8"><style>body{font:14px/1.5 system-ui,sans-serif;margin:12px;color:#1c2230}mark.missing-field{background:#ffe08a;padding:0 2px;border-radius:3px}</style>${d.body_html}`;
     const notes = [];
-    if (d.missing_fields.length) notes.push(`Missing for this person: ${d.missing_fields.join(", ")} (an automatic email would wait)`);
+    if (d.missing_fields.length) notes.push(`Missing for this person (marked): ${d.missing_fields.join(", ")} (an automatic email would be held until you fix it)`);
     if (d.prompts.length) notes.push(`${d.prompts.length} prompt(s) to replace when you send`);
     note.textContent = notes.join(" · ");
   }

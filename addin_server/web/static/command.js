@@ -77,32 +77,53 @@
   document.addEventListener("DOMContentLoaded", () => { const first = rows()[0]; if (first) select(first, false); });
 
   // --- selection and bulk actions ---------------------------------------------------------
+  // A selection is the boxes ticked on this page, or "all N matching": then the server applies
+  // the list's own filter (data-filter), so the action covers every row of every page.
   const bar = document.querySelector("[data-bulkbar]");
   const boxes = () => [...document.querySelectorAll("[data-select-table] tbody input[data-enrollment]")];
   const chosen = () => [...new Set(boxes().filter((b) => b.checked).map((b) => b.dataset.enrollment))];
+  const total = bar ? Number(bar.dataset.total || 0) : 0;
+  let allMatching = false;
+  const plural = (n, one, many) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
   function refreshBar() {
     if (!bar) return;
     const ids = chosen();
+    const pageAll = boxes().length > 0 && boxes().every((b) => b.checked);
+    if (!pageAll) allMatching = false;
     bar.hidden = ids.length === 0;
-    bar.querySelector("[data-bulk-count]").textContent = `${ids.length} ${ids.length === 1 ? "person" : "people"} selected`;
+    bar.querySelector("[data-bulk-count]").textContent = allMatching
+      ? `All ${total.toLocaleString()} matching ${bar.dataset.noun} selected`
+      : `${plural(ids.length, "person", "people")} selected${pageAll && total > boxes().length ? " on this page" : ""}`;
+    bar.querySelector("[data-select-matching]").hidden = !pageAll || allMatching || total <= boxes().length;
+    bar.querySelector("[data-clear-selection]").hidden = !allMatching;
     boxes().forEach((b) => b.closest("tr").classList.toggle("selected", b.checked));
   }
 
+  function selectPage(checked) {
+    boxes().forEach((b) => { b.checked = checked; });
+    const all = document.querySelector("[data-select-all]");
+    if (all) all.checked = checked;
+  }
+
   document.addEventListener("change", (ev) => {
-    if (ev.target.matches("[data-select-all]")) boxes().forEach((b) => { b.checked = ev.target.checked; });
+    if (ev.target.matches("[data-select-all]")) selectPage(ev.target.checked);
     if (ev.target.matches("[data-select-all], input[data-enrollment]")) refreshBar();
   });
 
   if (bar) bar.addEventListener("click", async (ev) => {
+    if (ev.target.closest("[data-select-matching]")) { selectPage(true); allMatching = true; refreshBar(); return; }
+    if (ev.target.closest("[data-clear-selection]")) { allMatching = false; selectPage(false); refreshBar(); return; }
     const btn = ev.target.closest("[data-bulk]");
     if (!btn) return;
     const action = btn.dataset.bulk;
     const ids = chosen();
-    if (action === "stop" && !confirm(`Stop the campaign for ${ids.length} ${ids.length === 1 ? "person" : "people"}? Their pending emails and tasks are cancelled.`)) return;
+    const whom = allMatching ? `all ${total.toLocaleString()} matching ${bar.dataset.noun === "emails" ? "emails' people" : "people"}` : plural(ids.length, "person", "people");
+    if (action === "stop" && !confirm(`Stop the campaign for ${whom}? Their pending emails and tasks are cancelled.`)) return;
     bar.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     // One request for the whole selection (one transaction on the server).
-    const res = await App.api("POST", "/api/v1/enrollments/bulk", { action, ids: ids.map(Number) });
+    const body = allMatching ? { action, filter: JSON.parse(bar.dataset.filter) } : { action, ids: ids.map(Number) };
+    const res = await App.api("POST", "/api/v1/enrollments/bulk", body);
     let done = 0;
     const failed = [];
     if (res.ok) {
@@ -113,13 +134,20 @@
         });
       }
       failed.push(...res.data.unchanged.map((u) => u.message));
-    } else failed.push(...ids.map(() => (res.data && res.data.errors && res.data.errors[0].message) || `error ${res.status}`));
+    } else failed.push((res.data && res.data.errors && res.data.errors[0].message) || `error ${res.status}`);
     bar.querySelectorAll("button").forEach((b) => { b.disabled = false; });
     const verb = { pause: "Paused", resume: "Resumed", stop: "Stopped" }[action];
+    const of = res.ok ? res.data.matched : (allMatching ? total : ids.length);
+    const notChanged = res.ok ? failed.length : of;
+    const summary = `${verb} ${done.toLocaleString()}` + (allMatching ? ` of ${of.toLocaleString()} matching` : "") + ".";
     bar.querySelector("[data-bulk-result]").textContent =
-      `${verb} ${done}.` + (failed.length ? ` ${failed.length} not changed: ${[...new Set(failed)].join("; ")}` : "");
-    App.toast(`${verb} ${done} of ${ids.length}.`, failed.length > 0);
+      summary + (failed.length ? ` ${notChanged.toLocaleString()} not changed: ${[...new Set(failed)].join("; ")}` : "");
+    App.toast(allMatching ? summary : `${verb} ${done.toLocaleString()} of ${of.toLocaleString()}.`, failed.length > 0);
   });
+
+  // A campaign chosen in the filter shows its people (or emails) at once.
+  const campaignFilter = document.querySelector("[data-campaign-filter] select");
+  if (campaignFilter) campaignFilter.addEventListener("change", () => campaignFilter.form.submit());
 
   // --- why: each step of a person with its state and reason --------------------------------
   document.addEventListener("click", async (ev) => {
