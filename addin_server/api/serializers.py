@@ -64,6 +64,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "name": campaign.name,
         "timezone": campaign.timezone,
         "owner_id": campaign.rep_id,
+        "archived": bool(campaign.archived),
         "settings": {
             "skip_weekends": campaign.skip_weekends,
             "stop_on_reply": campaign.stop_on_reply,

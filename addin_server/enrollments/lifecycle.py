@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, insert, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed, tallies
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
+from addin_server.enrollments.advance import advance
 from addin_server.enums import (
     LIVE_ENROLLMENT,
     PENDING_SEND,
@@ -75,6 +76,23 @@ def resume(session: Session, enrollment: Enrollment, now: datetime) -> None:
         rep_id=enrollment.rep_id, campaign_id=enrollment.campaign_id,
         enrollment_id=enrollment.id, person_id=enrollment.person_id,
     )
+    if _current_step_done(session, enrollment):
+        # Its step finished while it was paused (a send already claimed went out, the rep did
+        # the task): advance() does nothing for a paused person, so it moves on now.
+        advance(session, enrollment, now)
+
+
+def _current_step_done(session: Session, enrollment: Enrollment) -> bool:
+    position = enrollment.current_position
+    if position is None:
+        return False
+    task_status = session.scalar(select(Task.status).where(
+        Task.enrollment_id == enrollment.id, Task.position == position))
+    if task_status is not None:  # a task (and the email it may have sent) gates the step
+        return task_status in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
+    send_state = session.scalar(select(Send.state).where(
+        Send.enrollment_id == enrollment.id, Send.position == position))
+    return send_state in (SendState.SENT, SendState.FAILED, SendState.CANCELLED)
 
 
 def end(
