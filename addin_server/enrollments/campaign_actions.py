@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from addin_server.enrollments import lifecycle
@@ -41,13 +41,13 @@ class LiveCounts:
 
 def live_counts(session: Session, campaign_id: int) -> LiveCounts:
     rows = session.execute(
-        select(Enrollment.status, Enrollment.stop_reason == CAMPAIGN_PAUSED, func.count())
+        select(Enrollment.status, func.count(),
+               func.count(case((Enrollment.stop_reason == CAMPAIGN_PAUSED, 1))))
         .where(Enrollment.campaign_id == campaign_id, Enrollment.status.in_(LIVE_ENROLLMENT))
-        .group_by(Enrollment.status, Enrollment.stop_reason == CAMPAIGN_PAUSED)).all()
-    active = sum(n for status, _, n in rows if status == EnrollmentStatus.ACTIVE)
-    paused = sum(n for status, _, n in rows if status == EnrollmentStatus.PAUSED)
-    with_campaign = sum(n for status, by_campaign, n in rows
-                        if status == EnrollmentStatus.PAUSED and by_campaign)
+        .group_by(Enrollment.status)).all()
+    active = sum(n for status, n, _ in rows if status == EnrollmentStatus.ACTIVE)
+    paused = sum(n for status, n, _ in rows if status == EnrollmentStatus.PAUSED)
+    with_campaign = sum(k for status, _, k in rows if status == EnrollmentStatus.PAUSED)
     return LiveCounts(active, paused, with_campaign)
 
 
