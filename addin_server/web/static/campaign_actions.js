@@ -13,7 +13,7 @@
     const live = c.active + c.paused;
     const alone = c.paused - c.paused_with_campaign;
     switch (action) {
-      case "pause": return c.active ? `Pause “${name}”? ${people(c.active)} active will pause: nothing more is sent to them until you resume (an email already being sent finishes).` : null;
+      case "pause": return c.active ? `Pause “${name}”? ${c.active} active ${c.active === 1 ? "person" : "people"} will pause: nothing more is sent to them until you resume (an email already being sent finishes).` : null;
       case "resume": return c.paused_with_campaign ? `Resume “${name}”? ${people(c.paused_with_campaign)} paused with the campaign will resume; an email that fell due meanwhile goes now.${alone ? ` ${people(alone)} you paused one by one stay paused.` : ""}` : null;
       case "stop": return live ? `Stop “${name}” for everyone? ${people(live)} will leave it; their scheduled emails and open tasks are cancelled. This cannot be undone.` : null;
       case "clone": return `Make a copy of “${name}” with the same steps and settings and nobody in it?`;
@@ -28,6 +28,14 @@
     resume: "Nobody is paused with this campaign: nothing to resume.",
     stop: "Nobody is in this campaign: nothing to stop.",
   };
+
+  // The menu opens leftwards from its button; where that would leave the window (the button
+  // wrapped to the left edge on a phone), rightwards.
+  document.querySelectorAll("[data-campaign-actions]").forEach((box) => box.addEventListener("toggle", () => {
+    const menu = box.querySelector(".menu");
+    menu.classList.remove("opens-right");
+    if (box.open && menu.getBoundingClientRect().left < 0) menu.classList.add("opens-right");
+  }));
 
   document.addEventListener("click", async (ev) => {
     const btn = ev.target.closest("[data-campaign-action]");
