@@ -180,6 +180,9 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
     """Launch people (JSON list, a CSV body or a JSON `csv` string); `dry_run` writes nothing
     and answers with the forecast as well."""
     campaign = owned(Campaign, campaign_id)
+    if campaign.archived:
+        raise ApiError(409, "the campaign is archived: unarchive it to add people",
+                       "campaign_id")
     settings = runtime().settings
     limit = settings.max_people_per_launch
     errors = Errors()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed, tallies
@@ -95,18 +95,25 @@ def apply_change(session: Session, campaign: Campaign, before: Before,
     if last < 0:
         return impact
     steps = campaign.steps
-    retime = (bool(changed_timings(before.timings, step_timings(steps)))
-              or snapshot(campaign).settings != before.settings)
-    people = list(session.scalars(select(Enrollment).where(
-        Enrollment.campaign_id == campaign.id, Enrollment.status.in_(LIVE_ENROLLMENT),
-        Enrollment.current_position <= last).order_by(Enrollment.id)))
-    by_hand = _rescheduled_by_hand(session, campaign.id)
+    live = (Enrollment.campaign_id == campaign.id) & Enrollment.status.in_(LIVE_ENROLLMENT)
+    impact.people = int(session.scalar(select(func.count()).select_from(Enrollment).where(
+        live, Enrollment.current_position <= last)) or 0)
+    # A step's time depends on the steps up to it (day gaps, the email whose time it copies):
+    # only people on or after the first step whose timing changed can have a new time.
+    timing = changed_timings(before.timings, step_timings(steps))
+    retime_from = 0 if snapshot(campaign).settings != before.settings else min(
+        timing, default=None)
+    touched = Enrollment.current_position >= len(steps)
+    if retime_from is not None:
+        touched = touched | (Enrollment.current_position >= retime_from)
+    people = list(session.scalars(select(Enrollment).where(live, touched)
+                                  .order_by(Enrollment.id)))
+    by_hand = _rescheduled_by_hand(session, campaign.id) if retime_from is not None else set()
     for enrollment in people:
-        impact.people += 1
         assert enrollment.current_position is not None
         if enrollment.current_position >= len(steps):
             _remove_step(session, enrollment, len(steps), now, impact)
-        elif retime:
+        else:
             _retime(session, campaign, enrollment, by_hand, now, impact)
     session.flush()
     return impact

@@ -122,6 +122,8 @@ def test_archive_is_refused_while_people_are_in_it_and_hides_it_from_the_list(
     assert [c["id"] for c in rep.get("/api/v1/campaigns?archived=true").json[
         "campaigns"]] == [cid]
     assert rep.get("/api/v1/campaigns?archived=maybe").status_code == 422
+    late = rep.post(f"/api/v1/campaigns/{cid}/launch", json={"people": people(1, "x")})
+    assert late.status_code == 409 and late.json["errors"][0]["field"] == "campaign_id"
     assert rep.post(f"/api/v1/campaigns/{cid}/unarchive").json["archived"] is False
     assert len(rep.get("/api/v1/campaigns").json["campaigns"]) == 2
 

@@ -34,8 +34,8 @@ def _campaigns() -> dict[str, Schema]:
     cid = path_id("campaign_id")
     launch = op("Add people to the campaign (JSON, or text/csv with the options as query "
                 "parameters; a header row, unknown columns become custom fields)",
-                ref("LaunchOut"), status="201", errors=("400", "401", "404", "413", "415",
-                                                        "422"))
+                ref("LaunchOut"), status="201", errors=("400", "401", "404", "409", "413",
+                                                        "415", "422"))
     launch["responses"]["202"] = {"description": "a CSV above max_people_per_launch: going on "
                                   "in the background", **json_content(ref("BackgroundLaunch"))}
     launch["responses"]["200"] = {"description": "dry_run: what the launch would do, and its "
