@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from addin_server import feed, tallies
@@ -26,12 +26,16 @@ from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import changed_timings, plan_step, rescheduled_due
 from addin_server.crm import outbox as crm_outbox
 from addin_server.db import rowcount
-from addin_server.enrollments.advance import completions, launch_of, step_timings
+from addin_server.enrollments.advance import completions_of, launch_of, step_timings
 from addin_server.enrollments.lifecycle import cancel_pending
 from addin_server.enums import LIVE_ENROLLMENT, EnrollmentStatus, SendState, TaskStatus
 from addin_server.models import Campaign, Enrollment, Person, Send, SendLog, Task
 
 STEP_REMOVED = "its step was removed from the campaign"
+# People re-planned per round of queries (IN lists stay well below the databases' limits).
+CHUNK = 1000
+MOVABLE = (SendState.SCHEDULED, SendState.QUEUED, SendState.HELD)
+SENDS = cast(Table, Send.__table__)
 # sending/compose.edit_send writes this note when the rep reschedules a send by hand.
 BY_HAND = "changed by the rep: due_at%"
 STEP_FIELDS = ("day", "type", "send_option", "send_time", "reply_to_previous", "subject",
@@ -109,12 +113,15 @@ def apply_change(session: Session, campaign: Campaign, before: Before,
     people = list(session.scalars(select(Enrollment).where(live, touched)
                                   .order_by(Enrollment.id)))
     by_hand = _rescheduled_by_hand(session, campaign.id) if retime_from is not None else set()
+    on_steps: list[Enrollment] = []
     for enrollment in people:
         assert enrollment.current_position is not None
         if enrollment.current_position >= len(steps):
             _remove_step(session, enrollment, len(steps), now, impact)
         else:
-            _retime(session, campaign, enrollment, by_hand, now, impact)
+            on_steps.append(enrollment)
+    for i in range(0, len(on_steps), CHUNK):
+        _retime(session, campaign, on_steps[i:i + CHUNK], by_hand, now, impact)
     session.flush()
     return impact
 
@@ -123,8 +130,7 @@ def _rescheduled_by_hand(session: Session, campaign_id: int) -> set[int]:
     return set(session.scalars(
         select(SendLog.send_id).join(Send, Send.id == SendLog.send_id)
         .join(Enrollment, Enrollment.id == Send.enrollment_id)
-        .where(Enrollment.campaign_id == campaign_id, Send.state.in_(
-            (SendState.SCHEDULED, SendState.QUEUED, SendState.HELD)),
+        .where(Enrollment.campaign_id == campaign_id, Send.state.in_(MOVABLE),
             SendLog.note.like(BY_HAND))))
 
 
@@ -153,56 +159,83 @@ def _remove_step(session: Session, enrollment: Enrollment, steps: int, now: date
     impact.finished += 1
 
 
-def _retime(session: Session, campaign: Campaign, enrollment: Enrollment, by_hand: set[int],
-            now: datetime, impact: Impact) -> None:
-    """Give the row in progress the time the rules now give its step."""
-    position = enrollment.current_position
-    assert position is not None
-    person = session.get(Person, enrollment.person_id)
-    cal = calendar_for(campaign, person.timezone if person else None)
-    plan = plan_step(step_timings(campaign.steps), position, launch_of(enrollment),
-                     completions(session, enrollment, cal.tz), cal, now)
-    task = session.scalar(select(Task).where(
-        Task.enrollment_id == enrollment.id, Task.position == position,
-        Task.status == TaskStatus.OPEN))
-    if task is not None:
-        if task.due_date != plan.due_date:
-            task.due_date, task.updated_at = plan.due_date, now
-            crm_outbox.note_task(session, task)
-            impact.tasks_moved += 1
-        return
-    send = session.scalar(select(Send).where(
-        Send.enrollment_id == enrollment.id, Send.position == position, Send.task_id.is_(None)))
-    if send is None or send.state not in (SendState.SCHEDULED, SendState.QUEUED,
-                                          SendState.HELD):
-        return
-    due = rescheduled_due(send.planned_at, plan)
-    if due is None:
-        return
-    if send.id in by_hand:
-        impact.kept_by_hand += 1
-        return
-    due, reason = window_due(campaign, person.timezone if person else None, due)
-    if _move_send(session, send, plan.planned_at, due, reason, now):
-        impact.rescheduled += 1
-        impact.due_now += due <= now
+def _retime(session: Session, campaign: Campaign, people: list[Enrollment],
+            by_hand: set[int], now: datetime, impact: Impact) -> None:
+    """Give each person's row in progress the time the rules now give its step: a handful of
+    queries for the whole chunk, whatever its size."""
+    ids = [e.id for e in people]
+    persons = {p.id: p for p in session.scalars(
+        select(Person).where(Person.id.in_({e.person_id for e in people})))}
+    zones = {e.id: _zone(persons.get(e.person_id)) for e in people}
+    calendars = {z: calendar_for(campaign, z) for z in set(zones.values())}
+    done = completions_of(session, {e.id: calendars[zones[e.id]].tz for e in people
+                                    if e.current_position})
+    timings = step_timings(campaign.steps)
+    at_step = (Enrollment.id == Send.enrollment_id) & (
+        Enrollment.current_position == Send.position)
+    sends = {s.enrollment_id: s for s in session.scalars(
+        select(Send).join(Enrollment, at_step).where(
+            Send.enrollment_id.in_(ids), Send.task_id.is_(None), Send.state.in_(MOVABLE)))}
+    tasks = {t.enrollment_id: t for t in session.scalars(
+        select(Task).join(Enrollment, (Enrollment.id == Task.enrollment_id) & (
+            Enrollment.current_position == Task.position)).where(
+            Task.enrollment_id.in_(ids), Task.status == TaskStatus.OPEN))}
+    moves: list[dict[str, Any]] = []
+    for enrollment in people:
+        assert enrollment.current_position is not None
+        cal = calendars[zones[enrollment.id]]
+        plan = plan_step(timings, enrollment.current_position, launch_of(enrollment),
+                         done.get(enrollment.id, {}), cal, now)
+        task, send = tasks.get(enrollment.id), sends.get(enrollment.id)
+        if task is not None:
+            if task.due_date != plan.due_date:
+                task.due_date, task.updated_at = plan.due_date, now
+                crm_outbox.note_task(session, task)
+                impact.tasks_moved += 1
+            continue
+        due = rescheduled_due(send.planned_at, plan) if send is not None else None
+        if send is None or due is None:
+            continue
+        if send.id in by_hand:
+            impact.kept_by_hand += 1
+            continue
+        due, reason = window_due(campaign, zones[enrollment.id], due)
+        moves.append({"b_id": send.id, "b_origin": send.state, "b_planned": plan.planned_at,
+                      "b_due": due, "b_reason": reason})
+    _move_sends(session, [sends[e] for e in ids if e in sends], moves, now, impact)
 
 
-def _move_send(session: Session, send: Send, planned_at: datetime | None, due: datetime,
-               reason: str, now: datetime) -> bool:
-    """One conditional UPDATE per state a worker does not hold: a claim that wins the race
-    sends at the old time, and this leaves the row alone."""
-    origin = send.state
-    values: dict[str, Any] = {"planned_at": planned_at, "due_at": due, "updated_at": now}
-    if origin != SendState.HELD:  # a held send keeps the missing field as its reason
-        values["reason"] = reason
-    changed = rowcount(session.execute(
-        update(Send).where(Send.id == send.id, Send.state == origin).values(**values)
-        .execution_options(synchronize_session=False)))
-    if changed:
-        session.execute(insert(SendLog), [{
-            "send_id": send.id, "at": now, "from_state": origin.value,
-            "to_state": origin.value,
-            "note": f"its step's time changed: due {due.strftime('%Y-%m-%dT%H:%M:%SZ')}"}])
-        session.refresh(send)
-    return bool(changed)
+def _zone(person: Person | None) -> str | None:
+    return person.timezone if person else None
+
+
+def _move_sends(session: Session, loaded: list[Send], moves: list[dict[str, Any]],
+                now: datetime, impact: Impact) -> None:
+    """Each move is a conditional UPDATE on the state the send was read in (executemany): a
+    claim that wins the race sends at the old time and the row is left alone. The rows read
+    back say which moved, for the history and the counts."""
+    if not moves:
+        return
+    table = SENDS
+    where = (table.c.id == bindparam("b_id")) & (table.c.state == bindparam("b_origin"))
+    times = {"planned_at": bindparam("b_planned"), "due_at": bindparam("b_due"),
+             "updated_at": now}
+    held = [m for m in moves if m["b_origin"] == SendState.HELD]
+    others = [m for m in moves if m["b_origin"] != SendState.HELD]
+    if others:
+        session.connection().execute(
+            update(table).where(where).values(**times, reason=bindparam("b_reason")), others)
+    if held:  # a held send keeps the missing field as its reason
+        session.connection().execute(update(table).where(where).values(**times), held)
+    wanted = {m["b_id"]: m for m in moves}
+    moved = [(i, state, due) for i, state, due in session.execute(
+        select(Send.id, Send.state, Send.due_at).where(Send.id.in_(list(wanted))))
+        if due == wanted[i]["b_due"] and state == wanted[i]["b_origin"]]
+    session.execute(insert(SendLog), [{
+        "send_id": i, "at": now, "from_state": state.value, "to_state": state.value,
+        "note": f"its step's time changed: due {due.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
+        for i, state, due in moved])
+    impact.rescheduled += len(moved)
+    impact.due_now += sum(1 for _, _, due in moved if due <= now)
+    for send in loaded:  # the UPDATEs went round the ORM
+        session.expire(send)
