@@ -204,3 +204,23 @@ def test_people_on_a_step_keep_its_kind(runtime: Runtime, rep: Actor) -> None:
     refused = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": steps})
     assert refused.status_code == 422
     assert refused.json["errors"][0]["field"] == "steps[0].send_option"
+
+
+def test_an_open_task_takes_its_steps_new_day_and_goes_with_its_step(
+    runtime: Runtime, rep: Actor
+) -> None:
+    cid = make_campaign(rep, [{"day": 1, "type": "call"}, {"day": 3, "type": "linkedin"}])
+    launch(rep, cid, people(1))
+    (first,) = rep.get("/api/v1/tasks?status=open").json["tasks"]
+    assert rep.post(f"/api/v1/tasks/{first['id']}/complete", json={
+        "outcome": "no_answer"}).status_code == 200
+    (task,) = rep.get("/api/v1/tasks?status=open").json["tasks"]
+    assert task["due_date"] == "2026-11-26"
+    steps = steps_of(rep, cid)
+    steps[1]["day"] = 5
+    edited = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": steps}).json["live_edit"]
+    assert (edited["people"], edited["tasks_moved"]) == (1, 1)
+    assert rep.get(f"/api/v1/tasks/{task['id']}").json["due_date"] == "2026-11-28"
+    edited = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": steps[:1]}).json["live_edit"]
+    assert (edited["cancelled"], edited["finished"]) == (1, 1)
+    assert rep.get(f"/api/v1/tasks/{task['id']}").json["status"] == "cancelled"
