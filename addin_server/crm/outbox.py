@@ -108,26 +108,25 @@ def note_new_tasks(
         session.info.setdefault(_BATCH, set()).add(conns[rep_id][0])
 
 
-def note_enrollment_tasks(session: Session, org_id: int, enrollment_id: int,
+def note_enrollment_tasks(session: Session, org_id: int, enrollment_ids: Sequence[int],
                           at: datetime) -> None:
-    """The enrollment ended and cancelled its open tasks: close them there too."""
-    if not _connections(session, org_id):
+    """The enrollments ended and cancelled their open tasks: close them there too."""
+    if not _connections(session, org_id) or not enrollment_ids:
         return
-    ids = list(session.scalars(
-        select(CrmLink.id).join(Task, Task.id == CrmLink.local_id).where(
-            CrmLink.kind == CrmLinkKind.TASK, Task.enrollment_id == enrollment_id,
+    links = session.execute(
+        select(CrmLink.id, CrmLink.rep_id).join(Task, Task.id == CrmLink.local_id).where(
+            CrmLink.kind == CrmLinkKind.TASK, Task.enrollment_id.in_(list(enrollment_ids)),
             CrmLink.state != CrmLinkState.REMOVED)
-    ))
-    if not ids:
+    ).all()
+    if not links:
         return
     session.execute(
-        update(CrmLink).where(CrmLink.id.in_(ids))
+        update(CrmLink).where(CrmLink.id.in_([i for i, _ in links]))
         .values(version=CrmLink.version + 1, state=CrmLinkState.PENDING, next_attempt_at=None,
                 updated_at=at)
         .execution_options(synchronize_session=False)
     )
-    rep_id = session.scalar(select(CrmLink.rep_id).where(CrmLink.id == ids[0]))
-    for link_id in ids:
+    for link_id, rep_id in links:
         _push_later(session, org_id, rep_id or 0, link_id)
 
 

@@ -73,9 +73,9 @@ def resume_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
     the sending window, and the steps after it keep their spacing (lifecycle.resume)."""
     people = _people(session, campaign, Enrollment.status == EnrollmentStatus.PAUSED,
                      Enrollment.stop_reason == CAMPAIGN_PAUSED)
+    done = lifecycle.steps_done(session, people)
     for enrollment in people:
-        enrollment.stop_reason = ""
-        lifecycle.resume(session, enrollment, now)
+        lifecycle.resume(session, enrollment, now, step_done=enrollment.id in done)
     session.flush()
     return len(people)
 
@@ -84,7 +84,6 @@ def stop_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
     """End everyone still in the campaign (active or paused): their scheduled sends and open
     tasks are cancelled with the reason. Returns how many people were stopped."""
     people = _people(session, campaign, Enrollment.status.in_(LIVE_ENROLLMENT))
-    for enrollment in people:
-        lifecycle.end(session, enrollment, now, reason=CAMPAIGN_STOPPED)
+    lifecycle.end_many(session, people, now, reason=CAMPAIGN_STOPPED)
     session.flush()
     return len(people)

@@ -146,7 +146,7 @@ def _remove_step(session: Session, enrollment: Enrollment, steps: int, now: date
                            Task.status == TaskStatus.OPEN)
         .values(status=TaskStatus.CANCELLED, updated_at=now)
         .execution_options(synchronize_session="fetch")))
-    crm_outbox.note_enrollment_tasks(session, enrollment.org_id, enrollment.id, now)
+    crm_outbox.note_enrollment_tasks(session, enrollment.org_id, [enrollment.id], now)
     enrollment.current_position = None
     enrollment.status = EnrollmentStatus.FINISHED
     enrollment.stop_reason = ""

@@ -67,12 +67,16 @@ def test_pause_holds_everyone_then_resume_sends_and_one_paused_alone_stays_pause
     # The sends wait in the outbox, as for a person paused alone: nothing lost.
     assert [state for state, _ in send_rows(runtime)] == ["scheduled"] * 3
 
+    # One of them resumed alone: no longer "paused with the campaign".
+    alone = rep.post(f"/api/v1/enrollments/{ids[1]}/resume").json
+    assert (alone["status"], alone["stop_reason"]) == ("active", "")
+    rep.post(f"/api/v1/enrollments/{ids[1]}/pause")
     resumed = rep.post(f"/api/v1/campaigns/{cid}/resume").json
-    assert resumed["affected"] == 2
-    assert statuses(rep, cid) == {"p0@corp.test": "active", "p1@corp.test": "active",
+    assert resumed["affected"] == 1
+    assert statuses(rep, cid) == {"p0@corp.test": "active", "p1@corp.test": "paused",
                                   "p2@corp.test": "paused"}
     cycle(runtime, 2)
-    assert sent(rep) == ["p0@corp.test", "p1@corp.test"]
+    assert sent(rep) == ["p0@corp.test"]
     assert rep.post(f"/api/v1/campaigns/{cid}/resume").json["affected"] == 0
 
 
