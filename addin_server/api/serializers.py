@@ -45,6 +45,7 @@ def settings_json(extra: dict[str, Any] | None) -> dict[str, Any]:
 
 def step_json(step: Step) -> dict[str, Any]:
     return {
+        "id": step.id,
         "position": step.position,
         "day": step.day,
         "type": step.type.value,

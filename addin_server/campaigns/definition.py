@@ -47,6 +47,9 @@ class StepSpec:
     body_html: str = ""
     template_id: int | None = None
     instructions: str = ""
+    # The saved step this one is (its id as read back), so that a change to a campaign with
+    # people in it can tell a moved or removed step from an edited one; None for a new step.
+    id: int | None = None
 
     @property
     def is_manual(self) -> bool:
@@ -125,6 +128,7 @@ def _parse_step(raw: Any, where: str, errors: Errors) -> StepSpec | None:
         send_time = parse_hhmm(raw.get("send_time"), f"{where}.send_time", errors)
     template_id = get_id(raw, "template_id", f"{where}.template_id", errors)
     return StepSpec(
+        id=get_id(raw, "id", f"{where}.id", errors),
         day=day or 1,
         type=step_type or StepType.CUSTOM,
         send_option=option,
@@ -155,7 +159,8 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
                 errors.add(f"{where}.send_option", "only email steps have a send option")
             if step.reply_to_previous:
                 errors.add(f"{where}.reply_to_previous", "only email steps can reply")
-            checked.append(StepSpec(day=step.day, type=step.type, instructions=step.instructions))
+            checked.append(StepSpec(day=step.day, type=step.type, instructions=step.instructions,
+                                    id=step.id))
             continue
         allowed = LATER_EMAIL_OPTIONS if seen_email else FIRST_EMAIL_OPTIONS
         first_email = not seen_email
@@ -199,6 +204,7 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
                 body_html=templates.sanitize_html(step.body_html) if step.body_html else "",
                 template_id=step.template_id,
                 instructions=step.instructions,
+                id=step.id,
             )
         )
     return checked

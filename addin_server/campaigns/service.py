@@ -77,10 +77,19 @@ def _check_live_positions(
         return
     furthest = max(current)
     errors = Errors()
+    # Steps are kept by position. With the ids the API reads back (the builder sends them), a
+    # step moved, inserted or removed before where people are is told from an edit: refused,
+    # since their progress would silently land on another step.
+    by_id = any(step.id is not None for step in steps)
     for old in campaign.steps[: furthest + 1]:
         if old.position >= len(steps):
             continue
         new = steps[old.position]
+        if by_id and new.id != old.id:
+            errors.add(f"steps[{old.position}]", f"people are on step {furthest + 1}: steps "
+                       f"up to it cannot be moved, added or removed (only after it, or "
+                       f"steps at the end), or stop those people first")
+            break
         if new.type != old.type:
             errors.add(f"steps[{old.position}].type", "people are on or past this step: its "
                        "type cannot change")

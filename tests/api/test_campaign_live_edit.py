@@ -224,3 +224,29 @@ def test_an_open_task_takes_its_steps_new_day_and_goes_with_its_step(
     edited = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": steps[:1]}).json["live_edit"]
     assert (edited["cancelled"], edited["finished"]) == (1, 1)
     assert rep.get(f"/api/v1/tasks/{task['id']}").json["status"] == "cancelled"
+
+
+def test_with_step_ids_a_step_moved_before_where_people_are_is_refused(
+    runtime: Runtime, rep: Actor, clock: FrozenClock
+) -> None:
+    cid = make_campaign(rep, [email_step(1, send_time="10:00"), {"day": 2, "type": "call"},
+                              email_step(3), {"day": 5, "type": "call"}])
+    launch(rep, cid, people(1))
+    clock.set(z("2026-11-24T10:01:00+01:00"))
+    cycle(runtime, 2)
+    (task,) = rep.get("/api/v1/tasks?status=open").json["tasks"]
+    assert rep.post(f"/api/v1/tasks/{task['id']}/complete", json={
+        "outcome": "no_answer"}).status_code == 200  # now on step 3 (an email)
+    saved = rep.get(f"/api/v1/campaigns/{cid}").json["steps"]
+    with_ids = [{k: v for k, v in s.items() if v is not None and k != "position"}
+                for s in saved]
+    # Without ids this would look like step 2 edited into an email and step 3 removed.
+    refused = rep.patch(f"/api/v1/campaigns/{cid}",
+                        json={"steps": [with_ids[0], with_ids[2], with_ids[3]]})
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "steps[1]"
+    assert "people are on step 3" in refused.json["errors"][0]["message"]
+    # After where people are, steps may go: the last call is removed, nobody is touched.
+    edited = rep.patch(f"/api/v1/campaigns/{cid}", json={"steps": with_ids[:3]})
+    assert edited.status_code == 200, edited.json
+    assert edited.json["live_edit"]["cancelled"] == 0
+    assert [s["id"] for s in edited.json["steps"]] == [s["id"] for s in saved[:3]]

@@ -28,6 +28,7 @@ class Errors(Out):
 
 
 class Step(Out):
+    id: int = 0
     position: int
     day: int
     type: StepType

@@ -302,7 +302,8 @@
       timezone: form.elements.timezone.value.trim(),
       settings: readSettings(),
       steps: steps.map((s) => {
-        const out = { day: s.day, type: s.type };
+        // The saved step's id goes back, so that the server tells a moved step from an edit.
+        const out = s.id ? { id: s.id, day: s.day, type: s.type } : { day: s.day, type: s.type };
         if (s.type !== "email") return { ...out, instructions: s.instructions || "" };
         out.send_option = s.send_option;
         if (s.send_option === "fixed_time") out.send_time = s.send_time;
@@ -338,6 +339,8 @@
     }
     App.clearErrors(form);
     if (!id) { window.location.href = `/campaigns/${res.data.id}?saved=1`; return; }
+    // New steps now have ids: the next save must send them back like the others.
+    res.data.steps.forEach((saved, i) => { if (steps[i]) steps[i].id = saved.id; });
     const live = res.data.live_edit;
     const note = form.querySelector("[data-live-edit]");
     note.textContent = live && live.people ? `Saved: ${liveSummary(live)}.` : "";
