@@ -13,6 +13,8 @@ Days are the campaign's local days. Functions take a Session and never commit.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -88,6 +90,20 @@ def count_ended(session: Session, enrollment: Enrollment, status: str, at: datet
         _mark_bounced(session, enrollment, at)
     elif status == "unsubscribed":
         _mark_unsubscribed(session, enrollment, at)
+
+
+def count_ended_many(session: Session, enrollments: Sequence[Enrollment], status: str,
+                     at: datetime) -> None:
+    """count_ended for many at once: one upsert per campaign and rep when the status counts
+    nothing more than the end (a stop, a finish)."""
+    if status in ("bounced", "unsubscribed"):
+        for enrollment in enrollments:
+            count_ended(session, enrollment, status, at)
+        return
+    groups = Counter((e.campaign_id, e.rep_id) for e in enrollments)
+    campaigns = {e.campaign_id: e.campaign for e in enrollments}
+    for (campaign_id, rep_id), n in sorted(groups.items()):
+        bump_key(session, campaigns[campaign_id], rep_id, CAMPAIGN, ENDED + status, at, n)
 
 
 def _mark_bounced(session: Session, enrollment: Enrollment, at: datetime) -> None:

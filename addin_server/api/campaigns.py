@@ -20,6 +20,7 @@ from addin_server.api.serializers import campaign_json
 from addin_server.campaigns import service as campaigns
 from addin_server.campaigns.definition import parse_campaign
 from addin_server.campaigns.org_settings import campaign_defaults, org_settings
+from addin_server.enrollments import campaign_actions, live_edit
 from addin_server.enrollments import launch as launches
 from addin_server.enrollments.checks import dns_mx_check
 from addin_server.enrollments.people import (
@@ -29,6 +30,7 @@ from addin_server.enrollments.people import (
     parse_people,
     read_csv,
 )
+from addin_server.errors import Conflict
 from addin_server.guard.breakers import release_campaign
 from addin_server.models import Campaign, Enrollment, Person
 from addin_server.sending.foresight import launch_forecast
@@ -41,7 +43,11 @@ bp = api_blueprint("api_campaigns", __name__)
 
 @bp.get("/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    items = campaigns.campaigns_for(db(), current_rep())
+    """Campaigns not archived; `?archived=true` the archived ones instead."""
+    errors = Errors()
+    archived = _flag(request.args.get("archived"), "archived", errors)
+    errors.raise_if_any()
+    items = campaigns.campaigns_for(db(), current_rep(), archived=archived)
     return jsonify({"campaigns": [campaign_json(c) for c in items]})
 
 
@@ -65,8 +71,95 @@ def get_campaign(campaign_id: int) -> ResponseReturnValue:
 
 @bp.patch("/campaigns/<int:campaign_id>")
 def patch_campaign(campaign_id: int) -> ResponseReturnValue:
+    """Change a campaign; the change reaches the people in it (`live_edit`: how many, and what
+    moved). `?dry_run=true` answers the same and writes nothing, for a confirm."""
     campaign = owned(Campaign, campaign_id)
-    campaigns.update_campaign(db(), campaign, checked_body(bodies.CampaignPatch), now())
+    errors = Errors()
+    dry_run = _flag(request.args.get("dry_run"), "dry_run", errors)
+    errors.raise_if_any()
+    data = checked_body(bodies.CampaignPatch)
+    session = db()
+    # The dry run is the real change inside a savepoint, rolled back: it cannot drift from it.
+    savepoint = session.begin_nested() if dry_run else None
+    try:
+        before = live_edit.snapshot(campaign)
+        campaigns.update_campaign(session, campaign, data, now())
+        impact = live_edit.apply_change(session, campaign, before, now())
+        body = {**campaign_json(campaign), "live_edit": {**impact.json(), "dry_run": dry_run}}
+    finally:
+        if savepoint is not None:
+            savepoint.rollback()
+    return jsonify(body)
+
+
+def _people_json(campaign: Campaign) -> dict[str, int]:
+    counts = campaign_actions.live_counts(db(), campaign.id)
+    return {"active": counts.active, "paused": counts.paused,
+            "paused_with_campaign": counts.paused_with_campaign}
+
+
+@bp.get("/campaigns/<int:campaign_id>/people")
+def campaign_people(campaign_id: int) -> ResponseReturnValue:
+    """How many people each campaign action would touch (what a confirm shows)."""
+    return jsonify(_people_json(owned(Campaign, campaign_id)))
+
+
+def _acted(campaign: Campaign, action: str, affected: int) -> ResponseReturnValue:
+    return jsonify({"action": action, "affected": affected, "people": _people_json(campaign),
+                    "campaign": campaign_json(campaign)})
+
+
+@bp.post("/campaigns/<int:campaign_id>/pause")
+def pause_campaign(campaign_id: int) -> ResponseReturnValue:
+    """Pause everyone active in the campaign: nothing more goes out until resumed (a send a
+    worker already took finishes)."""
+    campaign = owned(Campaign, campaign_id)
+    return _acted(campaign, "pause", campaign_actions.pause_campaign(db(), campaign, now()))
+
+
+@bp.post("/campaigns/<int:campaign_id>/resume")
+def resume_campaign(campaign_id: int) -> ResponseReturnValue:
+    """Resume the people the campaign pause paused (not those paused one by one)."""
+    campaign = owned(Campaign, campaign_id)
+    return _acted(campaign, "resume", campaign_actions.resume_campaign(db(), campaign, now()))
+
+
+@bp.post("/campaigns/<int:campaign_id>/stop")
+def stop_campaign(campaign_id: int) -> ResponseReturnValue:
+    """End everyone still in the campaign; their scheduled emails and open tasks are
+    cancelled."""
+    campaign = owned(Campaign, campaign_id)
+    return _acted(campaign, "stop", campaign_actions.stop_campaign(db(), campaign, now()))
+
+
+@bp.post("/campaigns/<int:campaign_id>/clone")
+def clone_campaign(campaign_id: int) -> ResponseReturnValue:
+    """A copy with the same steps and settings and nobody in it, named "... (copy)", owned
+    by the caller."""
+    campaign = owned(Campaign, campaign_id)
+    copy = campaigns.clone_campaign(db(), current_rep(), campaign, now())
+    return jsonify(campaign_json(copy)), 201, {"Location": f"/api/v1/campaigns/{copy.id}"}
+
+
+@bp.post("/campaigns/<int:campaign_id>/archive")
+def archive_campaign(campaign_id: int) -> ResponseReturnValue:
+    """Hide the campaign from the lists; refused (409) while people are in it."""
+    return _set_archived(campaign_id, True)
+
+
+@bp.post("/campaigns/<int:campaign_id>/unarchive")
+def unarchive_campaign(campaign_id: int) -> ResponseReturnValue:
+    """Bring an archived campaign back to the lists."""
+    return _set_archived(campaign_id, False)
+
+
+def _set_archived(campaign_id: int, archived: bool) -> ResponseReturnValue:
+    campaign = owned(Campaign, campaign_id)
+    live = campaign_actions.live_counts(db(), campaign.id).live
+    try:
+        campaigns.set_archived(db(), campaign, archived, live, now())
+    except Conflict as exc:
+        raise ApiError(409, str(exc), "campaign_id") from exc
     return jsonify(campaign_json(campaign))
 
 
@@ -94,6 +187,9 @@ def launch_campaign(campaign_id: int) -> ResponseReturnValue:
     """Launch people (JSON list, a CSV body or a JSON `csv` string); `dry_run` writes nothing
     and answers with the forecast as well."""
     campaign = launchable(campaign_id)
+    if campaign.archived:
+        raise ApiError(409, "the campaign is archived: unarchive it to add people",
+                       "campaign_id")
     settings = runtime().settings
     limit = settings.max_people_per_launch
     errors = Errors()

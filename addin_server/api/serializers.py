@@ -48,6 +48,7 @@ def settings_json(extra: dict[str, Any] | None) -> dict[str, Any]:
 
 def step_json(step: Step) -> dict[str, Any]:
     return {
+        "id": step.id,
         "position": step.position,
         "day": step.day,
         "type": step.type.value,
@@ -69,6 +70,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "name": campaign.name,
         "timezone": campaign.timezone,
         "owner_id": campaign.rep_id,
+        "archived": bool(campaign.archived),
         "settings": {
             "skip_weekends": campaign.skip_weekends,
             "stop_on_reply": campaign.stop_on_reply,

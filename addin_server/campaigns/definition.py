@@ -51,6 +51,9 @@ class StepSpec:
     instructions: str = ""
     cc: tuple[str, ...] = ()  # copied on the step's automatic emails
     bcc: tuple[str, ...] = ()
+    # The saved step this one is (its id as read back), so that a change to a campaign with
+    # people in it can tell a moved or removed step from an edited one; None for a new step.
+    id: int | None = None
 
     @property
     def is_manual(self) -> bool:
@@ -129,6 +132,7 @@ def _parse_step(raw: Any, where: str, errors: Errors) -> StepSpec | None:
         send_time = parse_hhmm(raw.get("send_time"), f"{where}.send_time", errors)
     template_id = get_id(raw, "template_id", f"{where}.template_id", errors)
     return StepSpec(
+        id=get_id(raw, "id", f"{where}.id", errors),
         day=day or 1,
         type=step_type or StepType.CUSTOM,
         send_option=option,
@@ -165,7 +169,8 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
             if step.cc or step.bcc:
                 errors.add(f"{where}.cc" if step.cc else f"{where}.bcc",
                            "only email steps have copies")
-            checked.append(StepSpec(day=step.day, type=step.type, instructions=step.instructions))
+            checked.append(StepSpec(day=step.day, type=step.type, instructions=step.instructions,
+                                    id=step.id))
             continue
         allowed = LATER_EMAIL_OPTIONS if seen_email else FIRST_EMAIL_OPTIONS
         first_email = not seen_email
@@ -211,6 +216,7 @@ def _check_step_rules(steps: list[StepSpec], errors: Errors) -> list[StepSpec]:
                 instructions=step.instructions,
                 cc=step.cc,
                 bcc=step.bcc,
+                id=step.id,
             )
         )
     return checked

@@ -18,9 +18,10 @@ from addin_server.campaigns.definition import (
 )
 from addin_server.campaigns.definition import Settings as CampaignSettings
 from addin_server.campaigns.settings import parse_extra
-from addin_server.enums import LIVE_ENROLLMENT
+from addin_server.enums import LIVE_ENROLLMENT, SendOption, StepType
+from addin_server.errors import Conflict
 from addin_server.models import Campaign, Enrollment, Rep, Step, Template
-from addin_server.validation import SUBJECT_MAX, Errors, get_str, parse_timezone
+from addin_server.validation import SUBJECT_MAX, Errors, get_str, parse_hhmm, parse_timezone
 
 
 def _check_template_ids(session: Session, rep: Rep, steps: tuple[StepSpec, ...]) -> None:
@@ -68,22 +69,40 @@ def _check_live_positions(
     session: Session, campaign: Campaign, steps: tuple[StepSpec, ...]
 ) -> None:
     """People part-way through keep their place: the steps they are on, and those before,
-    must still exist with the same type (a pending send or task belongs to that step)."""
-    furthest = session.scalar(
-        select(func.max(Enrollment.current_position)).where(
-            Enrollment.campaign_id == campaign.id, Enrollment.status.in_(LIVE_ENROLLMENT))
-    )
-    if furthest is None:
+    must keep their type (a pending send or task belongs to that step), and the step they are
+    on its kind (an automatic email stays automatic, a task a task). Steps may be removed from
+    the end, even those people are on: those people then finish (enrollments/live_edit.py)."""
+    current: set[int] = set(session.scalars(select(Enrollment.current_position).distinct().where(
+        Enrollment.campaign_id == campaign.id, Enrollment.status.in_(LIVE_ENROLLMENT),
+        Enrollment.current_position.is_not(None))))
+    if not current:
         return
+    furthest = max(current)
     errors = Errors()
-    if len(steps) <= furthest:
-        errors.add("steps", f"people are on step {furthest + 1} of this campaign: keep at least "
-                   f"{furthest + 1} steps, or stop them first")
+    # Steps are kept by position. With the ids the API reads back (the builder sends them), a
+    # step moved, inserted or removed before where people are is told from an edit: refused,
+    # since their progress would silently land on another step.
+    by_id = any(step.id is not None for step in steps)
     for old in campaign.steps[: furthest + 1]:
-        if old.position < len(steps) and steps[old.position].type != old.type:
+        if old.position >= len(steps):
+            continue
+        new = steps[old.position]
+        if by_id and new.id != old.id:
+            errors.add(f"steps[{old.position}]", f"people are on step {furthest + 1}: steps "
+                       f"up to it cannot be moved, added or removed (only after it, or "
+                       f"steps at the end), or stop those people first")
+            break
+        if new.type != old.type:
             errors.add(f"steps[{old.position}].type", "people are on or past this step: its "
                        "type cannot change")
+        elif old.position in current and new.is_manual != _is_manual(old):
+            errors.add(f"steps[{old.position}].send_option", "people are on this step: it "
+                       "cannot change between an automatic email and a task")
     errors.raise_if_any()
+
+
+def _is_manual(step: Step) -> bool:
+    return step.type != StepType.EMAIL or step.send_option == SendOption.MANUAL_TASK
 
 
 def create_campaign(session: Session, rep: Rep, spec: CampaignSpec, now: datetime) -> Campaign:
@@ -158,11 +177,60 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     session.flush()
 
 
-def campaigns_for(session: Session, rep: Rep) -> list[Campaign]:
+def campaigns_for(session: Session, rep: Rep, *, archived: bool | None = None
+                  ) -> list[Campaign]:
+    """The rep's campaigns (an admin's: the organisation's); `archived` True or False keeps
+    only those archived or not, None all."""
     query = select(Campaign).where(Campaign.org_id == rep.org_id)
     if not rep.is_admin:
         query = query.where(Campaign.rep_id == rep.id)
+    if archived is not None:
+        query = query.where(Campaign.archived.is_(archived))
     return list(session.scalars(query.order_by(Campaign.id)))
+
+
+def count_archived(session: Session, rep: Rep) -> int:
+    query = select(func.count()).select_from(Campaign).where(
+        Campaign.org_id == rep.org_id, Campaign.archived.is_(True))
+    if not rep.is_admin:
+        query = query.where(Campaign.rep_id == rep.id)
+    return int(session.scalar(query) or 0)
+
+
+COPY_SUFFIX = " (copy)"
+
+
+def clone_campaign(session: Session, rep: Rep, campaign: Campaign, now: datetime) -> Campaign:
+    """A new campaign with nobody in it yet, owned by `rep`, with the same steps and settings,
+    named "<name> (copy)". Its templates must be ones `rep` may use (an admin cloning a rep's
+    campaign that uses that rep's own template is refused, naming the step)."""
+    steps = tuple(StepSpec(
+        day=s.day, type=s.type, send_option=s.send_option,
+        send_time=parse_hhmm(s.send_time), reply_to_previous=s.reply_to_previous,
+        subject=s.subject, body_html=s.body_html, template_id=s.template_id,
+        instructions=s.instructions) for s in campaign.steps)
+    name = campaign.name[: 200 - len(COPY_SUFFIX)] + COPY_SUFFIX
+    spec = CampaignSpec(
+        name=name, timezone=campaign.timezone, steps=steps,
+        settings=CampaignSettings(
+            skip_weekends=campaign.skip_weekends, stop_on_reply=campaign.stop_on_reply,
+            mark_success_on_reply=campaign.mark_success_on_reply,
+            remove_on_bounce=campaign.remove_on_bounce,
+            use_recipient_timezone=campaign.use_recipient_timezone),
+        extra=dict(campaign.extra_settings or {}))
+    return create_campaign(session, rep, spec, now)
+
+
+def set_archived(session: Session, campaign: Campaign, archived: bool, live_people: int,
+                 now: datetime) -> None:
+    """Archive (hide from the default lists and the add-ins' pickers) or bring back. Refused
+    while people are still in it: stop them first, so that nothing keeps sending from a
+    campaign nobody sees."""
+    if archived and live_people:
+        raise Conflict(f"{live_people} people are still in this campaign: stop them first")
+    campaign.archived = archived
+    campaign.updated_at = now
+    session.flush()
 
 
 def parse_template(data: Any) -> tuple[str, str, str]:

@@ -358,3 +358,30 @@ def forecast(
             )
         )
     return plans
+
+
+# --- a live campaign changed ---------------------------------------------------------------
+
+
+def changed_timings(old: Sequence[StepTiming], new: Sequence[StepTiming]) -> frozenset[int]:
+    """Positions whose timing differs between two versions of a campaign's steps: a changed
+    day, type, send option or time, and every position only one of them has (added, removed)."""
+    longest = max(len(old), len(new))
+    return frozenset(
+        i for i in range(longest)
+        if i >= len(old) or i >= len(new) or old[i] != new[i])
+
+
+def rescheduled_due(current_planned: datetime | None, plan: Plan) -> datetime | None:
+    """The new due instant of a send not yet claimed, now that its step plans as `plan`; None
+    when the rules give the time it already has (it keeps whatever a cap or window made of it).
+
+    A new time already past means "now", as at launch (`plan.due_at` is never before `now`).
+    """
+    if plan.due_at is None or plan.planned_at is None:
+        return None  # "right away" has no time of its own: the send keeps its time
+    if current_planned is not None:
+        _require_aware(current_planned, "current_planned")
+        if current_planned.astimezone(UTC) == plan.planned_at:
+            return None
+    return plan.due_at

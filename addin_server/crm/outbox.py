@@ -108,20 +108,14 @@ def note_new_tasks(
         session.info.setdefault(_BATCH, set()).add(conns[rep_id][0])
 
 
-def note_enrollment_tasks(session: Session, org_id: int, enrollment_id: int,
+def note_enrollment_tasks(session: Session, org_id: int, enrollment_ids: Sequence[int],
                           at: datetime) -> None:
-    """The enrollment ended and cancelled its open tasks: close them there too."""
-    note_enrollments_tasks(session, org_id, [enrollment_id], at)
-
-
-def note_enrollments_tasks(session: Session, org_id: int, enrollment_ids: Sequence[int],
-                           at: datetime) -> None:
-    """`note_enrollment_tasks` for many enrollments of one organisation (a bulk stop)."""
-    if not enrollment_ids or not _connections(session, org_id):
+    """The enrollments ended and cancelled their open tasks: close them there too."""
+    if not _connections(session, org_id) or not enrollment_ids:
         return
     links = session.execute(
         select(CrmLink.id, CrmLink.rep_id).join(Task, Task.id == CrmLink.local_id).where(
-            CrmLink.kind == CrmLinkKind.TASK, Task.enrollment_id.in_(enrollment_ids),
+            CrmLink.kind == CrmLinkKind.TASK, Task.enrollment_id.in_(list(enrollment_ids)),
             CrmLink.state != CrmLinkState.REMOVED)
     ).all()
     if not links:

@@ -182,7 +182,9 @@ def command() -> ResponseReturnValue:
 @login_required
 def campaign_list() -> ResponseReturnValue:
     rep = current_rep()
-    items = campaigns.campaigns_for(db(), rep)
+    archived = request.args.get("archived") == "1"
+    items = campaigns.campaigns_for(db(), rep, archived=archived)
+    archived_count = 0 if archived else campaigns.count_archived(db(), rep)
     counts: dict[int, dict[str, int]] = {}
     for cid, status, n in db().execute(
         select(Enrollment.campaign_id, Enrollment.status, func.count())
@@ -190,7 +192,8 @@ def campaign_list() -> ResponseReturnValue:
         .group_by(Enrollment.campaign_id, Enrollment.status)
     ):
         counts.setdefault(cid, {})[status.value] = n
-    return render_template("campaigns.html", campaigns=items, counts=counts)
+    return render_template("campaigns.html", campaigns=items, counts=counts,
+                           archived=archived, archived_count=archived_count)
 
 
 def _builder(campaign: Campaign | None) -> ResponseReturnValue:

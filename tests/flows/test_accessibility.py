@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.browser,
 PAGES = [
     "/command",
     "/campaigns",
+    "/campaigns?archived=1",
     "/campaigns/new",
     "/campaigns/{campaign}",
     "/campaigns/{campaign}/launch",

@@ -37,8 +37,8 @@ def _campaigns() -> dict[str, Schema]:
     cid = path_id("campaign_id")
     launch = op("Add people to the campaign (JSON, or text/csv with the options as query "
                 "parameters; a header row, unknown columns become custom fields)",
-                ref("LaunchOut"), status="201", errors=("400", "401", "404", "413", "415",
-                                                        "422"))
+                ref("LaunchOut"), status="201", errors=("400", "401", "404", "409", "413",
+                                                        "415", "422"))
     launch["responses"]["202"] = {"description": "a CSV above max_people_per_launch: going on "
                                   "in the background", **json_content(ref("BackgroundLaunch"))}
     launch["responses"]["200"] = {"description": "dry_run: what the launch would do, and its "
@@ -54,18 +54,55 @@ def _campaigns() -> dict[str, Schema]:
                             query("columns", STR, "CSV launches: the columns object as JSON"),
                             query("send_past_now", STR, "CSV launches: true sends a past "
                                   "first_send_at now")]
+    def action(summary: str) -> Schema:
+        return {"parameters": [cid], "post": op(summary, ref("CampaignAction"))}
+
     return {
         "/campaigns": {
-            "get": op("The rep's campaigns (an admin's: the organisation's)",
-                      obj(["campaigns"], campaigns=arr(ref("Campaign"))), errors=("401",)),
+            "get": op("The rep's campaigns (an admin's: the organisation's), archived ones "
+                      "left out unless archived=true (then only those)",
+                      obj(["campaigns"], campaigns=arr(ref("Campaign"))),
+                      params=[query("archived", STR, "true: the archived campaigns")],
+                      errors=("401", "422")),
             "post": op("Create a campaign", ref("Campaign"), status="201",
                        body=ref("CampaignIn"), errors=("400", "401", "413", "415", "422")),
         },
         "/campaigns/{campaign_id}": {
             "parameters": [cid],
             "get": op("A campaign", ref("Campaign")),
-            "patch": op("Change a campaign (steps replace the whole list)", ref("Campaign"),
-                        body=ref("CampaignPatch"), errors=("400", "401", "404", "415", "422")),
+            "patch": op("Change a campaign (steps replace the whole list); the change reaches "
+                        "the people in it (live_edit); dry_run=true writes nothing",
+                        ref("CampaignChange"), body=ref("CampaignPatch"),
+                        params=[query("dry_run", STR, "true: say what the change would do, "
+                                      "change nothing")],
+                        errors=("400", "401", "404", "415", "422")),
+        },
+        "/campaigns/{campaign_id}/people": {
+            "parameters": [cid],
+            "get": op("How many people the campaign's pause, resume and stop would touch",
+                      ref("CampaignPeople")),
+        },
+        "/campaigns/{campaign_id}/pause": action(
+            "Pause everyone active in the campaign (a send already being sent finishes)"),
+        "/campaigns/{campaign_id}/resume": action(
+            "Resume the people the campaign pause paused; those paused one by one stay so"),
+        "/campaigns/{campaign_id}/stop": action(
+            "End everyone in the campaign; their scheduled emails and open tasks are "
+            "cancelled"),
+        "/campaigns/{campaign_id}/clone": {
+            "parameters": [cid],
+            "post": op("A copy with the same steps and settings, nobody in it, named "
+                       "'... (copy)'", ref("Campaign"), status="201",
+                       errors=("401", "404", "422")),
+        },
+        "/campaigns/{campaign_id}/archive": {
+            "parameters": [cid],
+            "post": op("Hide the campaign from the lists (409 while people are in it)",
+                       ref("Campaign"), errors=("401", "404", "409")),
+        },
+        "/campaigns/{campaign_id}/unarchive": {
+            "parameters": [cid],
+            "post": op("Bring an archived campaign back", ref("Campaign")),
         },
         "/campaigns/{campaign_id}/launch": {"post": launch},
         "/launches/{launch_id}": {

@@ -50,6 +50,7 @@ class Settings(In):
         None, max_length=10)
 
 class StepIn(In):
+    id: Id | None = None  # the saved step it is (as read back); none for a new step
     day: int = Field(ge=1, le=365)
     type: StepType
     send_option: SendOption | None = None

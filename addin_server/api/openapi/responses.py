@@ -28,6 +28,7 @@ class Errors(Out):
 
 
 class Step(Out):
+    id: int = 0
     position: int
     day: int
     type: StepType
@@ -77,9 +78,42 @@ class Campaign(Out):
     name: str
     timezone: str
     owner_id: int = 0
+    archived: bool = False
     settings: dict[str, Any]
     steps: list[Step]
     breaker: Breaker | None = None
+
+
+class LiveEdit(Out):
+    """What a change did (a dry run: would do) to the people in the campaign."""
+
+    people: int  # live people on or before a changed step: their future steps change
+    rescheduled: int  # scheduled sends moved to their step's new time
+    due_now: int  # of those, how many now fall in the past and go at once
+    kept_by_hand: int  # scheduled sends the rep rescheduled by hand: left at their time
+    tasks_moved: int  # open tasks given their step's new due date
+    cancelled: int  # sends and tasks of removed steps, cancelled
+    finished: int  # people whose remaining steps were all removed
+    dry_run: bool
+
+
+class CampaignChange(Campaign):
+    live_edit: LiveEdit
+
+
+class CampaignPeople(Out):
+    """How many people each campaign action would touch."""
+
+    active: int
+    paused: int
+    paused_with_campaign: int  # paused by a campaign pause: what resume resumes
+
+
+class CampaignAction(Out):
+    action: Literal["pause", "resume", "stop"]
+    affected: int  # people paused, resumed or stopped
+    people: CampaignPeople  # the counts after it
+    campaign: Campaign
 
 
 class Enrolled(Out):

@@ -306,7 +306,8 @@
       timezone: form.elements.timezone.value.trim(),
       settings: readSettings(),
       steps: steps.map((s) => {
-        const out = { day: s.day, type: s.type };
+        // The saved step's id goes back, so that the server tells a moved step from an edit.
+        const out = s.id ? { id: s.id, day: s.day, type: s.type } : { day: s.day, type: s.type };
         if (s.type !== "email") return { ...out, instructions: s.instructions || "" };
         out.send_option = s.send_option;
         if (s.send_option === "fixed_time") out.send_time = s.send_time;
@@ -325,7 +326,15 @@
     const save = form.querySelector("[data-save]");
     save.disabled = true;
     const id = campaign.id;
-    const res = await App.api(id ? "PATCH" : "POST", id ? `/api/v1/campaigns/${id}` : "/api/v1/campaigns", payload());
+    const body = payload();
+    let res = null;
+    if (id) {
+      // A campaign with people in it: first a dry run says whom the change reaches, and asks.
+      res = await App.api("PATCH", `/api/v1/campaigns/${id}?dry_run=true`, body);
+      const ask = res.ok && liveQuestion(res.data.live_edit);
+      if (ask && !window.confirm(ask)) { save.disabled = false; return; }
+    }
+    if (!res || res.ok) res = await App.api(id ? "PATCH" : "POST", id ? `/api/v1/campaigns/${id}` : "/api/v1/campaigns", body);
     save.disabled = false;
     if (!res.ok) {
       // "settings.holiday_countries[2]" is shown beside the one holiday input.
@@ -339,8 +348,33 @@
     }
     App.clearErrors(form);
     if (!id) { window.location.href = `/campaigns/${res.data.id}?saved=1`; return; }
-    App.toast("Campaign saved");
+    // New steps now have ids: the next save must send them back like the others.
+    res.data.steps.forEach((saved, i) => { if (steps[i]) steps[i].id = saved.id; });
+    const live = res.data.live_edit;
+    const note = form.querySelector("[data-live-edit]");
+    note.textContent = live && live.people ? `Saved: ${liveSummary(live)}.` : "";
+    note.hidden = !note.textContent;
+    App.toast(live && live.people ? `Campaign saved: ${liveSummary(live)}` : "Campaign saved");
   });
+
+  const people = (n) => `${n} ${n === 1 ? "person" : "people"}`;
+  const emails = (n) => `${n} scheduled email${n === 1 ? "" : "s"}`;
+
+  function liveSummary(live) {
+    const parts = [`the change reaches ${people(live.people)}'s future steps`];
+    if (live.rescheduled) parts.push(`${emails(live.rescheduled)} moved to the new time${live.due_now ? ` (${live.due_now} now due, so sent at once)` : ""}`);
+    if (live.kept_by_hand) parts.push(`${emails(live.kept_by_hand)} you rescheduled by hand kept their time`);
+    if (live.tasks_moved) parts.push(`${live.tasks_moved} open task${live.tasks_moved === 1 ? "" : "s"} moved`);
+    if (live.cancelled) parts.push(`${live.cancelled} email${live.cancelled === 1 ? "" : "s"} or tasks of removed steps cancelled`);
+    if (live.finished) parts.push(`${people(live.finished)} finish the campaign`);
+    return parts.join("; ");
+  }
+
+  function liveQuestion(live) {
+    if (!live || !live.people) return null;
+    return `This change affects ${people(live.people)}'s future steps: ${liveSummary(live)}. ` +
+      "Automatic emails not sent yet use the new text; emails you wrote yourself keep yours. Save?";
+  }
 
   if (new URLSearchParams(location.search).get("saved")) App.toast("Campaign saved. Add people when you are ready.");
   render();
