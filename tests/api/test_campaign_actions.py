@@ -146,8 +146,11 @@ def test_clone_copies_steps_and_settings_with_nobody_in_it(
     copy = cloned.json
     assert copy["id"] != cid and copy["name"] == original["name"] + " (copy)"
     assert cloned.headers["Location"] == f"/api/v1/campaigns/{copy['id']}"
-    for key in ("timezone", "settings", "steps", "owner_id"):
+    for key in ("timezone", "settings", "owner_id"):
         assert copy[key] == original[key], key
+    # The same steps, saved anew (their own ids).
+    assert [s.pop("id") for s in copy["steps"]] != [s.pop("id") for s in original["steps"]]
+    assert copy["steps"] == original["steps"]
     assert rep.get(f"/api/v1/campaigns/{copy['id']}/enrollments").json["enrollments"] == []
 
 

@@ -63,7 +63,7 @@ def test_a_changed_step_time_says_whom_it_reaches_and_moves_the_scheduled_emails
     rows = page.locator("tr", has_text="Live edit")
     expect(rows).to_have_count(2)
     for i in range(2):
-        expect(rows.nth(i)).to_contain_text("Tue 24 Nov 11:30")
+        expect(rows.nth(i)).to_contain_text("Tue, 24 Nov at 11:30")
     # Saving again without a change asks nothing.
     page.goto(f"/campaigns/{cid}")
     page.get_by_role("button", name="Save campaign").click()
