@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from addin_server.api.body import checked_body
-from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
 from addin_server.api.launches import forecast_json, launch_json
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import campaign_json
@@ -194,13 +194,20 @@ def launch_status(launch_id: str) -> ResponseReturnValue:
 
 @bp.get("/campaigns/<int:campaign_id>/enrollments")
 def campaign_enrollments(campaign_id: int) -> ResponseReturnValue:
+    """Who is in the campaign, one page at a time (`limit`, 200 by default, and `offset`) by
+    enrollment id, and how many in all, both on ix_enrollments_campaign_id_id."""
     campaign = owned(Campaign, campaign_id)
+    limit, offset = clamped_page(200)
+    page = (select(Enrollment.id).where(Enrollment.campaign_id == campaign.id)
+            .order_by(Enrollment.id).limit(limit).offset(offset).subquery())
     rows = db().execute(
         select(Enrollment.id, Enrollment.status, Person.email)
+        .join(page, page.c.id == Enrollment.id)
         .join(Person, Person.id == Enrollment.person_id)
-        .where(Enrollment.campaign_id == campaign.id)
         .order_by(Enrollment.id)
     )
+    total = db().scalar(select(func.count()).select_from(Enrollment)
+                        .where(Enrollment.campaign_id == campaign.id))
     return jsonify({"enrollments": [
         {"id": i, "status": s.value, "email": e} for i, s, e in rows
-    ]})
+    ], "total": total})

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from addin_server import tallies
 from addin_server.api.body import checked_body
 from addin_server.api.common import (
     api_blueprint,
@@ -21,7 +22,17 @@ from addin_server.api.common import (
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import message_json, send_json
 from addin_server.enums import MailboxProvider, SendState
-from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
+from addin_server.models import (
+    Enrollment,
+    LocalMessage,
+    Mailbox,
+    Person,
+    Rep,
+    Send,
+    SendLog,
+    Task,
+)
+from addin_server.paging import in_order, page_keys
 from addin_server.sending.compose import (
     ComposedEmail,
     SendNotEditable,
@@ -94,11 +105,15 @@ def _refuse_past(send_at: datetime, errors: Errors) -> None:
 
 @bp.get("/sends")
 def list_sends() -> ResponseReturnValue:
+    """One page of the outbox by due time, and how many match in all. Each (rep, state) is
+    paged on its own range of ix_sends_rep_state_due and merged (paging.py); the total counts
+    the same index, but the sent ones, which come from their counter (tallies.OUTBOX_SENT)."""
     rep = current_rep()
-    query = (select(Send, Person).join(Enrollment, Enrollment.id == Send.enrollment_id)
-             .join(Person, Person.id == Enrollment.person_id).where(Send.org_id == rep.org_id))
-    if not rep.is_admin or request.args.get("mine") == "1":
-        query = query.where(Enrollment.rep_id == rep.id)
+    rep_ids = [rep.id]
+    if rep.is_admin and request.args.get("mine") != "1":
+        rep_ids = list(db().scalars(select(Rep.id).where(Rep.org_id == rep.org_id)
+                                    .order_by(Rep.id)))
+    states = list(SendState)
     state = request.args.get("state")
     if state:
         wanted = state.split(",")
@@ -106,10 +121,24 @@ def list_sends() -> ResponseReturnValue:
         if bad:
             raise ApiError(422, "must be among " + ", ".join(v.value for v in SendState),
                            "state")
-        query = query.where(Send.state.in_([SendState(s) for s in wanted]))
+        states = [SendState(s) for s in dict.fromkeys(wanted)]
     limit, offset = clamped_page(100)
-    rows = db().execute(query.order_by(Send.due_at, Send.id).limit(limit).offset(offset)).all()
-    return jsonify({"sends": [send_json(s, p) for s, p in rows]})
+    parts = [select(Send.id).where(Send.rep_id == r, Send.state == s)
+             for r in rep_ids for s in states]
+    ids = page_keys(db(), parts, (Send.due_at, Send.id), desc=False, limit=limit,
+                    offset=offset)
+    # Each row's enrollment and mailbox come with it: send_json reads them by key.
+    rows = in_order(db().execute(
+        select(Send, Person, Enrollment, Mailbox)
+        .join(Enrollment, Enrollment.id == Send.enrollment_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
+        .where(Send.id.in_(ids))).all(), ids, lambda row: row[0].id)
+    counted = [s for s in states if s != SendState.SENT]
+    total = (tallies.outbox_sent(db(), rep_ids) if SendState.SENT in states else 0) + (
+        db().scalar(select(func.count()).select_from(Send).where(
+            Send.rep_id.in_(rep_ids), Send.state.in_(counted))) if counted else 0)
+    return jsonify({"sends": [send_json(s, p) for s, p, _, _ in rows], "total": total})
 
 
 @bp.get("/sends/<int:send_id>")

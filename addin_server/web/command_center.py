@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from addin_server import tallies
 from addin_server.accounts import rep_today
 from addin_server.enrollments.status import send_reason
 from addin_server.enums import (
@@ -21,6 +22,7 @@ from addin_server.enums import (
     TaskStatus,
 )
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send, Step, Task
+from addin_server.paging import in_order, page_keys
 
 LIMIT = 200  # open tasks shown (twice this)
 PAGE = 100  # rows per page in Emails and People
@@ -151,24 +153,97 @@ def _emails_query(rep: Rep, q: str) -> Select:
     return _search(query, q)
 
 
-def email_counts(session: Session, rep: Rep, now: datetime, q: str = "") -> dict[str, int]:
-    """The true number of emails in each tab (one COUNT each)."""
-    base = _emails_query(rep, q)
-    return {tab: int(session.scalar(
-        select(func.count()).select_from(base.where(email_tab_filter(tab, now)).subquery()))
-        or 0) for tab in EMAIL_TABS}
+# Without a search, a tab is read from the sends alone, on ix_sends_rep_state_due: one part
+# per state (paging.py), "held up" decided from the send's own mailbox and enrollment ids.
+TO_GO = (SendState.SCHEDULED, SendState.QUEUED)
+IN_FLIGHT = (SendState.SENDING, SendState.UNKNOWN)
+
+
+def _held_up(rep: Rep, now: datetime) -> ColumnElement[bool]:
+    """SQL on a send of the rep's: its person is paused or its mailbox cannot send (the same
+    rule as email_tab_filter, without joining the send to anything)."""
+    blocked = select(Mailbox.id).where(Mailbox.rep_id == Rep.id, Rep.org_id == rep.org_id,
+                                       or_(Mailbox.status == MailboxStatus.DISCONNECTED,
+                                           and_(Mailbox.paused_until.is_not(None),
+                                                Mailbox.paused_until > now)))
+    paused = select(Enrollment.id).where(Enrollment.rep_id == rep.id,
+                                         Enrollment.status == EnrollmentStatus.PAUSED)
+    return or_(Send.mailbox_id.is_(None), Send.mailbox_id.in_(blocked),
+               Send.enrollment_id.in_(paused))
+
+
+def _tab_parts(rep: Rep, now: datetime, tab: str) -> list[Select]:
+    """The tab as one SELECT of the rep's sends per state."""
+    def part(state: SendState, *where: ColumnElement[bool]) -> Select:
+        return select(Send.id).where(Send.rep_id == rep.id, Send.state == state, *where)
+
+    if tab == "sent":
+        return [part(SendState.SENT)]
+    if tab == "failed":
+        return [part(SendState.FAILED)]
+    if tab == "waiting":
+        return [part(SendState.HELD), *(part(s, _held_up(rep, now)) for s in TO_GO)]
+    return [*(part(s, not_(_held_up(rep, now))) for s in TO_GO),
+            *(part(s) for s in IN_FLIGHT)]
+
+
+StateCounts = dict[SendState, tuple[int, int]]
+
+
+def email_counts(session: Session, rep: Rep, now: datetime, q: str = "",
+                 by_state: StateCounts | None = None) -> dict[str, int]:
+    """The true number of emails in each tab. Without a search: from the rep's sends counted
+    by state (`by_state`, send_state_counts) and the Sent counter; with one, one COUNT per
+    tab over the joined rows."""
+    if q:
+        base = _emails_query(rep, q)
+        return {tab: int(session.scalar(
+            select(func.count()).select_from(base.where(email_tab_filter(tab, now))
+                                             .subquery())) or 0) for tab in EMAIL_TABS}
+    if by_state is None:
+        by_state = send_state_counts(session, rep, now)
+    held_up = sum(by_state.get(s, (0, 0))[1] for s in TO_GO)
+    to_go = sum(by_state.get(s, (0, 0))[0] for s in TO_GO)
+    return {"scheduled": to_go - held_up + sum(by_state.get(s, (0, 0))[0] for s in IN_FLIGHT),
+            "waiting": by_state.get(SendState.HELD, (0, 0))[0] + held_up,
+            "sent": tallies.outbox_sent(session, [rep.id]),
+            "failed": by_state.get(SendState.FAILED, (0, 0))[0]}
+
+
+# Every state but sent (most of the table, counted by tallies.OUTBOX_SENT) and cancelled (in
+# no tab): what is counted on the index stays near what is still to go.
+COUNTED = tuple(s for s in SendState if s not in (SendState.SENT, SendState.CANCELLED))
+
+
+def send_state_counts(session: Session, rep: Rep, now: datetime) -> StateCounts:
+    """The rep's sends by state (but sent and cancelled): how many, and how many of them are
+    held up (paused person, mailbox unable to send), in one pass over
+    ix_sends_rep_state_due alone."""
+    held_up = func.sum(case((and_(Send.state.in_(TO_GO), _held_up(rep, now)), 1), else_=0))
+    query = (select(Send.state, func.count(), held_up)
+             .where(Send.rep_id == rep.id, Send.state.in_(COUNTED)).group_by(Send.state))
+    return {SendState(state): (int(n), int(h or 0)) for state, n, h in session.execute(query)}
 
 
 def emails(session: Session, rep: Rep, now: datetime, tab: str, q: str = "", page: int = 1
            ) -> list[EmailRow]:
     """One page of a tab, each email with its reason: soonest first for what is still to go,
     latest first for what went (or failed)."""
-    order = ((Send.due_at, Send.id) if tab in ("scheduled", "waiting")
-             else (Send.due_at.desc(), Send.id.desc()))
-    query = (_emails_query(rep, q).where(email_tab_filter(tab, now)).order_by(*order)
-             .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
+    desc = tab not in ("scheduled", "waiting")
+    offset = (max(page, 1) - 1) * PAGE
+    query = _emails_query(rep, q)
+    if q:
+        order = (Send.due_at.desc(), Send.id.desc()) if desc else (Send.due_at, Send.id)
+        query = (query.where(email_tab_filter(tab, now)).order_by(*order)
+                 .limit(PAGE).offset(offset))
+        found = list(session.execute(query))
+    else:
+        ids = page_keys(session, _tab_parts(rep, now, tab), (Send.due_at, Send.id),
+                        desc=desc, limit=PAGE, offset=offset)
+        found = in_order(list(session.execute(query.where(Send.id.in_(ids)))), ids,
+                         lambda row: row[0].id)
     rows = []
-    for send, person, campaign, enrollment, mailbox in session.execute(query):
+    for send, person, campaign, enrollment, mailbox in found:
         reason = send_reason(send, mailbox, campaign.timezone, now)
         if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
             reason = "paused: " + reason
@@ -196,16 +271,34 @@ def _people_query(rep: Rep, q: str, status: str) -> Select:
     return _search(query, q)
 
 
+def _people_statuses(status: str) -> tuple[EnrollmentStatus, ...]:
+    return tuple(LIVE_ENROLLMENT) if status == "live" else tuple(EnrollmentStatus)
+
+
 def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1
            ) -> tuple[list[PersonRow], int]:
     """One page of the rep's enrollments (live ones, active or paused, by default, or every
-    one), and how many there are in all."""
+    one), and how many there are in all. Without a search, paged and counted on
+    ix_enrollments_rep_status_updated, one part per status."""
     query = _people_query(rep, q, status)
-    total = int(session.scalar(select(func.count()).select_from(
-        query.with_only_columns(Enrollment.id).subquery())) or 0)
-    rows = session.execute(query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
-                           .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
-    return [PersonRow(e, p, c, int(n)) for e, p, c, n in rows], total
+    offset = (max(page, 1) - 1) * PAGE
+    if q:
+        total = int(session.scalar(select(func.count()).select_from(
+            query.with_only_columns(Enrollment.id).subquery())) or 0)
+        found = list(session.execute(
+            query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
+            .limit(PAGE).offset(offset)))
+    else:
+        statuses = _people_statuses(status)
+        total = int(session.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.rep_id == rep.id, Enrollment.status.in_(statuses))) or 0)
+        parts = [select(Enrollment.id).where(Enrollment.rep_id == rep.id,
+                                             Enrollment.status == s) for s in statuses]
+        ids = page_keys(session, parts, (Enrollment.updated_at, Enrollment.id), desc=True,
+                        limit=PAGE, offset=offset)
+        found = in_order(list(session.execute(query.where(Enrollment.id.in_(ids)))), ids,
+                         lambda row: row[0].id)
+    return [PersonRow(e, p, c, int(n)) for e, p, c, n in found], total
 
 
 def people_ids(session: Session, rep: Rep, q: str = "", status: str = "live") -> list[int]:
@@ -220,8 +313,10 @@ class Counts:
     people: int
 
 
-def counts(session: Session, rep: Rep, q: str = "") -> Counts:
-    """The tab counts, by SQL: open tasks, emails still to go, people active or paused."""
+def counts(session: Session, rep: Rep, q: str = "", by_state: StateCounts | None = None
+           ) -> Counts:
+    """The tab counts, by SQL: open tasks, emails still to go, people active or paused.
+    Without a search, each on its own index, the emails from `by_state` when given."""
     def scalar(query: Select) -> int:
         return int(session.scalar(_search(query, q)) or 0)
 
@@ -229,6 +324,16 @@ def counts(session: Session, rep: Rep, q: str = "") -> Counts:
             .join(Person, Person.id == Enrollment.person_id)
             .join(Campaign, Campaign.id == Enrollment.campaign_id)
             .where(Enrollment.rep_id == rep.id))
+    if not q:  # each on its index: the rep's open tasks, sends still to go, live people
+        return Counts(
+            tasks=int(session.scalar(select(func.count()).select_from(Task).where(
+                Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)) or 0),
+            pending_emails=sum(by_state.get(s, (0, 0))[0] for s in PENDING_SEND)
+            if by_state is not None else int(session.scalar(
+                select(func.count()).select_from(Send).where(
+                    Send.rep_id == rep.id, Send.state.in_(PENDING_SEND))) or 0),
+            people=int(session.scalar(select(func.count()).select_from(Enrollment).where(
+                Enrollment.rep_id == rep.id, Enrollment.status.in_(LIVE_ENROLLMENT))) or 0))
     return Counts(
         tasks=scalar(base.join(Task, Task.enrollment_id == Enrollment.id)
                      .where(Task.status == TaskStatus.OPEN)),

@@ -105,17 +105,20 @@ def command() -> ResponseReturnValue:
     people_status = request.args.get("status", "live")
     page = request.args.get("page", "1")
     page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    # The rep's sends by state, counted once for the Emails count and the Emails tabs.
+    by_state = None if q else command_center.send_state_counts(db(), rep, now())
     values: dict[str, Any] = {
         "page": page_no, "page_size": command_center.PAGE,
         "view": view, "q": q, "tab": tab, "people_status": people_status,
-        "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
+        "counts": command_center.counts(db(), rep, q, by_state),
+        "buckets": command_center.BUCKETS,
         "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
     }
     # Only the view shown is loaded; the other tabs show SQL counts.
     if view == "tasks":
         values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
     elif view == "emails":
-        values["email_counts"] = command_center.email_counts(db(), rep, now(), q)
+        values["email_counts"] = command_center.email_counts(db(), rep, now(), q, by_state)
         values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no)
         values["total"] = values["email_counts"][tab]
     else:

@@ -79,8 +79,12 @@ def _campaigns() -> dict[str, Schema]:
         },
         "/campaigns/{campaign_id}/enrollments": {
             "parameters": [cid],
-            "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(
-                obj(["id", "status", "email"], id=INT, status=STR, email=STR)))),
+            "get": op("Who is in the campaign, by enrollment id, a page at a time (200 by "
+                      "default), and how many in all",
+                      obj(["enrollments", "total"], enrollments=arr(
+                          obj(["id", "status", "email"], id=INT, status=STR, email=STR)),
+                          total=INT),
+                      params=[*CLAMPED_PAGE]),
         },
     }
 
@@ -167,8 +171,9 @@ def _sends() -> dict[str, Schema]:
     """The outbox, and what the local development mailbox sent."""
     return {
         "/sends": {
-            "get": op("The outbox: automatic emails and sent tasks, by due time",
-                      obj(["sends"], sends=arr(ref("Send"))),
+            "get": op("The outbox: automatic emails and sent tasks, by due time, a page at "
+                      "a time, and how many match in all",
+                      obj(["sends", "total"], sends=arr(ref("Send")), total=INT),
                       params=[query("state", STR, "comma-separated states"), *CLAMPED_PAGE,
                               query("mine", STR)],
                       errors=("401", "422")),

@@ -293,10 +293,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enrollments_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index('ix_enrollments_campaign_id_id', ['campaign_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_rep_id'), ['rep_id'], unique=False)
+        batch_op.create_index('ix_enrollments_rep_status_updated', ['rep_id', 'status', 'updated_at', 'id'], unique=False)
         batch_op.create_index('ix_enrollments_report', ['campaign_id', 'status', 'rep_id', 'paused_until'], unique=False)
         batch_op.create_index('ix_enrollments_status_paused_until', ['status', 'paused_until'], unique=False)
         batch_op.create_index('uq_enrollment_live', ['campaign_id', 'person_id'], unique=True, sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
@@ -353,6 +354,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('report_counts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_report_counts_org_id'), ['org_id'], unique=False)
+        batch_op.create_index('ix_report_counts_rep_metric', ['rep_id', 'metric'], unique=False)
 
     op.create_table('steps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -485,6 +487,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('enrollment_id', sa.Integer(), nullable=False),
+    sa.Column('rep_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('mailbox_id', sa.Integer(), nullable=True),
     sa.Column('task_id', sa.Integer(), nullable=True),
@@ -508,12 +511,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], ),
     sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['rep_id'], ['reps.id'], ),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('enrollment_id', 'position')
     )
     with op.batch_alter_table('sends', schema=None) as batch_op:
         batch_op.create_index('ix_sends_mailbox_state_sent', ['mailbox_id', 'state', 'sent_at'], unique=False)
+        batch_op.create_index('ix_sends_rep_state_due', ['rep_id', 'state', 'due_at', 'id'], unique=False, postgresql_include=['mailbox_id', 'enrollment_id'])
         batch_op.create_index('ix_sends_state_due', ['state', 'due_at'], unique=False)
 
     op.create_table('send_log',
@@ -540,6 +545,7 @@ def downgrade() -> None:
     op.drop_table('send_log')
     with op.batch_alter_table('sends', schema=None) as batch_op:
         batch_op.drop_index('ix_sends_state_due')
+        batch_op.drop_index('ix_sends_rep_state_due', postgresql_include=['mailbox_id', 'enrollment_id'])
         batch_op.drop_index('ix_sends_mailbox_state_sent')
 
     op.drop_table('sends')
@@ -567,6 +573,7 @@ def downgrade() -> None:
     op.drop_table('bounces')
     op.drop_table('steps')
     with op.batch_alter_table('report_counts', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_counts_rep_metric')
         batch_op.drop_index(batch_op.f('ix_report_counts_org_id'))
 
     op.drop_table('report_counts')
@@ -585,10 +592,11 @@ def downgrade() -> None:
         batch_op.drop_index('uq_enrollment_live', sqlite_where=sa.text("status IN ('active', 'paused')"), postgresql_where=sa.text("status IN ('active', 'paused')"))
         batch_op.drop_index('ix_enrollments_status_paused_until')
         batch_op.drop_index('ix_enrollments_report')
+        batch_op.drop_index('ix_enrollments_rep_status_updated')
         batch_op.drop_index(batch_op.f('ix_enrollments_rep_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_person_id'))
         batch_op.drop_index(batch_op.f('ix_enrollments_org_id'))
-        batch_op.drop_index(batch_op.f('ix_enrollments_campaign_id'))
+        batch_op.drop_index('ix_enrollments_campaign_id_id')
 
     op.drop_table('enrollments')
     with op.batch_alter_table('templates', schema=None) as batch_op:
