@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 
 def page_keys(session: Session, parts: Sequence[Select[Any]],
-              keys: Sequence[ColumnElement[Any]], *, desc: bool, limit: int,
-              offset: int) -> list[Any]:
+              keys: Sequence[ColumnElement[Any] | QueryableAttribute[Any]], *, desc: bool,
+              limit: int, offset: int) -> list[Any]:
     """The last of `keys` (the id) of each row of one page of the union of `parts`, ordered
     by `keys` (ascending, or descending with `desc`). Each part is a SELECT of one table,
     filtered so that an index gives its rows in `keys` order."""

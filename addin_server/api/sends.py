@@ -135,9 +135,10 @@ def list_sends() -> ResponseReturnValue:
         .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
         .where(Send.id.in_(ids))).all(), ids, lambda row: row[0].id)
     counted = [s for s in states if s != SendState.SENT]
-    total = (tallies.outbox_sent(db(), rep_ids) if SendState.SENT in states else 0) + (
-        db().scalar(select(func.count()).select_from(Send).where(
-            Send.rep_id.in_(rep_ids), Send.state.in_(counted))) if counted else 0)
+    total = tallies.outbox_sent(db(), rep_ids) if SendState.SENT in states else 0
+    if counted:
+        total += db().scalar(select(func.count()).select_from(Send).where(
+            Send.rep_id.in_(rep_ids), Send.state.in_(counted))) or 0
     return jsonify({"sends": [send_json(s, p) for s, p, _, _ in rows], "total": total})
 
 

@@ -24,8 +24,7 @@ from addin_server.enums import (
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send, Step, Task
 from addin_server.paging import in_order, page_keys
 
-LIMIT = 200  # open tasks shown (twice this)
-PAGE = 100  # rows per page in Emails and People
+PAGE = 100  # rows per page in Tasks, Emails and People
 EMAIL_TABS = ("scheduled", "waiting", "sent", "failed")
 BUCKETS = ("overdue", "today", "tomorrow", "week", "later")
 BUCKET_TITLES = {"overdue": "Overdue", "today": "Today", "tomorrow": "Tomorrow",
@@ -76,8 +75,10 @@ def _step_count() -> ScalarSelect[int]:
             .correlate(Campaign).scalar_subquery())
 
 
-def open_tasks(session: Session, rep: Rep, now: datetime, q: str = "") -> TaskBuckets:
-    """The rep's open tasks, email tasks first within a day (quickest to clear)."""
+def open_tasks(session: Session, rep: Rep, now: datetime, q: str = "", page: int = 1
+               ) -> TaskBuckets:
+    """One page of the rep's open tasks, email tasks first within a day (quickest to clear);
+    Counts.tasks is how many there are in all."""
     steps = _step_count()
     query = (
         select(Task, Person, Campaign, steps)
@@ -86,7 +87,7 @@ def open_tasks(session: Session, rep: Rep, now: datetime, q: str = "") -> TaskBu
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
         .where(Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)
         .order_by(Task.due_date, Task.type != StepType.EMAIL, Task.id)
-        .limit(LIMIT * 2)
+        .limit(PAGE).offset((max(page, 1) - 1) * PAGE)
     )
     today = rep_today(rep, now)
     buckets = TaskBuckets()
@@ -275,23 +276,28 @@ def _people_statuses(status: str) -> tuple[EnrollmentStatus, ...]:
     return tuple(LIVE_ENROLLMENT) if status == "live" else tuple(EnrollmentStatus)
 
 
-def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1
-           ) -> tuple[list[PersonRow], int]:
+def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1,
+           live_total: int | None = None) -> tuple[list[PersonRow], int]:
     """One page of the rep's enrollments (live ones, active or paused, by default, or every
-    one), and how many there are in all. Without a search, paged and counted on
-    ix_enrollments_rep_status_updated, one part per status."""
+    one), and how many there are in all (`live_total` when the caller counted the live ones
+    already). Without a search, paged and counted on ix_enrollments_rep_status_updated, one
+    part per status."""
     query = _people_query(rep, q, status)
     offset = (max(page, 1) - 1) * PAGE
-    if q:
+    statuses = _people_statuses(status)
+    if status == "live" and live_total is not None:
+        total = live_total
+    elif q:
         total = int(session.scalar(select(func.count()).select_from(
             query.with_only_columns(Enrollment.id).subquery())) or 0)
+    else:
+        total = int(session.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.rep_id == rep.id, Enrollment.status.in_(statuses))) or 0)
+    if q:
         found = list(session.execute(
             query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
             .limit(PAGE).offset(offset)))
     else:
-        statuses = _people_statuses(status)
-        total = int(session.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.rep_id == rep.id, Enrollment.status.in_(statuses))) or 0)
         parts = [select(Enrollment.id).where(Enrollment.rep_id == rep.id,
                                              Enrollment.status == s) for s in statuses]
         ids = page_keys(session, parts, (Enrollment.updated_at, Enrollment.id), desc=True,

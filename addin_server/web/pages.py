@@ -116,14 +116,15 @@ def command() -> ResponseReturnValue:
     }
     # Only the view shown is loaded; the other tabs show SQL counts.
     if view == "tasks":
-        values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
+        values["tasks"] = command_center.open_tasks(db(), rep, now(), q, page_no)
+        values["total"] = values["counts"].tasks
     elif view == "emails":
         values["email_counts"] = command_center.email_counts(db(), rep, now(), q, by_state)
         values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no)
         values["total"] = values["email_counts"][tab]
     else:
-        values["people"], values["total"] = command_center.people(db(), rep, q, people_status,
-                                                                  page_no)
+        values["people"], values["total"] = command_center.people(
+            db(), rep, q, people_status, page_no, live_total=values["counts"].people)
     return render_template("command.html", **values)
 
 

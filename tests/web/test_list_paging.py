@@ -161,3 +161,22 @@ def test_sends_api_of_another_rep_and_an_admin(
     boss = make_actor(runtime, client, "boss@acme.test", admin=True)
     assert boss.get("/api/v1/sends?limit=1").json["total"] == N
     assert boss.get("/api/v1/sends?mine=1").json["total"] == 0
+
+
+def test_tasks_page_past_a_hundred_with_the_true_total(
+    client: FlaskClient, rep: Actor, runtime: Runtime
+) -> None:
+    cid = make_campaign(rep, [{"day": 1, "type": "call"}])
+    launch(rep, cid, people(250))
+    sign_in_as(client, rep)
+    seen: list[str] = []
+    for page in (1, 2, 3, 4):
+        html = client.get(f"/command?view=tasks&page={page}").get_data(as_text=True)
+        rows = re.findall(r'data-task-id="(\d+)"', html)
+        assert len(rows) == [100, 100, 50, 0][page - 1]
+        seen += rows
+        if page < 4:
+            assert "of 250" in html and 'Tasks <span class="count">250<' in html
+    assert len(set(seen)) == 250
+    api = rep.get("/api/v1/tasks?limit=200&offset=200").json
+    assert len(api["tasks"]) == 50
