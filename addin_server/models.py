@@ -338,6 +338,21 @@ class Send(Base):
     enqueued_at: Mapped[datetime | None]
 
 
+class SendCount(Base):
+    """How many of a rep's sends are in one state, kept by PostgreSQL triggers on sends and
+    enrollments (send_counts.py), per mailbox (0: none) and whether the person is paused, in
+    eight shards. The Emails tabs' and the outbox API's totals sum these rows."""
+
+    __tablename__ = "send_counts"
+
+    rep_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SendLog(Base):
     """History of a send's state changes, for `addin-server why`."""
 
@@ -625,10 +640,6 @@ class ReportCount(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "day", "rep_id", "position", "metric",
                          name="uq_report_counts_key"),
-        # A rep's total of one counter across campaigns and days (tallies.outbox_sent). Not
-        # on `n`: the counters are bumped at every send, and an index on it would make each
-        # bump write every index of the row.
-        Index("ix_report_counts_rep_metric", "rep_id", "metric"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,12 +13,11 @@ Days are the campaign's local days. Functions take a Session and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,11 +42,6 @@ PEOPLE_REPLIED = "people_replied"
 PEOPLE_BOUNCED = "people_bounced"
 PEOPLE_UNSUBSCRIBED = "people_unsubscribed"
 ENDED = "ended_"
-# A row of the outbox reached `sent` (where it stays: nothing moves a send out of it, and sends
-# are never deleted), on position -1: the Emails tab's Sent total and the outbox API's, which
-# would otherwise count most of the sends table. Unlike SENT it leaves out the emails a rep
-# sent from their own mail client (they have no outbox row).
-OUTBOX_SENT = "outbox_sent"
 
 
 def local_day(campaign: Campaign, at: datetime) -> date:
@@ -78,16 +72,6 @@ def count_sent(session: Session, enrollment: Enrollment, position: int, at: date
         enrollment.emailed_at = at
         bump(session, enrollment, CAMPAIGN, EMAILED, at)
     bump(session, enrollment, position, SENT, at)
-
-
-def count_outbox_sent(session: Session, enrollment: Enrollment, at: datetime) -> None:
-    bump(session, enrollment, CAMPAIGN, OUTBOX_SENT, at)
-
-
-def outbox_sent(session: Session, rep_ids: Sequence[int]) -> int:
-    """How many of these reps' outbox rows are `sent`, from the counters."""
-    return int(session.scalar(select(func.coalesce(func.sum(ReportCount.n), 0)).where(
-        ReportCount.rep_id.in_(rep_ids), ReportCount.metric == OUTBOX_SENT)) or 0)
 
 
 def count_launch(session: Session, campaign: Campaign, rep_id: int, n: int,

@@ -94,12 +94,6 @@ SEED = [
 ]
 
 
-# The counters the pipeline keeps as those sends went out (tallies.count_outbox_sent).
-COUNTERS = """INSERT INTO report_counts (org_id, campaign_id, day, rep_id, position, metric, n)
-    SELECT :org, :campaign, CAST(sent_at AS date), rep_id, -1, 'outbox_sent', count(*)
-    FROM sends WHERE state = 'sent' GROUP BY 3, 4"""
-
-
 def fingerprint() -> str:
     """The tables and columns of the models: data written for other columns is written again."""
     parts = sorted(f"{t.name}.{c.name}:{c.type}" for t in Base.metadata.sorted_tables
@@ -117,10 +111,6 @@ def sync_indexes(engine: Engine) -> list[str]:
     changed = []
     insp = inspect(engine)
     with engine.begin() as conn:
-        if not conn.scalar(text("SELECT count(*) FROM report_counts")):
-            meta = conn.execute(text("SELECT org, campaign FROM bench_meta")).one()
-            conn.execute(text(COUNTERS), {"org": meta[0], "campaign": meta[1]})
-            changed.append("+counters")
         for table in Base.metadata.sorted_tables:
             present = {i["name"] for i in insp.get_indexes(table.name)}
             wanted: dict[str, Index] = {str(i.name): i for i in table.indexes}
@@ -199,7 +189,7 @@ def seed(engine: Engine, url: str, n: int, per: int) -> dict[str, int]:
                "mailbox": mailbox.id}
     rt.engine.dispose()
     params = {**ids, "n": n, "per": per, "now": NOW}
-    for sql in [*SEED, COUNTERS]:
+    for sql in SEED:
         started = time.perf_counter()
         with engine.begin() as conn:
             conn.execute(text(sql), params)

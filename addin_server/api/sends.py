@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from addin_server import tallies
+from addin_server import send_counts
 from addin_server.api.body import checked_body
 from addin_server.api.common import (
     api_blueprint,
@@ -106,8 +106,8 @@ def _refuse_past(send_at: datetime, errors: Errors) -> None:
 @bp.get("/sends")
 def list_sends() -> ResponseReturnValue:
     """One page of the outbox by due time, and how many match in all. Each (rep, state) is
-    paged on its own range of ix_sends_rep_state_due and merged (paging.py); the total counts
-    the same index, but the sent ones, which come from their counter (tallies.OUTBOX_SENT)."""
+    paged on its own range of ix_sends_rep_state_due and merged (paging.py); the total comes
+    from send_counts."""
     rep = current_rep()
     rep_ids = [rep.id]
     if rep.is_admin and request.args.get("mine") != "1":
@@ -134,11 +134,7 @@ def list_sends() -> ResponseReturnValue:
         .join(Person, Person.id == Enrollment.person_id)
         .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
         .where(Send.id.in_(ids))).all(), ids, lambda row: row[0].id)
-    counted = [s for s in states if s != SendState.SENT]
-    total = tallies.outbox_sent(db(), rep_ids) if SendState.SENT in states else 0
-    if counted:
-        total += db().scalar(select(func.count()).select_from(Send).where(
-            Send.rep_id.in_(rep_ids), Send.state.in_(counted))) or 0
+    total = sum(n for n, _ in send_counts.by_state(db(), rep_ids, (), states).values())
     return jsonify({"sends": [send_json(s, p) for s, p, _, _ in rows], "total": total})
 
 

@@ -68,7 +68,6 @@ def mark_sent(
     assert send is not None and send.mailbox_id is not None
     enrollment = session.get(Enrollment, send.enrollment_id)
     assert enrollment is not None
-    tallies.count_outbox_sent(session, enrollment, sent_at)
     record_sent_email(
         session, enrollment=enrollment, position=send.position, mailbox_id=send.mailbox_id,
         to_addr=send.to_addr, subject=send.subject, body_html=send.body_html, sent_at=sent_at,

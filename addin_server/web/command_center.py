@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from addin_server import tallies
+from addin_server import send_counts
 from addin_server.accounts import rep_today
 from addin_server.enrollments.status import send_reason
 from addin_server.enums import (
@@ -23,6 +23,7 @@ from addin_server.enums import (
 )
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send, Step, Task
 from addin_server.paging import in_order, page_keys
+from addin_server.send_counts import StateCounts
 
 PAGE = 100  # rows per page in Tasks, Emails and People
 EMAIL_TABS = ("scheduled", "waiting", "sent", "failed")
@@ -188,14 +189,11 @@ def _tab_parts(rep: Rep, now: datetime, tab: str) -> list[Select]:
             *(part(s) for s in IN_FLIGHT)]
 
 
-StateCounts = dict[SendState, tuple[int, int]]
-
-
 def email_counts(session: Session, rep: Rep, now: datetime, q: str = "",
                  by_state: StateCounts | None = None) -> dict[str, int]:
     """The true number of emails in each tab. Without a search: from the rep's sends counted
-    by state (`by_state`, send_state_counts) and the Sent counter; with one, one COUNT per
-    tab over the joined rows."""
+    by state (`by_state`, send_state_counts); with one, one COUNT per tab over the joined
+    rows."""
     if q:
         base = _emails_query(rep, q)
         return {tab: int(session.scalar(
@@ -207,23 +205,22 @@ def email_counts(session: Session, rep: Rep, now: datetime, q: str = "",
     to_go = sum(by_state.get(s, (0, 0))[0] for s in TO_GO)
     return {"scheduled": to_go - held_up + sum(by_state.get(s, (0, 0))[0] for s in IN_FLIGHT),
             "waiting": by_state.get(SendState.HELD, (0, 0))[0] + held_up,
-            "sent": tallies.outbox_sent(session, [rep.id]),
+            "sent": by_state.get(SendState.SENT, (0, 0))[0],
             "failed": by_state.get(SendState.FAILED, (0, 0))[0]}
 
 
-# Every state but sent (most of the table, counted by tallies.OUTBOX_SENT) and cancelled (in
-# no tab): what is counted on the index stays near what is still to go.
-COUNTED = tuple(s for s in SendState if s not in (SendState.SENT, SendState.CANCELLED))
-
-
 def send_state_counts(session: Session, rep: Rep, now: datetime) -> StateCounts:
-    """The rep's sends by state (but sent and cancelled): how many, and how many of them are
-    held up (paused person, mailbox unable to send), in one pass over
-    ix_sends_rep_state_due alone."""
-    held_up = func.sum(case((and_(Send.state.in_(TO_GO), _held_up(rep, now)), 1), else_=0))
-    query = (select(Send.state, func.count(), held_up)
-             .where(Send.rep_id == rep.id, Send.state.in_(COUNTED)).group_by(Send.state))
-    return {SendState(state): (int(n), int(h or 0)) for state, n, h in session.execute(query)}
+    """The rep's sends by state, and how many of them are held up (paused person, mailbox
+    unable to send): from send_counts (PostgreSQL's triggers keep it)."""
+    return send_counts.by_state(session, [rep.id], blocked_mailboxes(session, rep, now))
+
+
+def blocked_mailboxes(session: Session, rep: Rep, now: datetime) -> list[int]:
+    """The organisation's mailboxes that cannot send now (the rule of _mailbox_blocked)."""
+    return list(session.scalars(select(Mailbox.id).join(Rep, Rep.id == Mailbox.rep_id).where(
+        Rep.org_id == rep.org_id, or_(Mailbox.status == MailboxStatus.DISCONNECTED,
+                                      and_(Mailbox.paused_until.is_not(None),
+                                           Mailbox.paused_until > now)))))
 
 
 def emails(session: Session, rep: Rep, now: datetime, tab: str, q: str = "", page: int = 1

@@ -25,6 +25,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('send_counts',
+    sa.Column('rep_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('mailbox_id', sa.Integer(), nullable=False),
+    sa.Column('paused', sa.Boolean(), nullable=False),
+    sa.Column('shard', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('rep_id', 'state', 'mailbox_id', 'paused', 'shard')
+    )
     op.create_table('reps',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -354,7 +363,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('report_counts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_report_counts_org_id'), ['org_id'], unique=False)
-        batch_op.create_index('ix_report_counts_rep_metric', ['rep_id', 'metric'], unique=False)
 
     op.create_table('steps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -573,7 +581,6 @@ def downgrade() -> None:
     op.drop_table('bounces')
     op.drop_table('steps')
     with op.batch_alter_table('report_counts', schema=None) as batch_op:
-        batch_op.drop_index('ix_report_counts_rep_metric')
         batch_op.drop_index(batch_op.f('ix_report_counts_org_id'))
 
     op.drop_table('report_counts')
@@ -642,5 +649,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reps_org_id'))
 
     op.drop_table('reps')
+    op.drop_table('send_counts')
     op.drop_table('organisations')
     # ### end Alembic commands ###
