@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from addin_server import send_counts
+from addin_server import row_counts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,7 +27,7 @@ def upgrade(engine: Engine) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
         # Triggers are not written from the models: installed (or replaced) here, each time.
-        send_counts.install(conn)
+        row_counts.install(conn)
 
 
 def make_revision(url: str, message: str) -> None:

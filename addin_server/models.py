@@ -340,7 +340,7 @@ class Send(Base):
 
 class SendCount(Base):
     """How many of a rep's sends are in one state, kept by PostgreSQL triggers on sends and
-    enrollments (send_counts.py), per mailbox (0: none) and whether the person is paused, in
+    enrollments (row_counts.py), per mailbox (0: none) and whether the person is paused, in
     eight shards. The Emails tabs' and the outbox API's totals sum these rows."""
 
     __tablename__ = "send_counts"
@@ -349,6 +349,20 @@ class SendCount(Base):
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
     mailbox_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EnrollmentCount(Base):
+    """How many of a rep's enrollments in one campaign have one status, kept by PostgreSQL
+    triggers on enrollments (row_counts.py), in eight shards: the People total and the
+    campaigns list's figures sum these rows."""
+
+    __tablename__ = "enrollment_counts"
+
+    rep_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
 

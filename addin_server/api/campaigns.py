@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from addin_server import row_counts
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
 from addin_server.api.launches import forecast_json, launch_json
@@ -195,7 +196,7 @@ def launch_status(launch_id: str) -> ResponseReturnValue:
 @bp.get("/campaigns/<int:campaign_id>/enrollments")
 def campaign_enrollments(campaign_id: int) -> ResponseReturnValue:
     """Who is in the campaign, one page at a time (`limit`, 200 by default, and `offset`) by
-    enrollment id, and how many in all, both on ix_enrollments_campaign_id_id."""
+    enrollment id (on ix_enrollments_campaign_id_id), and how many in all (row_counts)."""
     campaign = owned(Campaign, campaign_id)
     limit, offset = clamped_page(200)
     page = (select(Enrollment.id).where(Enrollment.campaign_id == campaign.id)
@@ -206,8 +207,7 @@ def campaign_enrollments(campaign_id: int) -> ResponseReturnValue:
         .join(Person, Person.id == Enrollment.person_id)
         .order_by(Enrollment.id)
     )
-    total = db().scalar(select(func.count()).select_from(Enrollment)
-                        .where(Enrollment.campaign_id == campaign.id))
+    total = sum(row_counts.enrollments_by_status(db(), campaign_ids=[campaign.id]).values())
     return jsonify({"enrollments": [
         {"id": i, "status": s.value, "email": e} for i, s, e in rows
     ], "total": total})

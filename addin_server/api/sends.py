@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from addin_server import send_counts
+from addin_server import row_counts
 from addin_server.api.body import checked_body
 from addin_server.api.common import (
     api_blueprint,
@@ -134,7 +134,7 @@ def list_sends() -> ResponseReturnValue:
         .join(Person, Person.id == Enrollment.person_id)
         .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
         .where(Send.id.in_(ids))).all(), ids, lambda row: row[0].id)
-    total = sum(n for n, _ in send_counts.by_state(db(), rep_ids, (), states).values())
+    total = sum(n for n, _ in row_counts.sends_by_state(db(), rep_ids, (), states).values())
     return jsonify({"sends": [send_json(s, p) for s, p, _, _ in rows], "total": total})
 
 

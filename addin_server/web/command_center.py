@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from addin_server import send_counts
+from addin_server import row_counts
 from addin_server.accounts import rep_today
 from addin_server.enrollments.status import send_reason
 from addin_server.enums import (
@@ -23,7 +23,7 @@ from addin_server.enums import (
 )
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send, Step, Task
 from addin_server.paging import in_order, page_keys
-from addin_server.send_counts import StateCounts
+from addin_server.row_counts import StateCounts
 
 PAGE = 100  # rows per page in Tasks, Emails and People
 EMAIL_TABS = ("scheduled", "waiting", "sent", "failed")
@@ -212,7 +212,7 @@ def email_counts(session: Session, rep: Rep, now: datetime, q: str = "",
 def send_state_counts(session: Session, rep: Rep, now: datetime) -> StateCounts:
     """The rep's sends by state, and how many of them are held up (paused person, mailbox
     unable to send): from send_counts (PostgreSQL's triggers keep it)."""
-    return send_counts.by_state(session, [rep.id], blocked_mailboxes(session, rep, now))
+    return row_counts.sends_by_state(session, [rep.id], blocked_mailboxes(session, rep, now))
 
 
 def blocked_mailboxes(session: Session, rep: Rep, now: datetime) -> list[int]:
@@ -288,8 +288,8 @@ def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: 
         total = int(session.scalar(select(func.count()).select_from(
             query.with_only_columns(Enrollment.id).subquery())) or 0)
     else:
-        total = int(session.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.rep_id == rep.id, Enrollment.status.in_(statuses))) or 0)
+        total = sum(row_counts.enrollments_by_status(session, rep_ids=[rep.id],
+                                                     statuses=statuses).values())
     if q:
         found = list(session.execute(
             query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
@@ -335,8 +335,8 @@ def counts(session: Session, rep: Rep, q: str = "", by_state: StateCounts | None
             if by_state is not None else int(session.scalar(
                 select(func.count()).select_from(Send).where(
                     Send.rep_id == rep.id, Send.state.in_(PENDING_SEND))) or 0),
-            people=int(session.scalar(select(func.count()).select_from(Enrollment).where(
-                Enrollment.rep_id == rep.id, Enrollment.status.in_(LIVE_ENROLLMENT))) or 0))
+            people=sum(row_counts.enrollments_by_status(
+                session, rep_ids=[rep.id], statuses=LIVE_ENROLLMENT).values()))
     return Counts(
         tasks=scalar(base.join(Task, Task.enrollment_id == Enrollment.id)
                      .where(Task.status == TaskStatus.OPEN)),

@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from addin_server import row_counts
 from addin_server.accounts import rep_today, visible_templates
 from addin_server.api.serializers import campaign_json, template_json
 from addin_server.campaigns import service as campaigns
@@ -137,11 +138,9 @@ def campaign_list() -> ResponseReturnValue:
     rep = current_rep()
     items = campaigns.campaigns_for(db(), rep)
     counts: dict[int, dict[str, int]] = {}
-    for cid, status, n in db().execute(
-        select(Enrollment.campaign_id, Enrollment.status, func.count())
-        .where(Enrollment.campaign_id.in_([c.id for c in items]))
-        .group_by(Enrollment.campaign_id, Enrollment.status)
-    ):
+    # (kept by the database as people come and go: row_counts.py)
+    for (cid, status), n in row_counts.enrollments_by_status(
+            db(), campaign_ids=[c.id for c in items]).items():
         counts.setdefault(cid, {})[status.value] = n
     return render_template("campaigns.html", campaigns=items, counts=counts)
 

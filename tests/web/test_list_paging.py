@@ -6,13 +6,14 @@ pages are checked against the whole list ordered in Python from the database's r
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from addin_server import send_counts
+from addin_server import row_counts
 from addin_server.enums import EnrollmentStatus, MailboxStatus, SendState
 from addin_server.models import Enrollment, Mailbox, Send
 from addin_server.runtime import Runtime
@@ -180,8 +181,8 @@ def test_tasks_page_past_a_hundred_with_the_true_total(
     assert len(api["tasks"]) == 50
 
 
-def test_send_counts_follow_every_change(rep: Actor, runtime: Runtime, mixed: int) -> None:
-    """The totals PostgreSQL keeps with triggers (send_counts.py) equal a count of the rows
+def test_row_counts_follow_every_change(rep: Actor, runtime: Runtime, mixed: int) -> None:
+    """The totals PostgreSQL keeps with triggers (row_counts.py) equal a count of the rows
     after launches, pauses, resumes, stops (which cancel sends) and bulk UPDATEs."""
     ids = rep.get(f"/api/v1/campaigns/{mixed}/enrollments?limit=1000").json["enrollments"]
     live = [e["id"] for e in ids if e["status"] in ("active", "paused")]
@@ -193,11 +194,15 @@ def test_send_counts_follow_every_change(rep: Actor, runtime: Runtime, mixed: in
     with runtime.sessions() as s:
         rows = s.execute(select(Send.state, Enrollment.status, Send.mailbox_id)
                          .join(Enrollment, Enrollment.id == Send.enrollment_id)).all()
-        counted = send_counts.by_state(s, [rep.rep_id], [])
+        counted = row_counts.sends_by_state(s, [rep.rep_id], [])
     expected: dict[SendState, list[int]] = {}
     for state, status, mailbox in rows:
         n, held = expected.setdefault(state, [0, 0])
-        held_up = state in send_counts.TO_GO and (status == EnrollmentStatus.PAUSED
+        held_up = state in row_counts.TO_GO and (status == EnrollmentStatus.PAUSED
                                                   or mailbox is None)
         expected[state] = [n + 1, held + held_up]
     assert counted == {k: tuple(v) for k, v in expected.items()}
+    with runtime.sessions() as s:
+        people = Counter((e.campaign_id, e.status) for e in s.scalars(select(Enrollment)))
+        assert row_counts.enrollments_by_status(s, rep_ids=[rep.rep_id]) == dict(people)
+        assert row_counts.enrollments_by_status(s, campaign_ids=[mixed]) == dict(people)
