@@ -40,8 +40,9 @@ bp = api_blueprint("api_campaigns", __name__)
 
 @bp.get("/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    items = campaigns.campaigns_for(db(), current_rep())
-    return jsonify({"campaigns": [campaign_json(c) for c in items]})
+    limit, offset = clamped_page(200)
+    items, total = campaigns.campaigns_page(db(), current_rep(), limit, offset)
+    return jsonify({"campaigns": [campaign_json(c) for c in items], "total": total})
 
 
 @bp.post("/campaigns")

@@ -10,7 +10,7 @@ import re
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from addin_server import suppressions
 from addin_server.api.body import checked_body
@@ -32,9 +32,11 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 @bp.get("/suppressions")
 def list_suppressions() -> ResponseReturnValue:
     limit, offset = checked_page()
-    rows = db().scalars(select(Suppression).where(Suppression.org_id == current_rep().org_id)
+    mine = Suppression.org_id == current_rep().org_id
+    rows = db().scalars(select(Suppression).where(mine)
                         .order_by(Suppression.email).limit(limit).offset(offset))
-    return jsonify({"suppressions": [suppression_json(r) for r in rows]})
+    total = db().scalar(select(func.count()).select_from(Suppression).where(mine))
+    return jsonify({"suppressions": [suppression_json(r) for r in rows], "total": total})
 
 
 @bp.post("/suppressions")

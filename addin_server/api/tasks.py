@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from addin_server.api.body import checked_body
 from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
@@ -37,6 +37,7 @@ def list_tasks() -> ResponseReturnValue:
         page = page.where(Task.rep_id == rep.id)
     # The page's ids first, on the tasks alone; then their rows (joined before the LIMIT, the
     # planner read every enrollment for a page of tasks).
+    total = db().scalar(select(func.count()).select_from(page.subquery()))
     page = page.order_by(*order).limit(limit).offset(offset)
     rows = db().execute(
         select(Task, Person, Campaign)
@@ -44,7 +45,7 @@ def list_tasks() -> ResponseReturnValue:
         .join(Person, Person.id == Enrollment.person_id)
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
         .where(Task.id.in_(page.scalar_subquery())).order_by(*order)).all()
-    return jsonify({"tasks": [task_json(t, p, c) for t, p, c in rows]})
+    return jsonify({"tasks": [task_json(t, p, c) for t, p, c in rows], "total": total})
 
 
 @bp.get("/tasks/<int:task_id>")

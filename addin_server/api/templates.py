@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from addin_server.accounts import visible_people, visible_templates
 from addin_server.api.body import checked_body
-from addin_server.api.common import api_blueprint, current_rep, owned
+from addin_server.api.common import api_blueprint, clamped_page, current_rep, owned
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import template_json
 from addin_server.campaigns import service as campaigns
@@ -27,10 +27,13 @@ bp = api_blueprint("api_templates", __name__)
 
 @bp.get("/templates")
 def list_templates() -> ResponseReturnValue:
-    # A rep's own templates; an admin's, the organisation's.
-    rows = db().scalars(select(Template).where(visible_templates(current_rep()))
-                        .order_by(Template.id))
-    return jsonify({"templates": [template_json(t) for t in rows]})
+    # A rep's own templates; an admin's, the organisation's. A page at a time, and how many.
+    limit, offset = clamped_page(200)
+    visible = visible_templates(current_rep())
+    rows = db().scalars(select(Template).where(visible).order_by(Template.id)
+                        .limit(limit).offset(offset))
+    total = db().scalar(select(func.count()).select_from(Template).where(visible))
+    return jsonify({"templates": [template_json(t) for t in rows], "total": total})
 
 
 @bp.post("/templates")

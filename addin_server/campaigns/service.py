@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from addin_server.accounts import may_see_template
@@ -156,11 +156,24 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     session.flush()
 
 
-def campaigns_for(session: Session, rep: Rep) -> list[Campaign]:
+def _campaigns_of(rep: Rep) -> Select[Campaign]:
     query = select(Campaign).where(Campaign.org_id == rep.org_id)
     if not rep.is_admin:
         query = query.where(Campaign.rep_id == rep.id)
-    return list(session.scalars(query.order_by(Campaign.id)))
+    return query
+
+
+def campaigns_for(session: Session, rep: Rep) -> list[Campaign]:
+    return list(session.scalars(_campaigns_of(rep).order_by(Campaign.id)))
+
+
+def campaigns_page(session: Session, rep: Rep, limit: int, offset: int
+                   ) -> tuple[list[Campaign], int]:
+    """One page of the campaigns the rep sees, by id, and how many there are."""
+    query = _campaigns_of(rep)
+    total = int(session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Campaign.id).subquery())) or 0)
+    return list(session.scalars(query.order_by(Campaign.id).limit(limit).offset(offset))), total
 
 
 def parse_template(data: Any) -> tuple[str, str, str]:

@@ -206,3 +206,21 @@ def test_row_counts_follow_every_change(rep: Actor, runtime: Runtime, mixed: int
         people = Counter((e.campaign_id, e.status) for e in s.scalars(select(Enrollment)))
         assert row_counts.enrollments_by_status(s, rep_ids=[rep.rep_id]) == dict(people)
         assert row_counts.enrollments_by_status(s, campaign_ids=[mixed]) == dict(people)
+
+
+def test_small_lists_page_with_their_totals(rep: Actor, runtime: Runtime,
+                                            client: FlaskClient) -> None:
+    """Campaigns, templates and suppressions: a page at a time, and how many in all."""
+    for i in range(3):
+        make_campaign(rep)
+        assert rep.post("/api/v1/templates", json={"name": f"T{i}", "subject": "Hi",
+                                                   "body_html": "<p>Hi</p>"}).status_code == 201
+        assert rep.post("/api/v1/suppressions", json={"email": f"s{i}@x.test"}).status_code == 201
+    for path, key in (("campaigns", "campaigns"), ("templates", "templates"),
+                      ("suppressions", "suppressions")):
+        first = rep.get(f"/api/v1/{path}?limit=2").json
+        rest = rep.get(f"/api/v1/{path}?limit=2&offset=2").json
+        assert first["total"] == rest["total"] == 3, path
+        assert len(first[key]) == 2 and len(rest[key]) == 1, path
+    tasks = rep.get("/api/v1/tasks").json
+    assert tasks == {"tasks": [], "total": 0}

@@ -53,8 +53,10 @@ def _campaigns() -> dict[str, Schema]:
                                   "first_send_at now")]
     return {
         "/campaigns": {
-            "get": op("The rep's campaigns (an admin's: the organisation's)",
-                      obj(["campaigns"], campaigns=arr(ref("Campaign"))), errors=("401",)),
+            "get": op("The rep's campaigns (an admin's: the organisation's), by id, a page at "
+                      "a time (200 by default), and how many in all",
+                      obj(["campaigns", "total"], campaigns=arr(ref("Campaign")), total=INT),
+                      params=[*CLAMPED_PAGE], errors=("401",)),
             "post": op("Create a campaign", ref("Campaign"), status="201",
                        body=ref("CampaignIn"), errors=("400", "401", "413", "415", "422")),
         },
@@ -124,8 +126,9 @@ def _tasks() -> dict[str, Schema]:
     tid = path_id("task_id")
     return {
         "/tasks": {
-            "get": op("The rep's tasks, email tasks first, then by due date",
-                      obj(["tasks"], tasks=arr(ref("Task"))),
+            "get": op("The rep's tasks, email tasks first, then by due date, a page at a "
+                      "time, and how many in all",
+                      obj(["tasks", "total"], tasks=arr(ref("Task")), total=INT),
                       params=[query("status", {"enum": ["open", "completed", "skipped",
                                                         "cancelled"]}),
                               *CLAMPED_PAGE, query("mine", STR, "1: only the admin's own")],
@@ -217,8 +220,10 @@ def _templates() -> dict[str, Schema]:
     tpl = path_id("template_id")
     return {
         "/templates": {
-            "get": op("The organisation's templates",
-                      obj(["templates"], templates=arr(ref("Template"))), errors=("401",)),
+            "get": op("The organisation's templates, by id, a page at a time (200 by "
+                      "default), and how many in all",
+                      obj(["templates", "total"], templates=arr(ref("Template")), total=INT),
+                      params=[*CLAMPED_PAGE], errors=("401",)),
             "post": op("Save a template", ref("Template"), status="201",
                        body=ref("TemplateIn"), errors=("400", "401", "415", "422")),
         },
@@ -261,8 +266,10 @@ def _suppressions() -> dict[str, Schema]:
     domain = {"name": "domain", "in": "path", "required": True, "schema": STR}
     return {
         "/suppressions": {
-            "get": op("The organisation's suppression list (never emailed)",
-                      obj(["suppressions"], suppressions=arr(ref("Suppression"))),
+            "get": op("The organisation's suppression list (never emailed), a page at a "
+                      "time, and how many in all",
+                      obj(["suppressions", "total"], suppressions=arr(ref("Suppression")),
+                          total=INT),
                       params=[query("limit", bounded(1, 1000)),
                               query("offset", bounded(0, MAX_ID))],
                       errors=("401", "422")),
