@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from addin_server import row_counts
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -24,6 +26,8 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+        # Triggers are not written from the models: installed (or replaced) here, each time.
+        row_counts.install(conn)
 
 
 def make_revision(url: str, message: str) -> None:

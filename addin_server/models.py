@@ -315,11 +315,17 @@ class Enrollment(Base):
         # The campaign report counts a campaign's paused people (and those out of office)
         # on this index alone (reports/campaign.py).
         Index("ix_enrollments_report", "campaign_id", "status", "rep_id", "paused_until"),
+        # The rep's People list (live ones, or every one), newest change first, paged and
+        # counted on this index.
+        Index("ix_enrollments_rep_status_updated", "rep_id", "status", "updated_at", "id"),
+        # A campaign's people by id, a page at a time (GET /campaigns/{id}/enrollments).
+        Index("ix_enrollments_campaign_id_id", "campaign_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    # (indexed with the id: ix_enrollments_campaign_id_id)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
     status: Mapped[EnrollmentStatus] = mapped_column(
@@ -357,11 +363,20 @@ class Send(Base):
         # with something due: by mailbox alone that walked all its future sends (60 ms each
         # at 1,000,000). Also serves every lookup by mailbox.
         Index("ix_sends_mailbox_state_sent", "mailbox_id", "state", "sent_at"),
+        # The rep's Emails tabs and GET /sends: each state's page in due order and its true
+        # count from the index alone (PostgreSQL also reads the mailbox and enrollment from it,
+        # which is what "waiting" vs "scheduled" turns on), at 1,000,000 sends.
+        Index("ix_sends_rep_state_due", "rep_id", "state", "due_at", "id",
+              postgresql_include=["mailbox_id", "enrollment_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    # The enrollment's rep, copied when the row is made (an enrollment's rep never changes), so
+    # that a rep's emails are listed and counted from one index, without joining 1,000,000
+    # sends to their enrollments.
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
     position: Mapped[int] = mapped_column(Integer)
     # None until the rep connects a mailbox; such sends wait with a reason.
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
@@ -392,6 +407,35 @@ class Send(Base):
     # Send pipeline: when the dispatcher handed it to RQ or last saw its job waiting there (a
     # `queued` row older than a threshold with no live RQ job is enqueued again).
     enqueued_at: Mapped[datetime | None]
+
+
+class SendCount(Base):
+    """How many of a rep's sends are in one state, kept by PostgreSQL triggers on sends and
+    enrollments (row_counts.py), per mailbox (0: none) and whether the person is paused, in
+    eight shards. The Emails tabs' and the outbox API's totals sum these rows."""
+
+    __tablename__ = "send_counts"
+
+    rep_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EnrollmentCount(Base):
+    """How many of a rep's enrollments in one campaign have one status, kept by PostgreSQL
+    triggers on enrollments (row_counts.py), in eight shards: the People total and the
+    campaigns list's figures sum these rows."""
+
+    __tablename__ = "enrollment_counts"
+
+    rep_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SendLog(Base):

@@ -114,6 +114,7 @@ def floor_rows(runtime: Runtime, n: int, org_id: int, rep_id: int, campaign_id: 
                     "paused_until": None, "created_at": NOW, "updated_at": NOW}
                    for i in range(n)]
     sends = [{"id": base[2] + 1 + i, "org_id": org_id, "enrollment_id": base[1] + 1 + i,
+              "rep_id": rep_id,
               "position": 0, "mailbox_id": None, "task_id": None, "state": "scheduled",
               "planned_at": NOW, "due_at": NOW, "created_at": NOW, "updated_at": NOW}
              for i in range(n)]

@@ -59,10 +59,10 @@ def insert_future_sends(rt: Runtime, n: int) -> None:
             "SELECT :base + g, :org, :campaign, :base + g, :rep, 'active', CAST(:now AS date), "
             "0, '', '', :now, :now FROM generate_series(1, :n) g"), params)
         conn.execute(text(
-            "INSERT INTO sends (org_id, enrollment_id, position, mailbox_id, state, planned_at, "
-            "due_at, attempts, reason, to_addr, subject, body_html, created_at, updated_at) "
-            "SELECT :org, :base + g, 0, :mailbox, 'scheduled', d, d, 0, '', '', '', '', :now, "
-            ":now FROM (SELECT g, CAST(:now AS timestamptz) + interval '1 hour' "
+            "INSERT INTO sends (org_id, enrollment_id, rep_id, position, mailbox_id, state, "
+            "planned_at, due_at, attempts, reason, to_addr, subject, body_html, created_at, "
+            "updated_at) SELECT :org, :base + g, :rep, 0, :mailbox, 'scheduled', d, d, 0, '', "
+            "'', '', '', :now, :now FROM (SELECT g, CAST(:now AS timestamptz) + interval '1 hour' "
             "+ (g % 43200) * interval '1 minute' AS d FROM generate_series(1, :n) g) x"),
             params)
         for table in ("people", "enrollments"):

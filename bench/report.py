@@ -56,9 +56,9 @@ SEED = [
            CASE WHEN p.id % 8 = 6 THEN :now END,
            CASE WHEN p.id % 8 = 5 THEN :now + interval '3 days' END
        FROM people p WHERE p.org_id = :org""",
-    """INSERT INTO sends (org_id, enrollment_id, position, mailbox_id, state, due_at, sent_at,
-           attempts, reason, to_addr, subject, body_html, created_at, updated_at)
-       SELECT :org, e.id, pos, NULL,
+    """INSERT INTO sends (org_id, enrollment_id, rep_id, position, mailbox_id, state, due_at,
+           sent_at, attempts, reason, to_addr, subject, body_html, created_at, updated_at)
+       SELECT :org, e.id, e.rep_id, pos, NULL,
            CASE WHEN e.id % 997 = 0 THEN 'held' ELSE 'sent' END,
            e.created_at + pos * interval '2 days', e.created_at + pos * interval '2 days',
            1, '', '', '', '', e.created_at, e.created_at

@@ -11,9 +11,9 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from addin_server import dates
+from addin_server import dates, row_counts
 from addin_server.api.body import checked_body
-from addin_server.api.common import api_blueprint, current_rep, launchable, owned
+from addin_server.api.common import api_blueprint, clamped_page, current_rep, launchable, owned
 from addin_server.api.launches import forecast_json, launch_json
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import campaign_json
@@ -43,12 +43,15 @@ bp = api_blueprint("api_campaigns", __name__)
 
 @bp.get("/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    """Campaigns not archived; `?archived=true` the archived ones instead."""
+    """Campaigns not archived; `?archived=true` the archived ones instead; a page at a time
+    (200 by default) with how many in all."""
     errors = Errors()
     archived = _flag(request.args.get("archived"), "archived", errors)
     errors.raise_if_any()
-    items = campaigns.campaigns_for(db(), current_rep(), archived=archived)
-    return jsonify({"campaigns": [campaign_json(c) for c in items]})
+    limit, offset = clamped_page(200)
+    items, total = campaigns.campaigns_page(db(), current_rep(), limit, offset,
+                                            archived=archived)
+    return jsonify({"campaigns": [campaign_json(c) for c in items], "total": total})
 
 
 @bp.post("/campaigns")
@@ -297,13 +300,19 @@ def launch_status(launch_id: str) -> ResponseReturnValue:
 
 @bp.get("/campaigns/<int:campaign_id>/enrollments")
 def campaign_enrollments(campaign_id: int) -> ResponseReturnValue:
+    """Who is in the campaign, one page at a time (`limit`, 200 by default, and `offset`) by
+    enrollment id (on ix_enrollments_campaign_id_id), and how many in all (row_counts)."""
     campaign = owned(Campaign, campaign_id)
+    limit, offset = clamped_page(200)
+    page = (select(Enrollment.id).where(Enrollment.campaign_id == campaign.id)
+            .order_by(Enrollment.id).limit(limit).offset(offset).subquery())
     rows = db().execute(
         select(Enrollment.id, Enrollment.status, Person.email)
+        .join(page, page.c.id == Enrollment.id)
         .join(Person, Person.id == Enrollment.person_id)
-        .where(Enrollment.campaign_id == campaign.id)
         .order_by(Enrollment.id)
     )
+    total = sum(row_counts.enrollments_by_status(db(), campaign_ids=[campaign.id]).values())
     return jsonify({"enrollments": [
         {"id": i, "status": s.value, "email": e} for i, s, e in rows
-    ]})
+    ], "total": total})

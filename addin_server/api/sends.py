@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from addin_server import dates
+from addin_server import dates, row_counts
 from addin_server.accounts import may_see_person
 from addin_server.api.body import checked_body
 from addin_server.api.common import (
@@ -23,7 +23,17 @@ from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import message_json, send_json
 from addin_server.campaigns import templates
 from addin_server.enums import MailboxProvider, SendState
-from addin_server.models import Enrollment, LocalMessage, Mailbox, Person, Send, SendLog, Task
+from addin_server.models import (
+    Enrollment,
+    LocalMessage,
+    Mailbox,
+    Person,
+    Rep,
+    Send,
+    SendLog,
+    Task,
+)
+from addin_server.paging import in_order, page_keys
 from addin_server.sending import held
 from addin_server.sending.compose import (
     ComposedEmail,
@@ -106,11 +116,15 @@ def _refuse_past(send_at: datetime, errors: Errors) -> None:
 
 @bp.get("/sends")
 def list_sends() -> ResponseReturnValue:
+    """One page of the outbox by due time, and how many match in all. Each (rep, state) is
+    paged on its own range of ix_sends_rep_state_due and merged (paging.py); the total comes
+    from send_counts."""
     rep = current_rep()
-    query = (select(Send, Person).join(Enrollment, Enrollment.id == Send.enrollment_id)
-             .join(Person, Person.id == Enrollment.person_id).where(Send.org_id == rep.org_id))
-    if not rep.is_admin or request.args.get("mine") == "1":
-        query = query.where(Enrollment.rep_id == rep.id)
+    rep_ids = [rep.id]
+    if rep.is_admin and request.args.get("mine") != "1":
+        rep_ids = list(db().scalars(select(Rep.id).where(Rep.org_id == rep.org_id)
+                                    .order_by(Rep.id)))
+    states = list(SendState)
     state = request.args.get("state")
     if state:
         wanted = state.split(",")
@@ -118,10 +132,21 @@ def list_sends() -> ResponseReturnValue:
         if bad:
             raise ApiError(422, "must be among " + ", ".join(v.value for v in SendState),
                            "state")
-        query = query.where(Send.state.in_([SendState(s) for s in wanted]))
+        states = [SendState(s) for s in dict.fromkeys(wanted)]
     limit, offset = clamped_page(100)
-    rows = db().execute(query.order_by(Send.due_at, Send.id).limit(limit).offset(offset)).all()
-    return jsonify({"sends": [send_json(s, p) for s, p in rows]})
+    parts = [select(Send.id).where(Send.rep_id == r, Send.state == s)
+             for r in rep_ids for s in states]
+    ids = page_keys(db(), parts, (Send.due_at, Send.id), desc=False, limit=limit,
+                    offset=offset)
+    # Each row's enrollment and mailbox come with it: send_json reads them by key.
+    rows = in_order(db().execute(
+        select(Send, Person, Enrollment, Mailbox)
+        .join(Enrollment, Enrollment.id == Send.enrollment_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .outerjoin(Mailbox, Mailbox.id == Send.mailbox_id)
+        .where(Send.id.in_(ids))).all(), ids, lambda row: row[0].id)
+    total = sum(n for n, _ in row_counts.sends_by_state(db(), rep_ids, (), states).values())
+    return jsonify({"sends": [send_json(s, p) for s, p, _, _ in rows], "total": total})
 
 
 @bp.get("/sends/<int:send_id>")

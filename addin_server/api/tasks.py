@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from addin_server import dates
 from addin_server.api.body import checked_body
@@ -29,19 +29,22 @@ def list_tasks() -> ResponseReturnValue:
         raise ApiError(422, "must be one of " + ", ".join(s.value for s in TaskStatus), "status")
     limit, offset = clamped_page(200)
     rep = current_rep()
-    query = (
+    # Email tasks first (they are the quickest to clear), then by due date.
+    order = ((Task.type != StepType.EMAIL), Task.due_date, Task.id)
+    page = select(Task.id).where(Task.org_id == rep.org_id, Task.status == TaskStatus(status))
+    if not rep.is_admin or request.args.get("mine") == "1":
+        page = page.where(Task.rep_id == rep.id)
+    # The page's ids first, on the tasks alone; then their rows (joined before the LIMIT, the
+    # planner read every enrollment for a page of tasks).
+    total = db().scalar(select(func.count()).select_from(page.subquery()))
+    page = page.order_by(*order).limit(limit).offset(offset)
+    rows = db().execute(
         select(Task, Person, Campaign)
         .join(Enrollment, Enrollment.id == Task.enrollment_id)
         .join(Person, Person.id == Enrollment.person_id)
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
-        .where(Task.org_id == rep.org_id, Task.status == TaskStatus(status))
-    )
-    if not rep.is_admin or request.args.get("mine") == "1":
-        query = query.where(Task.rep_id == rep.id)
-    # Email tasks first (they are the quickest to clear), then by due date.
-    query = query.order_by((Task.type != StepType.EMAIL), Task.due_date, Task.id)
-    rows = db().execute(query.limit(limit).offset(offset)).all()
-    return jsonify({"tasks": [task_json(t, p, c) for t, p, c in rows]})
+        .where(Task.id.in_(page.scalar_subquery())).order_by(*order)).all()
+    return jsonify({"tasks": [task_json(t, p, c) for t, p, c in rows], "total": total})
 
 
 @bp.get("/tasks/<int:task_id>")

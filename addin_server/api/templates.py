@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from addin_server.accounts import (
     may_manage_template,
@@ -15,7 +15,7 @@ from addin_server.accounts import (
     visible_people,
 )
 from addin_server.api.body import checked_body
-from addin_server.api.common import api_blueprint, current_rep
+from addin_server.api.common import api_blueprint, clamped_page, current_rep
 from addin_server.api.openapi import requests as bodies
 from addin_server.api.serializers import template_json
 from addin_server.campaigns import service as campaigns
@@ -34,14 +34,19 @@ bp = api_blueprint("api_templates", __name__)
 @bp.get("/templates")
 def list_templates() -> ResponseReturnValue:
     """The templates the rep may use: their own and the shared ones (an admin's: the
-    organisation's); `q` finds words of the name or subject, `shared` (1/0) narrows."""
+    organisation's); `q` finds words of the name or subject, `shared` (1/0) narrows. A page at a
+    time (200 by default), and how many in all."""
     rep = current_rep()
     shared = request.args.get("shared")
     if shared not in (None, "", "0", "1"):
         raise ApiError(422, "must be 1 or 0", "shared")
-    rows = db().scalars(library.library_query(
-        rep, request.args.get("q", "").strip()[:200], None if not shared else shared == "1"))
-    return jsonify({"templates": [template_json(t, rep) for t in rows]})
+    limit, offset = clamped_page(200)
+    query = library.library_query(
+        rep, request.args.get("q", "").strip()[:200], None if not shared else shared == "1")
+    rows = db().scalars(query.limit(limit).offset(offset))
+    total = db().scalar(select(func.count()).select_from(
+        query.order_by(None).with_only_columns(Template.id).subquery()))
+    return jsonify({"templates": [template_json(t, rep) for t in rows], "total": total})
 
 
 @bp.post("/templates")

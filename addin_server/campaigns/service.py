@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from addin_server.accounts import may_see_template
@@ -177,8 +177,7 @@ def update_campaign(session: Session, campaign: Campaign, data: Any, now: dateti
     session.flush()
 
 
-def campaigns_for(session: Session, rep: Rep, *, archived: bool | None = None
-                  ) -> list[Campaign]:
+def _campaigns_of(rep: Rep, archived: bool | None = None) -> Select[Campaign]:
     """The rep's campaigns (an admin's: the organisation's); `archived` True or False keeps
     only those archived or not, None all."""
     query = select(Campaign).where(Campaign.org_id == rep.org_id)
@@ -186,7 +185,21 @@ def campaigns_for(session: Session, rep: Rep, *, archived: bool | None = None
         query = query.where(Campaign.rep_id == rep.id)
     if archived is not None:
         query = query.where(Campaign.archived.is_(archived))
-    return list(session.scalars(query.order_by(Campaign.id)))
+    return query
+
+
+def campaigns_for(session: Session, rep: Rep, *, archived: bool | None = None
+                  ) -> list[Campaign]:
+    return list(session.scalars(_campaigns_of(rep, archived).order_by(Campaign.id)))
+
+
+def campaigns_page(session: Session, rep: Rep, limit: int, offset: int, *,
+                   archived: bool | None = None) -> tuple[list[Campaign], int]:
+    """One page of the campaigns the rep sees, by id, and how many there are."""
+    query = _campaigns_of(rep, archived)
+    total = int(session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Campaign.id).subquery())) or 0)
+    return list(session.scalars(query.order_by(Campaign.id).limit(limit).offset(offset))), total
 
 
 def count_archived(session: Session, rep: Rep) -> int:

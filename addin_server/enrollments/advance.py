@@ -153,6 +153,7 @@ def materialize(
         "org_id": enrollment.org_id,
         "enrollment_id": enrollment.id,
         "position": step.position,
+        "rep_id": enrollment.rep_id,
     }
     row: Send | Task
     if is_automatic(step):
@@ -183,7 +184,6 @@ def materialize(
         return row
     row = Task(
         **common,
-        rep_id=enrollment.rep_id,
         type=StepType(step.type),
         status=TaskStatus.OPEN,
         due_date=plan.due_date,

@@ -345,7 +345,7 @@ def launch(
             if zone not in windowed:
                 windowed[zone] = window_due(campaign, known[p.email][2], plan.due_at)
             due_at, reason = windowed[zone]
-            send_rows.append({**common, "enrollment_id": eid,
+            send_rows.append({**common, "enrollment_id": eid, "rep_id": rep.id,
                               "mailbox_id": mailbox.id if mailbox else None,
                               "state": SendState.SCHEDULED, "planned_at": plan.planned_at,
                               "due_at": due_at,

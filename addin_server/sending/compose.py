@@ -119,7 +119,8 @@ def send_task_email(
             _link(files, existing.id)
         return _retry_existing(session, existing, email, subject, body, due, now), False
     mailbox = rep_mailbox(session, task.rep_id)
-    send = Send(org_id=task.org_id, enrollment_id=task.enrollment_id, position=task.position,
+    send = Send(org_id=task.org_id, enrollment_id=task.enrollment_id, rep_id=task.rep_id,
+                position=task.position,
                 mailbox_id=mailbox.id if mailbox else None, task_id=task.id,
                 state=SendState.SCHEDULED, planned_at=None, due_at=due,
                 to_addr=enrollment.person.email, cc=list(email.cc), bcc=list(email.bcc),

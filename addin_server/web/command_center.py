@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from addin_server import row_counts
 from addin_server.accounts import rep_today
 from addin_server.enrollments.status import send_reason
 from addin_server.enums import (
@@ -21,9 +22,10 @@ from addin_server.enums import (
     TaskStatus,
 )
 from addin_server.models import Campaign, Enrollment, Mailbox, Person, Rep, Send, Step, Task
+from addin_server.paging import in_order, page_keys
+from addin_server.row_counts import StateCounts
 
-LIMIT = 200  # open tasks shown (twice this)
-PAGE = 100  # rows per page in Emails and People
+PAGE = 100  # rows per page in Tasks, Emails and People
 EMAIL_TABS = ("scheduled", "waiting", "sent", "failed")
 BUCKETS = ("overdue", "today", "tomorrow", "week", "later")
 BUCKET_TITLES = {"overdue": "Overdue", "today": "Today", "tomorrow": "Tomorrow",
@@ -74,21 +76,33 @@ def _step_count() -> ScalarSelect[int]:
             .correlate(Campaign).scalar_subquery())
 
 
-def open_tasks(session: Session, rep: Rep, now: datetime, q: str = "") -> TaskBuckets:
-    """The rep's open tasks, email tasks first within a day (quickest to clear)."""
+def open_tasks(session: Session, rep: Rep, now: datetime, q: str = "", page: int = 1
+               ) -> TaskBuckets:
+    """One page of the rep's open tasks, email tasks first within a day (quickest to clear);
+    Counts.tasks is how many there are in all."""
     steps = _step_count()
+    order = (Task.due_date, Task.type != StepType.EMAIL, Task.id)
     query = (
         select(Task, Person, Campaign, steps)
         .join(Enrollment, Enrollment.id == Task.enrollment_id)
         .join(Person, Person.id == Enrollment.person_id)
         .join(Campaign, Campaign.id == Enrollment.campaign_id)
         .where(Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)
-        .order_by(Task.due_date, Task.type != StepType.EMAIL, Task.id)
-        .limit(LIMIT * 2)
+        .order_by(*order)
     )
+    offset = (max(page, 1) - 1) * PAGE
+    if q:
+        query = _search(query, q).limit(PAGE).offset(offset)
+    else:
+        # The page's tasks first, on ix_tasks_rep_status, then their rows: joined before the
+        # LIMIT, the planner read every enrollment to find a page of 100 tasks.
+        page_ids = (select(Task.id).where(Task.rep_id == rep.id,
+                                          Task.status == TaskStatus.OPEN)
+                    .order_by(*order).limit(PAGE).offset(offset))
+        query = query.where(Task.id.in_(page_ids.scalar_subquery()))
     today = rep_today(rep, now)
     buckets = TaskBuckets()
-    for task, person, campaign, count in session.execute(_search(query, q)):
+    for task, person, campaign, count in session.execute(query):
         buckets.rows[bucket_of(task.due_date, today)].append(
             TaskRow(task, person, campaign, int(count)))
     return buckets
@@ -153,26 +167,94 @@ def _emails_query(rep: Rep, q: str, campaign_id: int | None = None) -> Select:
     return _search(query, q)
 
 
+# Without a search, a tab is read from the sends alone, on ix_sends_rep_state_due: one part
+# per state (paging.py), "held up" decided from the send's own mailbox and enrollment ids.
+TO_GO = (SendState.SCHEDULED, SendState.QUEUED)
+IN_FLIGHT = (SendState.SENDING, SendState.UNKNOWN)
+
+
+def _held_up(rep: Rep, now: datetime) -> ColumnElement[bool]:
+    """SQL on a send of the rep's: its person is paused or its mailbox cannot send (the same
+    rule as email_tab_filter, without joining the send to anything)."""
+    blocked = select(Mailbox.id).where(Mailbox.rep_id == Rep.id, Rep.org_id == rep.org_id,
+                                       or_(Mailbox.status == MailboxStatus.DISCONNECTED,
+                                           and_(Mailbox.paused_until.is_not(None),
+                                                Mailbox.paused_until > now)))
+    paused = select(Enrollment.id).where(Enrollment.rep_id == rep.id,
+                                         Enrollment.status == EnrollmentStatus.PAUSED)
+    return or_(Send.mailbox_id.is_(None), Send.mailbox_id.in_(blocked),
+               Send.enrollment_id.in_(paused))
+
+
+def _tab_parts(rep: Rep, now: datetime, tab: str) -> list[Select]:
+    """The tab as one SELECT of the rep's sends per state."""
+    def part(state: SendState, *where: ColumnElement[bool]) -> Select:
+        return select(Send.id).where(Send.rep_id == rep.id, Send.state == state, *where)
+
+    if tab == "sent":
+        return [part(SendState.SENT)]
+    if tab == "failed":
+        return [part(SendState.FAILED)]
+    if tab == "waiting":
+        return [part(SendState.HELD), *(part(s, _held_up(rep, now)) for s in TO_GO)]
+    return [*(part(s, not_(_held_up(rep, now))) for s in TO_GO),
+            *(part(s) for s in IN_FLIGHT)]
+
+
 def email_counts(session: Session, rep: Rep, now: datetime, q: str = "",
-                 campaign_id: int | None = None) -> dict[str, int]:
-    """The true number of emails in each tab (one COUNT each)."""
-    base = _emails_query(rep, q, campaign_id)
-    return {tab: int(session.scalar(
-        select(func.count()).select_from(base.where(email_tab_filter(tab, now)).subquery()))
-        or 0) for tab in EMAIL_TABS}
+                 by_state: StateCounts | None = None, campaign_id: int | None = None
+                 ) -> dict[str, int]:
+    """The true number of emails in each tab. Without a search or a campaign: from the rep's
+    sends counted by state (`by_state`, send_state_counts); with one, one COUNT per tab over
+    the joined rows."""
+    if q or campaign_id is not None:
+        base = _emails_query(rep, q, campaign_id)
+        return {tab: int(session.scalar(
+            select(func.count()).select_from(base.where(email_tab_filter(tab, now))
+                                             .subquery())) or 0) for tab in EMAIL_TABS}
+    if by_state is None:
+        by_state = send_state_counts(session, rep, now)
+    held_up = sum(by_state.get(s, (0, 0))[1] for s in TO_GO)
+    to_go = sum(by_state.get(s, (0, 0))[0] for s in TO_GO)
+    return {"scheduled": to_go - held_up + sum(by_state.get(s, (0, 0))[0] for s in IN_FLIGHT),
+            "waiting": by_state.get(SendState.HELD, (0, 0))[0] + held_up,
+            "sent": by_state.get(SendState.SENT, (0, 0))[0],
+            "failed": by_state.get(SendState.FAILED, (0, 0))[0]}
+
+
+def send_state_counts(session: Session, rep: Rep, now: datetime) -> StateCounts:
+    """The rep's sends by state, and how many of them are held up (paused person, mailbox
+    unable to send): from send_counts (PostgreSQL's triggers keep it)."""
+    return row_counts.sends_by_state(session, [rep.id], blocked_mailboxes(session, rep, now))
+
+
+def blocked_mailboxes(session: Session, rep: Rep, now: datetime) -> list[int]:
+    """The organisation's mailboxes that cannot send now (the rule of _mailbox_blocked)."""
+    return list(session.scalars(select(Mailbox.id).join(Rep, Rep.id == Mailbox.rep_id).where(
+        Rep.org_id == rep.org_id, or_(Mailbox.status == MailboxStatus.DISCONNECTED,
+                                      and_(Mailbox.paused_until.is_not(None),
+                                           Mailbox.paused_until > now)))))
 
 
 def emails(session: Session, rep: Rep, now: datetime, tab: str, q: str = "", page: int = 1,
            campaign_id: int | None = None) -> list[EmailRow]:
     """One page of a tab, each email with its reason: soonest first for what is still to go,
     latest first for what went (or failed)."""
-    order = ((Send.due_at, Send.id) if tab in ("scheduled", "waiting")
-             else (Send.due_at.desc(), Send.id.desc()))
-    query = (_emails_query(rep, q, campaign_id).where(email_tab_filter(tab, now))
-             .order_by(*order)
-             .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
+    desc = tab not in ("scheduled", "waiting")
+    offset = (max(page, 1) - 1) * PAGE
+    query = _emails_query(rep, q, campaign_id)
+    if q or campaign_id is not None:
+        order = (Send.due_at.desc(), Send.id.desc()) if desc else (Send.due_at, Send.id)
+        query = (query.where(email_tab_filter(tab, now)).order_by(*order)
+                 .limit(PAGE).offset(offset))
+        found = list(session.execute(query))
+    else:
+        ids = page_keys(session, _tab_parts(rep, now, tab), (Send.due_at, Send.id),
+                        desc=desc, limit=PAGE, offset=offset)
+        found = in_order(list(session.execute(query.where(Send.id.in_(ids)))), ids,
+                         lambda row: row[0].id)
     rows = []
-    for send, person, campaign, enrollment, mailbox in session.execute(query):
+    for send, person, campaign, enrollment, mailbox in found:
         reason = send_reason(send, mailbox, campaign.timezone, now)
         if enrollment.status == EnrollmentStatus.PAUSED and send.state in PENDING_SEND:
             reason = "paused: " + reason
@@ -202,16 +284,41 @@ def _people_query(rep: Rep, q: str, status: str, campaign_id: int | None = None)
     return _search(query, q)
 
 
+def _people_statuses(status: str) -> tuple[EnrollmentStatus, ...]:
+    return tuple(LIVE_ENROLLMENT) if status == "live" else tuple(EnrollmentStatus)
+
+
 def people(session: Session, rep: Rep, q: str = "", status: str = "live", page: int = 1,
-           campaign_id: int | None = None) -> tuple[list[PersonRow], int]:
+           live_total: int | None = None, campaign_id: int | None = None
+           ) -> tuple[list[PersonRow], int]:
     """One page of the rep's enrollments (live ones, active or paused, by default, or every
-    one; of one campaign or all), and how many there are in all."""
+    one; of one campaign or all), and how many there are in all (`live_total` when the caller
+    counted the live ones already). Without a search or a campaign, paged and counted on
+    ix_enrollments_rep_status_updated, one part per status."""
     query = _people_query(rep, q, status, campaign_id)
-    total = int(session.scalar(select(func.count()).select_from(
-        query.with_only_columns(Enrollment.id).subquery())) or 0)
-    rows = session.execute(query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
-                           .limit(PAGE).offset((max(page, 1) - 1) * PAGE))
-    return [PersonRow(e, p, c, int(n)) for e, p, c, n in rows], total
+    joined = bool(q) or campaign_id is not None
+    offset = (max(page, 1) - 1) * PAGE
+    statuses = _people_statuses(status)
+    if status == "live" and live_total is not None and campaign_id is None:
+        total = live_total
+    elif joined:
+        total = int(session.scalar(select(func.count()).select_from(
+            query.with_only_columns(Enrollment.id).subquery())) or 0)
+    else:
+        total = sum(row_counts.enrollments_by_status(session, rep_ids=[rep.id],
+                                                     statuses=statuses).values())
+    if joined:
+        found = list(session.execute(
+            query.order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
+            .limit(PAGE).offset(offset)))
+    else:
+        parts = [select(Enrollment.id).where(Enrollment.rep_id == rep.id,
+                                             Enrollment.status == s) for s in statuses]
+        ids = page_keys(session, parts, (Enrollment.updated_at, Enrollment.id), desc=True,
+                        limit=PAGE, offset=offset)
+        found = in_order(list(session.execute(query.where(Enrollment.id.in_(ids)))), ids,
+                         lambda row: row[0].id)
+    return [PersonRow(e, p, c, int(n)) for e, p, c, n in found], total
 
 
 @dataclass(frozen=True)
@@ -254,8 +361,10 @@ def due_task_count(session: Session, rep: Rep, now: datetime) -> int:
         Task.due_date <= rep_today(rep, now))) or 0)
 
 
-def counts(session: Session, rep: Rep, q: str = "") -> Counts:
-    """The tab counts, by SQL: open tasks, emails still to go, people active or paused."""
+def counts(session: Session, rep: Rep, q: str = "", by_state: StateCounts | None = None
+           ) -> Counts:
+    """The tab counts, by SQL: open tasks, emails still to go, people active or paused.
+    Without a search, each on its own index, the emails from `by_state` when given."""
     def scalar(query: Select) -> int:
         return int(session.scalar(_search(query, q)) or 0)
 
@@ -263,6 +372,16 @@ def counts(session: Session, rep: Rep, q: str = "") -> Counts:
             .join(Person, Person.id == Enrollment.person_id)
             .join(Campaign, Campaign.id == Enrollment.campaign_id)
             .where(Enrollment.rep_id == rep.id))
+    if not q:  # each on its index: the rep's open tasks, sends still to go, live people
+        return Counts(
+            tasks=int(session.scalar(select(func.count()).select_from(Task).where(
+                Task.rep_id == rep.id, Task.status == TaskStatus.OPEN)) or 0),
+            pending_emails=sum(by_state.get(s, (0, 0))[0] for s in PENDING_SEND)
+            if by_state is not None else int(session.scalar(
+                select(func.count()).select_from(Send).where(
+                    Send.rep_id == rep.id, Send.state.in_(PENDING_SEND))) or 0),
+            people=sum(row_counts.enrollments_by_status(
+                session, rep_ids=[rep.id], statuses=LIVE_ENROLLMENT).values()))
     return Counts(
         tasks=scalar(base.join(Task, Task.enrollment_id == Enrollment.id)
                      .where(Task.status == TaskStatus.OPEN)),

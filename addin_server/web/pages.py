@@ -21,9 +21,9 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from addin_server import dates
+from addin_server import dates, row_counts
 from addin_server.accounts import may_see_person, rep_today, visible_templates
 from addin_server.api import people as people_api
 from addin_server.api.serializers import campaign_json, template_json
@@ -151,6 +151,8 @@ def command() -> ResponseReturnValue:
     own_campaigns = campaigns.campaigns_for(db(), rep)
     wanted = request.args.get("campaign", "")
     campaign_id = next((c.id for c in own_campaigns if str(c.id) == wanted), None)
+    # The rep's sends by state, counted once for the Emails count and the Emails tabs.
+    by_state = None if q else command_center.send_state_counts(db(), rep, now())
     values: dict[str, Any] = {
         "page": page_no, "page_size": command_center.PAGE,
         "view": view, "q": q, "tab": tab, "people_status": people_status,
@@ -158,20 +160,24 @@ def command() -> ResponseReturnValue:
         # What "select all N matching" acts on: the list's own filter (POST /enrollments/bulk).
         "list_filter": {"view": view, "q": q, "status": people_status, "state": tab,
                         "campaign_id": campaign_id},
-        "counts": command_center.counts(db(), rep, q), "buckets": command_center.BUCKETS,
+        "counts": command_center.counts(db(), rep, q, by_state),
+        "buckets": command_center.BUCKETS,
         "bucket_titles": command_center.BUCKET_TITLES, "email_tabs": command_center.EMAIL_TABS,
     }
     # Only the view shown is loaded; the other tabs show SQL counts.
     if view == "tasks":
-        values["tasks"] = command_center.open_tasks(db(), rep, now(), q)
+        values["tasks"] = command_center.open_tasks(db(), rep, now(), q, page_no)
+        values["total"] = values["counts"].tasks
     elif view == "emails":
-        values["email_counts"] = command_center.email_counts(db(), rep, now(), q, campaign_id)
+        values["email_counts"] = command_center.email_counts(db(), rep, now(), q, by_state,
+                                                             campaign_id)
         values["emails"] = command_center.emails(db(), rep, now(), tab, q, page_no,
                                                  campaign_id)
         values["total"] = values["email_counts"][tab]
     else:
         values["people"], values["total"] = command_center.people(
-            db(), rep, q, people_status, page_no, campaign_id)
+            db(), rep, q, people_status, page_no, live_total=values["counts"].people,
+            campaign_id=campaign_id)
     return render_template("command.html", **values)
 
 
@@ -186,11 +192,9 @@ def campaign_list() -> ResponseReturnValue:
     items = campaigns.campaigns_for(db(), rep, archived=archived)
     archived_count = 0 if archived else campaigns.count_archived(db(), rep)
     counts: dict[int, dict[str, int]] = {}
-    for cid, status, n in db().execute(
-        select(Enrollment.campaign_id, Enrollment.status, func.count())
-        .where(Enrollment.campaign_id.in_([c.id for c in items]))
-        .group_by(Enrollment.campaign_id, Enrollment.status)
-    ):
+    # (kept by the database as people come and go: row_counts.py)
+    for (cid, status), n in row_counts.enrollments_by_status(
+            db(), campaign_ids=[c.id for c in items]).items():
         counts.setdefault(cid, {})[status.value] = n
     return render_template("campaigns.html", campaigns=items, counts=counts,
                            archived=archived, archived_count=archived_count)

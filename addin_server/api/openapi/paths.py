@@ -60,9 +60,11 @@ def _campaigns() -> dict[str, Schema]:
     return {
         "/campaigns": {
             "get": op("The rep's campaigns (an admin's: the organisation's), archived ones "
-                      "left out unless archived=true (then only those)",
-                      obj(["campaigns"], campaigns=arr(ref("Campaign"))),
-                      params=[query("archived", STR, "true: the archived campaigns")],
+                      "left out unless archived=true (then only those), by id, a page at a "
+                      "time (200 by default), and how many in all",
+                      obj(["campaigns", "total"], campaigns=arr(ref("Campaign")), total=INT),
+                      params=[query("archived", STR, "true: the archived campaigns"),
+                              *CLAMPED_PAGE],
                       errors=("401", "422")),
             "post": op("Create a campaign", ref("Campaign"), status="201",
                        body=ref("CampaignIn"), errors=("400", "401", "413", "415", "422")),
@@ -119,8 +121,12 @@ def _campaigns() -> dict[str, Schema]:
         },
         "/campaigns/{campaign_id}/enrollments": {
             "parameters": [cid],
-            "get": op("Who is in the campaign", obj(["enrollments"], enrollments=arr(
-                obj(["id", "status", "email"], id=INT, status=STR, email=STR)))),
+            "get": op("Who is in the campaign, by enrollment id, a page at a time (200 by "
+                      "default), and how many in all",
+                      obj(["enrollments", "total"], enrollments=arr(
+                          obj(["id", "status", "email"], id=INT, status=STR, email=STR)),
+                          total=INT),
+                      params=[*CLAMPED_PAGE]),
         },
     }
 
@@ -162,8 +168,9 @@ def _tasks() -> dict[str, Schema]:
     tid = path_id("task_id")
     return {
         "/tasks": {
-            "get": op("The rep's tasks, email tasks first, then by due date",
-                      obj(["tasks"], tasks=arr(ref("Task"))),
+            "get": op("The rep's tasks, email tasks first, then by due date, a page at a "
+                      "time, and how many in all",
+                      obj(["tasks", "total"], tasks=arr(ref("Task")), total=INT),
                       params=[query("status", {"enum": ["open", "completed", "skipped",
                                                         "cancelled"]}),
                               *CLAMPED_PAGE, query("mine", STR, "1: only the admin's own")],
@@ -209,8 +216,9 @@ def _sends() -> dict[str, Schema]:
     """The outbox, and what the local development mailbox sent."""
     return {
         "/sends": {
-            "get": op("The outbox: automatic emails and sent tasks, by due time",
-                      obj(["sends"], sends=arr(ref("Send"))),
+            "get": op("The outbox: automatic emails and sent tasks, by due time, a page at "
+                      "a time, and how many match in all",
+                      obj(["sends", "total"], sends=arr(ref("Send")), total=INT),
                       params=[query("state", STR, "comma-separated states"), *CLAMPED_PAGE,
                               query("mine", STR)],
                       errors=("401", "422")),
@@ -275,11 +283,13 @@ def _templates() -> dict[str, Schema]:
     return {
         "/templates": {
             "get": op("The templates the rep may use: their own and the shared ones (an "
-                      "admin's: the organisation's)",
-                      obj(["templates"], templates=arr(ref("Template"))),
+                      "admin's: the organisation's), a page at a time (200 by default), and "
+                      "how many in all",
+                      obj(["templates", "total"], templates=arr(ref("Template")), total=INT),
                       params=[query("q", STR, "part of the name or subject"),
                               query("shared", {"enum": ["", "0", "1"]},
-                                    "1: only shared, 0: only private")],
+                                    "1: only shared, 0: only private"),
+                              *CLAMPED_PAGE],
                       errors=("401", "422")),
             "post": op("Save a template (shared: admins only)", ref("Template"), status="201",
                        body=ref("TemplateIn"), errors=("400", "401", "403", "415", "422")),
