@@ -115,7 +115,9 @@ def test_a_bulk_stop_ends_each_person_as_one_stop_would(runtime: Runtime, rep: A
     (one,) = launch(rep, single, people(1, prefix="s"))
     with runtime.sessions.begin() as s:  # a pending send beside each open task
         for eid in [*ids, one]:
-            s.add(Send(org_id=s.get(Enrollment, eid).org_id, enrollment_id=eid,  # type: ignore[union-attr]
+            enrollment = s.get(Enrollment, eid)
+            assert enrollment is not None
+            s.add(Send(org_id=enrollment.org_id, enrollment_id=eid, rep_id=enrollment.rep_id,
                        position=1, state=SendState.SCHEDULED, due_at=runtime.now(),
                        created_at=runtime.now(), updated_at=runtime.now()))
     bulk = rep.post("/api/v1/enrollments/bulk", json={

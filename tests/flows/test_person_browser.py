@@ -123,4 +123,4 @@ def test_pause_resume_and_add_to_a_campaign_that_asks_for_a_time(
     page.get_by_role("button", name="Add to campaign").click()
     personal = page.locator("[data-enrollment-row]", has_text="Personal")
     expect(personal.locator("[data-enrollment-status]")).to_have_text("active")
-    expect(personal).to_contain_text("scheduled for Wed 25 Nov 2026 10:15 CET")
+    expect(personal).to_contain_text("scheduled for Wed, 25 Nov 2026 at 10:15 CET")
