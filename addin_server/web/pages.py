@@ -85,19 +85,22 @@ def _localtime(instant: datetime | str | None, tz: str) -> Markup:
 
 
 @bp.app_template_filter("dueday")
-def _dueday(day: date | None, tz: str) -> Markup:
-    """A due date (no time) in the same style: "Tue, 24 Nov (tomorrow)", in a <time>."""
-    if day is None:
+def _dueday(day: date | str | None, tz: str) -> Markup:
+    """A date without a time (a due day, a start day) in the same style: "Tue, 24 Nov
+    (tomorrow)", in a <time>. Takes an ISO date string too (what the API's JSON carries)."""
+    if not day:
         return Markup("")
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
     today = dates.local(now(), tz).date()
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         day.isoformat(), dates.day(day), dates.described_day(day, today))
 
 
 @bp.app_template_filter("day")
-def _day(day: date) -> str:
-    """A calendar date in the same style: "Tue, 24 Nov 2026"."""
-    return dates.day(day)
+def _day(day: date | str) -> str:
+    """A calendar date in the same style: "Tue, 24 Nov 2026" (from an ISO date string too)."""
+    return dates.day(date.fromisoformat(day) if isinstance(day, str) else day)
 
 
 @bp.app_template_filter("localtime_iso")

@@ -30,6 +30,7 @@ from tests.crm.test_sync import (
     push_all,
 )
 from tests.fakes.salesforce import API, FakeSalesforce
+from tests.web.test_pages import sign_in_as
 
 # The Salesforce sync tests' fixtures: the fake on 127.0.0.1, settings pointing at it, a clean
 # Redis.
@@ -92,6 +93,12 @@ def test_a_failed_push_names_the_code_and_the_rows_and_the_status_shows_it(
     assert f"(rows {link.id})" in status["last_error"]["message"]
     assert status["last_error"]["at"] is not None
     assert status["held_until"] is not None
+    # The Salesforce page says these instants in the one date style, in the rep's zone.
+    sign_in_as(rep.client, rep)
+    page = rep.client.get("/salesforce").get_data(as_text=True)
+    assert f'Held until</dt><dd><time datetime="{status["held_until"]}"' in page
+    assert f'<time datetime="{status["last_error"]["at"]}"' in page
+    assert status["held_until"] + "<" not in page and "(a limit back-off)" in page
 
 
 def test_rows_salesforce_refuses_are_logged_with_the_code(

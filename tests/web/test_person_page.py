@@ -3,6 +3,8 @@ who sees what, the links to the person from the other pages, and the mailbox's m
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -43,6 +45,9 @@ def test_the_person_page_shows_fields_campaigns_and_the_thread(
     assert f'data-simulate="reply" data-send="{sid}"' in html  # DEV_MODE, a local mailbox
     assert "Hello Bob" in html  # the email as sent, in the thread
     assert "data-read-only" not in html
+    # The campaign's start day in the one date style, not the API's ISO date.
+    assert re.search(r'started <time datetime="\d{4}-\d{2}-\d{2}" '
+                     r'title="\w{3}, \d{1,2} \w{3} \d{4}">\w{3}, \d{1,2} \w{3}', html)
     # Linked from the Command Center, the email and its task pages.
     people = client.get("/command?view=people").get_data(as_text=True)
     assert f'href="/people/{pid}"' in people
