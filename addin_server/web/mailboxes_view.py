@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import EnrollmentStatus, MailboxProvider
 from addin_server.guard import absence, authcheck, meter
@@ -37,11 +38,10 @@ def _away(box: Mailbox, tz: str, now: datetime) -> str:
         return box.away_error
     if not box.away_on:
         return ""
-    zone = ZoneInfo(tz)
     when = ""
     if box.away_start and box.away_start > now:
-        when = f" from {box.away_start.astimezone(zone):%a %d %b %H:%M}"
-    until = (f" until {box.away_end.astimezone(zone):%a %d %b %H:%M}" if box.away_end
+        when = f" from {dates.described(box.away_start, tz, now)}"
+    until = (f" until {dates.described(box.away_end, tz, now)}" if box.away_end
              else " until it is turned off")
     waits = ("automatic emails and due tasks wait" if box.away_hold
              else "automatic emails go on (the organisation's setting)")

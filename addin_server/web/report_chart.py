@@ -104,7 +104,7 @@ def forecast_svg(days: list[dict[str, Any]], label: str) -> Markup:
         return FC_TOP + plot_h - plot_h * min(v, top) / top
 
     summary = "; ".join(
-        f"{date.fromisoformat(d['date']):%a %d %b}: {d['expected']} expected"
+        f"{dates.day(date.fromisoformat(d['date']), year=False)}: {d['expected']} expected"
         + (f" of {d['due']} due" if d["due"] != d["expected"] else "")
         + (f", cap {d['cap']}" if d["cap"] else "") for d in days)
     parts = [f'<svg class="forecast-chart" viewBox="0 0 {FC_WIDTH} {FC_HEIGHT}" role="img" '
@@ -114,7 +114,7 @@ def forecast_svg(days: list[dict[str, Any]], label: str) -> Markup:
     for i, d in enumerate(days):
         cx = FC_LEFT + slot * (i + 0.5)
         day = date.fromisoformat(d["date"])
-        title = escape(f"{day:%a %d %b}: {d['expected']} expected, {d['due']} due"
+        title = escape(f"{dates.day(day, year=False)}: {d['expected']} expected, {d['due']} due"
                        + (f", cap {d['cap']}" if d["cap"] else ""))
         parts.append(f'<g><title>{title}</title>'
                      f'<rect class="bar-due" x="{cx - bar / 2:.1f}" y="{y(d["due"]):.1f}" '
@@ -129,6 +129,6 @@ def forecast_svg(days: list[dict[str, Any]], label: str) -> Markup:
         parts.append(f'<text class="axis" x="{cx:.1f}" y="{max(y(d["expected"]) - 3, 10):.1f}" '
                      f'text-anchor="middle">{d["expected"]}</text>'
                      f'<text class="axis" x="{cx:.1f}" y="{FC_HEIGHT - 4}" '
-                     f'text-anchor="middle">{day:%a}</text>')
+                     f'text-anchor="middle">{dates.DAYS[day.weekday()]}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
