@@ -34,7 +34,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from addin_server import feed
+from addin_server import dates, feed
 from addin_server.config import Settings
 from addin_server.db import rowcount, session_scope
 from addin_server.mailboxes.notify import send_smtp
@@ -226,7 +226,8 @@ def hold_reason(session: Session, org: Organisation, from_addr: str, to_addr: st
         return None
     return (f"held by the bulk-sender meter: {describe(domain, PROVIDER_NAMES[provider], n, line)}"
             f"; automatic first emails to {PROVIDER_NAMES[provider]} addresses wait until "
-            f"{next_day(now):%a %d %b} 00:00 UTC (the organisation's setting)")
+            f"{dates.absolute(next_day(now), 'UTC', named=True, year=False)} "
+            "(the organisation's setting)")
 
 
 # --- telling the admins ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import func, select
 
+from addin_server import dates
 from addin_server.db import session_scope
 from addin_server.enums import MailboxProvider, SendState
 from addin_server.inbound.classify import SEND_ID_HEADER
@@ -73,7 +74,8 @@ def build_reply(original: Original, now: datetime) -> EmailMessage:
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=_domain(original.person_email))
     _threading(msg, original)
-    sent = original.sent_at.strftime("%a %d %b %Y %H:%M UTC")
+    # The person's zone is unknown: the quote header says UTC, in the one date style.
+    sent = dates.absolute(original.sent_at, "UTC", named=True)
     msg.set_content(f"Thanks, this is interesting. Could we talk on Thursday?\n\n"
                     f"On {sent}, {original.mailbox_address} wrote:\n> {original.subject}\n")
     return msg
@@ -89,7 +91,9 @@ def build_out_of_office(original: Original, now: datetime, back: date) -> EmailM
     msg["Message-ID"] = make_msgid(domain=_domain(original.person_email))
     msg["Auto-Submitted"] = "auto-replied"
     _threading(msg, original)
-    msg.set_content(f"I am out of the office and back on {back.strftime('%d %B %Y')}, "
+    # "4 Dec 2026": English whatever the locale, and a form return_dates.py reads back.
+    back_text = f"{back.day} {dates.MONTHS[back.month - 1]} {back.year}"
+    msg.set_content(f"I am out of the office and back on {back_text}, "
                     "with limited access to email. I will answer when I am back.\n")
     return msg
 
