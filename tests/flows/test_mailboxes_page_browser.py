@@ -5,6 +5,7 @@ Headless Chromium."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -136,4 +137,7 @@ def test_the_launch_preview_shows_the_bulk_sender_meter(page: Any, live: Live) -
     page.get_by_role("button", name="Launch").click()
     line = page.locator("[data-bulk] p[data-level=line]")
     expect(line).to_contain_text("2 to Gmail users from example.com (4,999 already today)")
+    # The day in the one date style ("Tue, 24 Nov"), not the browser's locale.
+    expect(line).to_have_text(re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2}"
+                                         r"( \d{4})?: 2 to Gmail"))
     expect(line).to_contain_text("1 first emails would wait for the next day")

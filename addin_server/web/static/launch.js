@@ -114,8 +114,7 @@
       const p = document.createElement("p");
       p.className = d.level === "ok" ? "muted small" : "notice warn small";
       p.dataset.level = d.level;
-      const when = new Date(d.date + "T12:00:00Z").toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
-      let text = `${when}: ${d.launch} to ${d.name} users from ${bulk.domain}`;
+      let text = `${App.day(d.date)}: ${d.launch} to ${d.name} users from ${bulk.domain}`;
       if (d.before) text += ` (${d.before.toLocaleString()} already today)`;
       text += `: ${d.total.toLocaleString()} of the ${bulk.line.toLocaleString()} a day that make a bulk sender`;
       if (d.held) text += `; ${d.held} first emails would wait for the next day`;
