@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from addin_server import dates
 from addin_server.enums import EnrollmentStatus
 from addin_server.html_text import html_to_text
 from addin_server.models import Campaign, Enrollment, InboundMessage, Person, Send, SentMessage
@@ -55,8 +56,8 @@ class Standing:
 
 
 def _day(instant: datetime, tz: ZoneInfo) -> str:
-    local = instant.astimezone(tz)
-    return f"{local.day} {local:%b %Y}"
+    """`Wed, 3 Mar 2027` in the person's campaign zone: the one date style (dates.py)."""
+    return dates.day(dates.aware(instant).astimezone(tz).date())
 
 
 def _ended(e: EnrollmentFacts, person: Person, tz: ZoneInfo) -> str:

@@ -121,7 +121,7 @@ def test_unsubscribing_ends_every_live_campaign_and_says_so(
     assert body["unsubscribed"] is True
     assert {e["status"] for e in body["enrollments"]} == {"unsubscribed"}
     assert body["standing"] == {"state": "stopped",
-                                "text": "Stopped: unsubscribed on 24 Nov 2026"}
+                                "text": "Stopped: unsubscribed on Tue, 24 Nov 2026"}
     assert rep.get("/api/v1/suppressions").json["suppressions"][0]["email"] == "bob@globex.test"
 
 
@@ -161,7 +161,7 @@ def test_a_simulated_reply_stops_the_person_and_shows_in_the_thread(
     assert done.json["kind"] == "human" and done.json["action"].startswith("stopped")
     body = rep.get(f"/api/v1/people/{pid}").json
     assert body["enrollments"][0]["status"] == "replied"
-    assert body["standing"]["text"].startswith("Stopped: replied on 24 Nov 2026 (in campaign")
+    assert body["standing"]["text"].startswith("Stopped: replied on Tue, 24 Nov 2026 (in campaign")
     sent, answer = body["thread"]
     assert sent["direction"] == "out" and sent["send_id"] == send_id
     assert sent["subject"] == "Hello Bob" and "a note from us" in sent["text"]
@@ -188,7 +188,7 @@ def test_an_out_of_office_holds_every_campaign_and_says_where_it_was_seen(
     body = rep.get(f"/api/v1/people/{pid}").json
     assert {e["status"] for e in body["enrollments"]} == {"paused"}
     assert body["standing"] == {"state": "held", "text": (
-        f"Held: out of office until 1 Dec 2026 (seen in campaign '{name}')")}
+        f"Held: out of office until Tue, 1 Dec 2026 (seen in campaign '{name}')")}
     assert [i["kind"] for i in body["thread"]] == ["sent", "sent", "out_of_office"]
 
 
@@ -215,4 +215,4 @@ def test_a_colleagues_reply_stops_the_company_and_says_so(
     # sets it to the instant it already held, so the ORM sees no change and its onupdate
     # stamps the real clock instead: the day is not pinned here (the pure tests pin it).
     assert re.fullmatch(r"Stopped: a colleague at Globex replied \(ann@globex\.test\) on "
-                        r"\d{1,2} [A-Z][a-z]{2} \d{4}", cy["standing"]["text"]), cy["standing"]
+                        r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4}", cy["standing"]["text"]), cy["standing"]

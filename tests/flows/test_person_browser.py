@@ -84,7 +84,7 @@ def test_edit_a_person_then_simulate_a_reply(page: Any, live: Live, clock: Froze
     expect(thread).to_contain_text("Hi Mia")
     page.get_by_role("button", name="Simulate a reply").click()
     expect(page.locator("[data-standing]")).to_have_text(
-        re.compile(r"^Stopped: replied on 24 Nov 2026 \(in campaign 'Founders, Q1'\)$"))
+        re.compile(r"^Stopped: replied on Tue, 24 Nov 2026 \(in campaign 'Founders, Q1'\)$"))
     expect(page.locator("[data-enrollment-status]")).to_have_text("replied")
     expect(thread.locator('[data-thread-item="human"]')).to_contain_text("Re: Hi Mia")
     expect(page.get_by_role("button", name="Simulate a reply")).to_have_count(1)
