@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from addin_server import feed, tallies
+from addin_server import dates, feed, tallies
 from addin_server.campaigns.calendar import calendar_for
 from addin_server.campaigns.settings import flag
 from addin_server.campaigns.timing import CampaignCalendar, is_campaign_day, local_instant
@@ -336,7 +336,7 @@ def apply_out_of_office(session: Session, enrollment: Enrollment, result: Classi
     held = hold_until(session, [enrollment, *_live_elsewhere(session, enrollment)], until, now)
     if not held:
         return f"left {enrollment.status.value}"
-    return f"held until {back.isoformat()} in {held} campaign(s)"
+    return f"held until {dates.day(back)} in {held} campaign(s)"  # the rep reads it
 
 
 def _auto_reply(session: Session, enrollment: Enrollment, result: Classification, *,

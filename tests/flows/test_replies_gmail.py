@@ -152,7 +152,7 @@ def test_out_of_office_pauses_and_resumes(
                                            back="Wednesday, 2 December"))
     result = poll(runtime, box)  # read from the metadata headers and Gmail's snippet
     assert [(o.kind, o.action) for o in result.outcomes] == [
-        ("out_of_office", "held until 2026-12-02 in 2 campaign(s)")]
+        ("out_of_office", "held until Wed, 2 Dec 2026 in 2 campaign(s)")]
     assert status(runtime, a) == status(runtime, _b) == EnrollmentStatus.PAUSED
     clock.set(datetime(2026, 11, 25, 8, 30, tzinfo=UTC))
     cycle(runtime)  # away from every campaign: both follow-ups wait

@@ -113,7 +113,7 @@ def test_out_of_office_pauses_until_the_return_date(
                                               back="3 December"))
     result = poll(runtime, box)
     assert [(o.kind, o.action) for o in result.outcomes] == [
-        ("out_of_office", "held until 2026-12-03 in 2 campaign(s)")]
+        ("out_of_office", "held until Thu, 3 Dec 2026 in 2 campaign(s)")]
     assert status(runtime, a) == status(runtime, _b) == EnrollmentStatus.PAUSED
 
 
