@@ -215,4 +215,5 @@ def test_a_colleagues_reply_stops_the_company_and_says_so(
     # sets it to the instant it already held, so the ORM sees no change and its onupdate
     # stamps the real clock instead: the day is not pinned here (the pure tests pin it).
     assert re.fullmatch(r"Stopped: a colleague at Globex replied \(ann@globex\.test\) on "
-                        r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4}", cy["standing"]["text"]), cy["standing"]
+                        r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4}",
+                        cy["standing"]["text"]), cy["standing"]

@@ -256,7 +256,8 @@ def test_out_of_office_holds_the_person_in_every_campaign_until_the_return_date(
     msg = fixture("exchange_ooo_en.eml", {"<campaign-42.1@acme.test>": "<a1@acme.test>"})
     out = process_inbound(session, box(session, rep), msg, provider_message_id="o1",
                           thread_id="thread-a", now=clock())
-    assert (out.kind, out.action) == ("out_of_office", "held until Wed, 2 Dec 2026 in 2 campaign(s)")
+    assert (out.kind, out.action) == ("out_of_office",
+                                      "held until Wed, 2 Dec 2026 in 2 campaign(s)")
     enrollment = session.get(Enrollment, a)
     assert enrollment is not None
     assert enrollment.status == EnrollmentStatus.PAUSED
