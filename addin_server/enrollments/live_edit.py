@@ -21,7 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from addin_server import feed, tallies
+from addin_server import dates, feed, tallies
 from addin_server.campaigns.calendar import calendar_for, window_due
 from addin_server.campaigns.timing import changed_timings, plan_step, rescheduled_due
 from addin_server.crm import outbox as crm_outbox
@@ -233,7 +233,7 @@ def _move_sends(session: Session, loaded: list[Send], moves: list[dict[str, Any]
         if due == wanted[i]["b_due"] and state == wanted[i]["b_origin"]]
     session.execute(insert(SendLog), [{
         "send_id": i, "at": now, "from_state": state.value, "to_state": state.value,
-        "note": f"its step's time changed: due {due.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
+        "note": f"its step's time changed: due {dates.absolute(due, 'UTC', named=True)}"}
         for i, state, due in moved])
     impact.rescheduled += len(moved)
     impact.due_now += sum(1 for _, _, due in moved if due <= now)

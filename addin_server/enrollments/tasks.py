@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
-from addin_server import feed, tallies
+from addin_server import dates, feed, tallies
 from addin_server.campaigns.rendering import EmailContent, build_email
 from addin_server.campaigns.templates import MissingMode
 from addin_server.crm import outbox as crm_outbox
@@ -30,8 +30,9 @@ class EmailStillScheduled(Conflict):
     unless the rep cancels the email."""
 
     def __init__(self, send: Send) -> None:
-        super().__init__(f"its email is {send.state.value} for {send.due_at.isoformat()}; the "
-                         "task completes when it goes")
+        when = dates.absolute(send.due_at, "UTC", named=True)  # callers with a rep say it in theirs
+        super().__init__(f"its email is {send.state.value} for {when}; the task completes when "
+                         "it goes")
         self.send = send
 
 

@@ -85,7 +85,7 @@ def test_a_changed_step_time_moves_the_scheduled_sends_not_one_moved_by_hand(
     assert sends_at(runtime, 0)[2].due_at == z("2026-11-24T16:00:00+01:00")
     with runtime.sessions() as s:
         notes = list(s.scalars(select(SendLog.note).where(SendLog.send_id == first.id)))
-    assert notes[-1] == "its step's time changed: due 2026-11-24T10:30:00Z"
+    assert notes[-1] == "its step's time changed: due Tue, 24 Nov 2026 at 10:30 UTC"
 
     clock.set(z("2026-11-24T10:05:00+01:00"))  # the old time: nothing goes
     cycle(runtime, 2)

@@ -16,6 +16,7 @@ from flask import send_file
 from flask.typing import ResponseReturnValue
 
 import gmail_addon
+from addin_server import dates
 from addin_server.accounts import may_see_person, rep_today
 from addin_server.addins.gmail import drafts as gmail_drafts
 from addin_server.addins.gmail import views as gmail_views
@@ -109,7 +110,9 @@ def _finish(rep: Rep, event: AddonEvent, skip: bool) -> Json:
         else:
             changed = tasks.complete_task(db(), task, now())
     except tasks.EmailStillScheduled as exc:
-        return _refreshed(rep, event, f"Not changed: {exc}.")
+        when = dates.described(exc.send.due_at, rep.timezone, now())
+        return _refreshed(rep, event, f"Not changed: its email is {exc.send.state.value} for "
+                          f"{when}; the task completes when it goes.")
     if not changed:
         return _refreshed(rep, event, _GONE.get(task.status, "Nothing changed."))
     return _refreshed(rep, event, "Task skipped." if skip else "Task done.")

@@ -25,6 +25,7 @@ from addin_server.mailboxes.gmail import GmailMailbox, gmail_service
 from addin_server.models import Mailbox, Rep, SentMessage, Task
 from addin_server.runtime import Runtime
 from gmail_addon.endpoints import Endpoints
+from tests.api.test_task_sends import scheduled
 from tests.conftest import Actor, make_actor
 from tests.fakes.google import GoogleFake, SigningKey, make_signing_key, sign
 from tests.support import gmail_schema
@@ -1025,3 +1026,13 @@ def test_homepage_write_send_in_gmail_sync_and_reply_through_the_connected_gmail
             assert [r.rfc_message_id for r in recorded] == [m.message_id for m in thread]
     finally:
         rt.engine.dispose()
+
+
+def test_done_on_a_task_whose_email_is_scheduled_says_when_in_the_reps_zone(
+        addon: Addon, rep: Actor) -> None:
+    task_id, _ = scheduled(rep)  # 15:00 in Europe/Paris, the rep's zone; now is 09:00 there
+    response = addon.post("done", "button_click",
+                          params={"task_id": str(task_id), "view": "home", "page": "0"})
+    assert notification(response) == (
+        "Not changed: its email is scheduled for Tue, 24 Nov at 15:00 (in 6 hours); the task "
+        "completes when it goes.")
