@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from addin_server import feed, tallies
+from addin_server import dates, feed, tallies
 from addin_server.campaigns.calendar import calendar_for, window_due, zone_for
 from addin_server.campaigns.settings import flag
 from addin_server.campaigns.timing import Launch, Plan, plan_step
@@ -96,7 +96,7 @@ def _check_options(campaign: Campaign, options: LaunchOptions, now: datetime) ->
     if start is None:
         start = options.first_send_at.astimezone(tz).date() if options.first_send_at else today
     if start < today:
-        errors.add("start_date", f"must not be before today ({today.isoformat()} in "
+        errors.add("start_date", f"must not be before today ({dates.day(today)} in "
                    f"{campaign.timezone})")
     if (options.first_send_at is not None and options.start_date is not None
             and first_email is not None and first_email.day == 1

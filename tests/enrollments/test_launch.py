@@ -265,3 +265,10 @@ def test_launch_records_feed_events(rep: Actor, session: Session) -> None:
     assert (last["first_step"], last["first_due"]) == ("email", "2026-11-24T08:30:00Z")
     after = rep.get(f"/api/v1/feed?after={last['id']}").json["events"]
     assert after == []
+
+
+def test_a_past_start_date_is_refused_naming_today_in_the_one_date_style(rep: Actor) -> None:
+    cid = create(rep).json["id"]
+    response = launch(rep, cid, people=[{"email": "a@b.test"}], start_date="2026-11-01")
+    [error] = [e for e in response.json["errors"] if e["field"] == "start_date"]
+    assert error["message"].startswith("must not be before today (Tue, 24 Nov 2026 in "), error
