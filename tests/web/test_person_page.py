@@ -75,3 +75,16 @@ def test_the_local_mailbox_lists_what_it_sent_and_received(
     other = make_actor(runtime, client, "bea@acme.test")
     sign_in_as(client, other)
     assert client.get(f"/mailbox/{received['id']}").status_code == 404
+
+
+def test_an_archived_campaign_is_not_offered_on_the_person_page(
+        rep: Actor, runtime: Runtime, client: FlaskClient, clock: FrozenClock) -> None:
+    # Adding people to an archived campaign is refused (409), so the page must not offer it.
+    pid, _ = sent_to_bob(rep, runtime, clock)
+    kept = make_campaign(rep, [email_step(1, send_time="10:00")])
+    archived = make_campaign(rep, [email_step(1, send_time="11:00")])
+    assert rep.post(f"/api/v1/campaigns/{archived}/archive").status_code == 200
+    sign_in_as(client, rep)
+    html = client.get(f"/people/{pid}").get_data(as_text=True)
+    assert f'<option value="{kept}"' in html
+    assert f'<option value="{archived}"' not in html
