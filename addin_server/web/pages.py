@@ -85,10 +85,13 @@ def _localtime(instant: datetime | str | None, tz: str) -> Markup:
 
 
 @bp.app_template_filter("dueday")
-def _dueday(day: date | None, tz: str) -> Markup:
-    """A due date (no time) in the same style: "Tue, 24 Nov (tomorrow)", in a <time>."""
-    if day is None:
+def _dueday(day: date | str | None, tz: str) -> Markup:
+    """A due date (no time) in the same style: "Tue, 24 Nov (tomorrow)", in a <time>. Takes
+    an ISO date string too (what the person API's JSON carries)."""
+    if not day:
         return Markup("")
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
     today = dates.local(now(), tz).date()
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         day.isoformat(), dates.day(day), dates.described_day(day, today))
