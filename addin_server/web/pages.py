@@ -259,6 +259,12 @@ def campaign_results(campaign_id: int) -> ResponseReturnValue:
     return results.page(_owned_campaign(campaign_id), current_rep())
 
 
+@bp.get("/campaigns/<int:campaign_id>/results.csv")
+@login_required
+def campaign_results_csv(campaign_id: int) -> ResponseReturnValue:
+    return results.csv_download(_owned_campaign(campaign_id), current_rep())
+
+
 @bp.get("/campaigns/<int:campaign_id>/launch")
 @login_required
 def campaign_launch(campaign_id: int) -> ResponseReturnValue:

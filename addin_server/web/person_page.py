@@ -1,6 +1,6 @@
 """What the person page (`/people/<id>`) shows beyond the API's JSON of the person: who owns
-them, the campaigns they can be added to, and which of our emails a simulated answer can reach
-(DEV_MODE: those sent from the local development mailbox)."""
+them, the campaigns they can be added to (not archived), and which of our emails a simulated
+answer can reach (DEV_MODE: those sent from the local development mailbox)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from addin_server.runtime import runtime
 
 def person_page_values(session: Session, rep: Rep, person: Person, data: dict[str, Any]
                        ) -> dict[str, Any]:
-    campaigns = campaigns_for(session, rep)
+    # Not the archived ones: adding people to them is refused until they are unarchived.
+    campaigns = campaigns_for(session, rep, archived=False)
     live = set(session.scalars(select(Enrollment.campaign_id).where(
         Enrollment.person_id == person.id, Enrollment.status.in_(LIVE_ENROLLMENT))))
     owner = session.get(Rep, person.owner_rep_id) if person.owner_rep_id else None

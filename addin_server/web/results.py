@@ -9,6 +9,7 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from addin_server.api.reports import STEP_COLUMNS, csv_response, step_csv_rows
 from addin_server.enums import CALL_OUTCOME_LABELS, CallOutcome
 from addin_server.models import Campaign, Rep
 from addin_server.reports.campaign import Filters, campaign_report
@@ -51,3 +52,11 @@ def page(campaign: Campaign, rep: Rep) -> ResponseReturnValue:
         filters=flt, reps=reps, query=query, step_labels=STEP_LABELS, calls_text=calls_text,
         errors=[e.message for e in errors.items], hide_panel=True,
     )
+
+
+def csv_download(campaign: Campaign, rep: Rep) -> ResponseReturnValue:
+    """The page's "Download CSV": the API report's CSV for the page's filters. A link cannot
+    send `Accept: text/csv`, and a browser's Accept made the API answer JSON."""
+    report = campaign_report(db(), campaign, now(), _filters(rep, Errors()))
+    columns = [*STEP_COLUMNS, *(f"calls_{o.value}" for o in CallOutcome)]
+    return csv_response(columns, step_csv_rows(report), f"campaign-{campaign.id}-report.csv")

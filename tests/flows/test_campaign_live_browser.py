@@ -54,6 +54,7 @@ def test_a_changed_step_time_says_whom_it_reaches_and_moves_the_scheduled_emails
     expect(page.locator("[data-live-edit]")).to_contain_text("2 people's future steps")
     assert len(questions) == 1 and "This change affects 2 people's future steps" in questions[0]
     assert "2 scheduled emails moved to the new time" in questions[0]
+    assert questions[0].count("future steps") == 1, questions[0]  # said once, not twice
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "15-live-edit-saved.png"), full_page=True)
 

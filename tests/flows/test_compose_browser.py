@@ -125,6 +125,33 @@ def test_a_task_email_with_a_snippet_a_cc_and_an_attachment(
     expect(page.locator("[data-send-attachments]")).to_contain_text("Pricing.pdf")
 
 
+def test_a_snippet_never_lands_inside_the_signature(page: Any, live: Live) -> None:
+    # Clicking in the editor's empty space below the text puts the caret at the end of the
+    # signature; a snippet inserted then went into the signature, glued to its last word.
+    api(page, "PATCH", "/api/v1/me/signature", {"signature_html": "<p>-- Demo, Acme</p>"})
+    api(page, "POST", "/api/v1/snippets", {"name": "Calendar", "body_html": "Book a time."})
+    campaign = api(page, "POST", "/api/v1/campaigns", {
+        "name": "Manual", "timezone": "Europe/Paris",
+        "steps": [{"day": 1, "type": "email", "send_option": "manual_task",
+                   "subject": "Idea", "body_html": "<p>Hi {{first_name}},</p>"}]})
+    api(page, "POST", f"/api/v1/campaigns/{campaign['id']}/launch", {"people": [
+        {"email": "ana@umbrella.test", "first_name": "Ana"}]})
+    page.goto("/command")
+    page.locator(".task-row", has_text="ana@umbrella.test").get_by_role("link",
+                                                                     name="Open").click()
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    body = page.locator("[data-body]")
+    body.locator(".signature").click()
+    page.keyboard.press("Control+End")
+    choice = page.get_by_label("Insert a snippet")
+    expect(choice).to_be_enabled()
+    choice.select_option(label="Calendar")
+    expect(body).to_contain_text("Book a time.")
+    expect(body.locator(".signature")).to_have_text("-- Demo, Acme")
+    text = body.inner_text()
+    assert text.index("Hi Ana,") < text.index("Book a time.") < text.index("-- Demo, Acme")
+
+
 def test_the_settings_page_edits_the_signature_and_the_snippets(page: Any, live: Live) -> None:
     page.get_by_role("link", name=re.compile("Demo")).first.click()
     page.wait_for_url(re.compile(r"/settings/me$"))

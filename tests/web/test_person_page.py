@@ -80,3 +80,35 @@ def test_the_local_mailbox_lists_what_it_sent_and_received(
     other = make_actor(runtime, client, "bea@acme.test")
     sign_in_as(client, other)
     assert client.get(f"/mailbox/{received['id']}").status_code == 404
+
+
+def test_an_archived_campaign_is_not_offered_on_the_person_page(
+        rep: Actor, runtime: Runtime, client: FlaskClient, clock: FrozenClock) -> None:
+    # Adding people to an archived campaign is refused (409), so the page must not offer it.
+    pid, _ = sent_to_bob(rep, runtime, clock)
+    kept = make_campaign(rep, [email_step(1, send_time="10:00")])
+    archived = make_campaign(rep, [email_step(1, send_time="11:00")])
+    assert rep.post(f"/api/v1/campaigns/{archived}/archive").status_code == 200
+    sign_in_as(client, rep)
+    html = client.get(f"/people/{pid}").get_data(as_text=True)
+    assert f'<option value="{kept}"' in html
+    assert f'<option value="{archived}"' not in html
+
+
+def test_the_person_page_shows_dates_and_states_as_the_other_pages_do(
+        rep: Actor, runtime: Runtime, client: FlaskClient, clock: FrozenClock) -> None:
+    cid = make_campaign(rep, [email_step(1, send_time="09:00"), email_step(3),
+                              {"day": 4, "type": "call", "instructions": "Call"}])
+    launch(rep, cid, [{"email": "bob@globex.test", "first_name": "Bob"}])
+    clock.advance(minutes=1)
+    cycle(runtime)
+    with runtime.sessions() as s:
+        pid, sid = s.scalar(select(Person.id)), s.scalar(select(Send.id))
+    answered = rep.post(f"/api/v1/people/{pid}/simulate", json={"kind": "reply", "send_id": sid})
+    assert answered.status_code == 200, answered.json
+    sign_in_as(client, rep)
+    html = client.get(f"/people/{pid}").get_data(as_text=True)
+    # The start date in the one date style (a <time>, as the People tab shows it), not ISO.
+    assert 'started <time datetime="' in html
+    # Step states read as words: "not planned", not the enum value "not_planned".
+    assert ">not planned</span>" in html and ">not_planned<" not in html

@@ -361,18 +361,24 @@
   const emails = (n) => `${n} scheduled email${n === 1 ? "" : "s"}`;
 
   function liveSummary(live) {
-    const parts = [`the change reaches ${people(live.people)}'s future steps`];
+    return [`the change reaches ${people(live.people)}'s future steps`, ...liveDetails(live)].join("; ");
+  }
+
+  // What else the change does beyond whom it reaches (the question says whom itself).
+  function liveDetails(live) {
+    const parts = [];
     if (live.rescheduled) parts.push(`${emails(live.rescheduled)} moved to the new time${live.due_now ? ` (${live.due_now} now due, so sent at once)` : ""}`);
     if (live.kept_by_hand) parts.push(`${emails(live.kept_by_hand)} you rescheduled by hand kept their time`);
     if (live.tasks_moved) parts.push(`${live.tasks_moved} open task${live.tasks_moved === 1 ? "" : "s"} moved`);
     if (live.cancelled) parts.push(`${live.cancelled} email${live.cancelled === 1 ? "" : "s"} or tasks of removed steps cancelled`);
     if (live.finished) parts.push(`${people(live.finished)} finish the campaign`);
-    return parts.join("; ");
+    return parts;
   }
 
   function liveQuestion(live) {
     if (!live || !live.people) return null;
-    return `This change affects ${people(live.people)}'s future steps: ${liveSummary(live)}. ` +
+    const details = liveDetails(live).join("; ");
+    return `This change affects ${people(live.people)}'s future steps${details ? `: ${details}` : ""}. ` +
       "Automatic emails not sent yet use the new text; emails you wrote yourself keep yours. Save?";
   }
 

@@ -18,7 +18,11 @@
 
   function insert(html) {
     let range = saved;
-    if (!range || !body.contains(range.commonAncestorContainer)) {
+    // The caret in the signature or the quoted email (a click in the editor's empty space
+    // below the text puts it at the end of the signature): the snippet goes above them.
+    const fenced = (r) => [r.startContainer, r.endContainer].some((n) =>
+      (n.nodeType === Node.ELEMENT_NODE ? n : n.parentElement).closest(".gmail_quote, .signature"));
+    if (!range || !body.contains(range.commonAncestorContainer) || fenced(range)) {
       range = document.createRange();
       const quote = body.querySelector(".gmail_quote, .signature");
       if (quote) range.setStartBefore(quote); else { range.selectNodeContents(body); range.collapse(false); }
