@@ -18,7 +18,8 @@ from addin_server import dates
 from addin_server.enrollments.status import mailbox_reason
 from addin_server.enums import EnrollmentStatus, MailboxProvider
 from addin_server.guard import absence, authcheck, meter
-from addin_server.models import Campaign, Enrollment, Mailbox, Organisation, Rep, Send
+from addin_server.inbound.quarantine import held_bursts
+from addin_server.models import Bounce, Campaign, Enrollment, Mailbox, Organisation, Rep, Send
 from addin_server.runtime import runtime
 from addin_server.sending import pacing
 from addin_server.web.report_chart import forecast_svg
@@ -71,6 +72,22 @@ def mailbox_views(session: Session, rep: Rep, rows: list[Mailbox], now: datetime
     return out
 
 
+def held_for_review(session: Session, rep: Rep) -> list[dict[str, Any]]:
+    """The bounce bursts held for review, per provider, with a few examples (admins only: only
+    they may release one)."""
+    if not rep.is_admin:
+        return []
+    out = []
+    for burst in held_bursts(session, rep.org_id):
+        examples = session.execute(
+            select(Bounce.address, Bounce.code).where(
+                Bounce.org_id == rep.org_id, Bounce.provider == burst["provider"],
+                Bounce.held.is_(True), Bounce.released_at.is_(None))
+            .order_by(Bounce.at, Bounce.id).limit(3)).all()
+        out.append({**burst, "examples": [(a, c) for a, c in examples]})
+    return out
+
+
 def page_context(session: Session, rep: Rep, now: datetime) -> dict[str, Any]:
     rows = list(session.scalars(select(Mailbox).where(Mailbox.rep_id == rep.id)
                                 .order_by(Mailbox.id)))
@@ -94,5 +111,6 @@ def page_context(session: Session, rep: Rep, now: datetime) -> dict[str, Any]:
         "meters": meter.meters(session, rep.org_id, now,
                                None if rep.is_admin else sorted(
                                    {meter.primary_domain(m.address) for m in rows})),
+        "held_bursts": held_for_review(session, rep),
         "org": org, "absence_reason": absence.absence_reason,
     }

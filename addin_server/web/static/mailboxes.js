@@ -53,3 +53,21 @@ document.addEventListener("submit", async (event) => {
   }
   window.location.reload(); // the forecast and every state come from the server again
 });
+
+// A bounce burst held for review (admins): release it after a confirm, say whom it resumed.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-release-burst]");
+  if (!button) return;
+  const provider = button.dataset.releaseBurst;
+  if (!window.confirm(`Release the ${button.dataset.count} bounces held from ${provider}? Their addresses stay unsuppressed and the people they paused resume.`)) return;
+  button.disabled = true;
+  const res = await App.api("POST", "/api/v1/bounces/held/release", { provider });
+  const out = button.parentElement.querySelector("[data-release-result]");
+  if (!res.ok) {
+    button.disabled = false;
+    App.toast(((res.data && res.data.errors) || []).map((e) => e.message).join(" · ") || "Could not release it.", true);
+    return;
+  }
+  const n = res.data.resumed;
+  out.textContent = `Released: ${n} ${n === 1 ? "person" : "people"} resumed.`;
+});
