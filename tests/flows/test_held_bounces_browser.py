@@ -19,7 +19,7 @@ from addin_server.inbound.rules import process_inbound
 from addin_server.models import Enrollment, Mailbox, Rep
 from tests.conftest import Actor
 from tests.flows.test_webapp_browser import shot
-from tests.support.axe import assert_accessible
+from tests.support.axe import assert_accessible, assert_fits
 from tests.support.browser import Live
 from tests.support.replies import campaign, fixture, launch, mark_sent
 
@@ -70,6 +70,9 @@ def test_an_admin_releases_a_held_burst_from_the_mailboxes_page(page: Any, live:
     expect(burst.locator("time")).to_have_count(1)
     shot(page, "held-bounces")
     assert_accessible(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_fits(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.once("dialog", lambda d: d.accept())
     burst.get_by_role("button", name="Release 2").click()
     expect(burst.locator("[data-release-result]")).to_have_text(
